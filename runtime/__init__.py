@@ -1,0 +1,34 @@
+"""tasklang's typed trace runtime: extract -> validate -> execute -> grade.
+
+This package never imports `tasklang` or `train`, and never torch.
+"""
+
+from .errors import ErrorKind, ExecError, ParseFailure, ParseReason, UsageError
+from .execute import Outcome, execute
+from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert, ExpertTable
+from .extract import extract, load
+from .grade import DEFAULT_WEIGHTS, Grade, RewardWeights, grade, grade_trace
+from .numbers import format_number, parse_answer
+from .ops import COMPUTE_OPS, STEP_TYPES, Step, register_compute, register_op
+from .render import render, render_step
+from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits, Trace, from_data
+
+
+def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> AnyTrace | ExecError | ParseFailure:
+    """Model text -> typed trace (not executed), or the reason it is not one."""
+    from .trace import build
+
+    raw = extract(text, limits)
+    if isinstance(raw, ParseFailure):
+        return raw
+    return build(raw, limits)
+
+
+__all__ = [
+    "COMPOSITION", "COMPUTE_OPS", "DEFAULT_EXPERTS", "DEFAULT_LIMITS", "DEFAULT_WEIGHTS",
+    "STEP_TYPES", "AnyTrace", "ComposedTrace", "ErrorKind", "ExecError", "Expert",
+    "ExpertTable", "Grade", "Limits", "Outcome", "ParseFailure", "ParseReason",
+    "RewardWeights", "Step", "Trace", "UsageError", "execute", "extract", "format_number",
+    "from_data", "grade", "grade_trace", "load", "parse", "parse_answer", "register_compute",
+    "register_op", "render", "render_step",
+]

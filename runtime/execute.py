@@ -1,0 +1,162 @@
+"""The solver: static checks against the expert table, then exact execution of a typed trace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import ErrorKind, ExecError, TraceError
+from .experts import DEFAULT_EXPERTS, Expert
+from .numbers import magnitude_ok
+from .ops import ComputeStep, InitStep, QueryStep
+from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits, Trace
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What executing a trace gave: the answer (the last query) or the first error.
+
+    `results` holds each sub-trace's queried value, in order, up to the error.
+    """
+
+    value: Fraction | None
+    error: ExecError | None
+    results: tuple[Fraction, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _Env:
+    """Variables of one sub-trace. Tracks which values only an init ever set."""
+
+    __slots__ = ("values", "init_only", "prev", "max_digits")
+
+    def __init__(self, prev: Fraction | None, max_digits: int) -> None:
+        self.values: dict[str, Fraction] = {}
+        self.init_only: set[str] = set()
+        self.prev = prev
+        self.max_digits = max_digits
+
+    def read(self, name: str) -> Fraction:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined") from None
+
+    def _bounded(self, name: str, value: Fraction) -> Fraction:
+        if not magnitude_ok(value, self.max_digits):
+            raise TraceError(ErrorKind.LIMITS_EXCEEDED, f"{name}: value too large")
+        return value
+
+    def define(self, name: str, value: Fraction, *, init_only: bool) -> None:
+        if name in self.values:
+            raise TraceError(ErrorKind.OVERWRITE, f"{name} is already defined")
+        self.values[name] = self._bounded(name, value)
+        if init_only:
+            self.init_only.add(name)
+
+    def update(self, name: str, value: Fraction) -> None:
+        if name not in self.values:
+            raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined")
+        self.values[name] = self._bounded(name, value)
+        # A domain op changed it: it is now a computed state, not a copied input.
+        self.init_only.discard(name)
+
+
+def _check_vocabulary(trace: Trace, expert: Expert, part: int | None) -> ExecError | None:
+    for i, step in enumerate(trace.steps):
+        compute_op = step.compute_op if isinstance(step, ComputeStep) else None
+        if not expert.allows(step.op, compute_op):
+            what = f"compute_op {compute_op}" if compute_op and step.op in expert.ops else step.op
+            return ExecError(ErrorKind.OP_NOT_IN_EXPERT,
+                             f"{what} is not an op of expert {expert.name}", part, i)
+    return None
+
+
+def _check_query(trace: Trace, part: int | None) -> ExecError | None:
+    queries = [i for i, s in enumerate(trace.steps) if isinstance(s, QueryStep)]
+    if not queries:
+        return ExecError(ErrorKind.MISSING_QUERY, "the trace never queries its answer", part)
+    if len(queries) > 1:
+        return ExecError(ErrorKind.MULTIPLE_QUERIES,
+                         f"{len(queries)} queries; exactly one is allowed", part, queries[1])
+    if queries[0] != len(trace.steps) - 1:
+        return ExecError(ErrorKind.QUERY_NOT_LAST, "steps after the query are never used",
+                         part, queries[0] + 1)
+    return None
+
+
+def _check_reads_prev(trace: Trace, part: int) -> ExecError | None:
+    """A later sub-trace must use the previous result, else the previous one is dead."""
+    sourced = {s.var for s in trace.steps if isinstance(s, InitStep) and s.source}
+    if any(name in sourced for step in trace.steps for name in step.reads()):
+        return None
+    return ExecError(ErrorKind.DEAD_SUBTRACE,
+                     f"sub-trace {part} computes a result that sub-trace {part + 1} never reads",
+                     part - 1)
+
+
+def _static_checks(
+    parts: tuple[Trace, ...], experts: Mapping[str, Expert], composed: bool
+) -> ExecError | None:
+    for p, trace in enumerate(parts):
+        where = p if composed else None
+        expert = experts.get(trace.expert)
+        if expert is None:
+            return ExecError(ErrorKind.UNKNOWN_EXPERT, f"no expert named {trace.expert}", where)
+        error = _check_vocabulary(trace, expert, where) or _check_query(trace, where)
+        if error is None and composed and p > 0:
+            error = _check_reads_prev(trace, p)
+        if error is not None:
+            return error
+    return None
+
+
+def _run(trace: Trace, prev: Fraction | None, max_digits: int, part: int | None) -> Fraction:
+    env = _Env(prev, max_digits)
+    for i, step in enumerate(trace.steps):
+        try:
+            step.apply(env)
+        except TraceError as err:
+            raise _Located(ExecError(err.kind, err.message, part, i)) from None
+    query = trace.steps[-1]
+    assert isinstance(query, QueryStep)
+    if query.var in env.init_only:
+        raise _Located(ExecError(
+            ErrorKind.SHORT_CIRCUIT,
+            f"query reads {query.var}, which only an init set: the answer must be computed",
+            part, len(trace.steps) - 1))
+    return env.values[query.var]
+
+
+class _Located(Exception):
+    def __init__(self, error: ExecError) -> None:
+        self.error = error
+
+
+def execute(
+    trace: AnyTrace,
+    experts: Mapping[str, Expert] = DEFAULT_EXPERTS,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Outcome:
+    """Run a typed trace. Never raises: every failure is an Outcome with a typed error."""
+    composed = isinstance(trace, ComposedTrace)
+    parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
+    error = _static_checks(parts, experts, composed)
+    if error is not None:
+        return Outcome(None, error)
+    results: list[Fraction] = []
+    prev: Fraction | None = None
+    for p, part in enumerate(parts):
+        try:
+            prev = _run(part, prev, limits.max_digits, p if composed else None)
+        except _Located as located:
+            return Outcome(None, located.error, tuple(results))
+        except (ArithmeticError, ValueError, OverflowError) as exc:  # defensive: never escape
+            return Outcome(None, ExecError(ErrorKind.LIMITS_EXCEEDED, str(exc)[:200],
+                                           p if composed else None), tuple(results))
+        results.append(prev)
+    return Outcome(prev, None, tuple(results))

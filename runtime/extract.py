@@ -1,0 +1,293 @@
+"""Extraction: raw model text -> the trace document, with bounded, safe YAML loading.
+
+Model text is untrusted. This module finds the YAML among prose and code
+fences, then loads it in one of two ways:
+
+* a fast path that recognises exactly the canonical rendering (what trained
+  models emit), line by line, with no YAML parser at all;
+* otherwise an event-driven loader over PyYAML's parser (the C one when
+  present). It builds plain Python data itself, so every bound (size, depth,
+  node count, no anchors/aliases, no tags) is checked as events arrive and no
+  object constructor ever runs.
+
+Both paths resolve plain scalars with the same function, so the fast path is
+an optimisation, never a change in meaning (a property test checks this).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ParseFailure, ParseReason
+from .numbers import parse_decimal
+from .ops import YAML_RESERVED
+from .trace import DEFAULT_LIMITS, Limits, RawTrace, shape
+
+LoaderChoice = Literal["auto", "c", "python"]
+HAS_C_LOADER = bool(getattr(yaml, "__with_libyaml__", False))
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUE = frozenset("yes Yes YES true True TRUE on On ON".split())
+_FALSE = frozenset("no No NO false False FALSE off Off OFF".split())
+
+
+def resolve_plain(text: str) -> Any:
+    """Meaning of an unquoted YAML scalar: null, bool, exact number, or string.
+
+    Numbers are exact (`0.1` is 1/10) and decimal only: `010` is ten, not
+    YAML 1.1's octal eight, and `1:30` is a string, not sexagesimal ninety.
+    """
+    if text in _NULLS:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if text[:1] in "0123456789-+.":
+        number = parse_decimal(text)
+        if number is not None:
+            return number
+    return text
+
+
+# ---------------------------------------------------------------- finding the YAML
+
+_FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*$", re.MULTILINE)
+_TRACE_START = re.compile(r"^[ \t]*(?:-[ \t]+)?expert[ \t]*:", re.MULTILINE)
+_TOP_LINE = re.compile(r"(?:- |-$|expert[ \t]*:|trace[ \t]*:|\{|\[)")
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    blocks, pos = [], 0
+    while True:
+        open_ = _FENCE.search(text, pos)
+        if open_ is None:
+            return blocks
+        close = _FENCE.search(text, open_.end())
+        end = close.start() if close else len(text)
+        blocks.append(text[open_.end() + 1 : end])
+        if close is None:
+            return blocks
+        pos = close.end()
+
+
+def _trim_region(text: str) -> str:
+    """From the first `expert:` line, keep lines while they can still be the trace.
+
+    Indented lines continue it; at column 0 only `expert:`, `trace:` and list
+    items do. The first other column-0 line (closing prose) ends it.
+    """
+    start = _TRACE_START.search(text)
+    if start is None:
+        return text
+    lines = text[start.start() :].split("\n")
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") or not line.strip() or _TOP_LINE.match(line):
+            kept.append(line)
+        else:
+            break
+    return "\n".join(kept).rstrip()
+
+
+def candidates(text: str) -> list[str]:
+    """YAML regions to try, best first: fenced blocks, then the trace in the prose."""
+    regions = [_trim_region(block) for block in _fenced_blocks(text)]
+    outside = _FENCE.sub("", text) if regions else text
+    regions.append(_trim_region(outside))
+    return [r for r in regions if r.strip()]
+
+
+# ---------------------------------------------------------------- fast path
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_NUM = r"-?\d+(?:\.\d+)?"
+_ATOM = rf"(?:{_NAME}|{_NUM})"
+_ITEM = rf"([a-z_]+): (\[{_ATOM}(?:, {_ATOM})*\]|{_ATOM})"
+_FLOW = re.compile(rf"\{{{_ITEM}(?:, {_ITEM})*\}}")
+_ITEMS = re.compile(_ITEM)
+_ATOMS = re.compile(_ATOM)
+
+
+def _fast_atom(token: str) -> Any:
+    if token in YAML_RESERVED or token.lower() in YAML_RESERVED:
+        raise _NotCanonical
+    value = resolve_plain(token)
+    if isinstance(value, bool) or value is None:
+        raise _NotCanonical
+    return value
+
+
+class _NotCanonical(Exception):
+    pass
+
+
+def _fast_step(flow: str) -> dict[str, Any]:
+    if not _FLOW.fullmatch(flow):
+        raise _NotCanonical
+    step: dict[str, Any] = {}
+    for key, value in _ITEMS.findall(flow):
+        if key in step:
+            raise _NotCanonical  # duplicate keys: let the full loader report it
+        if value.startswith("["):
+            step[key] = [_fast_atom(a) for a in _ATOMS.findall(value)]
+        else:
+            step[key] = _fast_atom(value)
+    return step
+
+
+def _fast_trace(lines: list[str], indent: str) -> dict[str, Any]:
+    if len(lines) < 3 or not lines[0].startswith("expert: ") or lines[1] != indent + "trace:":
+        raise _NotCanonical
+    expert = _fast_atom(lines[0][len("expert: ") :])
+    steps = []
+    for line in lines[2:]:
+        if not line.startswith(indent + "- {"):
+            raise _NotCanonical
+        steps.append(_fast_step(line[len(indent) + 2 :]))
+    return {"expert": expert, "trace": steps}
+
+
+def fast_load(text: str) -> Any:
+    """Data of a document in exactly the canonical rendering, or None if it is not one."""
+    lines = text.strip("\n").split("\n")
+    try:
+        if not lines[0].startswith("- expert: "):
+            return _fast_trace(lines, "")
+        starts = [i for i, line in enumerate(lines) if line.startswith("- expert: ")]
+        parts = []
+        for a, b in zip(starts, starts[1:] + [len(lines)], strict=True):
+            chunk = [lines[a][2:]] + lines[a + 1 : b]
+            parts.append(_fast_trace(chunk, "  "))
+        return parts
+    except _NotCanonical:
+        return None
+
+
+# ---------------------------------------------------------------- bounded loader
+
+
+class _Bounded(Exception):
+    def __init__(self, reason: ParseReason, message: str) -> None:
+        self.failure = ParseFailure(reason, message)
+
+
+def _loader_class(which: LoaderChoice) -> type:
+    if which == "python" or not HAS_C_LOADER:
+        if which == "c":
+            raise ValueError("the C YAML loader (libyaml) is not available")
+        return yaml.SafeLoader
+    return yaml.CSafeLoader
+
+
+def _check_node(event: Any) -> None:
+    if getattr(event, "anchor", None) is not None:
+        raise _Bounded(ParseReason.ALIASES, "YAML anchors are not allowed in a trace")
+    if getattr(event, "tag", None) is not None:
+        raise _Bounded(ParseReason.TAGS, f"YAML tags are not allowed: {str(event.tag)[:40]}")
+
+
+def _compose(events: Any, limits: Limits) -> Any:
+    """Build plain data from parser events with an explicit stack (no recursion)."""
+    stack: list[tuple[Any, list[Any]]] = []  # (container, pending mapping key as [key] or [])
+    root: Any = None
+    nodes = 0
+
+    def add(value: Any, is_key_scalar: str | None) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        container, pending = stack[-1]
+        if isinstance(container, list):
+            container.append(value)
+        elif not pending:
+            if is_key_scalar is None:
+                raise _Bounded(ParseReason.YAML_ERROR, "mapping keys must be plain text")
+            if is_key_scalar in container:
+                raise _Bounded(ParseReason.YAML_ERROR, f"duplicate key {is_key_scalar[:40]!r}")
+            pending.append(is_key_scalar)
+        else:
+            container[pending.pop()] = value
+
+    for event in events:
+        if isinstance(event, yaml.AliasEvent):
+            raise _Bounded(ParseReason.ALIASES, "YAML aliases are not allowed in a trace")
+        if isinstance(event, yaml.DocumentEndEvent):
+            break  # only the first document counts
+        if isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        nodes += 1
+        if nodes > limits.max_nodes:
+            raise _Bounded(ParseReason.TOO_MANY_NODES, f"more than {limits.max_nodes} YAML nodes")
+        _check_node(event)
+        if isinstance(event, yaml.ScalarEvent):
+            value = resolve_plain(event.value) if event.implicit[0] else event.value
+            add(value, event.value)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= limits.max_depth:
+                raise _Bounded(ParseReason.TOO_DEEP, f"nesting deeper than {limits.max_depth}")
+            container: Any = [] if isinstance(event, yaml.SequenceStartEvent) else {}
+            add(container, None)
+            stack.append((container, []))
+    return root
+
+
+def bounded_load(text: str, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "auto") -> Any:
+    """Safe, bounded YAML -> plain data (dict/list/str/Fraction/bool/None). Raises _Bounded."""
+    if len(text) > limits.max_yaml_chars:
+        raise _Bounded(ParseReason.TOO_LARGE, f"YAML region over {limits.max_yaml_chars} chars")
+    try:
+        return _compose(yaml.parse(text, Loader=_loader_class(loader)), limits)
+    except _Bounded:
+        raise
+    except yaml.YAMLError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid YAML"
+        raise _Bounded(ParseReason.YAML_ERROR, first[:200]) from None
+    except (ValueError, TypeError, RecursionError, MemoryError, UnicodeError) as err:
+        raise _Bounded(ParseReason.YAML_ERROR, f"unreadable YAML: {type(err).__name__}") from None
+
+
+def load(text: str, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "auto") -> Any:
+    """One YAML region -> plain data or ParseFailure. The fast path first."""
+    data = fast_load(text) if len(text) <= limits.max_yaml_chars else None
+    if data is not None:
+        return data
+    try:
+        return bounded_load(text, limits, loader)
+    except _Bounded as bounded:
+        return bounded.failure
+
+
+def extract(text: Any, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "auto") -> RawTrace | ParseFailure:
+    """Model text -> the shaped trace document, or why there is none. Never raises.
+
+    The first region that is a trace wins; a model cannot hedge by writing two.
+    """
+    if not isinstance(text, str):
+        return ParseFailure(ParseReason.NO_YAML, f"expected text, got {type(text).__name__}")
+    if not text.strip():
+        return ParseFailure(ParseReason.EMPTY, "empty output")
+    if len(text) > limits.max_chars:
+        return ParseFailure(ParseReason.TOO_LARGE, f"output over {limits.max_chars} chars")
+    first_failure: ParseFailure | None = None
+    for region in candidates(text):
+        data = load(region, limits, loader)
+        got = data if isinstance(data, ParseFailure) else _shape_loaded(data, limits)
+        if not isinstance(got, ParseFailure):
+            return got
+        first_failure = first_failure or got
+    return first_failure or ParseFailure(ParseReason.NO_YAML, "no trace found")
+
+
+def _shape_loaded(data: Any, limits: Limits) -> RawTrace | ParseFailure:
+    if data is None or isinstance(data, str | bool | Fraction):
+        return ParseFailure(ParseReason.NO_YAML, "no YAML mapping or list found")
+    return shape(data, limits)

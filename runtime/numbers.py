@@ -1,0 +1,105 @@
+"""Exact numbers: parsing, bounding and canonical formatting of trace values and answers."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+# A plain decimal literal as a model writes it: 16, -3, 0.5, .5, 2.50, 1e3, 1.5e-2.
+# Hex, octal, sexagesimal and inf/nan are deliberately not numbers: a model that
+# writes them has not written a quantity from the question.
+_DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+# Thousands separators as written in GSM8K answers and questions: 80,000 or 1,234.5
+_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_FRACTION = re.compile(r"[-+]?\d+/\d+")
+
+MAX_LITERAL_CHARS = 40  # longest numeric literal accepted from untrusted text
+MAX_EXPONENT = 30  # |e| bound on scientific notation in literals
+
+
+class NumberError(ValueError):
+    """A string is not an acceptable exact number."""
+
+
+def parse_decimal(text: str) -> Fraction | None:
+    """The exact value of a plain decimal literal, or None when `text` is not one.
+
+    Bounded: literals longer than MAX_LITERAL_CHARS or with huge exponents are
+    refused, so untrusted input can never make us build a gigantic integer.
+    """
+    if len(text) > MAX_LITERAL_CHARS or not _DECIMAL.fullmatch(text):
+        return None
+    mantissa, _, exponent = text.lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_EXPONENT:
+        return None
+    return Fraction(text)
+
+
+def parse_answer(text: str | int | float | Fraction) -> Fraction:
+    """Normalise a reference answer: 18, 18.0, "18", "$1,000", "25%", "3/4", "18." all work.
+
+    Reference answers are trusted data, so this is lenient about decoration; it
+    raises NumberError when nothing numeric remains.
+    """
+    if isinstance(text, bool):
+        raise NumberError(f"not a number: {text!r}")
+    if isinstance(text, Fraction):
+        return text
+    if isinstance(text, int):
+        return Fraction(text)
+    if isinstance(text, float):
+        if text != text or text in (float("inf"), float("-inf")):
+            raise NumberError(f"not a finite number: {text!r}")
+        # repr() is the shortest string that round-trips, i.e. the decimal the
+        # writer meant: 0.1 becomes 1/10, not the binary approximation.
+        return Fraction(repr(text))
+    cleaned = str(text).strip().replace(" ", "")
+    cleaned = cleaned.lstrip("$€£").rstrip("%").rstrip(".")
+    if cleaned.startswith("-$"):
+        cleaned = "-" + cleaned[2:]
+    if _GROUPED.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", "")
+    value = parse_decimal(cleaned)
+    if value is None and _FRACTION.fullmatch(cleaned) and len(cleaned) <= MAX_LITERAL_CHARS:
+        num, den = cleaned.split("/")
+        if int(den) != 0:
+            value = Fraction(int(num), int(den))
+    if value is None:
+        raise NumberError(f"not a number: {text!r}")
+    return value
+
+
+def is_terminating(value: Fraction) -> bool:
+    """True when `value` has a finite decimal expansion (denominator 2^a * 5^b)."""
+    den = value.denominator
+    for p in (2, 5):
+        while den % p == 0:
+            den //= p
+    return den == 1
+
+
+def format_number(value: Fraction) -> str:
+    """Canonical text of an exact value: 18, -0.25, 2.5; 1/3 for non-terminating values."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    if not is_terminating(value):
+        return f"{value.numerator}/{value.denominator}"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    whole, rest = divmod(value.numerator, value.denominator)
+    digits = []
+    while rest:
+        rest *= 10
+        digit, rest = divmod(rest, value.denominator)
+        digits.append(str(digit))
+    return f"{sign}{whole}.{''.join(digits)}"
+
+
+def magnitude_ok(value: Fraction, max_digits: int) -> bool:
+    """Whether numerator and denominator both stay under `max_digits` decimal digits.
+
+    Used as the runtime's number-size bound: repeated multiplication can otherwise
+    grow integers without limit and turn grading into a denial of service.
+    """
+    limit = 10**max_digits
+    return abs(value.numerator) < limit and value.denominator < limit

@@ -1,0 +1,447 @@
+"""Trace steps: a closed, typed union of ops, each one registration (fields + semantics) in this file.
+
+To add an op, write one `Step` subclass with an `op: Literal[...]` field, its
+`reads`/`defines`/`updates` and `apply`, and decorate it with `@register_op`.
+Compute ops (add, sub, ...) are one `register_compute` line each. Nothing else
+in the runtime needs to change: validation, the JSON Schema, rendering, static
+analysis and execution all dispatch on these classes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Annotated, Any, ClassVar, Literal, Protocol
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .errors import ErrorKind, TraceError
+from .numbers import MAX_LITERAL_CHARS, format_number, parse_answer
+
+# ---------------------------------------------------------------- field types
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+MAX_NAME_CHARS = 64
+# PyYAML (YAML 1.1) reads these plain words as booleans/null; a variable called `yes`
+# would not survive a round trip through YAML, so no name may be one of them.
+YAML_RESERVED = frozenset(
+    "yes no true false on off null".split()
+)
+PREV_RESULT = "prev.result"
+
+
+def check_name(value: Any) -> str:
+    """A variable or expert name: identifier segments joined by dots (`bob.cards`)."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise PydanticCustomError(
+            "invalid_step", "expected a variable name, got {got}", {"got": repr(value)[:40]}
+        )
+    if len(value) > MAX_NAME_CHARS or not _NAME.fullmatch(value) or value.lower() in YAML_RESERVED:
+        raise PydanticCustomError("invalid_step", "not a valid name: {got}", {"got": value[:40]})
+    if value == PREV_RESULT:
+        raise PydanticCustomError(
+            "invalid_step", "prev.result is read with {{op: init, source: prev.result}}", {}
+        )
+    return value
+
+
+def to_number(value: Any) -> Fraction:
+    """An exact value from YAML: ints, decimals, numeric strings ("18", "80,000", "1/2")."""
+    if isinstance(value, bool) or value is None:
+        raise PydanticCustomError("not_a_number", "expected a number, got {got}", {"got": value})
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int):
+        if abs(value) >= 10**MAX_LITERAL_CHARS:
+            raise PydanticCustomError("limits_exceeded", "number too large", {})
+        return Fraction(value)
+    if isinstance(value, float | str):
+        if isinstance(value, str) and len(value) > MAX_LITERAL_CHARS:
+            raise PydanticCustomError("not_a_number", "expected a number, got a long string", {})
+        try:
+            return parse_answer(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError(
+        "not_a_number", "expected a number, got {got}", {"got": repr(value)[:40]}
+    )
+
+
+def to_source(value: Any) -> str:
+    if value != PREV_RESULT:
+        raise PydanticCustomError(
+            "invalid_step", "source must be prev.result, got {got}", {"got": repr(value)[:40]}
+        )
+    return PREV_RESULT
+
+
+def to_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise PydanticCustomError(
+            "invalid_step", "args must be a list of variable names, got {got}",
+            {"got": repr(value)[:40]},
+        )
+    return tuple(check_name(v) for v in value)
+
+
+Name = Annotated[str, BeforeValidator(check_name), WithJsonSchema(
+    {"type": "string", "pattern": "^" + _NAME.pattern + "$", "maxLength": MAX_NAME_CHARS}
+)]
+Number = Annotated[
+    Fraction,
+    BeforeValidator(to_number),
+    PlainSerializer(format_number, return_type=str, when_used="json"),
+    WithJsonSchema({
+        "oneOf": [
+            {"type": "number"},
+            {"type": "string", "pattern": r"^-?\d+(\.\d+)?$|^-?\d+/\d+$"},
+        ]
+    }),
+]
+Source = Annotated[str, BeforeValidator(to_source), WithJsonSchema({"const": PREV_RESULT})]
+Names = Annotated[
+    tuple[str, ...], BeforeValidator(to_names),
+    WithJsonSchema({"type": "array", "items": {"$ref": "#/$defs/Name"}, "minItems": 1}),
+]
+
+# ---------------------------------------------------------------- compute ops
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeOp:
+    """One arithmetic operation usable as `compute_op`."""
+
+    name: str
+    min_args: int
+    max_args: int | None  # None: variadic
+    fn: Callable[[Sequence[Fraction]], Fraction]
+    doc: str
+
+
+COMPUTE_OPS: dict[str, ComputeOp] = {}
+
+
+def register_compute(
+    name: str, min_args: int, max_args: int | None, doc: str
+) -> Callable[[Callable[[Sequence[Fraction]], Fraction]], Callable[[Sequence[Fraction]], Fraction]]:
+    def deco(
+        fn: Callable[[Sequence[Fraction]], Fraction],
+    ) -> Callable[[Sequence[Fraction]], Fraction]:
+        COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc)
+        return fn
+
+    return deco
+
+
+def _nonzero(x: Fraction) -> Fraction:
+    if x == 0:
+        raise TraceError(ErrorKind.DIVISION_BY_ZERO, "division by zero")
+    return x
+
+
+@register_compute("add", 2, None, "sum of all args")
+def _add(a: Sequence[Fraction]) -> Fraction:
+    return sum(a, Fraction(0))
+
+
+@register_compute("sub", 2, 2, "first arg minus second")
+def _sub(a: Sequence[Fraction]) -> Fraction:
+    return a[0] - a[1]
+
+
+@register_compute("mul", 2, None, "product of all args")
+def _mul(a: Sequence[Fraction]) -> Fraction:
+    out = Fraction(1)
+    for x in a:
+        out *= x
+    return out
+
+
+@register_compute("div", 2, 2, "first arg divided by second (exact)")
+def _div(a: Sequence[Fraction]) -> Fraction:
+    return a[0] / _nonzero(a[1])
+
+
+@register_compute("floordiv", 2, 2, "whole number of times the second fits in the first")
+def _floordiv(a: Sequence[Fraction]) -> Fraction:
+    return Fraction(a[0] // _nonzero(a[1]))
+
+
+@register_compute("mod", 2, 2, "remainder of first divided by second")
+def _mod(a: Sequence[Fraction]) -> Fraction:
+    return a[0] % _nonzero(a[1])
+
+
+@register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)")
+def _pow(a: Sequence[Fraction]) -> Fraction:
+    base, exp = a
+    if exp.denominator != 1 or abs(exp) > 64:
+        raise TraceError(ErrorKind.LIMITS_EXCEEDED, "pow needs an integer exponent of at most 64")
+    if base == 0 and exp < 0:
+        raise TraceError(ErrorKind.DIVISION_BY_ZERO, "zero to a negative power")
+    return base ** int(exp)
+
+
+@register_compute("min", 2, None, "smallest arg")
+def _min(a: Sequence[Fraction]) -> Fraction:
+    return min(a)
+
+
+@register_compute("max", 2, None, "largest arg")
+def _max(a: Sequence[Fraction]) -> Fraction:
+    return max(a)
+
+
+# ---------------------------------------------------------------- the env
+
+
+class Env(Protocol):
+    """What a step may do to the execution state (implemented by the solver)."""
+
+    prev: Fraction | None
+
+    def read(self, name: str) -> Fraction: ...
+    def define(self, name: str, value: Fraction, *, init_only: bool) -> None: ...
+    def update(self, name: str, value: Fraction) -> None: ...
+
+
+# ---------------------------------------------------------------- steps
+
+
+class Step(BaseModel):
+    """Base of every trace step. Subclasses are frozen, strict about keys, and
+    know which names they read, define (new variables) and update (in place)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    op: str
+    # Canonical key order when rendered, by YAML key (aliases, not attributes).
+    KEYS: ClassVar[tuple[str, ...]] = ("op",)
+
+    def reads(self) -> tuple[str, ...]:
+        return ()
+
+    def defines(self) -> str | None:
+        return None
+
+    def updates(self) -> tuple[str, ...]:
+        return ()
+
+    def apply(self, env: Env) -> None:
+        raise NotImplementedError
+
+    def yaml_items(self) -> list[tuple[str, Any]]:
+        """(key, value) pairs in canonical order, omitting unset optional fields."""
+        data = self.model_dump(by_alias=True, exclude_none=True)
+        return [(k, data[k]) for k in self.KEYS if k in data]
+
+
+STEP_TYPES: dict[str, type[Step]] = {}
+
+
+def register_op(cls: type[Step]) -> type[Step]:
+    """Make `cls` part of the closed union. Its `op` Literal is its tag."""
+    tag = cls.model_fields["op"].default
+    assert isinstance(tag, str), f"{cls.__name__} needs op: Literal[...] = '...'"
+    STEP_TYPES[tag] = cls
+    return cls
+
+
+@register_op
+class InitStep(Step):
+    """Introduce a value read from the question, or the previous sub-trace's result."""
+
+    op: Literal["init"] = "init"
+    var: Name
+    value: Number | None = None
+    source: Source | None = None
+    KEYS = ("op", "var", "value", "source")
+
+    @model_validator(mode="after")
+    def _check(self) -> Step:
+        if (self.value is None) == (self.source is None):
+            raise PydanticCustomError(
+                "invalid_step", "init needs exactly one of value or source", {}
+            )
+        return self
+
+    def defines(self) -> str:
+        return self.var
+
+    def apply(self, env: Env) -> None:
+        if self.source is not None:
+            if env.prev is None:
+                raise TraceError(ErrorKind.NO_PREV_RESULT, "no previous sub-trace to read")
+            env.define(self.var, env.prev, init_only=True)
+        else:
+            assert self.value is not None
+            env.define(self.var, self.value, init_only=True)
+
+
+@register_op
+class ComputeStep(Step):
+    """`var = compute_op(*args)` over previously defined variables."""
+
+    op: Literal["compute"] = "compute"
+    compute_op: str = Field(json_schema_extra={"enum": sorted(COMPUTE_OPS)})
+    args: Names
+    var: Name
+    KEYS = ("op", "compute_op", "args", "var")
+
+    @model_validator(mode="after")
+    def _check(self) -> Step:
+        spec = COMPUTE_OPS.get(self.compute_op)
+        if spec is None:
+            raise PydanticCustomError(
+                "unknown_op", "unknown compute_op {op}", {"op": self.compute_op[:40]}
+            )
+        n = len(self.args)
+        if n < spec.min_args or (spec.max_args is not None and n > spec.max_args):
+            want = f"{spec.min_args}" if spec.max_args == spec.min_args else f"{spec.min_args}+"
+            raise PydanticCustomError(
+                "bad_arity", "{op} takes {want} args, got {n}",
+                {"op": self.compute_op, "want": want, "n": n},
+            )
+        return self
+
+    def reads(self) -> tuple[str, ...]:
+        return self.args
+
+    def defines(self) -> str:
+        return self.var
+
+    def apply(self, env: Env) -> None:
+        values = [env.read(a) for a in self.args]
+        env.define(self.var, COMPUTE_OPS[self.compute_op].fn(values), init_only=False)
+
+
+@register_op
+class QueryStep(Step):
+    """Name the answer. It must be a value some step computed (anti-short-circuit)."""
+
+    op: Literal["query"] = "query"
+    var: Name
+    KEYS = ("op", "var")
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.var,)
+
+    def apply(self, env: Env) -> None:
+        env.read(self.var)
+
+
+@register_op
+class ConsumeStep(Step):
+    """entity_track: `entity` loses `amount` in place (eggs eaten, cards given away)."""
+
+    op: Literal["consume"] = "consume"
+    entity: Name
+    amount: Name
+    KEYS = ("op", "entity", "amount")
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.entity, self.amount)
+
+    def updates(self) -> tuple[str, ...]:
+        return (self.entity,)
+
+    def apply(self, env: Env) -> None:
+        env.update(self.entity, env.read(self.entity) - env.read(self.amount))
+
+
+@register_op
+class TransferStep(Step):
+    """entity_track: move `amount` from one entity to another, both in place."""
+
+    op: Literal["transfer"] = "transfer"
+    source_entity: Name = Field(alias="from")
+    to: Name
+    amount: Name
+    KEYS = ("op", "from", "to", "amount")
+
+    @model_validator(mode="after")
+    def _check(self) -> Step:
+        if self.source_entity == self.to:
+            raise PydanticCustomError("invalid_step", "transfer from an entity to itself", {})
+        return self
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.source_entity, self.to, self.amount)
+
+    def updates(self) -> tuple[str, ...]:
+        return (self.source_entity, self.to)
+
+    def apply(self, env: Env) -> None:
+        amount = env.read(self.amount)
+        env.update(self.source_entity, env.read(self.source_entity) - amount)
+        env.update(self.to, env.read(self.to) + amount)
+
+
+class PercentStep(Step):
+    """percentage: `var = f(base, rate)` where rate is in percent (20 means 20%)."""
+
+    base: Name
+    rate: Name
+    var: Name
+    KEYS = ("op", "base", "rate", "var")
+
+    @staticmethod
+    def formula(base: Fraction, rate: Fraction) -> Fraction:
+        raise NotImplementedError
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.base, self.rate)
+
+    def defines(self) -> str:
+        return self.var
+
+    def apply(self, env: Env) -> None:
+        env.define(self.var, self.formula(env.read(self.base), env.read(self.rate)), init_only=False)
+
+
+@register_op
+class PercentOfStep(PercentStep):
+    """`rate`% of `base`: 40% of 200 is 80."""
+
+    op: Literal["percent_of"] = "percent_of"
+
+    @staticmethod
+    def formula(base: Fraction, rate: Fraction) -> Fraction:
+        return base * rate / 100
+
+
+@register_op
+class PercentIncreaseStep(PercentStep):
+    """`base` increased by `rate`%: 80,000 increased by 150% is 200,000."""
+
+    op: Literal["percent_increase"] = "percent_increase"
+
+    @staticmethod
+    def formula(base: Fraction, rate: Fraction) -> Fraction:
+        return base * (100 + rate) / 100
+
+
+@register_op
+class PercentOffStep(PercentStep):
+    """`base` less `rate`%: 20% off 50 is 40."""
+
+    op: Literal["percent_off"] = "percent_off"
+
+    @staticmethod
+    def formula(base: Fraction, rate: Fraction) -> Fraction:
+        return base * (100 - rate) / 100
+
+
+CORE_OPS = frozenset({"init", "query"})
+
