@@ -95,9 +95,8 @@ def to_names(value: Any) -> tuple[str, ...]:
     return tuple(check_name(v) for v in value)
 
 
-Name = Annotated[str, BeforeValidator(check_name), WithJsonSchema(
-    {"type": "string", "pattern": "^" + _NAME.pattern + "$", "maxLength": MAX_NAME_CHARS}
-)]
+_NAME_SCHEMA = {"type": "string", "pattern": "^" + _NAME.pattern + "$", "maxLength": MAX_NAME_CHARS}
+Name = Annotated[str, BeforeValidator(check_name), WithJsonSchema(_NAME_SCHEMA)]
 Number = Annotated[
     Fraction,
     BeforeValidator(to_number),
@@ -112,7 +111,7 @@ Number = Annotated[
 Source = Annotated[str, BeforeValidator(to_source), WithJsonSchema({"const": PREV_RESULT})]
 Names = Annotated[
     tuple[str, ...], BeforeValidator(to_names),
-    WithJsonSchema({"type": "array", "items": {"$ref": "#/$defs/Name"}, "minItems": 1}),
+    WithJsonSchema({"type": "array", "items": _NAME_SCHEMA, "minItems": 1}),
 ]
 
 # ---------------------------------------------------------------- compute ops

@@ -1,0 +1,149 @@
+"""The `tasklang` command: a thin click layer over the API modules; no logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran and found problems (bad input lines, failed checks)
+EXIT_USAGE = 2  # bad options or unreadable inputs (click uses 2 as well)
+
+
+def fail_usage(message: str) -> NoReturn:
+    click.echo(f"tasklang: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _read_text(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        fail_usage(f"cannot read {path}: {err.strerror or err}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tasklang")
+def main() -> None:
+    """tasklang: verified synthetic datasets for post-training small language models."""
+
+
+_LOADER = click.option("--loader", type=click.Choice(["auto", "c", "python"]), default="auto",
+                       show_default=True, help="YAML parser for non-canonical text.")
+
+
+@main.command()
+@click.argument("file", type=str)
+@click.option("--answer", "-a", default=None, help="Reference answer (18, 18.0, $1,000, 3/4 ...).")
+@click.option("--expert", "-e", default=None,
+              help="Expected expert; for composed traces 'composition' or 'a+b'.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@_LOADER
+def solve(file: str, answer: str | None, expert: str | None, fmt: str, loader: str) -> None:
+    """Grade one model output read from FILE (or - for stdin).
+
+    Exits 0 whenever it graded, whatever the grade.
+    """
+    from runtime import UsageError, grade, render
+
+    text = _read_text(file)
+    try:
+        result = grade(text, answer, expert=expert, loader=loader)  # type: ignore[arg-type]
+    except UsageError as err:
+        fail_usage(f"--answer: {err}")
+    except ValueError as err:  # e.g. --loader c without libyaml
+        fail_usage(str(err))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), sort_keys=True))
+        return
+    click.echo(f"status: {result.status}")
+    click.echo(f"reward: {'-' if result.reward is None else result.reward}")
+    click.echo(f"value:  {result.to_json()['value'] or '-'}")
+    if result.experts:
+        click.echo(f"expert: {' + '.join(result.experts)}")
+    if result.error is not None:
+        click.echo(f"error:  {result.error}")
+    if result.trace is not None:
+        click.echo("trace (canonical):")
+        click.echo(render(result.trace).rstrip("\n"))
+
+
+def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
+    from runtime import UsageError, grade
+
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        return {"line": number, "status": "input_error", "error": f"not JSON: {err.msg}"}
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        return {"line": number, "status": "input_error",
+                "error": 'each line must be an object with a string "text"'}
+    out: dict[str, Any] = {"line": number}
+    if "id" in record:
+        out["id"] = record["id"]
+    expert = record.get("expert")
+    if expert is not None and not isinstance(expert, str):
+        return {**out, "status": "input_error", "error": '"expert" must be a string'}
+    try:
+        result = grade(record["text"], record.get("answer"), expert=expert,
+                       loader=loader)  # type: ignore[arg-type]
+    except UsageError as err:
+        return {**out, "status": "input_error", "error": f'"answer": {err}'}
+    return {**out, **result.to_json()}
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    statuses = Counter(r["status"] for r in results)
+    rewards = [r["reward"] for r in results if isinstance(r.get("reward"), int | float)]
+    return {
+        "n": len(results),
+        "statuses": dict(sorted(statuses.items())),
+        "mean_reward": (sum(rewards) / len(rewards)) if rewards else None,
+        "correct": statuses.get("correct", 0),
+        "input_errors": statuses.get("input_error", 0),
+    }
+
+
+@main.command("grade")
+@click.argument("infile", type=str)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Format of the summary on stderr.")
+@_LOADER
+def grade_cmd(infile: str, fmt: str, loader: str) -> None:
+    """Grade a JSONL file of model outputs ({"text", "answer", "expert"?, "id"?} per line).
+
+    One JSON result per input line, in order, on stdout; a summary on stderr.
+    Exits 1 if some lines could not be graded (they get status input_error).
+    """
+    text = _read_text(infile)
+    results = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        result = _grade_line(line, number, loader)
+        results.append(result)
+        click.echo(json.dumps(result, sort_keys=True))
+    summary = _summary(results)
+    if fmt == "json":
+        click.echo(json.dumps(summary, sort_keys=True), err=True)
+    else:
+        mean = "-" if summary["mean_reward"] is None else f"{summary['mean_reward']:.4f}"
+        click.echo(f"graded {summary['n']} outputs, mean reward {mean}", err=True)
+        for status, count in summary["statuses"].items():
+            click.echo(f"  {status:<32} {count}", err=True)
+    if summary["input_errors"]:
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()
