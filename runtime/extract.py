@@ -24,15 +24,14 @@ import yaml
 
 from .errors import ParseFailure, ParseReason
 from .numbers import parse_decimal
-from .ops import YAML_RESERVED
 from .trace import DEFAULT_LIMITS, Limits, RawTrace, shape
 
 LoaderChoice = Literal["auto", "c", "python"]
 HAS_C_LOADER = bool(getattr(yaml, "__with_libyaml__", False))
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_TRUE = frozenset("yes Yes YES true True TRUE on On ON".split())
-_FALSE = frozenset("no No NO false False FALSE off Off OFF".split())
+_TRUE = frozenset(["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"])
+_FALSE = frozenset(["no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"])
 
 
 def resolve_plain(text: str) -> Any:
@@ -62,7 +61,8 @@ _TOP_LINE = re.compile(r"(?:- |-$|expert[ \t]*:|trace[ \t]*:|\{|\[)")
 
 
 def _fenced_blocks(text: str) -> list[str]:
-    blocks, pos = [], 0
+    blocks: list[str] = []
+    pos = 0
     while True:
         open_ = _FENCE.search(text, pos)
         if open_ is None:
@@ -104,37 +104,39 @@ def candidates(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- fast path
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_NUM = r"-?\d+(?:\.\d+)?"
-_ATOM = rf"(?:{_NAME}|{_NUM})"
-_ITEM = rf"([a-z_]+): (\[{_ATOM}(?:, {_ATOM})*\]|{_ATOM})"
-_FLOW = re.compile(rf"\{{{_ITEM}(?:, {_ITEM})*\}}")
-_ITEMS = re.compile(_ITEM)
-_ATOMS = re.compile(_ATOM)
-
-
-def _fast_atom(token: str) -> Any:
-    if token in YAML_RESERVED or token.lower() in YAML_RESERVED:
-        raise _NotCanonical
-    value = resolve_plain(token)
-    if isinstance(value, bool) or value is None:
-        raise _NotCanonical
-    return value
+_ATOM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|-?\d+(?:\.\d+)?")
+_KEY = re.compile(r"[a-z_]+")
 
 
 class _NotCanonical(Exception):
     pass
 
 
+def _fast_atom(token: str) -> Any:
+    if not _ATOM.fullmatch(token):
+        raise _NotCanonical
+    value = resolve_plain(token)
+    if value is None or value is True or value is False:
+        raise _NotCanonical  # a word YAML reads as a boolean: let the full loader decide
+    return value
+
+
 def _fast_step(flow: str) -> dict[str, Any]:
-    if not _FLOW.fullmatch(flow):
+    """`{k: v, k: [a, b]}` with plain atoms only; anything else is not canonical."""
+    if not (flow.startswith("{") and flow.endswith("}")):
         raise _NotCanonical
     step: dict[str, Any] = {}
-    for key, value in _ITEMS.findall(flow):
-        if key in step:
-            raise _NotCanonical  # duplicate keys: let the full loader report it
+    pieces = iter(flow[1:-1].split(", "))
+    for piece in pieces:
+        key, sep, value = piece.partition(": ")
+        if not sep or key in step or not _KEY.fullmatch(key):
+            raise _NotCanonical
         if value.startswith("["):
-            step[key] = [_fast_atom(a) for a in _ATOMS.findall(value)]
+            items = [value[1:]]
+            while not items[-1].endswith("]"):
+                items.append(next(pieces, "]]"))  # "]]" can never close cleanly
+            items[-1] = items[-1][:-1]
+            step[key] = [_fast_atom(a) for a in items]
         else:
             step[key] = _fast_atom(value)
     return step
@@ -266,7 +268,9 @@ def load(text: str, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "aut
         return bounded.failure
 
 
-def extract(text: Any, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "auto") -> RawTrace | ParseFailure:
+def extract(
+    text: Any, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "auto"
+) -> RawTrace | ParseFailure:
     """Model text -> the shaped trace document, or why there is none. Never raises.
 
     The first region that is a trace wins; a model cannot hedge by writing two.

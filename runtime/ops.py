@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, Any, ClassVar, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import (
     BaseModel,
@@ -36,7 +36,7 @@ MAX_NAME_CHARS = 64
 # PyYAML (YAML 1.1) reads these plain words as booleans/null; a variable called `yes`
 # would not survive a round trip through YAML, so no name may be one of them.
 YAML_RESERVED = frozenset(
-    "yes no true false on off null".split()
+    ["yes", "no", "true", "false", "on", "off", "null"]
 )
 PREV_RESULT = "prev.result"
 
@@ -268,7 +268,7 @@ class InitStep(Step):
     KEYS = ("op", "var", "value", "source")
 
     @model_validator(mode="after")
-    def _check(self) -> Step:
+    def _check(self) -> Self:
         if (self.value is None) == (self.source is None):
             raise PydanticCustomError(
                 "invalid_step", "init needs exactly one of value or source", {}
@@ -293,13 +293,13 @@ class ComputeStep(Step):
     """`var = compute_op(*args)` over previously defined variables."""
 
     op: Literal["compute"] = "compute"
-    compute_op: str = Field(json_schema_extra={"enum": sorted(COMPUTE_OPS)})
+    compute_op: str = Field(json_schema_extra={"enum": list(sorted(COMPUTE_OPS))})
     args: Names
     var: Name
     KEYS = ("op", "compute_op", "args", "var")
 
     @model_validator(mode="after")
-    def _check(self) -> Step:
+    def _check(self) -> Self:
         spec = COMPUTE_OPS.get(self.compute_op)
         if spec is None:
             raise PydanticCustomError(
@@ -370,7 +370,7 @@ class TransferStep(Step):
     KEYS = ("op", "from", "to", "amount")
 
     @model_validator(mode="after")
-    def _check(self) -> Step:
+    def _check(self) -> Self:
         if self.source_entity == self.to:
             raise PydanticCustomError("invalid_step", "transfer from an entity to itself", {})
         return self

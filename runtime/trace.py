@@ -103,7 +103,7 @@ def _shape_part(item: Any, index: int | None) -> tuple[str, Any, ExecError | Non
     elif not isinstance(steps, list) or not steps:
         problem = ExecError(ErrorKind.INVALID_STEP, "trace must be a non-empty list of steps",
                             part=index)
-    return expert, steps, problem
+    return str(expert), steps, problem
 
 
 def shape(data: Any, limits: Limits = DEFAULT_LIMITS) -> RawTrace | ParseFailure:
