@@ -1,0 +1,332 @@
+"""The typed, frozen AST of `.task` files: one dataclass per construct, each with its span."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TypeAlias
+
+from .diagnostics import Span
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    value: Fraction
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """`price` or `who.subj` (a field of a vocabulary entry)."""
+
+    parts: tuple[str, ...]
+    span: Span
+
+    @property
+    def name(self) -> str:
+        return self.parts[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    fn: str
+    args: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str  # + - * / // % **
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: str  # and | or
+    operands: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`a < b <= c`: chained like Python."""
+
+    first: Expr
+    rest: tuple[tuple[str, Expr], ...]
+    span: Span
+
+
+Expr: TypeAlias = Num | Str | Ref | Call | BinOp | Neg | Not | BoolOp | Compare
+
+# ---------------------------------------------------------------- samplers (right of `let x =`)
+
+
+@dataclass(frozen=True, slots=True)
+class IntRange:
+    lo: Expr
+    hi: Expr
+    step: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DecimalRange:
+    lo: Expr
+    hi: Expr
+    step: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceItem:
+    label: str | None  # "half" = 1/2 renders as "half", computes as 0.5
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    items: tuple[ChoiceItem, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    vocab: str
+    max_tokens: int | None
+    distinct_from: tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Generate:
+    generator: str
+    kwargs: tuple[tuple[str, Expr], ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    expr: Expr
+    span: Span
+
+
+Sampler: TypeAlias = IntRange | DecimalRange | Choice | Pick | Generate | Derived
+
+# ---------------------------------------------------------------- pattern statements
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    name: str
+    sampler: Sampler
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Require:
+    expr: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    name: str | None
+    splits: tuple[str, ...]  # empty: every split
+    lang: str | None  # None: the dataset's main language
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TVar:
+    """A trace variable name; `templated` ones interpolate payload values (`{who}.eggs`)."""
+
+    text: str
+    templated: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TInit:
+    var: TVar
+    value: Expr | None  # None: the let of the same name
+    from_prev: bool  # `init x = prev`: the previous sub-trace's result
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TOp:
+    """`out = op(args)` (out is None for in-place domain ops like consume)."""
+
+    out: TVar | None
+    op: str
+    args: tuple[TVar, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TQuery:
+    var: TVar
+    span: Span
+
+
+TStmt: TypeAlias = TInit | TOp | TQuery
+
+
+@dataclass(frozen=True, slots=True)
+class TraceBlock:
+    expert: str
+    steps: tuple[TStmt, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+    span: Span
+
+
+PatternStmt: TypeAlias = Let | Require | Template | TraceBlock | Answer | Note
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    name: str
+    body: tuple[PatternStmt, ...]
+    span: Span
+
+    @property
+    def lets(self) -> tuple[Let, ...]:
+        return tuple(s for s in self.body if isinstance(s, Let))
+
+    @property
+    def requires(self) -> tuple[Require, ...]:
+        return tuple(s for s in self.body if isinstance(s, Require))
+
+    @property
+    def templates(self) -> tuple[Template, ...]:
+        return tuple(s for s in self.body if isinstance(s, Template))
+
+    @property
+    def traces(self) -> tuple[TraceBlock, ...]:
+        return tuple(s for s in self.body if isinstance(s, TraceBlock))
+
+    @property
+    def answers(self) -> tuple[Answer, ...]:
+        return tuple(s for s in self.body if isinstance(s, Answer))
+
+
+# ---------------------------------------------------------------- top level
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class OpSpec:
+    name: str
+    compute_ops: tuple[str, ...] | None  # compute(add, sub) lists its compute ops
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertDecl:
+    name: str
+    ops: tuple[OpSpec, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class VocabDecl:
+    name: str
+    source: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Weighted:
+    pattern: str
+    weight: Fraction
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SplitDecl:
+    name: str
+    size: Fraction
+    held_out: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    key: str
+    value: Fraction | str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageMix:
+    lang: str
+    share: Fraction
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UniquePayloads:
+    span: Span
+
+
+DatasetStmt: TypeAlias = Weighted | SplitDecl | Setting | LanguageMix | UniquePayloads
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    name: str
+    patterns: tuple[Weighted, ...]
+    splits: tuple[SplitDecl, ...]
+    settings: tuple[Setting, ...]
+    languages: tuple[LanguageMix, ...]
+    unique_payloads: bool
+    span: Span
+
+
+Item: TypeAlias = Import | ExpertDecl | VocabDecl | Pattern | Dataset
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    path: str
+    items: tuple[Item, ...]

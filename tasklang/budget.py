@@ -1,0 +1,116 @@
+"""Token budget: count prompt (chat wrapper + system + question) and target tokens with a real tokenizer.
+
+Truncation is silent and fatal in training, so tasklang never truncates: the
+compiler fails and lists the worst offenders instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+# A ChatML-style wrapper: what a chat template adds around the messages. Used when
+# the tokenizer brings no chat template of its own (a bare tokenizer.json).
+_CHATML_PROMPT = "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n" \
+                 "<|im_start|>assistant\n"
+EOS_TOKENS = 1  # the end-of-turn token the model must learn to emit after the target
+
+
+class TokenCounter(Protocol):
+    description: str
+    exact: bool
+
+    def prompt_lengths(self, prompts: list[tuple[str, str]]) -> list[int]: ...
+    def text_lengths(self, texts: list[str]) -> list[int]: ...
+
+
+def hub_tokenizers_available() -> bool:
+    return importlib.util.find_spec("transformers") is not None
+
+
+@dataclass
+class ByteUpperBound:
+    """No tokenizer declared: UTF-8 bytes bound the tokens of any byte-level BPE tokenizer."""
+
+    description: str = "no tokenizer declared: checked the upper bound tokens <= UTF-8 bytes " \
+                        "(ChatML wrapper included)"
+    exact: bool = False
+
+    def prompt_lengths(self, prompts: list[tuple[str, str]]) -> list[int]:
+        return [len(_CHATML_PROMPT.format(system=s, user=u).encode()) for s, u in prompts]
+
+    def text_lengths(self, texts: list[str]) -> list[int]:
+        return [len(t.encode()) for t in texts]
+
+
+class TokenizerJson:
+    """A `tokenizer.json` through the `tokenizers` package (no torch)."""
+
+    exact = True
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(path))
+        self.description = f"tokenizer {path} (prompt counted inside a ChatML wrapper)"
+
+    def _lengths(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def prompt_lengths(self, prompts: list[tuple[str, str]]) -> list[int]:
+        return self._lengths([_CHATML_PROMPT.format(system=s, user=u) for s, u in prompts])
+
+    def text_lengths(self, texts: list[str]) -> list[int]:
+        return self._lengths(texts)
+
+
+class HubTokenizer:
+    """Any AutoTokenizer path or hub id (needs the train extra); uses its own chat template."""
+
+    exact = True
+
+    def __init__(self, name: str) -> None:
+        from transformers import AutoTokenizer  # type: ignore[import-not-found]
+
+        self.tokenizer = AutoTokenizer.from_pretrained(name)
+        self.has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.description = f"tokenizer {name}" + ("" if self.has_template
+                                                  else " (no chat template: ChatML wrapper)")
+
+    def prompt_lengths(self, prompts: list[tuple[str, str]]) -> list[int]:
+        if not self.has_template:
+            return self.text_lengths([_CHATML_PROMPT.format(system=s, user=u) for s, u in prompts])
+        out = []
+        for system, user in prompts:
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                     tokenize=True)
+            out.append(len(ids))
+        return out
+
+    def text_lengths(self, texts: list[str]) -> list[int]:
+        return [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+
+
+class TokenizerLoadError(Exception):
+    pass
+
+
+def make_counter(spec: str | None, base: Path) -> TokenCounter:
+    """The dataset's `tokenizer` setting -> a counter. Paths are relative to the .task file."""
+    if spec is None:
+        return ByteUpperBound()
+    for candidate in (base / spec, Path(spec)):
+        if candidate.is_file():
+            try:
+                return TokenizerJson(candidate)
+            except Exception as err:  # the tokenizers package reports many error types
+                raise TokenizerLoadError(f"cannot load {candidate}: {err}") from None
+    if not hub_tokenizers_available():
+        raise TokenizerLoadError(f"no file {spec!r}; install the train extra to use a model id")
+    try:
+        return HubTokenizer(spec)
+    except Exception as err:
+        raise TokenizerLoadError(f"cannot load tokenizer {spec!r}: {err}") from None

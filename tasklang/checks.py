@@ -1,0 +1,755 @@
+"""Semantic checks: names, types, trace schemas, splits and lints. Returns every diagnostic.
+
+Each check is a lesson from the research notes; the code names say which
+(`init-only-query`, `split-leak`, `few-template-repeats` ...). Checks that need
+samples (satisfiability, domain size, token budget, raw floats) run in the
+compiler, which reports them with the same Diagnostic type.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from runtime.analysis import DEAD_STEP, check_static
+from runtime.errors import ErrorKind
+from runtime.experts import Expert, ExpertTable
+from runtime.ops import COMPUTE_OPS, STEP_TYPES, PREV_RESULT, Step
+from runtime.trace import Trace
+
+from . import ast
+from .diagnostics import Diagnostic, Span, error, warning
+from .expr import FUNCTIONS, free_names
+from .formats import NUMBER_FORMATS, parse_template
+from .generators import GENERATORS
+from .program import Program, expert_from_decl
+
+
+class Ty(StrEnum):
+    NUMBER = "number"
+    STRING = "string"
+    BOOL = "bool"
+    RECORD = "record"  # a vocabulary entry
+    STRUCT = "struct"  # a generated structure
+    UNKNOWN = "unknown"  # after an error: suppresses follow-on diagnostics
+
+
+@dataclass(frozen=True, slots=True)
+class VarInfo:
+    name: str
+    ty: Ty
+    span: Span
+    fields: tuple[str, ...] = ()  # for records and structures
+    integer: bool = False
+
+
+@dataclass
+class PatternInfo:
+    """What dataset-level lints need to know about a checked pattern."""
+
+    name: str
+    experts: tuple[str, ...]
+    query_targets: tuple[str, ...]
+    step_counts: tuple[int, ...]
+    templates: tuple[ast.Template, ...]
+    vars: dict[str, VarInfo] = field(default_factory=dict)
+    ok: bool = True
+
+
+SETTINGS: dict[str, str] = {
+    "seed": "int", "max_length": "int", "max_new_tokens": "int", "min_template_repeats": "int",
+    "system": "str", "tokenizer": "str", "format": "str", "max_reject_rate": "rate",
+}
+RESERVED_NAMES = frozenset({"answer", "prev"})
+_TEMPLATED_SEGMENT = re.compile(r"\{([^{}]*)\}")
+
+
+# ---------------------------------------------------------------- expressions
+
+
+class _Scope:
+    def __init__(self, vars: dict[str, VarInfo], diags: list[Diagnostic]) -> None:
+        self.vars = vars
+        self.diags = diags
+        self.used: set[str] = set()
+
+    def infer(self, e: ast.Expr) -> Ty:
+        if isinstance(e, ast.Num):
+            return Ty.NUMBER
+        if isinstance(e, ast.Str):
+            return Ty.STRING
+        if isinstance(e, ast.Ref):
+            return self._ref(e)
+        if isinstance(e, ast.BinOp):
+            return self._numeric(e, (e.left, e.right), f"operator {e.op}")
+        if isinstance(e, ast.Neg):
+            return self._numeric(e, (e.operand,), "unary -")
+        if isinstance(e, ast.Not):
+            self.infer(e.operand)
+            return Ty.BOOL
+        if isinstance(e, ast.BoolOp):
+            for x in e.operands:
+                self.infer(x)
+            return Ty.BOOL
+        if isinstance(e, ast.Compare):
+            return self._compare(e)
+        return self._call(e)
+
+    def _numeric(self, e: ast.Expr, operands: tuple[ast.Expr, ...], what: str) -> Ty:
+        ok = True
+        for x in operands:
+            ty = self.infer(x)
+            if ty not in (Ty.NUMBER, Ty.UNKNOWN):
+                self.diags.append(error("type-error", f"{what} needs numbers, got {ty}", x.span))
+                ok = False
+        return Ty.NUMBER if ok else Ty.UNKNOWN
+
+    def _compare(self, e: ast.Compare) -> Ty:
+        operands = [e.first, *(x for _, x in e.rest)]
+        types = [self.infer(x) for x in operands]
+        for (op, x), ty in zip(e.rest, types[1:], strict=True):
+            if op in ("<", "<=", ">", ">=") and Ty.UNKNOWN not in (ty, types[0]) and (
+                    ty is not Ty.NUMBER or types[0] is not Ty.NUMBER):
+                self.diags.append(error("type-error", f"{op} compares numbers", x.span))
+        return Ty.BOOL
+
+    def _call(self, e: ast.Call) -> Ty:
+        spec = FUNCTIONS.get(e.fn)
+        if spec is None:
+            self.diags.append(error("unknown-function", f"unknown function {e.fn}()", e.span,
+                                    f"known: {', '.join(sorted(FUNCTIONS))}"))
+            return Ty.UNKNOWN
+        lo, hi, _ = spec
+        if not lo <= len(e.args) <= hi:
+            self.diags.append(error("bad-arity", f"{e.fn}() takes {lo}..{hi} arguments, "
+                                    f"got {len(e.args)}", e.span))
+        result = self._numeric(e, e.args, f"{e.fn}()")
+        return Ty.BOOL if e.fn == "is_int" else result
+
+    def _ref(self, e: ast.Ref) -> Ty:
+        info = self.vars.get(e.name)
+        if info is None:
+            self.diags.append(error("undefined-name", f"{e.name} is not defined (yet)", e.span,
+                                    "a let can only use lets written above it"))
+            return Ty.UNKNOWN
+        self.used.add(e.name)
+        if len(e.parts) == 1:
+            return info.ty
+        return self._field(info, e.parts[1:], e.span)
+
+    def _field(self, info: VarInfo, fields: tuple[str, ...], span: Span) -> Ty:
+        if info.ty is Ty.UNKNOWN:
+            return Ty.UNKNOWN
+        if info.ty not in (Ty.RECORD, Ty.STRUCT):
+            self.diags.append(error("type-error", f"{info.name} is a {info.ty}: it has no fields",
+                                    span))
+            return Ty.UNKNOWN
+        if len(fields) > 1 or fields[0] not in info.fields:
+            self.diags.append(error("unknown-field", f"{info.name} has no field "
+                                    f"{'.'.join(fields)!r}", span,
+                                    f"fields: {', '.join(info.fields)}"))
+            return Ty.UNKNOWN
+        if info.ty is Ty.STRUCT and fields[0] in ("value",):
+            return Ty.NUMBER
+        if info.ty is Ty.STRUCT and fields[0] == "balanced":
+            return Ty.BOOL
+        return Ty.STRING
+
+
+# ---------------------------------------------------------------- lets
+
+
+def _let_info(let: ast.Let, scope: _Scope, program: Program) -> VarInfo:
+    s = let.sampler
+    if isinstance(s, ast.IntRange):
+        for x in (s.lo, s.hi, s.step):
+            if x is not None:
+                scope._numeric(x, (x,), "int range bound")
+        _constant_range_check(s.lo, s.hi, s.step, scope.diags, integer=True)
+        return VarInfo(let.name, Ty.NUMBER, let.span, integer=True)
+    if isinstance(s, ast.DecimalRange):
+        for x in (s.lo, s.hi, s.step):
+            scope._numeric(x, (x,), "decimal range bound")
+        _constant_range_check(s.lo, s.hi, s.step, scope.diags, integer=False)
+        return VarInfo(let.name, Ty.NUMBER, let.span)
+    if isinstance(s, ast.Choice):
+        return _choice_info(let, s, scope)
+    if isinstance(s, ast.Pick):
+        return _pick_info(let, s, scope, program)
+    if isinstance(s, ast.Generate):
+        return _generate_info(let, s, scope)
+    ty = scope.infer(s.expr)
+    return VarInfo(let.name, ty, let.span)
+
+
+def _const(e: ast.Expr | None) -> Fraction | None:
+    if isinstance(e, ast.Num):
+        return e.value
+    if isinstance(e, ast.Neg) and isinstance(e.operand, ast.Num):
+        return -e.operand.value
+    return None
+
+
+def _constant_range_check(lo_e: ast.Expr, hi_e: ast.Expr, step_e: ast.Expr | None,
+                          diags: list[Diagnostic], integer: bool) -> None:
+    lo, hi, step = _const(lo_e), _const(hi_e), _const(step_e)
+    kind = "int" if integer else "decimal"
+    for value, e in ((lo, lo_e), (hi, hi_e), (step, step_e)):
+        if integer and value is not None and value.denominator != 1 and e is not None:
+            diags.append(error("type-error", f"int range bounds must be whole numbers", e.span))
+    if step is not None and step <= 0 and step_e is not None:
+        diags.append(error("bad-range", f"{kind} range step must be positive", step_e.span))
+    if lo is not None and hi is not None and lo > hi:
+        diags.append(error("bad-range", f"empty {kind} range: {lo} > {hi}", lo_e.span))
+
+
+def _choice_info(let: ast.Let, s: ast.Choice, scope: _Scope) -> VarInfo:
+    types = {scope.infer(item.value) for item in s.items} - {Ty.UNKNOWN}
+    if len(types) > 1:
+        scope.diags.append(error("type-error", "choice mixes numbers and text", s.span))
+        return VarInfo(let.name, Ty.UNKNOWN, let.span)
+    for item in s.items:
+        if item.label is not None and scope.infer(item.value) is not Ty.NUMBER:
+            scope.diags.append(error("type-error", "a labelled choice needs a number value",
+                                     item.span))
+    ty = types.pop() if types else Ty.UNKNOWN
+    integer = all(_const(i.value) is not None and _const(i.value).denominator == 1  # type: ignore[union-attr]
+                  for i in s.items)
+    return VarInfo(let.name, ty, let.span, integer=integer)
+
+
+def _pick_info(let: ast.Let, s: ast.Pick, scope: _Scope, program: Program) -> VarInfo:
+    vocab = program.vocabs.get(s.vocab)
+    if vocab is None:
+        if s.vocab not in program.vocab_decls:
+            scope.diags.append(error("undefined-vocab", f"no vocab named {s.vocab}", s.span,
+                                     f'declare it: vocab {s.vocab} from "{s.vocab}"'))
+        return VarInfo(let.name, Ty.UNKNOWN, let.span)
+    for other in s.distinct_from:
+        info = scope.vars.get(other)
+        if info is None:
+            scope.diags.append(error("undefined-name", f"{other} is not defined (yet)", s.span))
+        else:
+            scope.used.add(other)
+    if s.max_tokens is not None and s.max_tokens < 1:
+        scope.diags.append(error("bad-range", "max_tokens must be at least 1", s.span))
+    return VarInfo(let.name, Ty.RECORD, let.span, fields=vocab.fields)
+
+
+def _generate_info(let: ast.Let, s: ast.Generate, scope: _Scope) -> VarInfo:
+    gen = GENERATORS.get(s.generator)
+    if gen is None:
+        scope.diags.append(error("unknown-generator", f"no generator {s.generator}", s.span,
+                                 f"known: {', '.join(sorted(GENERATORS))}"))
+        return VarInfo(let.name, Ty.UNKNOWN, let.span)
+    for key, value in s.kwargs:
+        param = gen.params.get(key)
+        if param is None:
+            scope.diags.append(error("unknown-parameter", f"{s.generator} has no parameter {key}",
+                                     value.span, f"parameters: {', '.join(gen.params)}"))
+            continue
+        scope._numeric(value, (value,), key)
+        const = _const(value)
+        if const is not None and not (param.lo <= const <= param.hi and const.denominator == 1):
+            scope.diags.append(error("bad-range", f"{key} must be a whole number in "
+                                     f"{param.lo}..{param.hi}", value.span))
+    return VarInfo(let.name, Ty.STRUCT, let.span, fields=("text", "answer", *gen.fields))
+
+
+# ---------------------------------------------------------------- templates
+
+
+def _template_col(t: ast.Template, offset: int) -> Span:
+    """Best-effort position of a template offset (exact for one-line strings)."""
+    s = t.span
+    text_start = s.end_col - len(t.text) - 1  # the string usually closes the statement
+    if s.line == s.end_line and text_start > 0:
+        col = text_start + offset
+        return Span(s.file, s.line, col, s.line, col + 1)
+    return s
+
+
+def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
+                    what: str = "template") -> set[str]:
+    parsed = parse_template(t.text)
+    for offset, message in parsed.problems:
+        diags.append(error("bad-placeholder", message, _template_col(t, offset)))
+    names = set()
+    for ph in parsed.placeholders:
+        span = _template_col(t, ph.offset)
+        if ph.path[0] == "answer" and what == "template":
+            diags.append(error("answer-in-question", "the question may not show the answer", span))
+            continue
+        info = scope.vars.get(ph.path[0])
+        if info is None:
+            if ph.path[0] != "answer":
+                diags.append(error("undefined-name", f"{{{ph.raw}}}: {ph.path[0]} is not defined",
+                                   span))
+            continue
+        scope.used.add(ph.path[0])
+        names.add(ph.path[0])
+        ty = scope._field(info, ph.path[1:], span) if len(ph.path) > 1 else info.ty
+        _check_formats(ph.formats, ty, ph.raw, span, diags)
+        if ph.count is not None:
+            _check_count(ph.count, info, ph.raw, span, scope, diags)
+    return names
+
+
+def _check_formats(formats: tuple[str, ...], ty: Ty, raw: str, span: Span,
+                   diags: list[Diagnostic]) -> None:
+    for f in formats:
+        if f in NUMBER_FORMATS and ty not in (Ty.NUMBER, Ty.UNKNOWN):
+            diags.append(error("type-error", f"{{{raw}}}: format {f} needs a number, got {ty}",
+                               span))
+
+
+def _check_count(count: str, info: VarInfo, raw: str, span: Span, scope: _Scope,
+                 diags: list[Diagnostic]) -> None:
+    counted = scope.vars.get(count)
+    if counted is None:
+        diags.append(error("undefined-name", f"{{{raw}}}: {count} is not defined", span))
+        return
+    scope.used.add(count)
+    if counted.ty not in (Ty.NUMBER, Ty.UNKNOWN):
+        diags.append(error("type-error", f"{{{raw}}}: {count} must be a number", span))
+    if info.ty is Ty.RECORD and not {"singular", "plural"} <= set(info.fields):
+        diags.append(error("no-inflection", f"{{{raw}}}: vocab of {info.name} declares no "
+                           "singular/plural fields", span))
+
+
+# ---------------------------------------------------------------- traces
+
+
+def symbolic_name(tvar: ast.TVar) -> str:
+    """A templated name with its placeholders replaced by their variable names (for analysis)."""
+    if not tvar.templated:
+        return tvar.text
+    return _TEMPLATED_SEGMENT.sub(lambda m: m.group(1).split(":")[0].split(".")[0], tvar.text)
+
+
+def _step_data(stmt: ast.TStmt, value_ok: bool) -> dict[str, Any] | str:
+    """The runtime step mapping a statement stands for (values are placeholders)."""
+    if isinstance(stmt, ast.TQuery):
+        return {"op": "query", "var": symbolic_name(stmt.var)}
+    if isinstance(stmt, ast.TInit):
+        name = symbolic_name(stmt.var)
+        if stmt.from_prev:
+            return {"op": "init", "var": name, "source": PREV_RESULT}
+        return {"op": "init", "var": name, "value": 1}
+    args = [symbolic_name(a) for a in stmt.args]
+    if stmt.op in COMPUTE_OPS:
+        if stmt.out is None:
+            return f"{stmt.op} computes a value: write `name = {stmt.op}(...)`"
+        return {"op": "compute", "compute_op": stmt.op, "args": args,
+                "var": symbolic_name(stmt.out)}
+    cls = STEP_TYPES.get(stmt.op)
+    if cls is None or stmt.op in ("init", "query", "compute"):
+        known = sorted(set(COMPUTE_OPS) | set(STEP_TYPES) - {"init", "query", "compute"})
+        return f"unknown op {stmt.op} (known: {', '.join(known)})"
+    keys = [k for k in cls.KEYS if k not in ("op", "var")]
+    has_out = "var" in cls.KEYS
+    if len(args) != len(keys):
+        return f"{stmt.op} takes {len(keys)} arguments ({', '.join(keys)}), got {len(args)}"
+    if has_out != (stmt.out is not None):
+        return (f"{stmt.op} computes a value: write `name = {stmt.op}(...)`" if has_out
+                else f"{stmt.op} changes its arguments in place: write `{stmt.op}(...)` alone")
+    data: dict[str, Any] = {"op": stmt.op, **dict(zip(keys, args, strict=True))}
+    if has_out and stmt.out is not None:
+        data["var"] = symbolic_name(stmt.out)
+    return data
+
+
+_ISSUE_CODES = {
+    ErrorKind.UNDEFINED_VAR.value: "undefined-var",
+    ErrorKind.OVERWRITE.value: "overwrite",
+    ErrorKind.SHORT_CIRCUIT.value: "init-only-query",
+    ErrorKind.OP_NOT_IN_EXPERT.value: "op-not-in-expert",
+    ErrorKind.MISSING_QUERY.value: "missing-query",
+    ErrorKind.MULTIPLE_QUERIES.value: "multiple-queries",
+    DEAD_STEP: "dead-step",
+}
+
+
+def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: ExpertTable,
+                       diags: list[Diagnostic]) -> tuple[str | None, int]:
+    """Check one trace block; returns (query target, step count)."""
+    expert: Expert | None = table.get(block.expert)
+    if expert is None:
+        diags.append(error("undefined-expert", f"no expert named {block.expert}", block.span,
+                           f"known: {', '.join(sorted(table))}"))
+    steps: list[Step] = []
+    spans: list[Span] = []
+    for stmt in block.steps:
+        _check_stmt_values(stmt, index, scope, diags)
+        data = _step_data(stmt, True)
+        if isinstance(data, str):
+            diags.append(error("bad-step", data, stmt.span))
+            continue
+        try:
+            steps.append(STEP_TYPES[data["op"]].model_validate(data))
+            spans.append(stmt.span)
+        except ValidationError as err:
+            first = err.errors(include_url=False)[0]
+            diags.append(error("bad-step", f"{first['msg']}", stmt.span))
+    if not steps:
+        diags.append(error("missing-query", "empty trace", block.span))
+        return None, 0
+    queries = [i for i, s in enumerate(steps) if s.op == "query"]
+    if queries and queries[-1] != len(steps) - 1:
+        diags.append(error("query-not-last", "the query must be the last step",
+                           spans[queries[-1]]))
+    trace = Trace.model_construct(expert=block.expert, steps=tuple(steps))
+    for issue in check_static(trace, expert, None):
+        code = _ISSUE_CODES.get(issue.code, issue.code)
+        diags.append(error(code, issue.message, spans[min(issue.step, len(spans) - 1)]))
+    if index > 0:
+        _check_reads_prev(block, diags)
+    query = steps[queries[0]].var if queries else None  # type: ignore[attr-defined]
+    return query, len(steps)
+
+
+def _check_reads_prev(block: ast.TraceBlock, diags: list[Diagnostic]) -> None:
+    if not any(isinstance(s, ast.TInit) and s.from_prev for s in block.steps):
+        diags.append(error("dead-subtrace", "a composed trace block must start from the previous "
+                           "result: add `init prev = prev`", block.span))
+
+
+def _check_stmt_values(stmt: ast.TStmt, index: int, scope: _Scope,
+                       diags: list[Diagnostic]) -> None:
+    for tvar in _tvars(stmt):
+        if tvar.templated:
+            _check_tvar_template(tvar, scope, diags)
+    if not isinstance(stmt, ast.TInit):
+        return
+    if stmt.from_prev:
+        if index == 0:
+            diags.append(error("no-prev-result", "the first trace block has no previous result",
+                               stmt.span))
+        return
+    if stmt.value is not None:
+        if scope.infer(stmt.value) not in (Ty.NUMBER, Ty.UNKNOWN):
+            diags.append(error("type-error", "init needs a number", stmt.value.span))
+        return
+    if stmt.var.templated:
+        diags.append(error("bad-step", "a templated name needs a value: init {who}.eggs = eggs",
+                           stmt.span))
+        return
+    info = scope.vars.get(stmt.var.text)
+    if info is None:
+        diags.append(error("undefined-name", f"init {stmt.var.text}: no let named "
+                           f"{stmt.var.text} (write `init {stmt.var.text} = <expr>`)",
+                           stmt.var.span))
+    else:
+        scope.used.add(info.name)
+        if info.ty not in (Ty.NUMBER, Ty.UNKNOWN):
+            diags.append(error("type-error", f"init {info.name}: {info.name} is a {info.ty}, "
+                               "not a number", stmt.var.span))
+
+
+def _tvars(stmt: ast.TStmt) -> list[ast.TVar]:
+    if isinstance(stmt, ast.TInit | ast.TQuery):
+        return [stmt.var]
+    return ([stmt.out] if stmt.out else []) + list(stmt.args)
+
+
+def _check_tvar_template(tvar: ast.TVar, scope: _Scope, diags: list[Diagnostic]) -> None:
+    for m in _TEMPLATED_SEGMENT.finditer(tvar.text):
+        name = m.group(1).split(":")[0].split(".")[0]
+        if name not in scope.vars:
+            diags.append(error("undefined-name", f"{{{m.group(1)}}}: {name} is not defined",
+                               tvar.span))
+        else:
+            scope.used.add(name)
+
+
+def _inited_lets(pattern: ast.Pattern, vars: dict[str, VarInfo]) -> set[str]:
+    """Lets whose values the trace copies in: the question must show them."""
+    names = set()
+    for block in pattern.traces:
+        for stmt in block.steps:
+            if not isinstance(stmt, ast.TInit) or stmt.from_prev:
+                continue
+            if stmt.value is None and stmt.var.text in vars:
+                names.add(stmt.var.text)
+            elif isinstance(stmt.value, ast.Ref) and len(stmt.value.parts) == 1:
+                names.add(stmt.value.name)
+    return names
+
+
+# ---------------------------------------------------------------- patterns
+
+
+def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable
+                  ) -> tuple[list[Diagnostic], PatternInfo]:
+    diags: list[Diagnostic] = []
+    scope = _Scope({}, diags)
+    for let in p.lets:
+        if let.name in RESERVED_NAMES:
+            diags.append(error("reserved-name", f"{let.name} is reserved", let.span))
+        if let.name in scope.vars:
+            diags.append(error("duplicate-name", f"{let.name} is defined twice", let.span))
+            continue
+        scope.vars[let.name] = _let_info(let, scope, program)
+    answer_scope = dict(scope.vars)
+    answer_scope["answer"] = VarInfo("answer", Ty.NUMBER if p.traces else Ty.STRING, p.span)
+    req_scope = _Scope(answer_scope, diags)
+    for req in p.requires:
+        req_scope.infer(req.expr)
+    scope.used |= req_scope.used
+    templates = p.templates
+    if not templates:
+        diags.append(error("no-template", f"pattern {p.name} has no template", p.span))
+    shown: dict[int, set[str]] = {}
+    for i, t in enumerate(templates):
+        shown[i] = _check_template(t, scope, diags)
+    _check_answer_kind(p, diags)
+    for a in p.answers:
+        _check_template(ast.Template(None, (), None, a.text, a.span), scope, diags, "answer")
+    queries, counts = [], []
+    for i, block in enumerate(p.traces):
+        query, count = _check_trace_block(block, i, scope, table, diags)
+        queries.append(query or "")
+        counts.append(count)
+    for name in sorted(_inited_lets(p, scope.vars)):
+        for i, t in enumerate(templates):
+            if name not in shown[i]:
+                diags.append(error("init-not-in-question", f"the trace inits {name}, but "
+                                   f"this template never shows it", t.span,
+                                   "the model can only copy values the question states"))
+    for name, info in scope.vars.items():
+        if name not in scope.used:
+            diags.append(warning("unused-var", f"{name} is never used", info.span))
+    experts = tuple(b.expert for b in p.traces)
+    info = PatternInfo(p.name, experts, tuple(queries), tuple(counts), templates, scope.vars,
+                       ok=not any(d.is_error for d in diags))
+    return diags, info
+
+
+def _check_answer_kind(p: ast.Pattern, diags: list[Diagnostic]) -> None:
+    if p.traces and p.answers:
+        diags.append(error("answer-twice", "a pattern with a trace must not also write an "
+                           "answer: the executed query is the answer", p.answers[0].span))
+    elif not p.traces and not p.answers:
+        diags.append(error("no-answer", f"pattern {p.name} needs a trace block or an answer",
+                           p.span))
+    if len(p.answers) > 1:
+        diags.append(error("answer-twice", "only one answer per pattern", p.answers[1].span))
+
+
+# ---------------------------------------------------------------- experts
+
+
+def check_expert(decl: ast.ExpertDecl) -> list[Diagnostic]:
+    diags = []
+    for spec in decl.ops:
+        if spec.name not in STEP_TYPES:
+            diags.append(error("unknown-op", f"unknown op {spec.name}", spec.span,
+                               f"known: {', '.join(sorted(STEP_TYPES))}"))
+        if spec.compute_ops is not None and spec.name != "compute":
+            diags.append(error("bad-step", f"only compute takes a list of ops, not {spec.name}",
+                               spec.span))
+        for op in spec.compute_ops or ():
+            if op not in COMPUTE_OPS:
+                diags.append(error("unknown-op", f"unknown compute op {op}", spec.span,
+                                   f"known: {', '.join(sorted(COMPUTE_OPS))}"))
+    if not diags and expert_from_decl(decl) is None:
+        diags.append(error("bad-expert", f"expert {decl.name} is not valid", decl.span))
+    return diags
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def setting(ds: ast.Dataset, key: str) -> ast.Setting | None:
+    for s in ds.settings:
+        if s.key == key:
+            return s
+    return None
+
+
+def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
+    seen: set[str] = set()
+    for s in ds.settings:
+        if s.key in seen:
+            diags.append(error("duplicate-setting", f"{s.key} is set twice", s.span))
+        seen.add(s.key)
+        kind = SETTINGS[s.key]
+        if kind == "str" and not isinstance(s.value, str):
+            diags.append(error("type-error", f"{s.key} needs a string", s.span))
+        elif kind == "int" and not (isinstance(s.value, Fraction) and s.value.denominator == 1
+                                    and s.value >= (0 if s.key == "seed" else 1)):
+            diags.append(error("type-error", f"{s.key} needs a whole number"
+                               + (" of at least 1" if s.key != "seed" else ""), s.span))
+        elif kind == "rate" and not (isinstance(s.value, Fraction) and 0 < s.value <= 1):
+            diags.append(error("type-error", f"{s.key} needs a number in (0, 1]", s.span))
+    fmt = setting(ds, "format")
+    if fmt is not None and fmt.value not in ("chat",):
+        diags.append(error("bad-setting", f"unknown format {fmt.value!r} (known: chat)", fmt.span))
+    tok = setting(ds, "tokenizer")
+    if tok is not None and isinstance(tok.value, str):
+        base = Path(ds.span.file).parent
+        if not (base / tok.value).is_file() and not Path(tok.value).is_file():
+            from .budget import hub_tokenizers_available
+
+            if not hub_tokenizers_available():
+                diags.append(error("missing-tokenizer", f"no tokenizer file {tok.value!r}, and "
+                                   "the train extra (transformers) is not installed to load it "
+                                   "as a model id", tok.span))
+
+
+def _usable(t: ast.Template, split: str) -> bool:
+    return not t.splits or split in t.splits
+
+
+def _check_splits(ds: ast.Dataset, infos: dict[str, PatternInfo], diags: list[Diagnostic]) -> None:
+    if not ds.splits:
+        diags.append(error("no-splits", f"dataset {ds.name} declares no split", ds.span,
+                           "add e.g. `split train 1000` and `split val 200 held_out`"))
+    names = [s.name for s in ds.splits]
+    for s in ds.splits:
+        if names.count(s.name) > 1:
+            diags.append(error("duplicate-name", f"split {s.name} declared twice", s.span))
+        if s.size.denominator != 1 or s.size < 1:
+            diags.append(error("bad-size", f"split {s.name} needs a whole positive size", s.span))
+    langs = [lang.lang for lang in ds.languages]
+    for w in ds.patterns:
+        info = infos.get(w.pattern)
+        if info is None:
+            continue
+        for s in ds.splits:
+            main = [t for t in info.templates if _usable(t, s.name) and t.lang is None]
+            if not main:
+                diags.append(error("no-template-for-split", f"pattern {w.pattern} has no "
+                                   f"template for split {s.name}", w.span))
+            for lang in langs:
+                if not any(_usable(t, s.name) and t.lang == lang for t in info.templates):
+                    diags.append(error("no-template-for-split", f"pattern {w.pattern} has no "
+                                       f"`lang {lang}` template for split {s.name}", w.span))
+            if s.held_out:
+                _check_held_out(s, ds, info, diags)
+
+
+def _check_held_out(s: ast.SplitDecl, ds: ast.Dataset, info: PatternInfo,
+                    diags: list[Diagnostic]) -> None:
+    others = [o.name for o in ds.splits if o.name != s.name]
+    for t in info.templates:
+        if not _usable(t, s.name):
+            continue
+        shared = [o for o in others if _usable(t, o)]
+        if shared:
+            label = t.name or f"template at line {t.span.line}"
+            diags.append(error("split-leak", f"{info.name}: {label} is used by held-out split "
+                               f"{s.name} and by {', '.join(shared)}", t.span,
+                               f"mark it `for {s.name}` only, or drop held_out from {s.name}"))
+
+
+def _check_languages(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
+    total = Fraction(0)
+    for lang in ds.languages:
+        if not 0 < lang.share < 1:
+            diags.append(error("bad-share", f"language {lang.lang} share must be in (0, 1)",
+                               lang.span))
+        total += lang.share
+    if total >= 1:
+        diags.append(error("bad-share", "language shares add up to 1 or more: nothing is left "
+                           "for the main language", ds.span))
+
+
+def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
+           diags: list[Diagnostic]) -> None:
+    weights = {w.pattern: w.weight for w in ds.patterns if w.pattern in infos}
+    total = sum(weights.values(), Fraction(0))
+    min_rep_setting = setting(ds, "min_template_repeats")
+    min_rep = int(min_rep_setting.value) if isinstance(getattr(min_rep_setting, "value", None),
+                                                        Fraction) else 10
+    for w in ds.patterns:
+        info = infos.get(w.pattern)
+        if info is None or total == 0:
+            continue
+        for s in ds.splits:
+            n_templates = sum(1 for t in info.templates if _usable(t, s.name) and t.lang is None)
+            if n_templates == 0:
+                continue
+            per = s.size * weights[w.pattern] / total / n_templates
+            if per < min_rep:
+                diags.append(warning("few-template-repeats", f"{w.pattern}: about {float(per):.1f} "
+                                     f"{s.name} examples per template ({n_templates} templates); "
+                                     f"fewer than {min_rep} repetitions", w.span,
+                                     "at low data volume one template per pattern learns best"))
+    by_expert: dict[str, list[PatternInfo]] = {}
+    for info in (infos[w.pattern] for w in ds.patterns if w.pattern in infos):
+        if len(info.experts) == 1:
+            by_expert.setdefault(info.experts[0], []).append(info)
+    for expert, group in sorted(by_expert.items()):
+        targets = sorted({i.query_targets[0] for i in group})
+        if len(targets) > 1:
+            diags.append(warning("inconsistent-query", f"expert {expert} queries "
+                                 f"{', '.join(targets)} across patterns", ds.span,
+                                 "one query target per expert (e.g. result) is easier to learn"))
+        counts = sorted({i.step_counts[0] for i in group})
+        if len(counts) > 1:
+            diags.append(warning("step-count-mismatch", f"expert {expert} has patterns of "
+                                 f"{', '.join(map(str, counts))} steps", ds.span,
+                                 "uniform step counts stopped the model mixing shapes"))
+    used = {e for info in infos.values() for e in info.experts}
+    for (a, b), ops in table.overlaps().items():
+        if a in used and b in used:
+            diags.append(warning("op-overlap", f"experts {a} and {b} share ops "
+                                 f"{', '.join(sorted(ops))}", ds.span))
+
+
+def check_dataset(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable
+                  ) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    if not ds.patterns:
+        diags.append(error("no-patterns", f"dataset {ds.name} lists no patterns", ds.span))
+    seen = set()
+    for w in ds.patterns:
+        if w.pattern in seen:
+            diags.append(error("duplicate-name", f"pattern {w.pattern} listed twice", w.span))
+        seen.add(w.pattern)
+        if w.pattern not in infos:
+            diags.append(error("undefined-pattern", f"no pattern named {w.pattern}", w.span))
+        if w.weight <= 0:
+            diags.append(error("bad-weight", f"weight of {w.pattern} must be positive", w.span))
+    _check_settings(ds, diags)
+    _check_languages(ds, diags)
+    _check_splits(ds, infos, diags)
+    _lints(ds, infos, table, diags)
+    return diags
+
+
+# ---------------------------------------------------------------- program
+
+
+@dataclass
+class CheckResult:
+    diagnostics: list[Diagnostic]
+    patterns: dict[str, PatternInfo]
+    table: ExpertTable
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def check_program(program: Program) -> CheckResult:
+    """Every static diagnostic of a loaded program."""
+    diags: list[Diagnostic] = []
+    for decl in program.experts.values():
+        diags += check_expert(decl)
+    table = program.expert_table()
+    infos: dict[str, PatternInfo] = {}
+    for p in program.patterns.values():
+        pd, info = check_pattern(p, program, table)
+        diags += pd
+        infos[p.name] = info
+    for ds in program.datasets.values():
+        diags += check_dataset(ds, infos, table)
+    return CheckResult(diags, infos, table)

@@ -1,0 +1,101 @@
+"""Diagnostics: one record type for every problem, rendered as `file:line:col: error[code]: ...`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a construct sits: 1-based line and column, end exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @staticmethod
+    def point(file: str, line: int = 1, col: int = 1) -> Span:
+        return Span(file, line, col, line, col + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem in a `.task` file. `code` is stable (scripts and tests key on it)."""
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def headline(self) -> str:
+        s = self.span
+        return f"{s.file}:{s.line}:{s.col}: {self.severity}[{self.code}]: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.span
+        return {"file": s.file, "line": s.line, "col": s.col, "end_line": s.end_line,
+                "end_col": s.end_col, "severity": str(self.severity), "code": self.code,
+                "message": self.message, "notes": list(self.notes)}
+
+
+def error(code: str, message: str, span: Span, *notes: str) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, tuple(notes))
+
+
+def warning(code: str, message: str, span: Span, *notes: str) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, span, tuple(notes))
+
+
+def render(diag: Diagnostic, sources: dict[str, str] | None = None) -> str:
+    """The headline, then the source line with a caret under the span, then notes."""
+    lines = [diag.headline()]
+    text = (sources or {}).get(diag.span.file)
+    if text is not None:
+        src_lines = text.splitlines()
+        if 1 <= diag.span.line <= len(src_lines):
+            src = src_lines[diag.span.line - 1].expandtabs(1)
+            width = 1
+            if diag.span.end_line == diag.span.line:
+                width = max(1, diag.span.end_col - diag.span.col)
+            width = min(width, max(1, len(src) - diag.span.col + 1))
+            gutter = f"{diag.span.line:>4} | "
+            lines.append(gutter + src)
+            lines.append(" " * (len(gutter) + diag.span.col - 1) + "^" + "~" * (width - 1))
+    lines += [f"     = note: {n}" for n in diag.notes]
+    return "\n".join(lines)
+
+
+def sort_key(diag: Diagnostic) -> tuple[str, int, int, str]:
+    return (diag.span.file, diag.span.line, diag.span.col, diag.code)
+
+
+def render_all(diags: Iterable[Diagnostic], sources: dict[str, str] | None = None) -> str:
+    return "\n".join(render(d, sources) for d in sorted(diags, key=sort_key))
+
+
+def to_json(diags: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in sorted(diags, key=sort_key)], indent=1)
+
+
+class TaskError(Exception):
+    """Raised with the diagnostics that stopped a stage (the one exception family)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__("; ".join(d.headline() for d in diagnostics[:3]))
+        self.diagnostics = diagnostics

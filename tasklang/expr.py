@@ -1,0 +1,185 @@
+"""The restricted expression evaluator of `.task` files: AST -> closures, exact numbers, no `eval`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from . import ast
+from .vocab import Entry
+
+
+class EvalError(Exception):
+    """A value could not be computed for this sample (division by zero, bad field...).
+
+    The sampler treats it as a rejected sample and counts it, like a failed `require`.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """What a `generate` sampler makes: question text, exact answer text, and fields."""
+
+    text: str
+    answer: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, name: str) -> Any:
+        if name == "text":
+            return self.text
+        if name == "answer":
+            return self.answer
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Env = Mapping[str, Any]
+Fn = Callable[[Env], Any]
+
+
+def _num(x: Any) -> Fraction:
+    if isinstance(x, Fraction) and not isinstance(x, bool):
+        return x
+    raise EvalError(f"expected a number, got {x!r}")
+
+
+def _round(x: Fraction, digits: Fraction = Fraction(0)) -> Fraction:
+    q = Fraction(10) ** int(digits)
+    return Fraction(round(x * q)) / q
+
+
+FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
+    # name: (min args, max args, implementation over exact values)
+    "min": (1, 99, lambda *a: min(_num(x) for x in a)),
+    "max": (1, 99, lambda *a: max(_num(x) for x in a)),
+    "abs": (1, 1, lambda a: abs(_num(a))),
+    "floor": (1, 1, lambda a: Fraction(math.floor(_num(a)))),
+    "ceil": (1, 1, lambda a: Fraction(math.ceil(_num(a)))),
+    "round": (1, 2, lambda a, d=Fraction(0): _round(_num(a), _num(d))),
+    "is_int": (1, 1, lambda a: _num(a).denominator == 1),
+}
+
+
+def _binop(op: str, a: Any, b: Any) -> Any:
+    x, y = _num(a), _num(b)
+    if op == "+":
+        return x + y
+    if op == "-":
+        return x - y
+    if op == "*":
+        return x * y
+    if y == 0 and op in ("/", "//", "%"):
+        raise EvalError("division by zero")
+    if op == "/":
+        return x / y
+    if op == "//":
+        return Fraction(x // y)
+    if op == "%":
+        return x % y
+    if op == "**":
+        if y.denominator != 1 or abs(y) > 64 or (x == 0 and y < 0):
+            raise EvalError("** needs a small integer exponent")
+        return x ** int(y)
+    raise EvalError(f"unknown operator {op}")
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    "<": lambda a, b: _num(a) < _num(b), "<=": lambda a, b: _num(a) <= _num(b),
+    ">": lambda a, b: _num(a) > _num(b), ">=": lambda a, b: _num(a) >= _num(b),
+}
+
+
+def field_of(value: Any, name: str) -> Any:
+    if isinstance(value, Entry | Structure):
+        got = value.get(name)
+        if got is None:
+            raise EvalError(f"no field {name!r}")
+        return got
+    raise EvalError(f"{value!r} has no fields")
+
+
+def compile_expr(e: ast.Expr) -> Fn:
+    """A closure computing `e` over a payload environment. Names are resolved at call time."""
+    if isinstance(e, ast.Num | ast.Str):
+        const = e.value
+        return lambda env: const
+    if isinstance(e, ast.Ref):
+        return _compile_ref(e)
+    if isinstance(e, ast.BinOp):
+        left, right, op = compile_expr(e.left), compile_expr(e.right), e.op
+        return lambda env: _binop(op, left(env), right(env))
+    if isinstance(e, ast.Neg):
+        inner = compile_expr(e.operand)
+        return lambda env: -_num(inner(env))
+    if isinstance(e, ast.Not):
+        inner = compile_expr(e.operand)
+        return lambda env: not inner(env)
+    if isinstance(e, ast.BoolOp):
+        parts = [compile_expr(x) for x in e.operands]
+        if e.op == "and":
+            return lambda env: all(p(env) for p in parts)
+        return lambda env: any(p(env) for p in parts)
+    if isinstance(e, ast.Compare):
+        return _compile_compare(e)
+    if isinstance(e, ast.Call):
+        arity_lo, arity_hi, fn = FUNCTIONS[e.fn]  # checks guarantee the name exists
+        args = [compile_expr(a) for a in e.args]
+        return lambda env: fn(*(a(env) for a in args))
+    raise TypeError(f"not an expression: {e!r}")
+
+
+def _compile_ref(e: ast.Ref) -> Fn:
+    name, fields = e.parts[0], e.parts[1:]
+
+    def ref(env: Env) -> Any:
+        try:
+            value = env[name]
+        except KeyError:
+            raise EvalError(f"{name} has no value yet") from None
+        for f in fields:
+            value = field_of(value, f)
+        return value
+
+    return ref
+
+
+def _compile_compare(e: ast.Compare) -> Fn:
+    first = compile_expr(e.first)
+    rest = [(_COMPARE[op], compile_expr(x)) for op, x in e.rest]
+
+    def compare(env: Env) -> bool:
+        left = first(env)
+        for test, fn in rest:
+            right = fn(env)
+            if not test(left, right):
+                return False
+            left = right
+        return True
+
+    return compare
+
+
+def free_names(e: ast.Expr) -> list[ast.Ref]:
+    """Every reference in `e`, in source order (for undefined-name and use checks)."""
+    if isinstance(e, ast.Ref):
+        return [e]
+    if isinstance(e, ast.BinOp):
+        return free_names(e.left) + free_names(e.right)
+    if isinstance(e, ast.Neg | ast.Not):
+        return free_names(e.operand)
+    if isinstance(e, ast.BoolOp):
+        return [r for x in e.operands for r in free_names(x)]
+    if isinstance(e, ast.Compare):
+        return free_names(e.first) + [r for _, x in e.rest for r in free_names(x)]
+    if isinstance(e, ast.Call):
+        return [r for a in e.args for r in free_names(a)]
+    return []

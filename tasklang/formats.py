@@ -1,0 +1,222 @@
+"""Question text: template placeholders and number formatting (80,000, $2.50, "three", "half")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from runtime.numbers import format_number, is_terminating
+
+from .expr import Structure
+from .vocab import Entry
+
+
+class Labelled(Fraction):
+    """A number chosen with a label (`choice "half" = 1/2`): computes as 1/2, renders as "half"."""
+
+    __slots__ = ("label",)
+    label: str
+
+    def __new__(cls, value: Fraction, label: str) -> Labelled:
+        self = super().__new__(cls, value.numerator, value.denominator)
+        self.label = label
+        return self
+
+
+class FormatError(Exception):
+    """A placeholder could not be rendered for this sample (e.g. `words` of 2.5)."""
+
+
+# ---------------------------------------------------------------- number words
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
+                  "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 1,000,000: 21 -> twenty-one, 340 -> three hundred forty."""
+    if not 0 <= n < 1_000_000:
+        raise FormatError(f"no words for {n}")
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + ("" if ones == 0 else "-" + _ONES[ones])
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return _ONES[hundreds] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
+    thousands, rest = divmod(n, 1000)
+    return number_words(thousands) + " thousand" + ("" if rest == 0 else " " + number_words(rest))
+
+
+def ordinal_words(n: int) -> str:
+    words = number_words(n)
+    head, sep, last = words.rpartition("-" if "-" in words.split(" ")[-1] else " ")
+    if last in _ORDINAL_WORDS:
+        last = _ORDINAL_WORDS[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    else:
+        last += "th"
+    return head + sep + last
+
+
+# ---------------------------------------------------------------- number formats
+
+
+def _integer(value: Fraction, fmt: str) -> int:
+    if value.denominator != 1:
+        raise FormatError(f"{fmt} needs a whole number, got {format_number(value)}")
+    return value.numerator
+
+
+def plain(value: Fraction) -> str:
+    return format_number(value)
+
+
+def with_commas(value: Fraction) -> str:
+    text = format_number(value)
+    if "/" in text:
+        return text
+    sign = "-" if text.startswith("-") else ""
+    whole, dot, frac = text.lstrip("-").partition(".")
+    return f"{sign}{int(whole):,}{dot}{frac}"
+
+
+def money(value: Fraction) -> str:
+    if value.denominator == 1:
+        return "$" + with_commas(value)
+    cents = value * 100
+    if cents.denominator != 1:
+        raise FormatError(f"money needs whole cents, got {format_number(value)}")
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents.numerator), 100)
+    return f"{sign}${whole:,}.{rest:02d}"
+
+
+def fraction_text(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{value.numerator}/{value.denominator}"
+
+
+NUMBER_FORMATS: dict[str, Callable[[Fraction], str]] = {
+    "plain": plain,
+    "comma": with_commas,
+    "money": money,
+    "percent": lambda v: format_number(v) + "%",
+    "frac": fraction_text,
+    "words": lambda v: number_words(_integer(v, "words")),
+    "ordinal": lambda v: ordinal_words(_integer(v, "ordinal")),
+}
+TEXT_FORMATS: dict[str, Callable[[str], str]] = {
+    "cap": lambda s: s[:1].upper() + s[1:],
+    "lower": str.lower,
+    "upper": str.upper,
+    "title": str.title,
+}
+FORMATS = frozenset(NUMBER_FORMATS) | frozenset(TEXT_FORMATS)
+
+# ---------------------------------------------------------------- templates
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """`{who.subj:cap}`, `{thing@n}`, `{price:money}` at `offset` in the template text."""
+
+    path: tuple[str, ...]
+    count: str | None  # `{thing@n}`: singular when n == 1, else plural
+    formats: tuple[str, ...]
+    offset: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTemplate:
+    parts: tuple[str | Placeholder, ...]
+    problems: tuple[tuple[int, str], ...]  # (offset, message) found while parsing
+
+    @property
+    def placeholders(self) -> tuple[Placeholder, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Placeholder))
+
+
+def parse_template(text: str) -> ParsedTemplate:
+    """Split a template into literal text and placeholders; `{{` and `}}` are literal braces."""
+    parts: list[str | Placeholder] = []
+    problems: list[tuple[int, str]] = []
+    protected = text.replace("{{", "\x00").replace("}}", "\x01")
+    pos = 0
+    for m in _PLACEHOLDER.finditer(protected):
+        parts.append(protected[pos : m.start()])
+        pos = m.end()
+        got = _placeholder(m.group(1), m.start(), problems)
+        if got is not None:
+            parts.append(got)
+    parts.append(protected[pos:])
+    stray = [i for i, ch in enumerate(protected) if ch in "{}"]
+    stray = [i for i in stray if not any(
+        isinstance(p, Placeholder) and p.offset <= i <= p.offset + len(p.raw) + 1 for p in parts)]
+    for i in stray[:1]:
+        problems.append((i, "unbalanced brace (write {{ or }} for a literal one)"))
+    restored = tuple(p.replace("\x00", "{").replace("\x01", "}") if isinstance(p, str) else p
+                     for p in parts)
+    return ParsedTemplate(tuple(p for p in restored if p != ""), tuple(problems))
+
+
+def _placeholder(body: str, offset: int, problems: list[tuple[int, str]]) -> Placeholder | None:
+    head, *formats = body.split(":")
+    path_text, _, count = head.partition("@")
+    if not _PATH.fullmatch(path_text.strip()):
+        problems.append((offset, f"bad placeholder {{{body}}}: expected {{name}}, "
+                                 "{name.field}, {name@count} or {name:format}"))
+        return None
+    for f in formats:
+        if f not in FORMATS:
+            problems.append((offset, f"unknown format {f!r} in {{{body}}} "
+                                     f"(known: {', '.join(sorted(FORMATS))})"))
+    if count and not _PATH.fullmatch(count):
+        problems.append((offset, f"bad count in {{{body}}}"))
+    return Placeholder(tuple(path_text.strip().split(".")), count or None, tuple(formats),
+                       offset, body)
+
+
+def render_value(value: Any, formats: tuple[str, ...]) -> str:
+    """Text of one payload value under its formats (labels win when no number format is asked)."""
+    number_fmts = [f for f in formats if f in NUMBER_FORMATS]
+    if isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, Fraction):
+        if isinstance(value, Labelled) and not number_fmts:
+            text = value.label
+        else:
+            fmt = NUMBER_FORMATS[number_fmts[-1]] if number_fmts else plain
+            text = fmt(value)
+    elif isinstance(value, Entry | Structure | str):
+        if number_fmts:
+            raise FormatError(f"{number_fmts[0]} needs a number, got text")
+        text = str(value)
+    else:
+        text = str(value)
+    for f in formats:
+        if f in TEXT_FORMATS:
+            text = TEXT_FORMATS[f](text)
+    return text
+
+
+def looks_like_raw_float(value: Fraction) -> bool:
+    """A number that would show as a long decimal or a bare fraction in a question."""
+    if value.denominator == 1:
+        return False
+    if not is_terminating(value):
+        return True
+    return len(format_number(value).partition(".")[2]) > 2

@@ -1,0 +1,299 @@
+"""Parsing: `.task` text -> frozen AST via a cached Lark LALR parser; syntax errors -> diagnostics.
+
+The Transformer only builds nodes; it never validates (that is `checks`), so no
+exception can come out of it wrapped in Lark's VisitError.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import cache
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.tree import Meta
+
+from . import ast
+from .diagnostics import Diagnostic, Span, error
+from .resources import grammar_path
+
+
+@cache
+def _parser() -> Lark:
+    """Built once per process: the grammar is compiled to LALR tables only the first time."""
+    return Lark.open(str(grammar_path()), parser="lalr", lexer="contextual",
+                     propagate_positions=True, maybe_placeholders=True, cache=False)
+
+
+def _unescape(raw: str) -> str:
+    body = raw[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+@v_args(meta=True)
+class _Builder(Transformer[Token, ast.Module]):
+    """Tree -> AST. One method per grammar rule; no checks here."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def _span(self, meta: Meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span.point(self.path)
+        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok(self, tok: Token) -> Span:
+        return Span(self.path, tok.line or 1, tok.column or 1, tok.end_line or tok.line or 1,
+                    tok.end_column or (tok.column or 1) + 1)
+
+    # ---- leaves
+    def number(self, meta: Meta, c: list[Token]) -> ast.Num:
+        return ast.Num(Fraction(str(c[0])), self._tok(c[0]))
+
+    def string(self, meta: Meta, c: list[Token]) -> ast.Str:
+        return ast.Str("".join(_unescape(str(t)) for t in c), self._span(meta))
+
+    # ---- expressions
+    def literal(self, meta: Meta, c: list[Any]) -> ast.Num:
+        return c[0]
+
+    def literal_string(self, meta: Meta, c: list[Any]) -> ast.Str:
+        return c[0]
+
+    def ref(self, meta: Meta, c: list[Token]) -> ast.Ref:
+        return ast.Ref(tuple(str(t) for t in c), self._span(meta))
+
+    def call(self, meta: Meta, c: list[Any]) -> ast.Call:
+        args = tuple(a for a in c[1:] if a is not None)
+        return ast.Call(str(c[0]), args, self._span(meta))
+
+    def binop(self, meta: Meta, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp(str(c[1]), c[0], c[2], self._span(meta))
+
+    def neg(self, meta: Meta, c: list[Any]) -> ast.Neg:
+        return ast.Neg(c[0], self._span(meta))
+
+    def not_(self, meta: Meta, c: list[Any]) -> ast.Not:
+        return ast.Not(c[0], self._span(meta))
+
+    def _boolop(self, op: str, meta: Meta, c: list[Any]) -> ast.BoolOp:
+        left, right = c
+        operands = (left.operands if isinstance(left, ast.BoolOp) and left.op == op else (left,))
+        return ast.BoolOp(op, (*operands, right), self._span(meta))
+
+    def and_(self, meta: Meta, c: list[Any]) -> ast.BoolOp:
+        return self._boolop("and", meta, c)
+
+    def or_(self, meta: Meta, c: list[Any]) -> ast.BoolOp:
+        return self._boolop("or", meta, c)
+
+    def compare(self, meta: Meta, c: list[Any]) -> ast.Compare:
+        rest = tuple((str(c[i]), c[i + 1]) for i in range(1, len(c), 2))
+        return ast.Compare(c[0], rest, self._span(meta))
+
+    # ---- samplers
+    def int_range(self, meta: Meta, c: list[Any]) -> ast.IntRange:
+        return ast.IntRange(c[0], c[1], c[2], self._span(meta))
+
+    def decimal_range(self, meta: Meta, c: list[Any]) -> ast.DecimalRange:
+        return ast.DecimalRange(c[0], c[1], c[2], self._span(meta))
+
+    def choice_value(self, meta: Meta, c: list[Any]) -> ast.ChoiceItem:
+        return ast.ChoiceItem(None, c[0], self._span(meta))
+
+    def choice_labelled(self, meta: Meta, c: list[Any]) -> ast.ChoiceItem:
+        return ast.ChoiceItem(c[0].value, c[1], self._span(meta))
+
+    def choice(self, meta: Meta, c: list[Any]) -> ast.Choice:
+        return ast.Choice(tuple(c), self._span(meta))
+
+    def pick_max_tokens(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
+        return ("max_tokens", c[0])
+
+    def pick_distinct(self, meta: Meta, c: list[Token]) -> tuple[str, Any]:
+        return ("distinct", tuple(str(t) for t in c))
+
+    def pick(self, meta: Meta, c: list[Any]) -> ast.Pick:
+        max_tokens, distinct = None, ()
+        for key, value in c[1:]:
+            if key == "max_tokens":
+                max_tokens = value
+            else:
+                distinct += value
+        tokens = None if max_tokens is None else int(max_tokens.value)
+        return ast.Pick(str(c[0]), tokens, distinct, self._span(meta))
+
+    def kwarg(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
+        return (str(c[0]), c[1])
+
+    def generate(self, meta: Meta, c: list[Any]) -> ast.Generate:
+        return ast.Generate(str(c[0]), tuple(k for k in c[1:] if k is not None), self._span(meta))
+
+    def derived(self, meta: Meta, c: list[Any]) -> ast.Derived:
+        return ast.Derived(c[0], self._span(meta))
+
+    # ---- pattern statements
+    def let_stmt(self, meta: Meta, c: list[Any]) -> ast.Let:
+        return ast.Let(str(c[0]), c[1], self._span(meta))
+
+    def require_stmt(self, meta: Meta, c: list[Any]) -> ast.Require:
+        return ast.Require(c[0], self._span(meta))
+
+    def template_for(self, meta: Meta, c: list[Token]) -> tuple[str, ...]:
+        return tuple(str(t) for t in c)
+
+    def template_lang(self, meta: Meta, c: list[Token]) -> str:
+        return str(c[0])
+
+    def template_stmt(self, meta: Meta, c: list[Any]) -> ast.Template:
+        name, splits, lang, text = c
+        return ast.Template(None if name is None else str(name), splits or (), lang,
+                            text.value, self._span(meta))
+
+    def tvar_plain(self, meta: Meta, c: list[Token]) -> ast.TVar:
+        return ast.TVar(".".join(str(t) for t in c), False, self._span(meta))
+
+    def tvar_templated(self, meta: Meta, c: list[Token]) -> ast.TVar:
+        return ast.TVar(str(c[0]), True, self._tok(c[0]))
+
+    def t_init(self, meta: Meta, c: list[Any]) -> ast.TInit:
+        var, value = c
+        from_prev = isinstance(value, ast.Ref) and value.parts == ("prev",)
+        return ast.TInit(var, None if from_prev else value, from_prev, self._span(meta))
+
+    def t_assign(self, meta: Meta, c: list[Any]) -> ast.TOp:
+        return ast.TOp(c[0], str(c[1]), tuple(a for a in c[2:] if a is not None), self._span(meta))
+
+    def t_effect(self, meta: Meta, c: list[Any]) -> ast.TOp:
+        return ast.TOp(None, str(c[0]), tuple(a for a in c[1:] if a is not None), self._span(meta))
+
+    def t_query(self, meta: Meta, c: list[Any]) -> ast.TQuery:
+        return ast.TQuery(c[0], self._span(meta))
+
+    def trace_block(self, meta: Meta, c: list[Any]) -> ast.TraceBlock:
+        return ast.TraceBlock(str(c[0]), tuple(c[1:]), self._span(meta))
+
+    def answer_stmt(self, meta: Meta, c: list[Any]) -> ast.Answer:
+        return ast.Answer(c[0].value, self._span(meta))
+
+    def note_stmt(self, meta: Meta, c: list[Any]) -> ast.Note:
+        return ast.Note(c[0].value, self._span(meta))
+
+    def pattern(self, meta: Meta, c: list[Any]) -> ast.Pattern:
+        return ast.Pattern(str(c[0]), tuple(c[1:]), self._span(meta))
+
+    # ---- top level
+    def import_stmt(self, meta: Meta, c: list[Any]) -> ast.Import:
+        return ast.Import(c[0].value, self._span(meta))
+
+    def op_spec(self, meta: Meta, c: list[Token]) -> ast.OpSpec:
+        ops = tuple(str(t) for t in c[1:]) if len(c) > 1 else None
+        return ast.OpSpec(str(c[0]), ops, self._span(meta))
+
+    def expert_decl(self, meta: Meta, c: list[Any]) -> ast.ExpertDecl:
+        return ast.ExpertDecl(str(c[0]), tuple(c[1:]), self._span(meta))
+
+    def vocab_decl(self, meta: Meta, c: list[Any]) -> ast.VocabDecl:
+        return ast.VocabDecl(str(c[0]), c[1].value, self._span(meta))
+
+    def weighted(self, meta: Meta, c: list[Any]) -> ast.Weighted:
+        weight = Fraction(1) if c[1] is None else c[1].value
+        return ast.Weighted(str(c[0]), weight, self._span(meta))
+
+    def ds_patterns(self, meta: Meta, c: list[Any]) -> list[ast.Weighted]:
+        return list(c)
+
+    def ds_split(self, meta: Meta, c: list[Any]) -> ast.SplitDecl:
+        return ast.SplitDecl(str(c[0]), c[1].value, c[2] is not None, self._span(meta))
+
+    def ds_setting(self, meta: Meta, c: list[Any]) -> ast.Setting:
+        return ast.Setting(str(c[0]), c[1].value, self._span(meta))
+
+    def ds_language(self, meta: Meta, c: list[Any]) -> ast.LanguageMix:
+        return ast.LanguageMix(str(c[0]), c[1].value, self._span(meta))
+
+    def ds_unique(self, meta: Meta, c: list[Any]) -> ast.UniquePayloads:
+        return ast.UniquePayloads(self._span(meta))
+
+    def dataset(self, meta: Meta, c: list[Any]) -> ast.Dataset:
+        flat: list[Any] = []
+        for item in c[1:]:
+            flat.extend(item if isinstance(item, list) else [item])
+        return ast.Dataset(
+            name=str(c[0]),
+            patterns=tuple(x for x in flat if isinstance(x, ast.Weighted)),
+            splits=tuple(x for x in flat if isinstance(x, ast.SplitDecl)),
+            settings=tuple(x for x in flat if isinstance(x, ast.Setting)),
+            languages=tuple(x for x in flat if isinstance(x, ast.LanguageMix)),
+            unique_payloads=any(isinstance(x, ast.UniquePayloads) for x in flat),
+            span=self._span(meta),
+        )
+
+    def start(self, meta: Meta, c: list[Any]) -> ast.Module:
+        return ast.Module(self.path, tuple(c))
+
+
+# ---------------------------------------------------------------- errors
+
+_FRIENDLY = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
+             "TVAR": "a templated name like {who}.eggs", "$END": "end of file",
+             "COMP_OP": "a comparison", "ADD_OP": "+ or -", "MUL_OP": "*, /, // or %",
+             "SETTING": "a setting (seed, system, max_length, ...)"}
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _FRIENDLY:
+        return _FRIENDLY[terminal]
+    try:
+        pattern = _parser().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal
+    return f"'{pattern.value}'" if pattern.type == "str" else terminal.lower()
+
+
+def _expected(names: set[str]) -> str:
+    shown = sorted({_describe(n) for n in names})
+    if len(shown) > 8:
+        shown = shown[:8] + ["..."]
+    return ", ".join(shown)
+
+
+def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
+    line, col = max(1, err.line or 1), max(1, err.column or 1)
+    if isinstance(err, UnexpectedCharacters):
+        char = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else "?"
+        message = f"unexpected character {char!r}"
+        span = Span(path, line, col, line, col + 1)
+        return error("syntax", message, span)
+    if isinstance(err, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        span = Span.point(path, len(lines), len(lines[-1]) + 1)
+        return error("syntax", "unexpected end of file (a missing '}'?)", span,
+                     f"expected {_expected(set(err.expected))}")
+    assert isinstance(err, UnexpectedToken)
+    tok = err.token
+    what = "end of file" if tok.type == "$END" else f"{str(tok)!r}"
+    end = tok.end_column if tok.end_column else col + max(1, len(str(tok)))
+    span = Span(path, line, col, tok.end_line or line, end)
+    return error("syntax", f"unexpected {what}", span, f"expected {_expected(set(err.expected))}")
+
+
+def parse_text(text: str, path: str = "<string>") -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse one file. Returns the module, or None and the syntax diagnostic."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as err:
+        return None, [_syntax_diagnostic(err, path, text)]
+    return _Builder(path).transform(tree), []

@@ -1,0 +1,161 @@
+"""Loading: `.task` paths -> one Program (imports followed, names collected, vocabularies read)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.experts import DEFAULT_EXPERTS, Expert, ExpertTable
+
+from . import ast
+from .diagnostics import Diagnostic, Span, error
+from .parser import parse_text
+from .vocab import Vocab, VocabError, find_vocab, load_vocab
+
+
+@dataclass
+class Program:
+    """Everything the given files and their imports declare, in one namespace."""
+
+    modules: list[ast.Module] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # display path -> text
+    experts: dict[str, ast.ExpertDecl] = field(default_factory=dict)
+    vocab_decls: dict[str, ast.VocabDecl] = field(default_factory=dict)
+    vocabs: dict[str, Vocab] = field(default_factory=dict)
+    patterns: dict[str, ast.Pattern] = field(default_factory=dict)
+    datasets: dict[str, ast.Dataset] = field(default_factory=dict)
+    roots: list[str] = field(default_factory=list)  # files named on the command line
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+    def expert_table(self) -> ExpertTable:
+        """The runtime's default experts, overridden and extended by `expert` declarations."""
+        table = {name: DEFAULT_EXPERTS[name] for name in DEFAULT_EXPERTS}
+        for decl in self.experts.values():
+            expert = expert_from_decl(decl)
+            if expert is not None:
+                table[decl.name] = expert
+        return ExpertTable(table.values())
+
+
+def expert_from_decl(decl: ast.ExpertDecl) -> Expert | None:
+    ops = {spec.name for spec in decl.ops}
+    compute_ops: set[str] = set()
+    for spec in decl.ops:
+        if spec.compute_ops is not None:
+            compute_ops |= set(spec.compute_ops)
+    try:
+        return Expert(decl.name, frozenset(ops), frozenset(compute_ops))
+    except ValueError:
+        return None  # checks report the unknown ops with positions
+
+
+def display_path(path: Path) -> str:
+    """Paths relative to the working directory when possible: what users typed."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def expand_paths(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
+    """Files as given, directories as every `.task` file below them (sorted)."""
+    files: list[Path] = []
+    diags = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(p.rglob("*.task"))
+            if not found:
+                diags.append(error("no-task-files", f"no .task files under {raw}", Span.point(raw)))
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            diags.append(error("missing-file", f"no such file or directory: {raw}", Span.point(raw)))
+    return files, diags
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.program = Program()
+        self.diags: list[Diagnostic] = []
+        self.seen: dict[Path, str] = {}
+
+    def load_file(self, path: Path, root: bool) -> None:
+        resolved = path.resolve()
+        if resolved in self.seen:
+            if root and self.seen[resolved] not in self.program.roots:
+                self.program.roots.append(self.seen[resolved])
+            return
+        shown = display_path(path)
+        self.seen[resolved] = shown
+        try:
+            data = resolved.read_bytes()
+            text = data.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            self.diags.append(error("unreadable", f"cannot read {shown}: {err}", Span.point(shown)))
+            return
+        self.program.sources[shown] = text
+        self.program.file_hashes[shown] = hashlib.sha256(data).hexdigest()
+        if root:
+            self.program.roots.append(shown)
+        module, diags = parse_text(text, shown)
+        self.diags += diags
+        if module is None:
+            return
+        self.program.modules.append(module)
+        for item in module.items:
+            self._declare(item, resolved.parent)
+
+    def _declare(self, item: ast.Item, base: Path) -> None:
+        if isinstance(item, ast.Import):
+            target = base / item.path
+            if not target.is_file():
+                self.diags.append(error("missing-import", f"cannot import {item.path!r}: no such file",
+                                        item.span))
+                return
+            self.load_file(target, root=False)
+        elif isinstance(item, ast.ExpertDecl):
+            self._unique(self.program.experts, item.name, item, "expert")
+        elif isinstance(item, ast.VocabDecl):
+            if self._unique(self.program.vocab_decls, item.name, item, "vocab"):
+                self._load_vocab(item, base)
+        elif isinstance(item, ast.Pattern):
+            self._unique(self.program.patterns, item.name, item, "pattern")
+        elif isinstance(item, ast.Dataset):
+            self._unique(self.program.datasets, item.name, item, "dataset")
+
+    def _unique(self, table: dict, name: str, item: ast.Item, kind: str) -> bool:  # type: ignore[type-arg]
+        if name in table:
+            first = table[name].span
+            self.diags.append(error("duplicate-name", f"{kind} {name!r} is declared twice",
+                                    item.span, f"first declared at {first.file}:{first.line}"))
+            return False
+        table[name] = item
+        return True
+
+    def _load_vocab(self, decl: ast.VocabDecl, base: Path) -> None:
+        path = find_vocab(decl.source, base)
+        if path is None:
+            self.diags.append(error("missing-vocab", f"no vocabulary file {decl.source!r} "
+                                    "(looked beside the file, in vocab/ and in the default vocab)",
+                                    decl.span))
+            return
+        try:
+            vocab = load_vocab(decl.name, path)
+        except VocabError as err:
+            self.diags.append(error("bad-vocab", str(err), decl.span))
+            return
+        self.program.vocabs[decl.name] = vocab
+        self.program.file_hashes[display_path(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_program(paths: list[str]) -> tuple[Program, list[Diagnostic]]:
+    """Parse the given files and everything they import. Diagnostics are collected, not raised."""
+    loader = _Loader()
+    files, diags = expand_paths(paths)
+    loader.diags += diags
+    for f in files:
+        loader.load_file(f, root=True)
+    return loader.program, loader.diags

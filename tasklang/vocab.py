@@ -1,0 +1,92 @@
+"""Vocabularies: typed word lists from `vocab/*.yaml`, each entry with its declared inflections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .resources import vocab_dir
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One vocabulary entry. Rendering it bare gives its first field (`{who}` -> Janet)."""
+
+    vocab: str
+    fields: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+    def __str__(self) -> str:
+        return self.fields[0][1]
+
+
+@dataclass(frozen=True, slots=True)
+class Vocab:
+    name: str
+    type: str
+    fields: tuple[str, ...]
+    entries: tuple[Entry, ...]
+    path: str
+
+
+class VocabError(Exception):
+    """A vocabulary file is missing or malformed; the message says which entry and why."""
+
+
+def find_vocab(source: str, near: Path) -> Path | None:
+    """`vocab x from "people"`: beside the .task file first, then the default vocab/."""
+    name = source if source.endswith((".yaml", ".yml")) else source + ".yaml"
+    for base in (near, near / "vocab", near.parent / "vocab", vocab_dir()):
+        candidate = base / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_vocab(name: str, path: Path) -> Vocab:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise VocabError(f"{path}: cannot read vocabulary: {err}") from None
+    if not isinstance(data, dict):
+        raise VocabError(f"{path}: expected a mapping with type, fields and entries")
+    fields = data.get("fields")
+    entries = data.get("entries")
+    vtype = data.get("type", name)
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+        raise VocabError(f"{path}: 'fields' must be a non-empty list of names")
+    if not isinstance(entries, list) or not entries:
+        raise VocabError(f"{path}: 'entries' must be a non-empty list")
+    out = []
+    for i, raw in enumerate(entries):
+        out.append(_entry(name, fields, raw, i, path))
+    keys = [str(e) for e in out]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise VocabError(f"{path}: duplicate entries {dupes[:5]}")
+    return Vocab(name, str(vtype), tuple(fields), tuple(out), str(path))
+
+
+def _entry(vocab: str, fields: list[str], raw: Any, index: int, path: Path) -> Entry:
+    if not isinstance(raw, dict):
+        raise VocabError(f"{path}: entry {index + 1} must be a mapping of {fields}")
+    missing = [f for f in fields if f not in raw]
+    extra = sorted(set(raw) - set(fields))
+    if missing or extra:
+        raise VocabError(f"{path}: entry {index + 1} ({raw}) "
+                         + (f"lacks {missing}" if missing else f"has undeclared fields {extra}"))
+    values = []
+    for f in fields:
+        value = raw[f]
+        if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+            raise VocabError(f"{path}: entry {index + 1} field {f!r} must be non-empty text")
+        values.append((f, str(value)))
+    return Entry(vocab, tuple(values))
