@@ -145,5 +145,129 @@ def grade_cmd(infile: str, fmt: str, loader: str) -> None:
         sys.exit(EXIT_FAILED)
 
 
+
+# ---------------------------------------------------------------- .task commands
+
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                       show_default=True)
+
+
+def _report(checked: Any, fmt: str) -> None:
+    """Diagnostics to stderr (text) or as a JSON list on stdout (json)."""
+    from .diagnostics import render_all, to_json
+
+    if fmt == "json":
+        click.echo(to_json(checked.diagnostics))
+        return
+    if checked.diagnostics:
+        click.echo(render_all(checked.diagnostics, checked.sources), err=True)
+    errors = sum(1 for d in checked.diagnostics if d.is_error)
+    warnings = len(checked.diagnostics) - errors
+    if errors or warnings:
+        click.echo(f"{errors} error(s), {warnings} warning(s)", err=True)
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True)
+@_FORMAT
+def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
+    """Check .task files (or directories of them): every error and warning, with positions."""
+    from .api import check
+
+    checked = check(list(paths))
+    _report(checked, fmt)
+    if fmt == "text" and checked.ok:
+        n = len(checked.program.patterns)
+        click.echo(f"ok: {len(checked.program.sources)} file(s), {n} pattern(s), "
+                   f"{len(checked.program.datasets)} dataset(s)", err=True)
+    sys.exit(EXIT_OK if checked.ok else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("file")
+@click.option("--pattern", "-p", default=None, help="Only this pattern.")
+@click.option("-n", "count", type=click.IntRange(1, 1000), default=3, show_default=True,
+              help="Samples per pattern.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@_FORMAT
+def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str) -> None:
+    """Show rendered samples: question, gold trace and executed answer."""
+    from .api import preview as run_preview
+
+    checked, items = run_preview([file], pattern, count, seed)
+    if not checked.ok:
+        _report(checked, "text" if fmt == "text" else fmt)
+        sys.exit(EXIT_FAILED)
+    if fmt == "json":
+        click.echo(json.dumps([_preview_json(i) for i in items], indent=1))
+        return
+    for item in items:
+        click.echo(f"── {item.pattern}" + ("" if item.example is None
+                                            else f"  [{item.example.template_id}]"))
+        if item.example is None:
+            click.echo(f"   (no sample: {item.rejected})")
+            continue
+        click.echo(f"Q: {item.example.question}")
+        click.echo(item.example.completion.rstrip("\n"))
+        click.echo(f"A: {item.example.answer}\n")
+
+
+def _preview_json(item: Any) -> dict[str, Any]:
+    ex = item.example
+    if ex is None:
+        return {"pattern": item.pattern, "rejected": item.rejected}
+    return {"pattern": ex.pattern, "template_id": ex.template_id, "question": ex.question,
+            "completion": ex.completion, "answer": ex.answer, "payload": dict(ex.payload)}
+
+
+@main.command("compile")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Output directory; each dataset goes to OUT/<dataset>/.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes; the output bytes do not depend on it.")
+@click.option("--dataset", "only", multiple=True, help="Build only these datasets.")
+@_FORMAT
+def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str, ...],
+                fmt: str) -> None:
+    """Compile .task files into verified datasets (train/val/test JSONL + manifest.json)."""
+    from .api import compile_paths
+
+    bars: list[Any] = []
+
+    def progress(split: str, total: int) -> Any:
+        if total < 5000 or not sys.stderr.isatty():
+            return None
+        bar = click.progressbar(length=total, label=f"{split:>8}", file=sys.stderr)
+        bar.__enter__()
+        bars.append(bar)
+        return bar.update
+
+    try:
+        checked, results = compile_paths(list(paths), Path(out), workers, progress, list(only))
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
+    for r in results:
+        checked.diagnostics.extend(r.diagnostics)
+    failed = not checked.ok or not results or any(not r.ok for r in results)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "ok": not failed,
+            "datasets": [{"name": r.dataset, "ok": r.ok, "dir": str(r.out_dir) if r.ok else None,
+                          "counts": r.counts} for r in results],
+            "diagnostics": [d.to_json() for d in checked.diagnostics],
+        }, indent=1))
+    else:
+        _report(checked, "text")
+        for r in results:
+            if r.ok:
+                sizes = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+                click.echo(f"{r.dataset}: {sizes} -> {r.out_dir}", err=True)
+            else:
+                click.echo(f"{r.dataset}: not written", err=True)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,120 @@
+"""The API the CLI calls: load -> check -> compile/preview, chaining the pipeline stages."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast
+from .build import BuildResult, Progress, build_dataset, make_context
+from .budget import ByteUpperBound
+from .checks import CheckResult, check_program
+from .compiler import Example, Rejected, compile_pattern
+from .diagnostics import Diagnostic, Span, error
+from .program import Program, load_program
+from .splits import derive_seed
+
+
+@dataclass
+class Checked:
+    program: Program
+    result: CheckResult | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return self.program.sources
+
+
+def check(paths: list[str]) -> Checked:
+    """Parse and check; every diagnostic of every file (syntax errors stop only their file)."""
+    program, diags = load_program(paths)
+    if any(d.code in ("missing-file", "no-task-files") for d in diags):
+        return Checked(program, None, diags)
+    result = check_program(program)
+    return Checked(program, result, diags + result.diagnostics)
+
+
+def datasets_of(checked: Checked) -> list[ast.Dataset]:
+    """Datasets declared in the files named on the command line (not only imported)."""
+    roots = set(checked.program.roots)
+    return [ds for ds in checked.program.datasets.values() if ds.span.file in roots]
+
+
+def compile_paths(paths: list[str], out: Path, workers: int = 1,
+                  progress: Callable[[str, int], Progress] | None = None,
+                  only: list[str] | None = None) -> tuple[Checked, list[BuildResult]]:
+    """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail."""
+    checked = check(paths)
+    if not checked.ok or checked.result is None:
+        return checked, []
+    datasets = datasets_of(checked)
+    if only:
+        unknown = sorted(set(only) - {d.name for d in datasets})
+        if unknown:
+            checked.diagnostics.append(error("undefined-dataset", f"no dataset named "
+                                             f"{', '.join(unknown)}", Span.point(paths[0])))
+            return checked, []
+        datasets = [d for d in datasets if d.name in only]
+    if not datasets:
+        checked.diagnostics.append(error("no-datasets", "no dataset declared in "
+                                         + ", ".join(paths), Span.point(paths[0])))
+        return checked, []
+    results = [build_dataset(checked.program, checked.result, ds, out, workers, progress)
+               for ds in datasets]
+    return checked, results
+
+
+@dataclass(frozen=True)
+class PreviewItem:
+    pattern: str
+    example: Example | None
+    rejected: str | None
+
+
+def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0
+            ) -> tuple[Checked, list[PreviewItem]]:
+    """Rendered samples (question, trace, answer) of one or every pattern in the files."""
+    checked = check(paths)
+    if not checked.ok or checked.result is None:
+        return checked, []
+    program = checked.program
+    roots = set(program.roots)
+    names = [p.name for p in program.patterns.values() if p.span.file in roots]
+    if pattern is not None:
+        if pattern not in program.patterns:
+            checked.diagnostics.append(error("undefined-pattern", f"no pattern named {pattern}",
+                                             Span.point(paths[0])))
+            return checked, []
+        names = [pattern]
+    items = []
+    for name in names:
+        p = program.patterns[name]
+        compiled = compile_pattern(p, program.vocabs, checked.result.table,
+                                   program.sources.get(p.span.file))
+        rng = random.Random(derive_seed(seed, "preview", name))
+        for _ in range(n):
+            items.append(_preview_one(compiled, rng))
+    return checked, items
+
+
+def _preview_one(compiled, rng: random.Random) -> PreviewItem:  # type: ignore[no-untyped-def]
+    reason = None
+    for _ in range(1000):
+        try:
+            env = compiled.sample_payload(rng)
+            template = compiled.templates[rng.randrange(len(compiled.templates))]
+            return PreviewItem(compiled.name, compiled.realize(env, template), None)
+        except Rejected as r:
+            reason = r.reason
+    return PreviewItem(compiled.name, None, reason)
+
+
+__all__ = ["ByteUpperBound", "Checked", "PreviewItem", "check", "compile_paths", "datasets_of",
+           "make_context", "preview"]

@@ -1,0 +1,568 @@
+"""Building a dataset: sample every split, refuse leaks and truncation, stream JSONL, write the manifest.
+
+Output goes to a temporary directory beside the target and is renamed into
+place only when everything passed: a failed compile leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import random
+import shutil
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TextIO
+
+from runtime.experts import COMPOSITION
+
+from . import __version__, ast
+from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
+from .checks import CheckResult, setting
+from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
+from .diagnostics import Diagnostic, Span, error, warning
+from .program import Program
+from .splits import LeakRegistry, derive_seed, pattern_order, payload_key, question_key
+from .vocab import Entry
+
+MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
+MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example
+PREFLIGHT = 1000  # samples per pattern to measure rejection rates
+MAIN_LANGUAGE = "en"
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    system: str
+    max_length: int
+    max_new_tokens: int
+    tokenizer: str | None
+    max_reject_rate: Fraction
+    unique: bool
+    languages: tuple[tuple[str, Fraction], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seed": self.seed, "system": self.system, "max_length": self.max_length,
+                "max_new_tokens": self.max_new_tokens, "tokenizer": self.tokenizer,
+                "max_reject_rate": float(self.max_reject_rate), "unique_payloads": self.unique,
+                "languages": {lang: float(share) for lang, share in self.languages}}
+
+
+def settings_of(ds: ast.Dataset, experts: list[str]) -> Settings:
+    def get(key: str, default: Any) -> Any:
+        s = setting(ds, key)
+        return default if s is None else s.value
+
+    system = get("system", "You are a helpful assistant with access to the following experts: "
+                           "{experts}" if experts else "You are a helpful assistant.")
+    system = system.replace("{experts}", ", ".join(experts))
+    return Settings(
+        seed=int(get("seed", 0)), system=system, max_length=int(get("max_length", 1024)),
+        max_new_tokens=int(get("max_new_tokens", 750)), tokenizer=get("tokenizer", None),
+        max_reject_rate=Fraction(get("max_reject_rate", Fraction(98, 100))),
+        unique=ds.unique_payloads,
+        languages=tuple((lang.lang, lang.share) for lang in ds.languages),
+    )
+
+
+# ---------------------------------------------------------------- the generation context
+
+
+@dataclass
+class Context:
+    """Everything needed to generate any example of one dataset (forked into workers)."""
+
+    name: str
+    settings: Settings
+    patterns: list[CompiledPattern]
+    weights: list[tuple[str, Fraction]]
+    splits: list[ast.SplitDecl]
+    spans: dict[str, Span] = field(default_factory=dict)  # pattern -> its line in the dataset
+    orders: dict[str, list[int]] = field(default_factory=dict)
+
+    def order(self, split: ast.SplitDecl) -> list[int]:
+        if split.name not in self.orders:
+            seed = derive_seed(self.settings.seed, self.name, split.name, "order")
+            self.orders[split.name] = pattern_order(int(split.size), self.weights, seed)
+        return self.orders[split.name]
+
+
+@dataclass
+class Failure:
+    pattern: str
+    reasons: Counter[str]
+
+
+def _language(ctx: Context, rng: random.Random) -> str | None:
+    roll = Fraction(rng.random())
+    for lang, share in ctx.settings.languages:
+        if roll < share:
+            return lang
+        roll -= share
+    return None
+
+
+def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | Failure:
+    """The example at (split, index) on its `attempt`-th draw: a pure function of its seed."""
+    pattern = ctx.patterns[ctx.orders[split][index]]
+    rng = random.Random(derive_seed(ctx.settings.seed, ctx.name, split, index, attempt))
+    lang = _language(ctx, rng)
+    templates = [t for t in pattern.templates if t.usable(split, lang)]
+    reasons: Counter[str] = Counter()
+    for _ in range(MAX_TRIES):
+        try:
+            env = pattern.sample_payload(rng)
+            template = templates[rng.randrange(len(templates))]
+            return pattern.realize(env, template)
+        except Rejected as rejected:
+            reasons[rejected.reason] += 1
+    return Failure(pattern.name, reasons)
+
+
+_WORKER_CTX: Context | None = None
+
+
+def _chunk(args: tuple[str, int, int]) -> list[Example | Failure]:
+    split, start, end = args
+    assert _WORKER_CTX is not None
+    return [candidate(_WORKER_CTX, split, i, 0) for i in range(start, end)]
+
+
+def first_draws(ctx: Context, split: ast.SplitDecl, workers: int, chunk: int = 512
+                ) -> Iterator[Example | Failure]:
+    """Attempt-0 candidates of a split in index order, from `workers` processes."""
+    n = int(split.size)
+    ranges = [(split.name, s, min(n, s + chunk)) for s in range(0, n, chunk)]
+    if workers <= 1 or n <= chunk:
+        for r in ranges:
+            yield from _chunk_local(ctx, *r)
+        return
+    global _WORKER_CTX
+    _WORKER_CTX = ctx
+    mp = multiprocessing.get_context("fork")
+    with mp.Pool(workers) as pool:
+        for batch in pool.imap(_chunk, ranges):
+            yield from batch
+    _WORKER_CTX = None
+
+
+def _chunk_local(ctx: Context, split: str, start: int, end: int) -> Iterator[Example | Failure]:
+    for i in range(start, end):
+        yield candidate(ctx, split, i, 0)
+
+
+# ---------------------------------------------------------------- records and statistics
+
+
+def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
+    return {
+        "id": f"{ctx.name}/{split}/{index:07d}",
+        "split": split,
+        "pattern": ex.pattern,
+        "expert": ex.expert,
+        "experts": list(ex.experts),
+        "template_id": ex.template_id,
+        "language": ex.lang or MAIN_LANGUAGE,
+        "payload": dict(ex.payload),
+        "answer": ex.answer,
+        "prompt": [{"role": "system", "content": ctx.settings.system},
+                   {"role": "user", "content": ex.question}],
+        "completion": [{"role": "assistant", "content": ex.completion}],
+    }
+
+
+def _percentile(values: array, q: float) -> int:  # type: ignore[type-arg]
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return int(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))])
+
+
+def _length_stats(values: array) -> dict[str, int]:  # type: ignore[type-arg]
+    return {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95),
+            "max": max(values) if values else 0}
+
+
+@dataclass
+class SplitStats:
+    experts: Counter[str] = field(default_factory=Counter)
+    patterns: Counter[str] = field(default_factory=Counter)
+    templates: Counter[str] = field(default_factory=Counter)
+    languages: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
+    completion_tokens: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
+    redraws: int = 0
+
+    def add(self, ex: Example) -> None:
+        self.experts[ex.expert or "none"] += 1
+        self.patterns[ex.pattern] += 1
+        self.templates[ex.template_id] += 1
+        self.languages[ex.lang or MAIN_LANGUAGE] += 1
+
+
+@dataclass
+class BudgetCheck:
+    counter: TokenCounter
+    settings: Settings
+    offenders: list[tuple[int, str, str]] = field(default_factory=list)  # (excess, id, what)
+    violations: int = 0
+
+    def measure(self, batch: list[tuple[str, Example]], stats: SplitStats) -> None:
+        prompts = [(self.settings.system, ex.question) for _, ex in batch]
+        p_len = self.counter.prompt_lengths(prompts)
+        c_len = self.counter.text_lengths([ex.completion for _, ex in batch])
+        for (rid, _), p, c in zip(batch, p_len, c_len, strict=True):
+            stats.prompt_tokens.append(p)
+            stats.completion_tokens.append(c)
+            total = p + c + EOS_TOKENS
+            if total > self.settings.max_length:
+                self._offend(total - self.settings.max_length, rid,
+                             f"prompt {p} + target {c} + eos > max_length {self.settings.max_length}")
+            if c + EOS_TOKENS > self.settings.max_new_tokens:
+                self._offend(c + EOS_TOKENS - self.settings.max_new_tokens, rid,
+                             f"target {c} + eos > max_new_tokens {self.settings.max_new_tokens}")
+
+    def _offend(self, excess: int, rid: str, what: str) -> None:
+        self.violations += 1
+        self.offenders.append((excess, rid, what))
+        self.offenders.sort(key=lambda o: -o[0])
+        del self.offenders[5:]
+
+
+# ---------------------------------------------------------------- preflight
+
+
+def _domain_size(p: ast.Pattern, program: Program) -> int | None:
+    """Distinct payloads before constraints, when every sampled let has a fixed finite domain."""
+    size = 1
+    for let in p.lets:
+        s = let.sampler
+        if isinstance(s, ast.Derived):
+            continue
+        n = _let_domain(s, program)
+        if n is None:
+            return None
+        size *= n
+    return size
+
+
+def _let_domain(s: ast.Sampler, program: Program) -> int | None:
+    from .checks import _const
+
+    if isinstance(s, ast.IntRange | ast.DecimalRange):
+        lo, hi = _const(s.lo), _const(s.hi)
+        step = Fraction(1) if s.step is None else _const(s.step)
+        if lo is None or hi is None or step is None or step <= 0:
+            return None
+        return max(0, int((hi - lo) / step) + 1)
+    if isinstance(s, ast.Choice):
+        return len(s.items)
+    if isinstance(s, ast.Pick):
+        vocab = program.vocabs.get(s.vocab)
+        return None if vocab is None else len(vocab.entries)
+    return None
+
+
+def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnostic]:
+    """Measure each pattern's rejection rate and check its domain against the request."""
+    diags = []
+    by_name = {w.pattern: w for w in ds.patterns}
+    totals = {name: 0 for name, _ in ctx.weights}
+    for split in ctx.splits:
+        order = ctx.order(split)
+        counts = Counter(order)
+        for i, (name, _) in enumerate(ctx.weights):
+            totals[name] += counts.get(i, 0)
+    for pattern in ctx.patterns:
+        w = by_name[pattern.name]
+        rng = random.Random(derive_seed(ctx.settings.seed, ctx.name, pattern.name, "preflight"))
+        reasons: Counter[str] = Counter()
+        seen: set[tuple[tuple[str, str], ...]] = set()
+        accepted = 0
+        for _ in range(PREFLIGHT):
+            try:
+                env = pattern.sample_payload(rng)
+                pattern.realize(env, pattern.templates[rng.randrange(len(pattern.templates))])
+                accepted += 1
+                seen.add(tuple(sorted((k, str(v)) for k, v in env.items())))
+            except Rejected as r:
+                reasons[r.reason] += 1
+        rate = 1 - accepted / PREFLIGHT
+        top = reasons.most_common(1)[0] if reasons else ("", 0)
+        if accepted == 0:
+            diags.append(error("unsatisfiable", f"{pattern.name}: every one of {PREFLIGHT} samples "
+                               f"was rejected; most by `{top[0]}` ({top[1]} times)", w.span,
+                               *[f"{r}: {n}" for r, n in reasons.most_common(4)]))
+            continue
+        if rate > ctx.settings.max_reject_rate:
+            diags.append(error("near-unsatisfiable", f"{pattern.name}: {rate:.1%} of samples "
+                               f"rejected (limit {float(ctx.settings.max_reject_rate):.0%}); "
+                               f"most by `{top[0]}`", w.span,
+                               *[f"{r}: {n}" for r, n in reasons.most_common(4)]))
+        diags += _domain_check(pattern, program, ds, totals[pattern.name], 1 - rate, len(seen), w)
+    return diags
+
+
+def _domain_check(pattern: CompiledPattern, program: Program, ds: ast.Dataset, asked: int,
+                  acceptance: float, seen: int, w: ast.Weighted) -> list[Diagnostic]:
+    p = program.patterns[pattern.name]
+    size = _domain_size(p, program)
+    largest = max((int(s.size) for s in ds.splits), default=0)
+    need = asked if ds.unique_payloads else max(1, asked - largest + 1)
+    if size is not None:
+        estimate = int(size * acceptance)
+        if need > size or need > max(estimate, 1) * 1.0:
+            return [error("domain-too-small", f"{pattern.name} can produce "
+                          f"{'at most ' + str(size) if need > size else 'about ' + str(estimate)} "
+                          f"distinct payloads; the dataset needs {need} distinct ones", w.span,
+                          "widen ranges or vocabularies, or lower the split sizes")]
+    elif seen < PREFLIGHT * acceptance * 0.5 and need > seen * 2:
+        return [error("domain-too-small", f"{pattern.name}: only {seen} distinct payloads in "
+                      f"{PREFLIGHT} samples; the dataset needs {need}", w.span)]
+    return []
+
+
+# ---------------------------------------------------------------- the build
+
+
+@dataclass
+class BuildResult:
+    dataset: str
+    out_dir: Path | None
+    diagnostics: list[Diagnostic]
+    counts: dict[str, int] = field(default_factory=dict)
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.out_dir is not None
+
+
+def _filter_picks(p: ast.Pattern, program: Program, counter: TokenCounter
+                  ) -> dict[str, list[Entry]]:
+    """Entries of `pick ... max_tokens N`, measured with the dataset's tokenizer."""
+    allowed = {}
+    for let in p.lets:
+        s = let.sampler
+        if isinstance(s, ast.Pick) and s.max_tokens is not None and s.vocab in program.vocabs:
+            entries = list(program.vocabs[s.vocab].entries)
+            lengths = counter.text_lengths([str(e) for e in entries])
+            allowed[let.name] = [e for e, n in zip(entries, lengths, strict=True)
+                                 if n <= s.max_tokens]
+    return allowed
+
+
+def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
+                 counter: TokenCounter) -> Context:
+    names = [w.pattern for w in ds.patterns]
+    experts: list[str] = []
+    for name in names:
+        for e in checked.patterns[name].experts:
+            if e not in experts:
+                experts.append(e)
+    settings = settings_of(ds, experts)
+    patterns = [
+        compile_pattern(program.patterns[n], program.vocabs, checked.table,
+                        program.sources.get(program.patterns[n].span.file),
+                        _filter_picks(program.patterns[n], program, counter))
+        for n in names
+    ]
+    # Smallest splits first: evaluation sets take their payloads before train can use them up.
+    splits = sorted(ds.splits, key=lambda s: (s.size, [x.name for x in ds.splits].index(s.name)))
+    ctx = Context(ds.name, settings, patterns, [(w.pattern, w.weight) for w in ds.patterns], splits,
+                  {w.pattern: w.span for w in ds.patterns})
+    for split in splits:
+        ctx.order(split)
+    return ctx
+
+
+def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, out_root: Path,
+                  workers: int = 1, progress: Callable[[str, int], Progress] | None = None,
+                  write: bool = True) -> BuildResult:
+    base = Path(ds.span.file).parent
+    settings_probe = setting(ds, "tokenizer")
+    try:
+        counter = make_counter(settings_probe.value if settings_probe else None, base)  # type: ignore[arg-type]
+    except TokenizerLoadError as err:
+        span = settings_probe.span if settings_probe else ds.span
+        return BuildResult(ds.name, None, [error("missing-tokenizer", str(err), span)])
+    ctx = make_context(program, checked, ds, counter)
+    diags = preflight(ctx, program, ds)
+    if any(d.is_error for d in diags):
+        return BuildResult(ds.name, None, diags)
+    out_root.mkdir(parents=True, exist_ok=True)
+    tmp = out_root / f".{ds.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        result = _generate(ctx, ds, program, counter, tmp, workers, progress, diags)
+        if not result.ok or not write:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return result
+        final = out_root / ds.name
+        _swap_into_place(tmp, final)
+        result.out_dir = final
+        return result
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCounter, tmp: Path,
+              workers: int, progress: Callable[[str, int], Progress] | None,
+              diags: list[Diagnostic]) -> BuildResult:
+    registry = LeakRegistry(ctx.settings.unique)
+    budget = BudgetCheck(counter, ctx.settings)
+    stats: dict[str, SplitStats] = {}
+    raw_floats: Counter[str] = Counter()
+    for split in ctx.splits:
+        tick = progress(split.name, int(split.size)) if progress else None
+        path = tmp / f"{split.name}.jsonl"
+        with path.open("w", encoding="utf-8", newline="\n") as fh:
+            failure = _write_split(ctx, split, registry, budget, fh, workers, tick,
+                                   stats.setdefault(split.name, SplitStats()), raw_floats)
+        if failure is not None:
+            return BuildResult(ds.name, None, diags + [failure])
+    if budget.violations:
+        return BuildResult(ds.name, None, diags + [_budget_error(budget, ds)])
+    diags += _raw_float_warnings(raw_floats, ds)
+    manifest = _manifest(ctx, ds, program, counter, stats, tmp)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
+                                       encoding="utf-8")
+    counts = {s: sum(st.patterns.values()) for s, st in stats.items()}
+    return BuildResult(ds.name, tmp, diags, counts, manifest)
+
+
+def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, budget: BudgetCheck,
+                 fh: TextIO, workers: int, tick: Progress | None, stats: SplitStats,
+                 raw_floats: Counter[str]) -> Diagnostic | None:
+    batch: list[tuple[str, Example]] = []
+    for index, first in enumerate(first_draws(ctx, split, workers)):
+        got = _accept(ctx, split.name, index, first, registry)
+        if isinstance(got, Diagnostic):
+            return got
+        ex, redraws = got
+        stats.redraws += redraws
+        stats.add(ex)
+        for r in ex.raw_floats:
+            raw_floats[f"{ex.pattern}: {r}"] += 1
+        rec = record(ex, ctx, split.name, index)
+        fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        batch.append((rec["id"], ex))
+        if len(batch) >= 1024:
+            budget.measure(batch, stats)
+            batch = []
+        if tick is not None:
+            tick(1)
+    if batch:
+        budget.measure(batch, stats)
+    return None
+
+
+def _accept(ctx: Context, split: str, index: int, first: Example | Failure,
+            registry: LeakRegistry) -> tuple[Example, int] | Diagnostic:
+    """The first draw that leaks nowhere; redraws are deterministic (attempt 1, 2, ...)."""
+    current = first
+    clashes: Counter[str] = Counter()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        if isinstance(current, Failure):
+            top = current.reasons.most_common(1)[0]
+            return error("unsatisfiable", f"{current.pattern}: {MAX_TRIES} samples in a row "
+                         f"were rejected while building {split} #{index}; most by `{top[0]}`",
+                         _pattern_span(ctx, current.pattern))
+        pkey, qkey = payload_key(current.pattern, current.payload), question_key(current.question)
+        clash = registry.clash(split, pkey, qkey)
+        if clash is None:
+            registry.add(split, pkey, qkey)
+            return current, attempt - 1
+        clashes[clash] += 1
+        current = candidate(ctx, split, index, attempt)
+    pattern = current.pattern if isinstance(current, Example) else "?"
+    return error("domain-exhausted", f"{pattern}: no fresh payload for {split} #{index} after "
+                 f"{MAX_ATTEMPTS} draws ({', '.join(f'{k}: {v}' for k, v in clashes.items())})",
+                 _pattern_span(ctx, pattern),
+                 "the pattern's domain is too small for the split sizes asked")
+
+
+def _pattern_span(ctx: Context, pattern: str) -> Span:
+    return ctx.spans.get(pattern, Span.point(ctx.name))
+
+
+def _budget_error(budget: BudgetCheck, ds: ast.Dataset) -> Diagnostic:
+    s = setting(ds, "max_length") or setting(ds, "max_new_tokens")
+    span = s.span if s is not None else ds.span
+    return error("token-budget", f"{budget.violations} examples would be truncated "
+                 f"({budget.counter.description})", span,
+                 *[f"{rid}: {what}" for _, rid, what in budget.offenders],
+                 "tasklang never truncates: raise max_length/max_new_tokens or shorten the "
+                 "system prompt and templates")
+
+
+def _raw_float_warnings(raw: Counter[str], ds: ast.Dataset) -> list[Diagnostic]:
+    if not raw:
+        return []
+    shown = [f"{k} ({n}x)" for k, n in raw.most_common(5)]
+    return [warning("raw-float", f"{sum(raw.values())} questions show raw floats or bare "
+                    "fractions", ds.span, *shown,
+                    "format them ({x:money}, {x:comma}) or constrain them to short decimals")]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCounter,
+              stats: dict[str, SplitStats], tmp: Path) -> dict[str, Any]:
+    splits, counts, tokens = {}, {}, {}
+    for split in ds.splits:
+        st = stats[split.name]
+        splits[split.name] = {
+            "size": int(split.size), "file": f"{split.name}.jsonl",
+            "sha256": _sha256(tmp / f"{split.name}.jsonl"),
+            "templates": "held-out" if split.held_out else "shared",
+            "leak_redraws": st.redraws,
+        }
+        counts[split.name] = {"experts": dict(sorted(st.experts.items())),
+                              "patterns": dict(sorted(st.patterns.items())),
+                              "templates": dict(sorted(st.templates.items())),
+                              "languages": dict(sorted(st.languages.items()))}
+        totals = array("I", (p + c + EOS_TOKENS for p, c in
+                             zip(st.prompt_tokens, st.completion_tokens, strict=True)))
+        tokens[split.name] = {"prompt": _length_stats(st.prompt_tokens),
+                              "completion": _length_stats(st.completion_tokens),
+                              "total": _length_stats(totals)}
+    return {
+        "tool": "tasklang", "version": __version__, "dataset": ds.name,
+        "source": f"{ds.span.file}:{ds.span.line}",
+        "settings": ctx.settings.to_json(),
+        "patterns": {name: float(w) for name, w in ctx.weights},
+        "experts": sorted({e for p in ctx.patterns for e in p.experts}
+                          | ({COMPOSITION} if any(len(p.experts) > 1 for p in ctx.patterns)
+                             else set())),
+        "token_counting": {"method": counter.description, "exact": counter.exact},
+        "splits": splits, "counts": counts, "tokens": tokens,
+        "files": dict(sorted(program.file_hashes.items())),
+    }

@@ -1,0 +1,416 @@
+"""Compiling: a checked pattern -> generator IR (closures) that samples one verified example.
+
+The IR never re-reads the AST at sampling time: every let, constraint, template
+and trace statement becomes a closure once. A sample is rejected (and counted,
+by reason) when a constraint fails, a value cannot be computed, or the gold
+trace does not execute; the answer is always the executed query.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from runtime.execute import execute
+from runtime.experts import COMPOSITION, ExpertTable
+from runtime.numbers import format_number
+from runtime.ops import COMPUTE_OPS, NAME_RE, PREV_RESULT, STEP_TYPES, ComputeStep, InitStep, QueryStep, Step
+from runtime.render import render
+from runtime.trace import AnyTrace, ComposedTrace, Trace
+
+from . import ast
+from .expr import EvalError, Structure, compile_expr, field_of
+from .formats import FormatError, Labelled, Placeholder, parse_template, render_value
+from .formats import looks_like_raw_float
+from .generators import GENERATORS
+from .vocab import Entry, Vocab
+
+Env = dict[str, Any]
+LetFn = Callable[[random.Random, Env], Any]
+
+
+class Rejected(Exception):
+    """This sample is unusable; `reason` names the constraint or failure (counted)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTemplate:
+    id: str
+    splits: tuple[str, ...]
+    lang: str | None
+    parts: tuple[str | Placeholder, ...]
+
+    def usable(self, split: str, lang: str | None) -> bool:
+        return (not self.splits or split in self.splits) and self.lang == lang
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One generated example, typed until it is written."""
+
+    pattern: str
+    expert: str | None  # the expert, "composition" for composed traces, None for text answers
+    experts: tuple[str, ...]
+    template_id: str
+    lang: str | None
+    payload: tuple[tuple[str, str], ...]
+    question: str
+    answer: str
+    completion: str
+    trace: AnyTrace | None
+    raw_floats: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- lets
+
+
+def _as_int(value: Any, what: str) -> int:
+    if not isinstance(value, Fraction) or value.denominator != 1:
+        raise EvalError(f"{what} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str, list[Entry]]
+                 ) -> LetFn:
+    s = let.sampler
+    if isinstance(s, ast.IntRange):
+        return _int_range(s)
+    if isinstance(s, ast.DecimalRange):
+        return _decimal_range(s)
+    if isinstance(s, ast.Choice):
+        items = [(i.label, compile_expr(i.value)) for i in s.items]
+
+        def choice(rng: random.Random, env: Env) -> Any:
+            label, fn = items[rng.randrange(len(items))]
+            value = fn(env)
+            return Labelled(value, label) if label is not None else value
+
+        return choice
+    if isinstance(s, ast.Pick):
+        return _pick(s, allowed.get(let.name) or list(vocabs[s.vocab].entries))
+    if isinstance(s, ast.Generate):
+        gen = GENERATORS[s.generator]
+        kwargs = [(k, compile_expr(v)) for k, v in s.kwargs]
+        defaults = {k: p.default for k, p in gen.params.items()}
+
+        def generate(rng: random.Random, env: Env) -> Structure:
+            args = dict(defaults)
+            args.update({k: _as_int(fn(env), k) for k, fn in kwargs})
+            return gen.fn(rng, **args)
+
+        return generate
+    fn = compile_expr(s.expr)
+    return lambda rng, env: fn(env)
+
+
+def _int_range(s: ast.IntRange) -> LetFn:
+    lo_fn, hi_fn = compile_expr(s.lo), compile_expr(s.hi)
+    step_fn = compile_expr(s.step) if s.step is not None else None
+
+    def int_range(rng: random.Random, env: Env) -> Fraction:
+        lo, hi = _as_int(lo_fn(env), "range start"), _as_int(hi_fn(env), "range end")
+        step = 1 if step_fn is None else _as_int(step_fn(env), "step")
+        if step <= 0 or lo > hi:
+            raise EvalError(f"empty range {lo}..{hi}")
+        return Fraction(rng.randrange(lo, hi + 1, step))
+
+    return int_range
+
+
+def _decimal_range(s: ast.DecimalRange) -> LetFn:
+    lo_fn, hi_fn, step_fn = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
+
+    def decimal_range(rng: random.Random, env: Env) -> Fraction:
+        lo, hi, step = lo_fn(env), hi_fn(env), step_fn(env)
+        if step <= 0 or lo > hi:
+            raise EvalError(f"empty range {lo}..{hi}")
+        n = int((hi - lo) / step)
+        return lo + step * rng.randint(0, n)
+
+    return decimal_range
+
+
+def _pick(s: ast.Pick, entries: list[Entry]) -> LetFn:
+    if not entries:
+        def nothing(rng: random.Random, env: Env) -> Entry:
+            raise EvalError(f"no {s.vocab} entry fits max_tokens {s.max_tokens}")
+        return nothing
+    others = s.distinct_from
+
+    def pick(rng: random.Random, env: Env) -> Entry:
+        if not others:
+            return entries[rng.randrange(len(entries))]
+        taken = {env.get(o) for o in others}
+        for _ in range(64):  # cheap rejection first; exact filtering if that keeps failing
+            entry = entries[rng.randrange(len(entries))]
+            if entry not in taken:
+                return entry
+        rest = [e for e in entries if e not in taken]
+        if not rest:
+            raise EvalError(f"no {s.vocab} entry distinct from {', '.join(others)}")
+        return rest[rng.randrange(len(rest))]
+
+    return pick
+
+
+# ---------------------------------------------------------------- templates
+
+
+def _lookup(env: Env, path: tuple[str, ...]) -> Any:
+    value = env[path[0]]
+    for f in path[1:]:
+        value = field_of(value, f)
+    return value
+
+
+def render_template(parts: tuple[str | Placeholder, ...], env: Env,
+                    raw_floats: list[str] | None = None) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        value = _lookup(env, part.path)
+        if part.count is not None:
+            n = env[part.count]
+            form = "singular" if n == 1 else "plural"
+            value = value.get(form) if isinstance(value, Entry) else value
+        elif raw_floats is not None and isinstance(value, Fraction) and not isinstance(
+                value, Labelled) and not part.formats and looks_like_raw_float(value):
+            raw_floats.append(f"{{{part.raw}}} = {format_number(value)}")
+        try:
+            out.append(render_value(value, part.formats))
+        except FormatError as err:
+            raise EvalError(f"{{{part.raw}}}: {err}") from None
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- traces
+
+StepFn = Callable[[Env], Step]
+_SEGMENT = re.compile(r"\{([^{}]*)\}")
+
+
+def _name_fn(tvar: ast.TVar) -> Callable[[Env], str]:
+    if not tvar.templated:
+        text = tvar.text
+        return lambda env: text
+    parts = parse_template(tvar.text).parts
+
+    def name(env: Env) -> str:
+        # Entity-anchored names (`bob.cards`): lower case, words joined by underscores.
+        rendered = render_template(parts, env).strip().lower().replace(" ", "_")
+        if not NAME_RE.fullmatch(rendered):
+            raise EvalError(f"{tvar.text} renders as {rendered!r}, not a valid name")
+        return rendered
+
+    return name
+
+
+def _field_names(cls: type[Step]) -> dict[str, str]:
+    """YAML key -> attribute name (transfer's `from` is stored as `source_entity`)."""
+    return {(f.alias or name): name for name, f in cls.model_fields.items()}
+
+
+def _compile_stmt(stmt: ast.TStmt) -> StepFn:
+    if isinstance(stmt, ast.TQuery):
+        name = _name_fn(stmt.var)
+        return lambda env: QueryStep.model_construct(op="query", var=name(env))
+    if isinstance(stmt, ast.TInit):
+        return _compile_init(stmt)
+    args = [_name_fn(a) for a in stmt.args]
+    out = _name_fn(stmt.out) if stmt.out is not None else None
+    if stmt.op in COMPUTE_OPS:
+        op = stmt.op
+        assert out is not None
+        return lambda env: ComputeStep.model_construct(
+            op="compute", compute_op=op, args=tuple(a(env) for a in args), var=out(env))
+    cls = STEP_TYPES[stmt.op]
+    keys = [k for k in cls.KEYS if k not in ("op", "var")]
+    names = _field_names(cls)
+    tag = stmt.op
+
+    def domain(env: Env) -> Step:
+        values = {names[k]: a(env) for k, a in zip(keys, args, strict=True)}
+        if out is not None:
+            values["var"] = out(env)
+        return cls.model_construct(op=tag, **values)
+
+    return domain
+
+
+def _compile_init(stmt: ast.TInit) -> StepFn:
+    name = _name_fn(stmt.var)
+    if stmt.from_prev:
+        return lambda env: InitStep.model_construct(op="init", var=name(env), value=None,
+                                                    source=PREV_RESULT)
+    value_fn = compile_expr(stmt.value) if stmt.value is not None else (
+        lambda env, key=stmt.var.text: env[key])
+
+    def init(env: Env) -> Step:
+        value = value_fn(env)
+        if not isinstance(value, Fraction):
+            raise EvalError(f"init {stmt.var.text}: not a number")
+        return InitStep.model_construct(op="init", var=name(env), value=Fraction(value),
+                                        source=None)
+
+    return init
+
+
+# ---------------------------------------------------------------- the pattern
+
+
+@dataclass
+class CompiledPattern:
+    name: str
+    lets: list[tuple[str, LetFn]]
+    requires: list[tuple[str, Callable[[Env], Any], bool]]  # (source text, test, uses answer)
+    templates: list[CompiledTemplate]
+    blocks: list[tuple[str, list[StepFn]]]
+    answer: tuple[str | Placeholder, ...] | None
+    table: ExpertTable
+    reject_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def experts(self) -> tuple[str, ...]:
+        return tuple(expert for expert, _ in self.blocks)
+
+    def sample_payload(self, rng: random.Random) -> Env:
+        """One assignment satisfying every answer-free constraint; raises Rejected."""
+        env: Env = {}
+        for name, fn in self.lets:
+            try:
+                env[name] = fn(rng, env)
+            except EvalError as err:
+                raise Rejected(f"let {name}: {err}") from None
+        for text, test, uses_answer in self.requires:
+            if uses_answer:
+                continue
+            try:
+                ok = test(env)
+            except EvalError:
+                ok = False
+            if not ok:
+                raise Rejected(f"require {text}")
+        return env
+
+    def realize(self, env: Env, template: CompiledTemplate) -> Example:
+        """Question, gold trace, executed answer and completion for one payload."""
+        raw: list[str] = []
+        try:
+            question = render_template(template.parts, env, raw)
+        except (EvalError, KeyError) as err:
+            raise Rejected(f"template {template.id}: {err}") from None
+        trace, answer, completion = self._answer(env)
+        return Example(
+            pattern=self.name,
+            expert=self._expert_label(),
+            experts=self.experts,
+            template_id=template.id,
+            lang=template.lang,
+            payload=payload_items(env),
+            question=question,
+            answer=answer,
+            completion=completion,
+            trace=trace,
+            raw_floats=tuple(raw),
+        )
+
+    def _expert_label(self) -> str | None:
+        if not self.blocks:
+            return None
+        return self.blocks[0][0] if len(self.blocks) == 1 else COMPOSITION
+
+    def _answer(self, env: Env) -> tuple[AnyTrace | None, str, str]:
+        if self.answer is not None:
+            try:
+                text = render_template(self.answer, env)
+            except (EvalError, KeyError) as err:
+                raise Rejected(f"answer: {err}") from None
+            self._check_answer_requires(env, text)
+            return None, text, text
+        trace = self.build_trace(env)
+        outcome = execute(trace, self.table)
+        if outcome.error is not None or outcome.value is None:
+            kind = outcome.error.kind.value if outcome.error else "no value"
+            raise Rejected(f"gold trace: {kind}")
+        self._check_answer_requires(env, outcome.value)
+        return trace, format_number(outcome.value), render(trace)
+
+    def build_trace(self, env: Env) -> AnyTrace:
+        parts = []
+        for expert, steps in self.blocks:
+            try:
+                built = tuple(fn(env) for fn in steps)
+            except EvalError as err:
+                raise Rejected(f"trace: {err}") from None
+            parts.append(Trace.model_construct(expert=expert, steps=built))
+        if len(parts) == 1:
+            return parts[0]
+        return ComposedTrace.model_construct(parts=tuple(parts))
+
+    def _check_answer_requires(self, env: Env, answer: Any) -> None:
+        with_answer = None
+        for text, test, uses_answer in self.requires:
+            if not uses_answer:
+                continue
+            if with_answer is None:
+                with_answer = {**env, "answer": answer}
+            try:
+                ok = test(with_answer)
+            except EvalError:
+                ok = False
+            if not ok:
+                raise Rejected(f"require {text}")
+
+
+def payload_value(value: Any) -> str:
+    if isinstance(value, Labelled):
+        return format_number(Fraction(value))
+    if isinstance(value, Fraction):
+        return format_number(value)
+    return str(value)
+
+
+def payload_items(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, payload_value(v)) for k, v in env.items())
+
+
+def _expr_text(e: ast.Expr, source: str | None) -> str:
+    if source is None:
+        return "constraint"
+    lines = source.splitlines()
+    s = e.span
+    if s.line == s.end_line and 1 <= s.line <= len(lines):
+        return lines[s.line - 1][s.col - 1 : s.end_col - 1]
+    return "constraint"
+
+
+def _uses_answer(e: ast.Expr) -> bool:
+    from .expr import free_names
+
+    return any(r.name == "answer" for r in free_names(e))
+
+
+def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,
+                    source: str | None = None,
+                    allowed: Mapping[str, list[Entry]] | None = None) -> CompiledPattern:
+    """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise)."""
+    lets = [(let.name, _compile_let(let, vocabs, allowed or {})) for let in p.lets]
+    requires = [(_expr_text(r.expr, source), compile_expr(r.expr), _uses_answer(r.expr))
+                for r in p.requires]
+    templates = []
+    for i, t in enumerate(p.templates):
+        tid = f"{p.name}/{t.name or i}"
+        templates.append(CompiledTemplate(tid, t.splits, t.lang, parse_template(t.text).parts))
+    blocks = [(b.expert, [_compile_stmt(s) for s in b.steps]) for b in p.traces]
+    answer = parse_template(p.answers[0].text).parts if p.answers else None
+    return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table)
