@@ -9,7 +9,7 @@ from fractions import Fraction
 from .errors import ErrorKind, ExecError, TraceError
 from .experts import DEFAULT_EXPERTS, Expert
 from .numbers import magnitude_ok
-from .ops import ComputeStep, InitStep, QueryStep
+from .ops import ComputeStep, InitStep, QueryStep, Value
 from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits, Trace
 
 
@@ -32,33 +32,39 @@ class Outcome:
 class _Env:
     """Variables of one sub-trace. Tracks which values only an init ever set."""
 
-    __slots__ = ("values", "init_only", "prev", "max_digits")
+    __slots__ = ("values", "init_only", "prev", "max_digits", "_int_limit")
 
-    def __init__(self, prev: Fraction | None, max_digits: int) -> None:
-        self.values: dict[str, Fraction] = {}
+    def __init__(self, prev: Value | None, max_digits: int) -> None:
+        self.values: dict[str, Value] = {}
         self.init_only: set[str] = set()
         self.prev = prev
         self.max_digits = max_digits
+        self._int_limit = 10**max_digits
 
-    def read(self, name: str) -> Fraction:
+    def read(self, name: str) -> Value:
         try:
             return self.values[name]
         except KeyError:
             raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined") from None
 
-    def _bounded(self, name: str, value: Fraction) -> Fraction:
-        if not magnitude_ok(value, self.max_digits):
+    def _bounded(self, name: str, value: Value) -> Value:
+        if type(value) is not int:
+            if value.denominator == 1:
+                value = value.numerator
+            elif not magnitude_ok(value, self.max_digits):
+                raise TraceError(ErrorKind.LIMITS_EXCEEDED, f"{name}: value too large")
+        if type(value) is int and abs(value) >= self._int_limit:
             raise TraceError(ErrorKind.LIMITS_EXCEEDED, f"{name}: value too large")
         return value
 
-    def define(self, name: str, value: Fraction, *, init_only: bool) -> None:
+    def define(self, name: str, value: Value, *, init_only: bool) -> None:
         if name in self.values:
             raise TraceError(ErrorKind.OVERWRITE, f"{name} is already defined")
         self.values[name] = self._bounded(name, value)
         if init_only:
             self.init_only.add(name)
 
-    def update(self, name: str, value: Fraction) -> None:
+    def update(self, name: str, value: Value) -> None:
         if name not in self.values:
             raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined")
         self.values[name] = self._bounded(name, value)
@@ -100,10 +106,15 @@ def _check_reads_prev(trace: Trace, part: int) -> ExecError | None:
 
 
 def _static_checks(
-    parts: tuple[Trace, ...], experts: Mapping[str, Expert], composed: bool
+    parts: tuple[Trace, ...], experts: Mapping[str, Expert], composed: bool, limits: Limits
 ) -> ExecError | None:
+    if len(parts) > limits.max_parts:
+        return ExecError(ErrorKind.LIMITS_EXCEEDED, f"{len(parts)} sub-traces, limit {limits.max_parts}")
     for p, trace in enumerate(parts):
         where = p if composed else None
+        if len(trace.steps) > limits.max_steps:
+            return ExecError(ErrorKind.LIMITS_EXCEEDED,
+                             f"{len(trace.steps)} steps, limit {limits.max_steps}", where)
         expert = experts.get(trace.expert)
         if expert is None:
             return ExecError(ErrorKind.UNKNOWN_EXPERT, f"no expert named {trace.expert}", where)
@@ -115,7 +126,7 @@ def _static_checks(
     return None
 
 
-def _run(trace: Trace, prev: Fraction | None, max_digits: int, part: int | None) -> Fraction:
+def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) -> Value:
     env = _Env(prev, max_digits)
     for i, step in enumerate(trace.steps):
         try:
@@ -145,11 +156,11 @@ def execute(
     """Run a typed trace. Never raises: every failure is an Outcome with a typed error."""
     composed = isinstance(trace, ComposedTrace)
     parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
-    error = _static_checks(parts, experts, composed)
+    error = _static_checks(parts, experts, composed, limits)
     if error is not None:
         return Outcome(None, error)
     results: list[Fraction] = []
-    prev: Fraction | None = None
+    prev: Value | None = None
     for p, part in enumerate(parts):
         try:
             prev = _run(part, prev, limits.max_digits, p if composed else None)
@@ -158,5 +169,5 @@ def execute(
         except (ArithmeticError, ValueError, OverflowError) as exc:  # defensive: never escape
             return Outcome(None, ExecError(ErrorKind.LIMITS_EXCEEDED, str(exc)[:200],
                                            p if composed else None), tuple(results))
-        results.append(prev)
-    return Outcome(prev, None, tuple(results))
+        results.append(Fraction(prev))
+    return Outcome(results[-1], None, tuple(results))

@@ -99,7 +99,7 @@ def format_number(value: Fraction) -> str:
     return f"{sign}{whole}.{''.join(digits)}"
 
 
-def magnitude_ok(value: Fraction, max_digits: int) -> bool:
+def magnitude_ok(value: Fraction | int, max_digits: int) -> bool:
     """Whether numerator and denominator both stay under `max_digits` decimal digits.
 
     Used as the runtime's number-size bound: repeated multiplication can otherwise

@@ -32,6 +32,7 @@ from .numbers import MAX_LITERAL_CHARS, format_number, parse_answer
 # ---------------------------------------------------------------- field types
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+NAME_RE = _NAME  # public: the compiler validates rendered entity names with it
 MAX_NAME_CHARS = 64
 # PyYAML (YAML 1.1) reads these plain words as booleans/null; a variable called `yes`
 # would not survive a round trip through YAML, so no name may be one of them.
@@ -116,6 +117,13 @@ Names = Annotated[
 
 # ---------------------------------------------------------------- compute ops
 
+# Inside execution, whole numbers are plain ints (exact and ~30x faster than
+# Fraction); anything else is a Fraction. The solver normalises after every step.
+Value = int | Fraction
+
+
+ComputeFn = Callable[[Sequence[Value]], Value]
+
 
 @dataclass(frozen=True, slots=True)
 class ComputeOp:
@@ -124,7 +132,7 @@ class ComputeOp:
     name: str
     min_args: int
     max_args: int | None  # None: variadic
-    fn: Callable[[Sequence[Fraction]], Fraction]
+    fn: ComputeFn
     doc: str
 
 
@@ -133,72 +141,70 @@ COMPUTE_OPS: dict[str, ComputeOp] = {}
 
 def register_compute(
     name: str, min_args: int, max_args: int | None, doc: str
-) -> Callable[[Callable[[Sequence[Fraction]], Fraction]], Callable[[Sequence[Fraction]], Fraction]]:
-    def deco(
-        fn: Callable[[Sequence[Fraction]], Fraction],
-    ) -> Callable[[Sequence[Fraction]], Fraction]:
+) -> Callable[[ComputeFn], ComputeFn]:
+    def deco(fn: ComputeFn) -> ComputeFn:
         COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc)
         return fn
 
     return deco
 
 
-def _nonzero(x: Fraction) -> Fraction:
+def _nonzero(x: Value) -> Value:
     if x == 0:
         raise TraceError(ErrorKind.DIVISION_BY_ZERO, "division by zero")
     return x
 
 
 @register_compute("add", 2, None, "sum of all args")
-def _add(a: Sequence[Fraction]) -> Fraction:
-    return sum(a, Fraction(0))
+def _add(a: Sequence[Value]) -> Value:
+    return sum(a)
 
 
 @register_compute("sub", 2, 2, "first arg minus second")
-def _sub(a: Sequence[Fraction]) -> Fraction:
+def _sub(a: Sequence[Value]) -> Value:
     return a[0] - a[1]
 
 
 @register_compute("mul", 2, None, "product of all args")
-def _mul(a: Sequence[Fraction]) -> Fraction:
-    out = Fraction(1)
+def _mul(a: Sequence[Value]) -> Value:
+    out: Value = 1
     for x in a:
         out *= x
     return out
 
 
 @register_compute("div", 2, 2, "first arg divided by second (exact)")
-def _div(a: Sequence[Fraction]) -> Fraction:
-    return a[0] / _nonzero(a[1])
+def _div(a: Sequence[Value]) -> Value:
+    return Fraction(a[0]) / _nonzero(a[1])
 
 
 @register_compute("floordiv", 2, 2, "whole number of times the second fits in the first")
-def _floordiv(a: Sequence[Fraction]) -> Fraction:
-    return Fraction(a[0] // _nonzero(a[1]))
+def _floordiv(a: Sequence[Value]) -> Value:
+    return a[0] // _nonzero(a[1])
 
 
 @register_compute("mod", 2, 2, "remainder of first divided by second")
-def _mod(a: Sequence[Fraction]) -> Fraction:
+def _mod(a: Sequence[Value]) -> Value:
     return a[0] % _nonzero(a[1])
 
 
 @register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)")
-def _pow(a: Sequence[Fraction]) -> Fraction:
+def _pow(a: Sequence[Value]) -> Value:
     base, exp = a
-    if exp.denominator != 1 or abs(exp) > 64:
+    if exp.denominator != 1 or abs(exp) > 64:  # exp: int or Fraction, both have .denominator
         raise TraceError(ErrorKind.LIMITS_EXCEEDED, "pow needs an integer exponent of at most 64")
-    if base == 0 and exp < 0:
+    if base == 0 and exp < 0:  # type: ignore[operator]
         raise TraceError(ErrorKind.DIVISION_BY_ZERO, "zero to a negative power")
-    return base ** int(exp)
+    return Fraction(base) ** int(exp)
 
 
 @register_compute("min", 2, None, "smallest arg")
-def _min(a: Sequence[Fraction]) -> Fraction:
+def _min(a: Sequence[Value]) -> Value:
     return min(a)
 
 
 @register_compute("max", 2, None, "largest arg")
-def _max(a: Sequence[Fraction]) -> Fraction:
+def _max(a: Sequence[Value]) -> Value:
     return max(a)
 
 
@@ -208,11 +214,11 @@ def _max(a: Sequence[Fraction]) -> Fraction:
 class Env(Protocol):
     """What a step may do to the execution state (implemented by the solver)."""
 
-    prev: Fraction | None
+    prev: Value | None
 
-    def read(self, name: str) -> Fraction: ...
-    def define(self, name: str, value: Fraction, *, init_only: bool) -> None: ...
-    def update(self, name: str, value: Fraction) -> None: ...
+    def read(self, name: str) -> Value: ...
+    def define(self, name: str, value: Value, *, init_only: bool) -> None: ...
+    def update(self, name: str, value: Value) -> None: ...
 
 
 # ---------------------------------------------------------------- steps
@@ -240,10 +246,27 @@ class Step(BaseModel):
     def apply(self, env: Env) -> None:
         raise NotImplementedError
 
+    # (YAML key, attribute) in canonical order, and field defaults: filled by register_op.
+    _ATTRS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _DEFAULTS: ClassVar[dict[str, Any]] = {}
+
     def yaml_items(self) -> list[tuple[str, Any]]:
         """(key, value) pairs in canonical order, omitting unset optional fields."""
-        data = self.model_dump(by_alias=True, exclude_none=True)
-        return [(k, data[k]) for k in self.KEYS if k in data]
+        data = self.__dict__
+        return [(k, data[a]) for k, a in self._ATTRS if data[a] is not None]
+
+    @classmethod
+    def trusted(cls, **values: Any) -> Self:
+        """Build a step without validation, for values a validated path produced (the
+        compiler's gold traces). Equal to the validated object with the same fields."""
+        obj = cls.__new__(cls)
+        data = dict(cls._DEFAULTS)
+        data.update(values)
+        object.__setattr__(obj, "__dict__", data)
+        object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+        object.__setattr__(obj, "__pydantic_extra__", None)
+        object.__setattr__(obj, "__pydantic_private__", None)
+        return obj
 
 
 STEP_TYPES: dict[str, type[Step]] = {}
@@ -253,6 +276,9 @@ def register_op(cls: type[Step]) -> type[Step]:
     """Make `cls` part of the closed union. Its `op` Literal is its tag."""
     tag = cls.model_fields["op"].default
     assert isinstance(tag, str), f"{cls.__name__} needs op: Literal[...] = '...'"
+    by_key = {(f.alias or name): name for name, f in cls.model_fields.items()}
+    cls._ATTRS = tuple((k, by_key[k]) for k in cls.KEYS)
+    cls._DEFAULTS = {name: f.default for name, f in cls.model_fields.items()}
     STEP_TYPES[tag] = cls
     return cls
 
@@ -396,7 +422,7 @@ class PercentStep(Step):
     KEYS = ("op", "base", "rate", "var")
 
     @staticmethod
-    def formula(base: Fraction, rate: Fraction) -> Fraction:
+    def formula(base: Value, rate: Value) -> Value:
         raise NotImplementedError
 
     def reads(self) -> tuple[str, ...]:
@@ -416,8 +442,8 @@ class PercentOfStep(PercentStep):
     op: Literal["percent_of"] = "percent_of"
 
     @staticmethod
-    def formula(base: Fraction, rate: Fraction) -> Fraction:
-        return base * rate / 100
+    def formula(base: Value, rate: Value) -> Value:
+        return Fraction(base * rate, 100)
 
 
 @register_op
@@ -427,8 +453,8 @@ class PercentIncreaseStep(PercentStep):
     op: Literal["percent_increase"] = "percent_increase"
 
     @staticmethod
-    def formula(base: Fraction, rate: Fraction) -> Fraction:
-        return base * (100 + rate) / 100
+    def formula(base: Value, rate: Value) -> Value:
+        return Fraction(base * (100 + rate), 100)
 
 
 @register_op
@@ -438,8 +464,8 @@ class PercentOffStep(PercentStep):
     op: Literal["percent_off"] = "percent_off"
 
     @staticmethod
-    def formula(base: Fraction, rate: Fraction) -> Fraction:
-        return base * (100 - rate) / 100
+    def formula(base: Value, rate: Value) -> Value:
+        return Fraction(base * (100 - rate), 100)
 
 
 CORE_OPS = frozenset({"init", "query"})

@@ -110,9 +110,6 @@ def shape(data: Any, limits: Limits = DEFAULT_LIMITS) -> RawTrace | ParseFailure
     """Recognise `{expert, trace}` (single) or a list of them (composed)."""
     composed = isinstance(data, list)
     items = data if composed else [data]
-    if composed and len(items) > limits.max_parts:
-        return RawTrace((), (), True, ExecError(
-            ErrorKind.LIMITS_EXCEEDED, f"{len(items)} sub-traces, limit {limits.max_parts}"))
     experts, parts, problem = [], [], None
     for i, item in enumerate(items):
         got = _shape_part(item, i if composed else None)
@@ -126,6 +123,9 @@ def shape(data: Any, limits: Limits = DEFAULT_LIMITS) -> RawTrace | ParseFailure
         composed = False
     if not experts:
         return _not_a_trace("empty list")
+    if len(items) > limits.max_parts:  # a trace, but too many sub-traces to run
+        problem = ExecError(ErrorKind.LIMITS_EXCEEDED,
+                            f"{len(items)} sub-traces, limit {limits.max_parts}")
     return RawTrace(tuple(experts), tuple(parts), composed, problem)
 
 

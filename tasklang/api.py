@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast
-from .build import BuildResult, Progress, build_dataset, make_context
 from .budget import ByteUpperBound
+from .build import BuildResult, Progress, build_dataset, make_context
 from .checks import CheckResult, check_program
 from .compiler import Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error

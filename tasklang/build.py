@@ -26,7 +26,7 @@ from runtime.experts import COMPOSITION
 from . import __version__, ast
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
 from .checks import CheckResult, setting
-from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
+from .compiler import CompiledPattern, Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error, warning
 from .program import Program
 from .splits import LeakRegistry, derive_seed, pattern_order, payload_key, question_key

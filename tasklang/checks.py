@@ -20,12 +20,12 @@ from pydantic import ValidationError
 from runtime.analysis import DEAD_STEP, check_static
 from runtime.errors import ErrorKind
 from runtime.experts import Expert, ExpertTable
-from runtime.ops import COMPUTE_OPS, STEP_TYPES, PREV_RESULT, Step
+from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
 from . import ast
 from .diagnostics import Diagnostic, Span, error, warning
-from .expr import FUNCTIONS, free_names
+from .expr import FUNCTIONS
 from .formats import NUMBER_FORMATS, parse_template
 from .generators import GENERATORS
 from .program import Program, expert_from_decl
@@ -202,7 +202,7 @@ def _constant_range_check(lo_e: ast.Expr, hi_e: ast.Expr, step_e: ast.Expr | Non
     kind = "int" if integer else "decimal"
     for value, e in ((lo, lo_e), (hi, hi_e), (step, step_e)):
         if integer and value is not None and value.denominator != 1 and e is not None:
-            diags.append(error("type-error", f"int range bounds must be whole numbers", e.span))
+            diags.append(error("type-error", "int range bounds must be whole numbers", e.span))
     if step is not None and step <= 0 and step_e is not None:
         diags.append(error("bad-range", f"{kind} range step must be positive", step_e.span))
     if lo is not None and hi is not None and lo > hi:
@@ -522,9 +522,9 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable
                 diags.append(error("init-not-in-question", f"the trace inits {name}, but "
                                    f"this template never shows it", t.span,
                                    "the model can only copy values the question states"))
-    for name, info in scope.vars.items():
+    for name, var in scope.vars.items():
         if name not in scope.used:
-            diags.append(warning("unused-var", f"{name} is never used", info.span))
+            diags.append(warning("unused-var", f"{name} is never used", var.span))
     experts = tuple(b.expert for b in p.traces)
     info = PatternInfo(p.name, experts, tuple(queries), tuple(counts), templates, scope.vars,
                        ok=not any(d.is_error for d in diags))
@@ -666,8 +666,9 @@ def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
     weights = {w.pattern: w.weight for w in ds.patterns if w.pattern in infos}
     total = sum(weights.values(), Fraction(0))
     min_rep_setting = setting(ds, "min_template_repeats")
-    min_rep = int(min_rep_setting.value) if isinstance(getattr(min_rep_setting, "value", None),
-                                                        Fraction) else 10
+    min_rep = 10
+    if min_rep_setting is not None and isinstance(min_rep_setting.value, Fraction):
+        min_rep = int(min_rep_setting.value)
     for w in ds.patterns:
         info = infos.get(w.pattern)
         if info is None or total == 0:

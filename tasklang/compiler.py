@@ -24,8 +24,7 @@ from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
 from .expr import EvalError, Structure, compile_expr, field_of
-from .formats import FormatError, Labelled, Placeholder, parse_template, render_value
-from .formats import looks_like_raw_float
+from .formats import FormatError, Labelled, Placeholder, looks_like_raw_float, parse_template, render_value
 from .generators import GENERATORS
 from .vocab import Entry, Vocab
 
@@ -223,7 +222,7 @@ def _field_names(cls: type[Step]) -> dict[str, str]:
 def _compile_stmt(stmt: ast.TStmt) -> StepFn:
     if isinstance(stmt, ast.TQuery):
         name = _name_fn(stmt.var)
-        return lambda env: QueryStep.model_construct(op="query", var=name(env))
+        return lambda env: QueryStep.trusted(var=name(env))
     if isinstance(stmt, ast.TInit):
         return _compile_init(stmt)
     args = [_name_fn(a) for a in stmt.args]
@@ -231,18 +230,17 @@ def _compile_stmt(stmt: ast.TStmt) -> StepFn:
     if stmt.op in COMPUTE_OPS:
         op = stmt.op
         assert out is not None
-        return lambda env: ComputeStep.model_construct(
-            op="compute", compute_op=op, args=tuple(a(env) for a in args), var=out(env))
+        return lambda env: ComputeStep.trusted(
+            compute_op=op, args=tuple(a(env) for a in args), var=out(env))
     cls = STEP_TYPES[stmt.op]
     keys = [k for k in cls.KEYS if k not in ("op", "var")]
     names = _field_names(cls)
-    tag = stmt.op
 
     def domain(env: Env) -> Step:
         values = {names[k]: a(env) for k, a in zip(keys, args, strict=True)}
         if out is not None:
             values["var"] = out(env)
-        return cls.model_construct(op=tag, **values)
+        return cls.trusted(**values)
 
     return domain
 
@@ -250,8 +248,7 @@ def _compile_stmt(stmt: ast.TStmt) -> StepFn:
 def _compile_init(stmt: ast.TInit) -> StepFn:
     name = _name_fn(stmt.var)
     if stmt.from_prev:
-        return lambda env: InitStep.model_construct(op="init", var=name(env), value=None,
-                                                    source=PREV_RESULT)
+        return lambda env: InitStep.trusted(var=name(env), source=PREV_RESULT)
     value_fn = compile_expr(stmt.value) if stmt.value is not None else (
         lambda env, key=stmt.var.text: env[key])
 
@@ -259,8 +256,7 @@ def _compile_init(stmt: ast.TInit) -> StepFn:
         value = value_fn(env)
         if not isinstance(value, Fraction):
             raise EvalError(f"init {stmt.var.text}: not a number")
-        return InitStep.model_construct(op="init", var=name(env), value=Fraction(value),
-                                        source=None)
+        return InitStep.trusted(var=name(env), value=Fraction(value))
 
     return init
 
@@ -272,7 +268,7 @@ def _compile_init(stmt: ast.TInit) -> StepFn:
 class CompiledPattern:
     name: str
     lets: list[tuple[str, LetFn]]
-    requires: list[tuple[str, Callable[[Env], Any], bool]]  # (source text, test, uses answer)
+    requires: list[tuple[str, Callable[[Mapping[str, Any]], Any], bool]]  # (text, test, uses answer)
     templates: list[CompiledTemplate]
     blocks: list[tuple[str, list[StepFn]]]
     answer: tuple[str | Placeholder, ...] | None

@@ -113,9 +113,8 @@ def is_balanced(text: str) -> bool:
     for ch in text:
         if ch in _PAIRS:
             stack.append(_PAIRS[ch])
-        elif ch in _PAIRS.values():
-            if not stack or stack.pop() != ch:
-                return False
+        elif ch in _PAIRS.values() and (not stack or stack.pop() != ch):
+            return False
     return not stack
 
 

@@ -273,7 +273,8 @@ def _expected(names: set[str]) -> str:
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
     line, col = max(1, err.line or 1), max(1, err.column or 1)
     if isinstance(err, UnexpectedCharacters):
-        char = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else "?"
+        pos = err.pos_in_stream if err.pos_in_stream is not None else -1
+        char = text[pos] if 0 <= pos < len(text) else "?"
         message = f"unexpected character {char!r}"
         span = Span(path, line, col, line, col + 1)
         return error("syntax", message, span)
