@@ -321,7 +321,7 @@ def _value(node: Node) -> Fraction:
 def apply_op(op: str, args: list[Fraction]) -> Fraction:
     """The runtime's own arithmetic, with its magnitude bound: `9^64^64...` stops at once
     instead of building a gigantic integer (the runtime would refuse the value anyway)."""
-    value = COMPUTE_OPS[op].fn(args)
+    value = Fraction(COMPUTE_OPS[op].fn(args))
     if not magnitude_ok(value, DEFAULT_LIMITS.max_digits):
         raise TraceError(ErrorKind.LIMITS_EXCEEDED, "value too large")
     return value

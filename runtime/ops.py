@@ -123,6 +123,8 @@ Value = int | Fraction
 
 
 ComputeFn = Callable[[Sequence[Value]], Value]
+# Far above any real value (the solver's own bound is max_digits), low enough to be cheap.
+MAX_INTERMEDIATE_BITS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +159,13 @@ def _nonzero(x: Value) -> Value:
 
 @register_compute("add", 2, None, "sum of all args")
 def _add(a: Sequence[Value]) -> Value:
-    return sum(a)
+    out: Value = 0
+    for x in a:
+        out += x
+        # Sums of fractions with distinct denominators grow too: stop early as in mul.
+        if type(out) is not int and out.denominator.bit_length() > MAX_INTERMEDIATE_BITS:
+            raise TraceError(ErrorKind.LIMITS_EXCEEDED, "sum too large")
+    return out
 
 
 @register_compute("sub", 2, 2, "first arg minus second")
@@ -170,6 +178,10 @@ def _mul(a: Sequence[Value]) -> Value:
     out: Value = 1
     for x in a:
         out *= x
+        # Stop a long product as soon as it is hopeless, not after 200,000 digits.
+        if out.numerator.bit_length() > MAX_INTERMEDIATE_BITS or \
+                out.denominator.bit_length() > MAX_INTERMEDIATE_BITS:
+            raise TraceError(ErrorKind.LIMITS_EXCEEDED, "product too large")
     return out
 
 
@@ -190,10 +202,10 @@ def _mod(a: Sequence[Value]) -> Value:
 
 @register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)")
 def _pow(a: Sequence[Value]) -> Value:
-    base, exp = a
+    base, exp = Fraction(a[0]), Fraction(a[1])
     if exp.denominator != 1 or abs(exp) > 64:  # exp: int or Fraction, both have .denominator
         raise TraceError(ErrorKind.LIMITS_EXCEEDED, "pow needs an integer exponent of at most 64")
-    if base == 0 and exp < 0:  # type: ignore[operator]
+    if base == 0 and exp < 0:
         raise TraceError(ErrorKind.DIVISION_BY_ZERO, "zero to a negative power")
     return Fraction(base) ** int(exp)
 
