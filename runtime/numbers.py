@@ -21,13 +21,13 @@ class NumberError(ValueError):
     """A string is not an acceptable exact number."""
 
 
-def parse_decimal(text: str) -> Fraction | None:
+def parse_decimal(text: str, max_chars: int = MAX_LITERAL_CHARS) -> Fraction | None:
     """The exact value of a plain decimal literal, or None when `text` is not one.
 
     Bounded: literals longer than MAX_LITERAL_CHARS or with huge exponents are
     refused, so untrusted input can never make us build a gigantic integer.
     """
-    if len(text) > MAX_LITERAL_CHARS:
+    if len(text) > max_chars:
         return None
     if text.isdigit() and text.isascii():  # the common case, without the regex
         return Fraction(int(text))
@@ -39,7 +39,10 @@ def parse_decimal(text: str) -> Fraction | None:
     return Fraction(text)
 
 
-def parse_answer(text: str | int | float | Fraction) -> Fraction:
+MAX_ANSWER_CHARS = 400  # reference answers are trusted, but still bounded
+
+
+def parse_answer(text: str | int | float | Fraction, max_chars: int = MAX_ANSWER_CHARS) -> Fraction:
     """Normalise a reference answer: 18, 18.0, "18", "$1,000", "25%", "3/4", "18." all work.
 
     Reference answers are trusted data, so this is lenient about decoration; it
@@ -63,8 +66,8 @@ def parse_answer(text: str | int | float | Fraction) -> Fraction:
         cleaned = "-" + cleaned[2:]
     if _GROUPED.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
-    value = parse_decimal(cleaned)
-    if value is None and _FRACTION.fullmatch(cleaned) and len(cleaned) <= MAX_LITERAL_CHARS:
+    value = parse_decimal(cleaned, max_chars)
+    if value is None and len(cleaned) <= max_chars and _FRACTION.fullmatch(cleaned):
         num, den = cleaned.split("/")
         if int(den) != 0:
             value = Fraction(int(num), int(den))

@@ -71,7 +71,7 @@ def to_number(value: Any) -> Fraction:
         if isinstance(value, str) and len(value) > MAX_LITERAL_CHARS:
             raise PydanticCustomError("not_a_number", "expected a number, got a long string", {})
         try:
-            return parse_answer(value)
+            return parse_answer(value, MAX_LITERAL_CHARS)
         except ValueError:
             pass
     raise PydanticCustomError(
