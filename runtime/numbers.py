@@ -76,7 +76,7 @@ def parse_answer(text: str | int | float | Fraction, max_chars: int = MAX_ANSWER
     return value
 
 
-def is_terminating(value: Fraction) -> bool:
+def is_terminating(value: Fraction | int) -> bool:
     """True when `value` has a finite decimal expansion (denominator 2^a * 5^b)."""
     den = value.denominator
     for p in (2, 5):
@@ -85,19 +85,19 @@ def is_terminating(value: Fraction) -> bool:
     return den == 1
 
 
-def format_number(value: Fraction) -> str:
+def format_number(value: Fraction | int) -> str:
     """Canonical text of an exact value: 18, -0.25, 2.5; 1/3 for non-terminating values."""
     if value.denominator == 1:
         return str(value.numerator)
     if not is_terminating(value):
         return f"{value.numerator}/{value.denominator}"
     sign = "-" if value < 0 else ""
-    value = abs(value)
-    whole, rest = divmod(value.numerator, value.denominator)
+    num, den = abs(value.numerator), value.denominator
+    whole, rest = divmod(num, den)
     digits = []
     while rest:
         rest *= 10
-        digit, rest = divmod(rest, value.denominator)
+        digit, rest = divmod(rest, den)
         digits.append(str(digit))
     return f"{sign}{whole}.{''.join(digits)}"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .numbers import format_number
 from .ops import Step
-from .trace import AnyTrace, ComposedTrace, Trace
+from .trace import AnyTrace, ComposedTrace
 
 
 def _scalar(value: Any) -> str:
@@ -24,20 +24,23 @@ def render_step(step: Step) -> str:
     return "{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in step.yaml_items()) + "}"
 
 
-def _render_part(trace: Trace, indent: str) -> list[str]:
-    lines = [f"expert: {trace.expert}", f"{indent}trace:"]
-    lines += [f"{indent}- {render_step(s)}" for s in trace.steps]
-    return lines
+def assemble(parts: list[tuple[str, list[str]]], composed: bool) -> str:
+    """The document from (expert, rendered step lines) per sub-trace.
+
+    `render` uses it; so does the compiler, which renders steps that never change
+    between samples only once.
+    """
+    lines: list[str] = []
+    for expert, steps in parts:
+        if composed:
+            lines += [f"- expert: {expert}", "  trace:"] + [f"  - {s}" for s in steps]
+        else:
+            lines += [f"expert: {expert}", "trace:"] + [f"- {s}" for s in steps]
+    return "\n".join(lines) + "\n"
 
 
 def render(trace: AnyTrace) -> str:
     """The canonical text a model is trained to write; ends with a newline."""
-    if isinstance(trace, ComposedTrace):
-        lines: list[str] = []
-        for part in trace.parts:
-            body = _render_part(part, "  ")
-            lines.append("- " + body[0])
-            lines += body[1:]
-    else:
-        lines = _render_part(trace, "")
-    return "\n".join(lines) + "\n"
+    parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
+    return assemble([(p.expert, [render_step(s) for s in p.steps]) for p in parts],
+                    isinstance(trace, ComposedTrace))

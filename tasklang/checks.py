@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from runtime.analysis import DEAD_STEP, check_static
 from runtime.errors import ErrorKind
-from runtime.experts import Expert, ExpertTable
+from runtime.experts import COMPOSITION, Expert, ExpertTable
 from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
@@ -155,7 +155,7 @@ class _Scope:
                                     f"{'.'.join(fields)!r}", span,
                                     f"fields: {', '.join(info.fields)}"))
             return Ty.UNKNOWN
-        if info.ty is Ty.STRUCT and fields[0] in ("value",):
+        if info.ty is Ty.STRUCT and fields[0] in ("value", "operators"):
             return Ty.NUMBER
         if info.ty is Ty.STRUCT and fields[0] == "balanced":
             return Ty.BOOL
@@ -547,6 +547,9 @@ def _check_answer_kind(p: ast.Pattern, diags: list[Diagnostic]) -> None:
 
 def check_expert(decl: ast.ExpertDecl) -> list[Diagnostic]:
     diags = []
+    if decl.name == COMPOSITION:
+        diags.append(error("reserved-name", f"{COMPOSITION} is reserved: it names every composed "
+                           "trace", decl.span))
     for spec in decl.ops:
         if spec.name not in STEP_TYPES:
             diags.append(error("unknown-op", f"unknown op {spec.name}", spec.span,
@@ -603,6 +606,17 @@ def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
                                    "as a model id", tok.span))
 
 
+def _listed(ds: ast.Dataset) -> list[ast.Weighted]:
+    """The dataset's patterns, first listing only (a repeat is reported as duplicate-name)."""
+    seen: set[str] = set()
+    out = []
+    for w in ds.patterns:
+        if w.pattern not in seen:
+            seen.add(w.pattern)
+            out.append(w)
+    return out
+
+
 def _usable(t: ast.Template, split: str) -> bool:
     return not t.splits or split in t.splits
 
@@ -618,7 +632,7 @@ def _check_splits(ds: ast.Dataset, infos: dict[str, PatternInfo], diags: list[Di
         if s.size.denominator != 1 or s.size < 1:
             diags.append(error("bad-size", f"split {s.name} needs a whole positive size", s.span))
     langs = [lang.lang for lang in ds.languages]
-    for w in ds.patterns:
+    for w in _listed(ds):
         info = infos.get(w.pattern)
         if info is None:
             continue
@@ -669,7 +683,7 @@ def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
     min_rep = 10
     if min_rep_setting is not None and isinstance(min_rep_setting.value, Fraction):
         min_rep = int(min_rep_setting.value)
-    for w in ds.patterns:
+    for w in _listed(ds):
         info = infos.get(w.pattern)
         if info is None or total == 0:
             continue
@@ -684,7 +698,7 @@ def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
                                      f"fewer than {min_rep} repetitions", w.span,
                                      "at low data volume one template per pattern learns best"))
     by_expert: dict[str, list[PatternInfo]] = {}
-    for info in (infos[w.pattern] for w in ds.patterns if w.pattern in infos):
+    for info in (infos[w.pattern] for w in _listed(ds) if w.pattern in infos):
         if len(info.experts) == 1:
             by_expert.setdefault(info.experts[0], []).append(info)
     for expert, group in sorted(by_expert.items()):
@@ -698,7 +712,7 @@ def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
             diags.append(warning("step-count-mismatch", f"expert {expert} has patterns of "
                                  f"{', '.join(map(str, counts))} steps", ds.span,
                                  "uniform step counts stopped the model mixing shapes"))
-    used = {e for info in infos.values() for e in info.experts}
+    used = {e for w in _listed(ds) if w.pattern in infos for e in infos[w.pattern].experts}
     for (a, b), ops in table.overlaps().items():
         if a in used and b in used:
             diags.append(warning("op-overlap", f"experts {a} and {b} share ops "
@@ -745,7 +759,9 @@ def check_program(program: Program) -> CheckResult:
     diags: list[Diagnostic] = []
     for decl in program.experts.values():
         diags += check_expert(decl)
-    table = program.expert_table()
+    # An expert named `composition` (reported above) would make the runtime's table refuse.
+    declared = {n: d for n, d in program.experts.items() if n != COMPOSITION}
+    table = Program(experts=declared).expert_table()
     infos: dict[str, PatternInfo] = {}
     for p in program.patterns.values():
         pd, info = check_pattern(p, program, table)

@@ -15,6 +15,29 @@ from . import __version__
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran and found problems (bad input lines, failed checks)
 EXIT_USAGE = 2  # bad options or unreadable inputs (click uses 2 as well)
+EXIT_INTERNAL = 3  # a bug in tasklang: reported in one line, traceback only with TASKLANG_DEBUG=1
+
+
+class _Group(click.Group):
+    """Turns an unexpected exception into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("tasklang: interrupted", err=True)
+            sys.exit(130)
+        except Exception as err:  # noqa: BLE001 - the last line of defence
+            import os
+
+            if os.environ.get("TASKLANG_DEBUG"):
+                raise
+            click.echo(f"tasklang: internal error: {type(err).__name__}: {err}", err=True)
+            click.echo("tasklang: please report this; TASKLANG_DEBUG=1 shows the traceback",
+                       err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 def fail_usage(message: str) -> NoReturn:
@@ -31,7 +54,7 @@ def _read_text(path: str) -> str:
         fail_usage(f"cannot read {path}: {err.strerror or err}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tasklang")
 def main() -> None:
     """tasklang: verified synthetic datasets for post-training small language models."""

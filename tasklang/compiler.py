@@ -19,12 +19,20 @@ from runtime.execute import execute
 from runtime.experts import COMPOSITION, ExpertTable
 from runtime.numbers import format_number
 from runtime.ops import COMPUTE_OPS, NAME_RE, PREV_RESULT, STEP_TYPES, ComputeStep, InitStep, QueryStep, Step
-from runtime.render import render
+from runtime.render import assemble, render_step
 from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
-from .expr import EvalError, Structure, compile_expr, field_of
-from .formats import FormatError, Labelled, Placeholder, looks_like_raw_float, parse_template, render_value
+from .expr import EvalError, Structure, compile_expr, field_of, free_names, norm
+from .formats import (
+    TEXT_FORMATS,
+    FormatError,
+    Labelled,
+    Placeholder,
+    looks_like_raw_float,
+    parse_template,
+    render_value,
+)
 from .generators import GENERATORS
 from .vocab import Entry, Vocab
 
@@ -46,6 +54,7 @@ class CompiledTemplate:
     splits: tuple[str, ...]
     lang: str | None
     parts: tuple[str | Placeholder, ...]
+    render: Callable[..., str]
 
     def usable(self, split: str, lang: str | None) -> bool:
         return (not self.splits or split in self.splits) and self.lang == lang
@@ -72,9 +81,21 @@ class Example:
 
 
 def _as_int(value: Any, what: str) -> int:
+    if type(value) is int:
+        return value
     if not isinstance(value, Fraction) or value.denominator != 1:
         raise EvalError(f"{what} must be a whole number, got {value!r}")
     return int(value)
+
+
+def _const_of(e: ast.Expr | None) -> Any:
+    """The value of a constant expression (no names), else None."""
+    if e is None or free_names(e):
+        return None
+    try:
+        return compile_expr(e)({})
+    except EvalError:
+        return None
 
 
 def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str, list[Entry]]
@@ -111,15 +132,22 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
 
 
 def _int_range(s: ast.IntRange) -> LetFn:
+    lo_c, hi_c = _const_of(s.lo), _const_of(s.hi)
+    step_c = 1 if s.step is None else _const_of(s.step)
+    if type(lo_c) is int and type(hi_c) is int and type(step_c) is int and step_c > 0 \
+            and lo_c <= hi_c:
+        # Constant bounds (the common case): no expression evaluation per sample.
+        stop = hi_c + 1
+        return lambda rng, env: rng.randrange(lo_c, stop, step_c)
     lo_fn, hi_fn = compile_expr(s.lo), compile_expr(s.hi)
     step_fn = compile_expr(s.step) if s.step is not None else None
 
-    def int_range(rng: random.Random, env: Env) -> Fraction:
+    def int_range(rng: random.Random, env: Env) -> int:
         lo, hi = _as_int(lo_fn(env), "range start"), _as_int(hi_fn(env), "range end")
         step = 1 if step_fn is None else _as_int(step_fn(env), "step")
         if step <= 0 or lo > hi:
             raise EvalError(f"empty range {lo}..{hi}")
-        return Fraction(rng.randrange(lo, hi + 1, step))
+        return rng.randrange(lo, hi + 1, step)
 
     return int_range
 
@@ -127,12 +155,12 @@ def _int_range(s: ast.IntRange) -> LetFn:
 def _decimal_range(s: ast.DecimalRange) -> LetFn:
     lo_fn, hi_fn, step_fn = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
 
-    def decimal_range(rng: random.Random, env: Env) -> Fraction:
+    def decimal_range(rng: random.Random, env: Env) -> Any:
         lo, hi, step = lo_fn(env), hi_fn(env), step_fn(env)
         if step <= 0 or lo > hi:
             raise EvalError(f"empty range {lo}..{hi}")
-        n = int((hi - lo) / step)
-        return lo + step * rng.randint(0, n)
+        n = int(Fraction(hi - lo) / step)
+        return norm(lo + step * rng.randint(0, n))
 
     return decimal_range
 
@@ -170,26 +198,80 @@ def _lookup(env: Env, path: tuple[str, ...]) -> Any:
     return value
 
 
-def render_template(parts: tuple[str | Placeholder, ...], env: Env,
-                    raw_floats: list[str] | None = None) -> str:
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
+Raw = list[str] | None
+Piece = Callable[[Env, Raw], str]
+TemplateFn = Callable[[Env, Raw], str]
+
+
+def _general_piece(part: Placeholder) -> Piece:
+    def piece(env: Env, raw: Raw) -> str:
         value = _lookup(env, part.path)
         if part.count is not None:
-            n = env[part.count]
-            form = "singular" if n == 1 else "plural"
+            form = "singular" if env[part.count] == 1 else "plural"
             value = value.get(form) if isinstance(value, Entry) else value
-        elif raw_floats is not None and isinstance(value, Fraction) and not isinstance(
-                value, Labelled) and not part.formats and looks_like_raw_float(value):
-            raw_floats.append(f"{{{part.raw}}} = {format_number(value)}")
+        elif raw is not None and not part.formats and isinstance(value, Fraction) and \
+                not isinstance(value, Labelled) and looks_like_raw_float(value):
+            raw.append(f"{{{part.raw}}} = {format_number(value)}")
         try:
-            out.append(render_value(value, part.formats))
+            return render_value(value, part.formats)
         except FormatError as err:
             raise EvalError(f"{{{part.raw}}}: {err}") from None
-    return "".join(out)
+
+    return piece
+
+
+def _text_piece(part: Placeholder, general: Piece) -> Piece:
+    """`{who}`, `{who.subj:cap}`: vocabulary text with text formats, without the general path."""
+    name, fields = part.path[0], part.path[1:]
+    formats = [TEXT_FORMATS[f] for f in part.formats]
+
+    def text_piece(env: Env, raw: Raw) -> str:
+        value = env[name]
+        if type(value) is not Entry:
+            return general(env, raw)
+        text = value.get(fields[0]) if fields else str(value)
+        if text is None:
+            return general(env, raw)  # raises the right error
+        for f in formats:
+            text = f(text)
+        return text
+
+    return text_piece
+
+
+def _piece(part: Placeholder) -> Piece:
+    general = _general_piece(part)
+    if part.count is None and len(part.path) <= 2 and all(f in TEXT_FORMATS for f in part.formats) \
+            and (len(part.path) == 2 or part.formats):
+        return _text_piece(part, general)
+    if part.count is not None or part.formats or len(part.path) > 1:
+        return general
+    name = part.path[0]
+
+    def plain_piece(env: Env, raw: Raw) -> str:
+        value = env[name]
+        kind = type(value)
+        if kind is int:
+            return str(value)
+        if kind is str:
+            return value  # type: ignore[no-any-return]
+        return general(env, raw)
+
+    return plain_piece
+
+
+def compile_template(parts: tuple[str | Placeholder, ...]) -> TemplateFn:
+    """Template -> closure: literal text stays text, each placeholder is one small function."""
+    pieces: list[str | Piece] = [p if isinstance(p, str) else _piece(p) for p in parts]
+
+    def render_fn(env: Env, raw: Raw = None) -> str:
+        return "".join([p if type(p) is str else p(env, raw) for p in pieces])  # type: ignore[operator]
+
+    return render_fn
+
+
+def render_template(parts: tuple[str | Placeholder, ...], env: Env, raw: Raw = None) -> str:
+    return compile_template(parts)(env, raw)
 
 
 # ---------------------------------------------------------------- traces
@@ -202,11 +284,11 @@ def _name_fn(tvar: ast.TVar) -> Callable[[Env], str]:
     if not tvar.templated:
         text = tvar.text
         return lambda env: text
-    parts = parse_template(tvar.text).parts
+    render_fn = compile_template(parse_template(tvar.text).parts)
 
     def name(env: Env) -> str:
         # Entity-anchored names (`bob.cards`): lower case, words joined by underscores.
-        rendered = render_template(parts, env).strip().lower().replace(" ", "_")
+        rendered = render_fn(env, None).strip().lower().replace(" ", "_")
         if not NAME_RE.fullmatch(rendered):
             raise EvalError(f"{tvar.text} renders as {rendered!r}, not a valid name")
         return rendered
@@ -254,11 +336,40 @@ def _compile_init(stmt: ast.TInit) -> StepFn:
 
     def init(env: Env) -> Step:
         value = value_fn(env)
-        if not isinstance(value, Fraction):
+        if type(value) is not int and not isinstance(value, Fraction):
             raise EvalError(f"init {stmt.var.text}: not a number")
-        return InitStep.trusted(var=name(env), value=Fraction(value))
+        if isinstance(value, Labelled):
+            value = Fraction(value)  # the number, not its label
+        return InitStep.trusted(var=name(env), value=value)
 
     return init
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """How to make one step: built once when nothing in it depends on the payload."""
+
+    fn: StepFn
+    step: Step | None
+    line: str | None
+
+
+def _is_constant(stmt: ast.TStmt) -> bool:
+    names = [stmt.var] if isinstance(stmt, ast.TInit | ast.TQuery) else (
+        ([stmt.out] if stmt.out else []) + list(stmt.args))
+    if any(n.templated for n in names):
+        return False
+    if isinstance(stmt, ast.TInit):
+        return stmt.from_prev or (stmt.value is not None and not free_names(stmt.value))
+    return True
+
+
+def _plan(stmt: ast.TStmt) -> StepPlan:
+    fn = _compile_stmt(stmt)
+    if _is_constant(stmt):
+        step = fn({})
+        return StepPlan(fn, step, render_step(step))
+    return StepPlan(fn, None, None)
 
 
 # ---------------------------------------------------------------- the pattern
@@ -270,8 +381,8 @@ class CompiledPattern:
     lets: list[tuple[str, LetFn]]
     requires: list[tuple[str, Callable[[Mapping[str, Any]], Any], bool]]  # (text, test, uses answer)
     templates: list[CompiledTemplate]
-    blocks: list[tuple[str, list[StepFn]]]
-    answer: tuple[str | Placeholder, ...] | None
+    blocks: list[tuple[str, list[StepPlan]]]
+    answer: TemplateFn | None
     table: ExpertTable
     reject_counts: dict[str, int] = field(default_factory=dict)
 
@@ -302,7 +413,7 @@ class CompiledPattern:
         """Question, gold trace, executed answer and completion for one payload."""
         raw: list[str] = []
         try:
-            question = render_template(template.parts, env, raw)
+            question = template.render(env, raw)
         except (EvalError, KeyError) as err:
             raise Rejected(f"template {template.id}: {err}") from None
         trace, answer, completion = self._answer(env)
@@ -328,30 +439,40 @@ class CompiledPattern:
     def _answer(self, env: Env) -> tuple[AnyTrace | None, str, str]:
         if self.answer is not None:
             try:
-                text = render_template(self.answer, env)
+                text = self.answer(env, None)
             except (EvalError, KeyError) as err:
                 raise Rejected(f"answer: {err}") from None
             self._check_answer_requires(env, text)
             return None, text, text
-        trace = self.build_trace(env)
+        trace, text = self.build_trace(env)
         outcome = execute(trace, self.table)
         if outcome.error is not None or outcome.value is None:
             kind = outcome.error.kind.value if outcome.error else "no value"
             raise Rejected(f"gold trace: {kind}")
         self._check_answer_requires(env, outcome.value)
-        return trace, format_number(outcome.value), render(trace)
+        return trace, format_number(outcome.value), text
 
-    def build_trace(self, env: Env) -> AnyTrace:
-        parts = []
-        for expert, steps in self.blocks:
-            try:
-                built = tuple(fn(env) for fn in steps)
-            except EvalError as err:
-                raise Rejected(f"trace: {err}") from None
-            parts.append(Trace.model_construct(expert=expert, steps=built))
-        if len(parts) == 1:
-            return parts[0]
-        return ComposedTrace.model_construct(parts=tuple(parts))
+    def build_trace(self, env: Env) -> tuple[AnyTrace, str]:
+        """The gold trace for a payload and its canonical text (== runtime.render(trace))."""
+        parts, lines = [], []
+        for expert, plans in self.blocks:
+            steps, rendered = [], []
+            for plan in plans:
+                if plan.step is not None:
+                    steps.append(plan.step)
+                    rendered.append(plan.line)
+                    continue
+                try:
+                    step = plan.fn(env)
+                except EvalError as err:
+                    raise Rejected(f"trace: {err}") from None
+                steps.append(step)
+                rendered.append(render_step(step))
+            parts.append(Trace.trusted(expert, tuple(steps)))
+            lines.append((expert, rendered))
+        composed = len(parts) > 1
+        trace = ComposedTrace.model_construct(parts=tuple(parts)) if composed else parts[0]
+        return trace, assemble(lines, composed)  # type: ignore[arg-type]
 
     def _check_answer_requires(self, env: Env, answer: Any) -> None:
         with_answer = None
@@ -406,7 +527,8 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
     templates = []
     for i, t in enumerate(p.templates):
         tid = f"{p.name}/{t.name or i}"
-        templates.append(CompiledTemplate(tid, t.splits, t.lang, parse_template(t.text).parts))
-    blocks = [(b.expert, [_compile_stmt(s) for s in b.steps]) for b in p.traces]
-    answer = parse_template(p.answers[0].text).parts if p.answers else None
+        parts = parse_template(t.text).parts
+        templates.append(CompiledTemplate(tid, t.splits, t.lang, parts, compile_template(parts)))
+    blocks = [(b.expert, [_plan(s) for s in b.steps]) for b in p.traces]
+    answer = compile_template(parse_template(p.answers[0].text).parts) if p.answers else None
     return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table)

@@ -45,15 +45,26 @@ Env = Mapping[str, Any]
 Fn = Callable[[Env], Any]
 
 
-def _num(x: Any) -> Fraction:
-    if isinstance(x, Fraction) and not isinstance(x, bool):
-        return x
+Number = int | Fraction  # whole values stay ints while sampling: exact and much faster
+
+
+def _num(x: Any) -> Number:
+    t = type(x)
+    if t is int or isinstance(x, Fraction):
+        return x  # type: ignore[no-any-return]
     raise EvalError(f"expected a number, got {x!r}")
 
 
-def _round(x: Fraction, digits: Fraction = Fraction(0)) -> Fraction:
+def norm(x: Number) -> Number:
+    """Whole Fractions become ints (labelled values keep their label)."""
+    if type(x) is Fraction and x.denominator == 1:
+        return x.numerator
+    return x
+
+
+def _round(x: Number, digits: Number = 0) -> Number:
     q = Fraction(10) ** int(digits)
-    return Fraction(round(x * q)) / q
+    return norm(Fraction(round(x * q)) / q)
 
 
 FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
@@ -61,9 +72,9 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "min": (1, 99, lambda *a: min(_num(x) for x in a)),
     "max": (1, 99, lambda *a: max(_num(x) for x in a)),
     "abs": (1, 1, lambda a: abs(_num(a))),
-    "floor": (1, 1, lambda a: Fraction(math.floor(_num(a)))),
-    "ceil": (1, 1, lambda a: Fraction(math.ceil(_num(a)))),
-    "round": (1, 2, lambda a, d=Fraction(0): _round(_num(a), _num(d))),
+    "floor": (1, 1, lambda a: math.floor(_num(a))),
+    "ceil": (1, 1, lambda a: math.ceil(_num(a))),
+    "round": (1, 2, lambda a, d=0: _round(_num(a), _num(d))),
     "is_int": (1, 1, lambda a: _num(a).denominator == 1),
 }
 
@@ -71,23 +82,23 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
 def _binop(op: str, a: Any, b: Any) -> Any:
     x, y = _num(a), _num(b)
     if op == "+":
-        return x + y
+        return norm(x + y)
     if op == "-":
-        return x - y
+        return norm(x - y)
     if op == "*":
-        return x * y
+        return norm(x * y)
     if y == 0 and op in ("/", "//", "%"):
         raise EvalError("division by zero")
     if op == "/":
-        return x / y
+        return norm(Fraction(x) / y)
     if op == "//":
-        return Fraction(x // y)
+        return int(x // y)
     if op == "%":
-        return x % y
+        return norm(x % y)
     if op == "**":
         if y.denominator != 1 or abs(y) > 64 or (x == 0 and y < 0):
             raise EvalError("** needs a small integer exponent")
-        return x ** int(y)
+        return norm(Fraction(x) ** int(y))
     raise EvalError(f"unknown operator {op}")
 
 
@@ -110,7 +121,7 @@ def field_of(value: Any, name: str) -> Any:
 def compile_expr(e: ast.Expr) -> Fn:
     """A closure computing `e` over a payload environment. Names are resolved at call time."""
     if isinstance(e, ast.Num | ast.Str):
-        const = e.value
+        const = norm(e.value) if isinstance(e, ast.Num) else e.value
         return lambda env: const
     if isinstance(e, ast.Ref):
         return _compile_ref(e)
@@ -119,7 +130,7 @@ def compile_expr(e: ast.Expr) -> Fn:
         return lambda env: _binop(op, left(env), right(env))
     if isinstance(e, ast.Neg):
         inner = compile_expr(e.operand)
-        return lambda env: -_num(inner(env))
+        return lambda env: norm(-_num(inner(env)))
     if isinstance(e, ast.Not):
         inner = compile_expr(e.operand)
         return lambda env: not inner(env)

@@ -89,12 +89,12 @@ def with_commas(value: Fraction) -> str:
 
 
 def money(value: Fraction) -> str:
+    sign = "-" if value < 0 else ""  # -$5 like -$5.50, never $-5
     if value.denominator == 1:
-        return "$" + with_commas(value)
+        return sign + "$" + with_commas(abs(value))
     cents = value * 100
     if cents.denominator != 1:
         raise FormatError(f"money needs whole cents, got {format_number(value)}")
-    sign = "-" if cents < 0 else ""
     whole, rest = divmod(abs(cents.numerator), 100)
     return f"{sign}${whole:,}.{rest:02d}"
 
@@ -149,27 +149,41 @@ class ParsedTemplate:
         return tuple(p for p in self.parts if isinstance(p, Placeholder))
 
 
+_TOKEN = re.compile(r"\{\{|\}\}|\{[^{}]*\}|[{}]")
+
+
 def parse_template(text: str) -> ParsedTemplate:
-    """Split a template into literal text and placeholders; `{{` and `}}` are literal braces."""
+    """Split a template into literal text and placeholders; `{{` and `}}` are literal braces.
+
+    Scanned left to right like Python's str.format: `{{{w}}}` is a placeholder in literal
+    braces. Offsets are positions in `text` (for carets).
+    """
     parts: list[str | Placeholder] = []
     problems: list[tuple[int, str]] = []
-    protected = text.replace("{{", "\x00").replace("}}", "\x01")
+    literal: list[str] = []
     pos = 0
-    for m in _PLACEHOLDER.finditer(protected):
-        parts.append(protected[pos : m.start()])
+    for m in _TOKEN.finditer(text):
+        literal.append(text[pos : m.start()])
         pos = m.end()
-        got = _placeholder(m.group(1), m.start(), problems)
-        if got is not None:
-            parts.append(got)
-    parts.append(protected[pos:])
-    stray = [i for i, ch in enumerate(protected) if ch in "{}"]
-    stray = [i for i in stray if not any(
-        isinstance(p, Placeholder) and p.offset <= i <= p.offset + len(p.raw) + 1 for p in parts)]
-    for i in stray[:1]:
-        problems.append((i, "unbalanced brace (write {{ or }} for a literal one)"))
-    restored = tuple(p.replace("\x00", "{").replace("\x01", "}") if isinstance(p, str) else p
-                     for p in parts)
-    return ParsedTemplate(tuple(p for p in restored if p != ""), tuple(problems))
+        token = m.group()
+        if token in ("{{", "}}"):
+            literal.append(token[0])
+            continue
+        if len(token) == 1:
+            if not any(msg.startswith("unbalanced") for _, msg in problems):
+                problems.append((m.start(), "unbalanced brace (write {{ or }} for a literal one)"))
+            literal.append(token)
+            continue
+        got = _placeholder(token[1:-1], m.start(), problems)
+        if got is None:
+            literal.append(token)
+            continue
+        parts.append("".join(literal))
+        literal = []
+        parts.append(got)
+    literal.append(text[pos:])
+    parts.append("".join(literal))
+    return ParsedTemplate(tuple(p for p in parts if p != ""), tuple(problems))
 
 
 def _placeholder(body: str, offset: int, problems: list[tuple[int, str]]) -> Placeholder | None:
@@ -183,7 +197,7 @@ def _placeholder(body: str, offset: int, problems: list[tuple[int, str]]) -> Pla
         if f not in FORMATS:
             problems.append((offset, f"unknown format {f!r} in {{{body}}} "
                                      f"(known: {', '.join(sorted(FORMATS))})"))
-    if count and not _PATH.fullmatch(count):
+    if "@" in head and not _PATH.fullmatch(count):
         problems.append((offset, f"bad count in {{{body}}}"))
     return Placeholder(tuple(path_text.strip().split(".")), count or None, tuple(formats),
                        offset, body)
@@ -194,7 +208,7 @@ def render_value(value: Any, formats: tuple[str, ...]) -> str:
     number_fmts = [f for f in formats if f in NUMBER_FORMATS]
     if isinstance(value, bool):
         text = "yes" if value else "no"
-    elif isinstance(value, Fraction):
+    elif isinstance(value, int | Fraction):
         if isinstance(value, Labelled) and not number_fmts:
             text = value.label
         else:
@@ -212,7 +226,7 @@ def render_value(value: Any, formats: tuple[str, ...]) -> str:
     return text
 
 
-def looks_like_raw_float(value: Fraction) -> bool:
+def looks_like_raw_float(value: Fraction | int) -> bool:
     """A number that would show as a long decimal or a bare fraction in a question."""
     if value.denominator == 1:
         return False
