@@ -86,6 +86,7 @@ class Context:
     patterns: list[CompiledPattern]
     weights: list[tuple[str, Fraction]]
     splits: list[ast.SplitDecl]
+    counter: TokenCounter
     spans: dict[str, Span] = field(default_factory=dict)  # pattern -> its line in the dataset
     orders: dict[str, list[int]] = field(default_factory=dict)
 
@@ -128,44 +129,9 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
     return Failure(pattern.name, reasons)
 
 
-_WORKER_CTX: Context | None = None
-
-
-def _chunk(args: tuple[str, int, int]) -> list[Example | Failure]:
-    split, start, end = args
-    assert _WORKER_CTX is not None
-    return [candidate(_WORKER_CTX, split, i, 0) for i in range(start, end)]
-
-
-def first_draws(ctx: Context, split: ast.SplitDecl, workers: int, chunk: int = 512
-                ) -> Iterator[Example | Failure]:
-    """Attempt-0 candidates of a split in index order, from `workers` processes."""
-    n = int(split.size)
-    ranges = [(split.name, s, min(n, s + chunk)) for s in range(0, n, chunk)]
-    if workers <= 1 or n <= chunk:
-        for r in ranges:
-            yield from _chunk_local(ctx, *r)
-        return
-    global _WORKER_CTX
-    _WORKER_CTX = ctx
-    mp = multiprocessing.get_context("fork")
-    with mp.Pool(workers) as pool:
-        for batch in pool.imap(_chunk, ranges):
-            yield from batch
-    _WORKER_CTX = None
-
-
-def _chunk_local(ctx: Context, split: str, start: int, end: int) -> Iterator[Example | Failure]:
-    for i in range(start, end):
-        yield candidate(ctx, split, i, 0)
-
-
-# ---------------------------------------------------------------- records and statistics
-
-
 def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
     return {
-        "id": f"{ctx.name}/{split}/{index:07d}",
+        "id": record_id(ctx, split, index),
         "split": split,
         "pattern": ex.pattern,
         "expert": ex.expert,
@@ -178,6 +144,86 @@ def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
                    {"role": "user", "content": ex.question}],
         "completion": [{"role": "assistant", "content": ex.completion}],
     }
+
+
+def record_id(ctx: Context, split: str, index: int) -> str:
+    return f"{ctx.name}/{split}/{index:07d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A drawn example reduced to what the writer needs: its JSON line, leak keys and
+    token lengths. Workers send these back (cheap to pickle), never whole traces."""
+
+    pattern: str
+    expert: str
+    template_id: str
+    lang: str
+    line: str
+    pkey: bytes
+    qkey: bytes
+    prompt_tokens: int
+    completion_tokens: int
+    raw_floats: tuple[str, ...]
+
+
+def prepare(ctx: Context, split: str, drawn: list[tuple[int, Example]]) -> list[Prepared]:
+    """JSON lines, keys and token counts for a batch (tokenizers count fastest in batches)."""
+    prompts = ctx.counter.prompt_lengths([(ctx.settings.system, ex.question) for _, ex in drawn])
+    targets = ctx.counter.text_lengths([ex.completion for _, ex in drawn])
+    out = []
+    for (index, ex), p_len, c_len in zip(drawn, prompts, targets, strict=True):
+        line = json.dumps(record(ex, ctx, split, index), ensure_ascii=False)
+        out.append(Prepared(ex.pattern, ex.expert or "none", ex.template_id,
+                            ex.lang or MAIN_LANGUAGE, line, payload_key(ex.pattern, ex.payload),
+                            question_key(ex.question), p_len, c_len, ex.raw_floats))
+    return out
+
+
+def _work(ctx: Context, split: str, start: int, end: int) -> list[Prepared | Failure]:
+    drawn: list[tuple[int, Example]] = []
+    slots: list[Prepared | Failure | None] = []
+    for i in range(start, end):
+        got = candidate(ctx, split, i, 0)
+        if isinstance(got, Failure):
+            slots.append(got)
+        else:
+            drawn.append((i, got))
+            slots.append(None)
+    prepared = iter(prepare(ctx, split, drawn))
+    return [s if s is not None else next(prepared) for s in slots]
+
+
+_WORKER_CTX: Context | None = None
+
+
+def _chunk(args: tuple[str, int, int]) -> list[Prepared | Failure]:
+    assert _WORKER_CTX is not None
+    return _work(_WORKER_CTX, *args)
+
+
+def first_draws(ctx: Context, split: ast.SplitDecl, workers: int, chunk: int = 256
+                ) -> Iterator[Prepared | Failure]:
+    """Attempt-0 draws of a split in index order, from `workers` processes (same bytes)."""
+    n = int(split.size)
+    ranges = [(split.name, s, min(n, s + chunk)) for s in range(0, n, chunk)]
+    if workers <= 1 or n <= chunk:
+        for r in ranges:
+            yield from _work(ctx, *r)
+        return
+    global _WORKER_CTX
+    _WORKER_CTX = ctx
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no threads across fork
+    mp = multiprocessing.get_context("fork")
+    try:
+        with mp.Pool(workers) as pool:
+            for batch in pool.imap(_chunk, ranges, chunksize=1):
+                yield from batch
+    finally:
+        _WORKER_CTX = None
+
+
+# ---------------------------------------------------------------- statistics
 
 
 def _percentile(values: array, q: float) -> int:  # type: ignore[type-arg]
@@ -202,34 +248,32 @@ class SplitStats:
     completion_tokens: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
     redraws: int = 0
 
-    def add(self, ex: Example) -> None:
-        self.experts[ex.expert or "none"] += 1
-        self.patterns[ex.pattern] += 1
-        self.templates[ex.template_id] += 1
-        self.languages[ex.lang or MAIN_LANGUAGE] += 1
+    def add(self, p: Prepared) -> None:
+        self.experts[p.expert] += 1
+        self.patterns[p.pattern] += 1
+        self.templates[p.template_id] += 1
+        self.languages[p.lang] += 1
+        self.prompt_tokens.append(p.prompt_tokens)
+        self.completion_tokens.append(p.completion_tokens)
 
 
 @dataclass
 class BudgetCheck:
-    counter: TokenCounter
     settings: Settings
+    description: str
     offenders: list[tuple[int, str, str]] = field(default_factory=list)  # (excess, id, what)
     violations: int = 0
 
-    def measure(self, batch: list[tuple[str, Example]], stats: SplitStats) -> None:
-        prompts = [(self.settings.system, ex.question) for _, ex in batch]
-        p_len = self.counter.prompt_lengths(prompts)
-        c_len = self.counter.text_lengths([ex.completion for _, ex in batch])
-        for (rid, _), p, c in zip(batch, p_len, c_len, strict=True):
-            stats.prompt_tokens.append(p)
-            stats.completion_tokens.append(c)
-            total = p + c + EOS_TOKENS
-            if total > self.settings.max_length:
-                self._offend(total - self.settings.max_length, rid,
-                             f"prompt {p} + target {c} + eos > max_length {self.settings.max_length}")
-            if c + EOS_TOKENS > self.settings.max_new_tokens:
-                self._offend(c + EOS_TOKENS - self.settings.max_new_tokens, rid,
-                             f"target {c} + eos > max_new_tokens {self.settings.max_new_tokens}")
+    def check(self, p: Prepared, rid: str) -> None:
+        total = p.prompt_tokens + p.completion_tokens + EOS_TOKENS
+        if total > self.settings.max_length:
+            self._offend(total - self.settings.max_length, rid,
+                         f"prompt {p.prompt_tokens} + target {p.completion_tokens} + eos "
+                         f"> max_length {self.settings.max_length}")
+        if p.completion_tokens + EOS_TOKENS > self.settings.max_new_tokens:
+            self._offend(p.completion_tokens + EOS_TOKENS - self.settings.max_new_tokens, rid,
+                         f"target {p.completion_tokens} + eos > max_new_tokens "
+                         f"{self.settings.max_new_tokens}")
 
     def _offend(self, excess: int, rid: str, what: str) -> None:
         self.violations += 1
@@ -379,7 +423,7 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
     # Smallest splits first: evaluation sets take their payloads before train can use them up.
     splits = sorted(ds.splits, key=lambda s: (s.size, [x.name for x in ds.splits].index(s.name)))
     ctx = Context(ds.name, settings, patterns, [(w.pattern, w.weight) for w in ds.patterns], splits,
-                  {w.pattern: w.span for w in ds.patterns})
+                  counter, {w.pattern: w.span for w in ds.patterns})
     for split in splits:
         ctx.order(split)
     return ctx
@@ -431,7 +475,7 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
               workers: int, progress: Callable[[str, int], Progress] | None,
               diags: list[Diagnostic]) -> BuildResult:
     registry = LeakRegistry(ctx.settings.unique)
-    budget = BudgetCheck(counter, ctx.settings)
+    budget = BudgetCheck(ctx.settings, counter.description)
     stats: dict[str, SplitStats] = {}
     raw_floats: Counter[str] = Counter()
     for split in ctx.splits:
@@ -455,31 +499,25 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
 def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, budget: BudgetCheck,
                  fh: TextIO, workers: int, tick: Progress | None, stats: SplitStats,
                  raw_floats: Counter[str]) -> Diagnostic | None:
-    batch: list[tuple[str, Example]] = []
     for index, first in enumerate(first_draws(ctx, split, workers)):
         got = _accept(ctx, split.name, index, first, registry)
         if isinstance(got, Diagnostic):
             return got
-        ex, redraws = got
+        prepared, redraws = got
         stats.redraws += redraws
-        stats.add(ex)
-        for r in ex.raw_floats:
-            raw_floats[f"{ex.pattern}: {r}"] += 1
-        rec = record(ex, ctx, split.name, index)
-        fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        batch.append((rec["id"], ex))
-        if len(batch) >= 1024:
-            budget.measure(batch, stats)
-            batch = []
+        stats.add(prepared)
+        for r in prepared.raw_floats:
+            raw_floats[f"{prepared.pattern}: {r}"] += 1
+        budget.check(prepared, record_id(ctx, split.name, index))
+        fh.write(prepared.line)
+        fh.write("\n")
         if tick is not None:
             tick(1)
-    if batch:
-        budget.measure(batch, stats)
     return None
 
 
-def _accept(ctx: Context, split: str, index: int, first: Example | Failure,
-            registry: LeakRegistry) -> tuple[Example, int] | Diagnostic:
+def _accept(ctx: Context, split: str, index: int, first: Prepared | Failure,
+            registry: LeakRegistry) -> tuple[Prepared, int] | Diagnostic:
     """The first draw that leaks nowhere; redraws are deterministic (attempt 1, 2, ...)."""
     current = first
     clashes: Counter[str] = Counter()
@@ -489,14 +527,14 @@ def _accept(ctx: Context, split: str, index: int, first: Example | Failure,
             return error("unsatisfiable", f"{current.pattern}: {MAX_TRIES} samples in a row "
                          f"were rejected while building {split} #{index}; most by `{top[0]}`",
                          _pattern_span(ctx, current.pattern))
-        pkey, qkey = payload_key(current.pattern, current.payload), question_key(current.question)
-        clash = registry.clash(split, pkey, qkey)
+        clash = registry.clash(split, current.pkey, current.qkey)
         if clash is None:
-            registry.add(split, pkey, qkey)
+            registry.add(split, current.pkey, current.qkey)
             return current, attempt - 1
         clashes[clash] += 1
-        current = candidate(ctx, split, index, attempt)
-    pattern = current.pattern if isinstance(current, Example) else "?"
+        drawn = candidate(ctx, split, index, attempt)
+        current = drawn if isinstance(drawn, Failure) else prepare(ctx, split, [(index, drawn)])[0]
+    pattern = current.pattern
     return error("domain-exhausted", f"{pattern}: no fresh payload for {split} #{index} after "
                  f"{MAX_ATTEMPTS} draws ({', '.join(f'{k}: {v}' for k, v in clashes.items())})",
                  _pattern_span(ctx, pattern),
@@ -511,7 +549,7 @@ def _budget_error(budget: BudgetCheck, ds: ast.Dataset) -> Diagnostic:
     s = setting(ds, "max_length") or setting(ds, "max_new_tokens")
     span = s.span if s is not None else ds.span
     return error("token-budget", f"{budget.violations} examples would be truncated "
-                 f"({budget.counter.description})", span,
+                 f"({budget.description})", span,
                  *[f"{rid}: {what}" for _, rid, what in budget.offenders],
                  "tasklang never truncates: raise max_length/max_new_tokens or shorten the "
                  "system prompt and templates")
