@@ -58,25 +58,36 @@ def check_name(value: Any) -> str:
 
 
 def to_number(value: Any) -> Fraction:
-    """An exact value from YAML: ints, decimals, numeric strings ("18", "80,000", "1/2")."""
+    """An exact value from YAML: ints, decimals, numeric strings ("18", "80,000", "1/2").
+
+    A value is accepted only if its canonical rendering is itself an acceptable
+    literal, so every accepted trace renders to text that parses back to it
+    (`1e-39` is refused: written out it is 41 characters).
+    """
+    number = _number_or_none(value)
+    if number is None:
+        raise PydanticCustomError(
+            "not_a_number", "expected a number, got {got}", {"got": repr(value)[:40]})
+    if len(format_number(number)) > MAX_LITERAL_CHARS:
+        raise PydanticCustomError("limits_exceeded", "number too long to write out", {})
+    return number
+
+
+def _number_or_none(value: Any) -> Fraction | None:
     if isinstance(value, bool) or value is None:
-        raise PydanticCustomError("not_a_number", "expected a number, got {got}", {"got": value})
+        return None
     if isinstance(value, Fraction):
         return value
     if isinstance(value, int):
-        if abs(value) >= 10**MAX_LITERAL_CHARS:
-            raise PydanticCustomError("limits_exceeded", "number too large", {})
-        return Fraction(value)
+        return Fraction(value) if abs(value) < 10**MAX_LITERAL_CHARS else None
+    if isinstance(value, str) and len(value) > MAX_LITERAL_CHARS:
+        return None
     if isinstance(value, float | str):
-        if isinstance(value, str) and len(value) > MAX_LITERAL_CHARS:
-            raise PydanticCustomError("not_a_number", "expected a number, got a long string", {})
         try:
             return parse_answer(value, MAX_LITERAL_CHARS)
         except ValueError:
-            pass
-    raise PydanticCustomError(
-        "not_a_number", "expected a number, got {got}", {"got": repr(value)[:40]}
-    )
+            return None
+    return None
 
 
 def to_source(value: Any) -> str:

@@ -81,6 +81,9 @@ CASES = [
     Case("bullet-list-of-reasoning",
          "".join(f"- step {i}: subtract and multiply, the answer is 18\n" for i in range(11)),
          "parse_failure", 0.0),  # a YAML list of strings is no trace, however long
+    Case("bullet-list-of-reasoning-no-expected-expert",
+         "".join(f"- step {i}: subtract and multiply, the answer is 18\n" for i in range(11)),
+         "parse_failure", 0.0, expert=None),
     # -- bypassing the solver
     Case("answer-copied-into-init",
          single(EXPERT, "{op: init, var: result, value: 18}", "{op: query, var: result}"),

@@ -36,6 +36,7 @@ SHORT_CIRCUIT = single("arithmetic", "{op: init, var: a, value: 18}", "{op: quer
 def test_correct() -> None:
     g = grade(EIGHTEEN, 18, expert="arithmetic")
     assert (g.status, g.reward, g.value) == ("correct", 1.0, Fraction(18))
+    assert isinstance(g.value, Fraction)
     assert g.correct and g.parsed and g.valid and g.error is None and g.error_kind is None
     assert g.experts == ("arithmetic",)
     assert isinstance(g.trace, Trace)
@@ -284,3 +285,19 @@ def test_grade_is_a_frozen_value() -> None:
     assert isinstance(g, Grade) and g == grade(EIGHTEEN, 18)
     with pytest.raises(AttributeError):
         g.reward = 0.0  # type: ignore[misc]
+
+
+def test_long_exact_answers_compare_exactly() -> None:
+    # 0.5 ** 60 = 1 / 2**60: 60 decimals, far longer than any literal a model may write
+    text = single("arithmetic", "{op: init, var: half, value: 0.5}",
+                  "{op: init, var: n, value: 60}",
+                  "{op: compute, compute_op: pow, args: [half, n], var: result}",
+                  "{op: query, var: result}")
+    value = Fraction(1, 2**60)
+    g = grade(text)
+    assert g.value == value
+    decimal = g.to_json()["value"]
+    assert decimal == "0." + str(5**60).rjust(60, "0") and len(decimal) == 62
+    for answer in (decimal, value, f"1/{2**60}"):
+        assert grade(text, answer).status == "correct", answer
+    assert grade(text, decimal[:-1]).status == "wrong_answer"

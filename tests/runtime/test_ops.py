@@ -138,7 +138,7 @@ def test_pow_at_the_exponent_bound() -> None:
     assert value_of(compute_with("pow", ["2", "64"])) == 2**64
 
 
-def _compute_step(op: str, n: int) -> ComputeStep | Any:
+def _compute_step(op: str, n: int) -> Any:
     return build_step({"op": "compute", "compute_op": op,
                        "args": [f"x{i}" for i in range(n)], "var": "r"})
 

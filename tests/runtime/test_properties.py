@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from runtime import (
     DEFAULT_LIMITS,
     ComposedTrace,
+    ErrorKind,
     ExecError,
     Limits,
     RewardWeights,
@@ -164,6 +165,31 @@ def test_fast_path_never_changes_meaning(data: st.DataObject) -> None:
         except _Bounded as bounded:
             pytest.fail(f"fast path read {fast!r}, full loader refused: {bounded.failure}")
         assert full == fast
+
+
+literals = st.one_of(
+    st.builds(lambda m, k, e: f"{m}{'.' + k if k else ''}e{e}", st.integers(-999, 999),
+              st.text("0123456789", max_size=12), st.integers(-30, 30)),
+    st.builds(lambda a, b: f"{a}/{b}", st.integers(-(10**6), 10**6), st.integers(1, 2**64)),
+    st.builds(lambda a, k: f"{a}.{k}", st.integers(-(10**9), 10**9),
+              st.text("0123456789", min_size=1, max_size=25)),
+)
+
+
+@PROPERTY
+@given(literals)
+def test_accepted_literals_render_re_readably(literal: str) -> None:
+    """Any init value the parser accepts renders to text that parses back to it."""
+    text = (f"expert: arithmetic\ntrace:\n- {{op: init, var: a, value: {literal}}}\n"
+            "- {op: init, var: b, value: 2}\n"
+            "- {op: compute, compute_op: mul, args: [a, b], var: result}\n"
+            "- {op: query, var: result}\n")
+    trace = parse(text)
+    if isinstance(trace, ExecError):  # over the input bounds: refused up front, typed
+        assert trace.kind in (ErrorKind.LIMITS_EXCEEDED, ErrorKind.NOT_A_NUMBER), trace
+        return
+    assert isinstance(trace, Trace)
+    assert parse(render(trace)) == trace, render(trace)
 
 
 # ---------------------------------------------------------------- hostile and arbitrary text

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from runtime import parse, render, render_step
+from runtime import ErrorKind, ExecError, parse, render, render_step
 from runtime.extract import fast_load
 from runtime.ops import ComputeStep, InitStep, PercentOffStep, QueryStep, TransferStep
 from runtime.trace import ComposedTrace, Trace
@@ -101,3 +101,41 @@ def test_non_terminating_value_round_trips() -> None:
     trace = typed_text(text)
     assert render(trace) == text
     assert parse(render(trace)) == trace
+
+
+def _literal_trace(literal: str) -> str:
+    return single("arithmetic", f"{{op: init, var: a, value: {literal}}}",
+                  "{op: init, var: b, value: 2}",
+                  "{op: compute, compute_op: mul, args: [a, b], var: result}",
+                  "{op: query, var: result}")
+
+
+@pytest.mark.parametrize(
+    "literal",
+    ["0.123456789e-30",  # 15 characters; as a plain decimal it needs 41
+     "1/1099511627776",  # 1 / 2**40: forty decimals
+     "0.00000000001e-28"],
+)
+def test_a_value_is_accepted_only_if_it_renders_re_readably(literal: str) -> None:
+    """Whatever value the parser accepts, its rendering must parse back to the same trace.
+
+    `render` is what gold traces are trained on and what `tasklang solve` prints: a value
+    the runtime accepted must never render as a literal the runtime then refuses. Refusing
+    such a value up front, as a typed error, is the other consistent answer.
+    """
+    trace = parse(_literal_trace(literal))
+    if isinstance(trace, ExecError):
+        assert trace.kind in (ErrorKind.LIMITS_EXCEEDED, ErrorKind.NOT_A_NUMBER)
+        return
+    assert isinstance(trace, Trace)
+    assert parse(render(trace)) == trace, render(trace)
+
+
+@pytest.mark.parametrize(
+    "literal",
+    ["1.5e-30", "1e30", "9" * 40, "-0.000000000000000000000000000000000001", "1/3", "-22/7",
+     "1/1024", "123456789012345678901234567890.5e-5"],
+)
+def test_long_but_writable_values_round_trip(literal: str) -> None:
+    trace = typed_text(_literal_trace(literal))
+    assert parse(render(trace)) == trace, render(trace)
