@@ -126,6 +126,15 @@ def _static_checks(
     return None
 
 
+_COPYING = frozenset({"min", "max"})  # over a single distinct argument they only copy it
+
+
+def _launders(step: object, env: _Env) -> bool:
+    """`max(a, a)` of an init-only `a` would pass a copied input off as computed."""
+    return (isinstance(step, ComputeStep) and step.compute_op in _COPYING
+            and len(set(step.args)) == 1 and step.args[0] in env.init_only)
+
+
 def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) -> Value:
     env = _Env(prev, max_digits)
     for i, step in enumerate(trace.steps):
@@ -133,6 +142,8 @@ def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) ->
             step.apply(env)
         except TraceError as err:
             raise _Located(ExecError(err.kind, err.message, part, i)) from None
+        if _launders(step, env):
+            env.init_only.add(step.var)  # type: ignore[attr-defined]
     query = trace.steps[-1]
     assert isinstance(query, QueryStep)
     if query.var in env.init_only:

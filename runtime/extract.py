@@ -57,48 +57,74 @@ def resolve_plain(text: str) -> Any:
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*$", re.MULTILINE)
 _TRACE_START = re.compile(r"^[ \t]*(?:-[ \t]+)?expert[ \t]*:", re.MULTILINE)
-_TOP_LINE = re.compile(r"(?:- |-$|expert[ \t]*:|trace[ \t]*:|\{|\[)")
 
 
-def _fenced_blocks(text: str) -> list[str]:
-    blocks: list[str] = []
+def _segments(text: str) -> list[str]:
+    """Fenced blocks and the prose between them, in the order they appear."""
+    out: list[str] = []
     pos = 0
     while True:
         open_ = _FENCE.search(text, pos)
         if open_ is None:
-            return blocks
+            out.append(text[pos:])
+            return out
+        out.append(text[pos : open_.start()])
         close = _FENCE.search(text, open_.end())
         end = close.start() if close else len(text)
-        blocks.append(text[open_.end() + 1 : end])
+        out.append(text[open_.end() + 1 : end])
         if close is None:
-            return blocks
+            return out
         pos = close.end()
 
 
-def _trim_region(text: str) -> str:
-    """From the first `expert:` line, keep lines while they can still be the trace.
+_STEP_ITEM = re.compile(r"-(?:[ \t]+(?:[{[&*!]|[A-Za-z_][\w.]*[ \t]*:)|[ \t]*$)")  # `- {op: ...}`, `- op: init`
+_PART_ITEM = re.compile(r"- expert[ \t]*:")
 
-    Indented lines continue it; at column 0 only `expert:`, `trace:` and list
-    items do. The first other column-0 line (closing prose) ends it.
-    """
-    start = _TRACE_START.search(text)
-    if start is None:
-        return text
-    lines = text[start.start() :].split("\n")
-    kept = [lines[0]]
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") or not line.strip() or _TOP_LINE.match(line):
+
+def _continues(line: str, composed: bool) -> bool:
+    """Whether a line can still belong to the trace that started above it."""
+    if line[:1] in (" ", "\t") or not line.strip():
+        return True
+    if composed:
+        return bool(_PART_ITEM.match(line))
+    # A single trace: its own keys and step items only; a second `expert:` starts
+    # another trace, and prose bullets (`- step 1: ...`) end this one.
+    return bool(_STEP_ITEM.match(line)) or line.startswith(("trace:", "trace :"))
+
+
+def _traces_in(text: str) -> list[str]:
+    """Every trace-shaped region of a stretch of text, first to last."""
+    regions = []
+    pos = 0
+    while True:
+        start = _TRACE_START.search(text, pos)
+        if start is None:
+            return regions
+        lines = text[start.start() :].split("\n")
+        composed = lines[0].lstrip().startswith("-")
+        kept = [lines[0]]
+        for line in lines[1:]:
+            if not _continues(line, composed):
+                break
             kept.append(line)
-        else:
-            break
-    return "\n".join(kept).rstrip()
+        region = "\n".join(kept).rstrip()
+        regions.append(region)
+        pos = start.start() + max(1, len(region))
 
 
 def candidates(text: str) -> list[str]:
-    """YAML regions to try, best first: fenced blocks, then the trace in the prose."""
-    regions = [_trim_region(block) for block in _fenced_blocks(text)]
-    outside = _FENCE.sub("", text) if regions else text
-    regions.append(_trim_region(outside))
+    """YAML regions to try, in the order they appear: fenced blocks and traces in prose.
+
+    A fenced block with no `expert:` line is tried whole (it may be JSON).
+    """
+    regions: list[str] = []
+    for i, segment in enumerate(_segments(text)):
+        fenced = i % 2 == 1
+        found = _traces_in(segment)
+        if found:
+            regions += found
+        elif fenced or not regions and len(text) == len(segment):
+            regions.append(segment)
     return [r for r in regions if r.strip()]
 
 

@@ -12,6 +12,7 @@ from .execute import Outcome, execute
 from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert
 from .extract import LoaderChoice, extract
 from .numbers import NumberError, format_number, parse_answer
+from .ops import COMPUTE_OPS, STEP_TYPES
 from .trace import DEFAULT_LIMITS, AnyTrace, Limits, RawTrace, build
 
 CORRECT = "correct"
@@ -145,10 +146,39 @@ def grade(
         return Grade(PARSE_FAILURE, weights.parse_failure, error=raw)
     if expert is not None and not _expert_matches(expert, raw):
         return Grade(WRONG_EXPERT, weights.wrong_expert, experts=raw.experts)
+    contamination = vocabulary_error(raw, experts)
+    if contamination is not None:
+        return _exec_error(contamination, weights, raw.experts)
     built = build(raw, limits)
     if isinstance(built, ExecError):
         return _exec_error(built, weights, raw.experts)
     return grade_trace(built, target, experts=experts, weights=weights, limits=limits)
+
+
+def vocabulary_error(raw: RawTrace, experts: Mapping[str, Expert]) -> ExecError | None:
+    """A known op outside its expert, found before the steps are validated.
+
+    Cross-expert contamination is the failure the notes track (a percentage op inside
+    arithmetic); it must be counted as such even when the stray step is also malformed.
+    """
+    for p, (name, steps) in enumerate(zip(raw.experts, raw.parts, strict=True)):
+        expert = experts.get(name)
+        if expert is None:
+            continue
+        for s, step in enumerate(steps):
+            if not isinstance(step, dict) or not isinstance(step.get("op"), str):
+                continue
+            op, compute_op = step["op"], step.get("compute_op")
+            if op not in STEP_TYPES:
+                continue
+            known_compute = isinstance(compute_op, str) and compute_op in COMPUTE_OPS
+            if op not in expert.ops or (op == "compute" and known_compute
+                                        and compute_op not in expert.compute_ops):
+                what = f"compute_op {compute_op}" if op in expert.ops else op
+                return ExecError(ErrorKind.OP_NOT_IN_EXPERT,
+                                 f"{what} is not an op of expert {name}",
+                                 p if raw.composed else None, s)
+    return None
 
 
 def _exec_error(error: ExecError, weights: RewardWeights, experts: tuple[str, ...],

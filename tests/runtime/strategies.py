@@ -185,6 +185,9 @@ def _compute(draw: st.DrawFn, expert: Expert, s: _State, must: str | None, var: 
     if args is None:  # no legal divisor or exponent: an op without preconditions instead
         op = "mul" if "mul" in expert.compute_ops else "add"
         args = [must or _pick(draw, names_), _pick(draw, names_)]
+    if op in ("min", "max") and len(set(args)) == 1:
+        # max(a, a) only copies `a`; the runtime treats it as the copy it is.
+        op = "mul" if "mul" in expert.compute_ops else "add"
     s.set(var, ORACLE[op]([s.env[a] for a in args]))
     s.steps.append({"op": "compute", "compute_op": op, "args": args, "var": var})
 

@@ -199,3 +199,56 @@ def test_sign_flip_value() -> None:
     g = grade(case.text, GOLD, expert=EXPERT)
     assert g.value == -18 and g.status == "wrong_answer"
     assert grade(case.text, -18, expert=EXPERT).status == "correct"
+
+
+# ---------------------------------------------------------------- review follow-ups
+
+
+def test_contamination_is_counted_even_when_the_stray_step_is_malformed() -> None:
+    """The notes' own example: a percentage op with a literal rate inside arithmetic."""
+    text = single("arithmetic", "{op: init, var: distance, value: 100}",
+                  "{op: percent_of, base: distance, rate: 60, var: step1}",
+                  "{op: query, var: step1}")
+    g = grade(text, 60)
+    assert (g.status, g.reward) == ("exec_error:op_not_in_expert", 0.5)
+
+
+def test_min_max_of_one_init_is_still_a_short_circuit() -> None:
+    for op in ("max", "min"):
+        text = single("arithmetic", "{op: init, var: a, value: 18}",
+                      f"{{op: compute, compute_op: {op}, args: [a, a], var: result}}",
+                      "{op: query, var: result}")
+        assert grade(text, 18).status == "exec_error:short_circuit"
+
+
+def test_max_of_two_inits_is_a_real_computation() -> None:
+    text = single("arithmetic", "{op: init, var: a, value: 18}", "{op: init, var: b, value: 5}",
+                  "{op: compute, compute_op: max, args: [a, b], var: result}",
+                  "{op: query, var: result}")
+    assert grade(text, 18).status == "correct"
+
+
+def test_two_unfenced_traces_the_first_counts() -> None:
+    first = single("arithmetic", "{op: init, var: a, value: 3}", "{op: init, var: b, value: 6}",
+                   "{op: compute, compute_op: mul, args: [a, b], var: result}",
+                   "{op: query, var: result}")
+    second = first.replace("value: 6", "value: 7")
+    assert grade(first + "\n" + second, 18).status == "correct"
+    assert grade(second + "\n" + first, 18).status == "wrong_answer"
+
+
+def test_the_earlier_trace_wins_whether_fenced_or_not() -> None:
+    right = single("arithmetic", "{op: init, var: a, value: 3}", "{op: init, var: b, value: 6}",
+                   "{op: compute, compute_op: mul, args: [a, b], var: result}",
+                   "{op: query, var: result}")
+    wrong = right.replace("value: 6", "value: 7")
+    assert grade(f"{right}\nand also:\n```yaml\n{wrong}```\n", 18).status == "correct"
+    assert grade(f"```yaml\n{wrong}```\nor:\n{right}", 18).status == "wrong_answer"
+
+
+def test_prose_bullets_after_a_bare_trace_are_not_steps() -> None:
+    text = single("arithmetic", "{op: init, var: a, value: 3}", "{op: init, var: b, value: 6}",
+                  "{op: compute, compute_op: mul, args: [a, b], var: result}",
+                  "{op: query, var: result}")
+    assert grade(text + "- step 1: multiply the bags by the apples\n- done\n", 18).status \
+        == "correct"

@@ -1,0 +1,169 @@
+"""diagnostics: `file:line:col: severity[code]: message`, the source line with a caret, notes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tasklang import api
+from tasklang.diagnostics import (
+    Diagnostic,
+    Severity,
+    Span,
+    TaskError,
+    error,
+    render,
+    render_all,
+    to_json,
+    warning,
+)
+
+from .helpers import write
+
+SOURCE = "pattern p {\n    let x = int 1..y\n}\n"
+
+
+def test_headline() -> None:
+    d = error("undefined-name", "y is not defined (yet)", Span("gsm.task", 2, 20, 2, 21))
+    assert d.headline() == "gsm.task:2:20: error[undefined-name]: y is not defined (yet)"
+    w = warning("unused-var", "x is never used", Span.point("gsm.task", 2, 5))
+    assert w.headline() == "gsm.task:2:5: warning[unused-var]: x is never used"
+    assert d.is_error and not w.is_error
+    assert d.severity is Severity.ERROR
+
+
+def test_render_with_source_line_caret_and_notes() -> None:
+    d = error("undefined-name", "y is not defined (yet)", Span("gsm.task", 2, 20, 2, 21),
+              "a let can only use lets written above it")
+    assert render(d, {"gsm.task": SOURCE}).splitlines() == [
+        "gsm.task:2:20: error[undefined-name]: y is not defined (yet)",
+        "   2 |     let x = int 1..y",
+        "                          ^",
+        "     = note: a let can only use lets written above it",
+    ]
+
+
+def test_caret_underlines_the_span() -> None:
+    d = error("bad-range", "empty", Span("f.task", 2, 13, 2, 21))
+    lines = render(d, {"f.task": SOURCE}).splitlines()
+    assert lines[2] == " " * (len("   2 | ") + 12) + "^~~~~~~~"
+    caret_col = lines[2].index("^") - len("   2 | ")
+    assert lines[1][len("   2 | "):][caret_col:].startswith("int 1..y")
+
+
+def test_caret_never_runs_past_the_line() -> None:
+    d = error("syntax", "x", Span("f.task", 2, 5, 2, 500))
+    caret = render(d, {"f.task": SOURCE}).splitlines()[2]
+    assert len(caret) <= len("   2 | ") + len("    let x = int 1..y")
+
+
+def test_multi_line_span_gets_one_caret() -> None:
+    d = error("missing-query", "empty trace", Span("f.task", 1, 1, 3, 2))
+    assert render(d, {"f.task": SOURCE}).splitlines()[2] == " " * len("   1 | ") + "^"
+
+
+def test_tabs_keep_the_caret_in_place() -> None:
+    source = "pattern p {\n\tlet x = int 1..y\n}\n"
+    d = error("undefined-name", "y", Span("f.task", 2, 17, 2, 18))
+    _, line, caret = render(d, {"f.task": source}).splitlines()
+    assert line[caret.index("^")] == "y"
+
+
+def test_render_without_source_is_the_headline_and_notes() -> None:
+    d = error("missing-file", "no such file", Span.point("x.task"), "note one")
+    assert render(d).splitlines() == ["x.task:1:1: error[missing-file]: no such file",
+                                      "     = note: note one"]
+    assert render(d, {"other.task": "x"}).count("\n") == 1
+
+
+def test_line_beyond_the_source_is_not_shown() -> None:
+    d = error("syntax", "x", Span.point("f.task", 99, 1))
+    assert render(d, {"f.task": SOURCE}) == d.headline()
+
+
+def test_render_all_sorts_by_position() -> None:
+    a = error("b-code", "second", Span.point("f.task", 3, 1))
+    b = warning("a-code", "first", Span.point("f.task", 1, 4))
+    c = error("c-code", "third", Span.point("g.task", 1, 1))
+    text = render_all([c, a, b])
+    assert [line.split(": ")[1] for line in text.splitlines()] == [
+        "warning[a-code]", "error[b-code]", "error[c-code]"]
+
+
+def test_json() -> None:
+    d = error("undefined-name", "y", Span("f.task", 2, 20, 2, 21), "n")
+    data = json.loads(to_json([d]))
+    assert data == [{"file": "f.task", "line": 2, "col": 20, "end_line": 2, "end_col": 21,
+                     "severity": "error", "code": "undefined-name", "message": "y",
+                     "notes": ["n"]}]
+
+
+def test_task_error_carries_the_diagnostics() -> None:
+    ds = [error("x", f"m{i}", Span.point("f.task", i)) for i in range(1, 6)]
+    err = TaskError(ds)
+    assert err.diagnostics == ds
+    assert str(err).count("error[x]") == 3
+
+
+def test_diagnostics_are_frozen_records() -> None:
+    d = error("x", "m", Span.point("f"))
+    assert isinstance(d, Diagnostic)
+    try:
+        d.code = "y"  # type: ignore[misc]
+    except AttributeError:
+        return
+    raise AssertionError("Diagnostic is mutable")
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def test_every_problem_is_collected_not_just_the_first(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        pattern p {
+            let a = int 1..zz
+            let b = foo(1)
+            template "{nope}"
+            answer "{a}"
+        }
+        """)
+    checked = api.check([str(path)])
+    assert {d.code for d in checked.diagnostics} >= {"undefined-name", "unknown-function"}
+    assert sum(d.code == "undefined-name" for d in checked.diagnostics) == 2
+
+
+def test_rendered_check_output_points_at_the_token(tmp_path: Path) -> None:
+    path = write(tmp_path, 'pattern p {\n    let a = int 1..zz\n    template "{a}"\n    answer "{a}"\n}\n')
+    checked = api.check([str(path)])
+    (d,) = [d for d in checked.diagnostics if d.code == "undefined-name"]
+    _, line, caret = render(d, checked.sources).splitlines()[:3]
+    assert line.endswith("let a = int 1..zz")
+    assert caret.endswith("^~") and len(caret) == len(line)
+
+
+def test_template_carets_point_into_the_string(tmp_path: Path) -> None:
+    path = write(tmp_path, 'pattern p {\n    let a = int 1..9\n'
+                           '    template "{a} {{literal}} and {nope}"\n    answer "{a}"\n}\n')
+    checked = api.check([str(path)])
+    (d,) = [d for d in checked.diagnostics if d.code == "undefined-name"]
+    line = checked.sources[d.span.file].splitlines()[d.span.line - 1]
+    assert line[d.span.col - 1:].startswith("{nope}")
+
+
+def test_template_carets_with_escapes_before_the_placeholder(tmp_path: Path) -> None:
+    r"""`\"` in the string: the caret still lands on the placeholder."""
+    path = write(tmp_path, 'pattern p {\n    let a = int 1..9\n'
+                           '    template "say \\"{nope}\\" and {a}"\n    answer "{a}"\n}\n')
+    checked = api.check([str(path)])
+    (d,) = [d for d in checked.diagnostics if d.code == "undefined-name"]
+    line = checked.sources[d.span.file].splitlines()[d.span.line - 1]
+    assert line[d.span.col - 1:].startswith("{nope}"), (d.span, line)
+
+
+def test_template_carets_in_concatenated_strings(tmp_path: Path) -> None:
+    path = write(tmp_path, 'pattern p {\n    let a = int 1..9\n'
+                           '    template "first {nope} " "then {a} {nope2}"\n    answer "{a}"\n}\n')
+    checked = api.check([str(path)])
+    found = sorted(d.span.col for d in checked.diagnostics if d.code == "undefined-name")
+    line = checked.sources[checked.diagnostics[0].span.file].splitlines()[2]
+    assert [line[c - 1:].split("}")[0] + "}" for c in found] == ["{nope}", "{nope2}"]
