@@ -77,7 +77,8 @@ def _segments(text: str) -> list[str]:
         pos = close.end()
 
 
-_STEP_ITEM = re.compile(r"-(?:[ \t]+(?:[{[&*!]|[A-Za-z_][\w.]*[ \t]*:)|[ \t]*$)")  # `- {op: ...}`, `- op: init`
+# `- {op: ...}`, `- op: init`, anchors/aliases/tags (so the loader can refuse them), bare `-`
+_STEP_ITEM = re.compile(r"-(?:[ \t]+(?:[{[&*!]|[A-Za-z_][\w.]*[ \t]*:)|[ \t]*$)")
 _PART_ITEM = re.compile(r"- expert[ \t]*:")
 
 
@@ -94,7 +95,7 @@ def _continues(line: str, composed: bool) -> bool:
 
 def _traces_in(text: str) -> list[str]:
     """Every trace-shaped region of a stretch of text, first to last."""
-    regions = []
+    regions: list[str] = []
     pos = 0
     while True:
         start = _TRACE_START.search(text, pos)

@@ -265,9 +265,31 @@ def _generate_info(let: ast.Let, s: ast.Generate, scope: _Scope) -> VarInfo:
 # ---------------------------------------------------------------- templates
 
 
-def _template_col(t: ast.Template, offset: int) -> Span:
-    """Best-effort position of a template offset (exact for one-line strings)."""
+def _raw_col(statement: str, offset: int) -> int | None:
+    """Index in a statement's source of the `offset`-th character of its (unescaped,
+    concatenated) string: escapes and string boundaries shift it."""
+    i, k, inside = statement.find('"'), 0, False
+    while 0 <= i < len(statement):
+        ch = statement[i]
+        if ch == '"':
+            inside = not inside
+            i += 1
+            continue
+        if inside and k == offset:
+            return i
+        i += 2 if inside and ch == "\\" else 1
+        k += inside
+    return None
+
+
+def _template_col(t: ast.Template, offset: int, source: str | None = None) -> Span:
+    """Position of a template offset (exact for one-line statements)."""
     s = t.span
+    lines = source.splitlines() if source is not None else []
+    if s.line == s.end_line and 1 <= s.line <= len(lines):
+        raw = _raw_col(lines[s.line - 1][s.col - 1 : s.end_col - 1], offset)
+        if raw is not None:
+            return Span(s.file, s.line, s.col + raw, s.line, s.col + raw + 1)
     text_start = s.end_col - len(t.text) - 1  # the string usually closes the statement
     if s.line == s.end_line and text_start > 0:
         col = text_start + offset
@@ -276,13 +298,13 @@ def _template_col(t: ast.Template, offset: int) -> Span:
 
 
 def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
-                    what: str = "template") -> set[str]:
+                    what: str = "template", source: str | None = None) -> set[str]:
     parsed = parse_template(t.text)
     for offset, message in parsed.problems:
-        diags.append(error("bad-placeholder", message, _template_col(t, offset)))
+        diags.append(error("bad-placeholder", message, _template_col(t, offset, source)))
     names = set()
     for ph in parsed.placeholders:
-        span = _template_col(t, ph.offset)
+        span = _template_col(t, ph.offset, source)
         if ph.path[0] == "answer" and what == "template":
             diags.append(error("answer-in-question", "the question may not show the answer", span))
             continue
@@ -507,10 +529,11 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable
         diags.append(error("no-template", f"pattern {p.name} has no template", p.span))
     shown: dict[int, set[str]] = {}
     for i, t in enumerate(templates):
-        shown[i] = _check_template(t, scope, diags)
+        shown[i] = _check_template(t, scope, diags, source=program.sources.get(p.span.file))
     _check_answer_kind(p, diags)
     for a in p.answers:
-        _check_template(ast.Template(None, (), None, a.text, a.span), scope, diags, "answer")
+        _check_template(ast.Template(None, (), None, a.text, a.span), scope, diags, "answer",
+                        program.sources.get(p.span.file))
     queries, counts = [], []
     for i, block in enumerate(p.traces):
         query, count = _check_trace_block(block, i, scope, table, diags)

@@ -293,6 +293,8 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
 
 def parse_text(text: str, path: str = "<string>") -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one file. Returns the module, or None and the syntax diagnostic."""
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark: blank it, columns stay put
+        text = " " + text[1:]
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as err:
