@@ -1,0 +1,224 @@
+"""compiler: a checked pattern samples verified examples; the answer is always the executed query."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+import runtime
+from tasklang import api
+from tasklang.compiler import Example
+
+from .helpers import write
+
+
+def samples(tmp_path: Path, text: str, n: int = 20, pattern: str | None = None,
+            seed: int = 0) -> list[api.PreviewItem]:
+    path = write(tmp_path, text)
+    checked, items = api.preview([str(path)], pattern, n, seed)
+    assert checked.ok, [d.headline() for d in checked.diagnostics]
+    return items
+
+
+def examples(tmp_path: Path, text: str, n: int = 20) -> list[Example]:
+    items = samples(tmp_path, text, n)
+    assert all(i.example is not None for i in items), [i.rejected for i in items]
+    return [i.example for i in items if i.example is not None]
+
+
+LABELLED = """
+    pattern p {
+        let part = choice "half" = 1/2, "a quarter" = 1/4
+        let total = int 4..40 step 4
+        template "{part:cap} of {total} is what? ({part:frac})"
+        trace arithmetic {
+            init total
+            init part
+            result = mul(total, part)
+            query result
+        }
+    }
+    """
+
+
+def test_labelled_choice_renders_label_and_computes_value(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, LABELLED):
+        payload = dict(ex.payload)
+        label = {"0.5": "Half", "0.25": "A quarter"}[payload["part"]]
+        frac = {"0.5": "1/2", "0.25": "1/4"}[payload["part"]]
+        assert ex.question.startswith(label) and ex.question.endswith(f"({frac})")
+        assert f"value: {payload['part']}}}" in ex.completion
+        assert Fraction(ex.answer) == Fraction(payload["total"]) * Fraction(payload["part"])
+
+
+def test_answer_is_the_executed_query(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, LABELLED):
+        assert ex.trace is not None
+        outcome = runtime.execute(ex.trace, runtime.DEFAULT_EXPERTS)
+        assert outcome.error is None and runtime.format_number(outcome.value) == ex.answer
+        g = runtime.grade(ex.completion, ex.answer, expert=ex.expert)
+        assert (g.status, g.reward) == ("correct", 1.0)
+
+
+def test_templated_names_are_lower_case_identifiers(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, """
+        vocab producers from "producers"
+        pattern p {
+            let maker = pick producers
+            let rate = int 2..9
+            let hours = int 2..9
+            template "A {maker} {maker.verb} {rate} {maker.product} an hour for {hours} hours."
+            trace rate_equation {
+                init {maker.product}.rate = rate
+                init hours
+                result = mul({maker.product}.rate, hours)
+                query result
+            }
+        }
+        """, 40):
+        product = ex.question.split(" an hour")[0].split(" ", 4)[4]
+        assert f"var: {product.lower().replace(' ', '_')}.rate" in ex.completion
+
+
+def test_exact_text_answer(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, """
+        vocab words from "words"
+        pattern wrap {
+            let w = pick words
+            template "Put {{ and }} around {w}"
+            answer "{{{w}}}"
+        }
+        """):
+        w = dict(ex.payload)["w"]
+        assert ex.question == f"Put {{ and }} around {w}"
+        assert ex.answer == ex.completion == f"{{{w}}}"
+        assert ex.trace is None and ex.expert is None and ex.experts == ()
+
+
+def test_composed_traces_are_labelled_composition(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, """
+        pattern p {
+            let price = int 10..90 step 10
+            let rate = choice 10, 20, 50
+            let extra = int 1..9
+            template "${price} with {rate}% off, plus ${extra}."
+            trace percentage {
+                init price
+                init rate
+                result = percent_off(price, rate)
+                query result
+            }
+            trace arithmetic {
+                init prev = prev
+                init extra
+                result = add(prev, extra)
+                query result
+            }
+        }
+        """):
+        assert ex.expert == "composition" and ex.experts == ("percentage", "arithmetic")
+        assert ex.completion.startswith("- expert: percentage\n")
+        assert "source: prev.result" in ex.completion
+        assert runtime.grade(ex.completion, ex.answer, expert="composition").reward == 1.0
+        assert runtime.grade(ex.completion, ex.answer,
+                             expert="percentage+arithmetic").reward == 1.0
+
+
+def test_requires_filter_samples(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, """
+        pattern p {
+            let a = int 1..50
+            let b = int 1..50
+            require a > b and a % b == 0
+            require answer >= 2
+            template "{a} / {b}"
+            trace arithmetic {
+                init a
+                init b
+                result = div(a, b)
+                query result
+            }
+        }
+        """, 40):
+        a, b = (int(v) for _, v in ex.payload)
+        assert a > b and a % b == 0 and a // b >= 2 and ex.answer == str(a // b)
+
+
+def test_derived_lets_are_in_the_payload(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            let b = a * 10
+            template "{a} and {b}"
+            trace arithmetic {
+                init a
+                init b
+                result = add(a, b)
+                query result
+            }
+        }
+        """):
+        payload = dict(ex.payload)
+        assert int(payload["b"]) == 10 * int(payload["a"])
+        assert [k for k, _ in ex.payload] == ["a", "b"]  # in let order
+
+
+def test_decimal_ranges_stay_on_the_step(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, """
+        pattern p {
+            let price = decimal 0.5..2.5 step 0.25
+            template "{price:money}"
+            answer "{price}"
+        }
+        """, 60):
+        value = Fraction(dict(ex.payload)["price"])
+        assert Fraction(1, 2) <= value <= Fraction(5, 2) and (value * 4).denominator == 1
+
+
+def test_pick_distinct_from(tmp_path: Path) -> None:
+    for ex in examples(tmp_path, """
+        vocab people from "people"
+        pattern p {
+            let a = pick people
+            let b = pick people distinct from a
+            let c = pick people distinct from a, b
+            template "{a} {b} {c}"
+            answer "{a}"
+        }
+        """, 60):
+        names = [v for _, v in ex.payload]
+        assert len(set(names)) == 3
+
+
+def test_unsatisfiable_preview_reports_the_constraint(tmp_path: Path) -> None:
+    (item,) = samples(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            require a > 10
+            template "{a}"
+            answer "{a}"
+        }
+        """, 1)
+    assert item.example is None and item.rejected == "require a > 10"
+
+
+def test_a_generator_parameter_out_of_range_at_sampling_time_is_a_rejection(tmp_path: Path) -> None:
+    """A derived difficulty outside 1..10 must reject the sample, not crash the compiler."""
+    items = samples(tmp_path, """
+        pattern p {
+            let n = int 1..3
+            let e = generate arithmetic(difficulty = n - 5)
+            template "{e}"
+            answer "{e.answer}"
+        }
+        """, 2)
+    assert all(i.example is None and i.rejected for i in items)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_preview_is_deterministic(tmp_path: Path, seed: int) -> None:
+    a = [i.example for i in samples(tmp_path, LABELLED, 5, seed=seed)]
+    b = [i.example for i in samples(tmp_path, LABELLED, 5, seed=seed)]
+    assert a == b

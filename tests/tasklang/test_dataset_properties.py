@@ -1,0 +1,113 @@
+"""Properties of compiled datasets (shipped tasks, random seeds, small splits):
+
+- every record's completion grades 1.0 against its own answer with runtime.grade
+  (expert = the record's expert; "composition" for composed traces);
+  records without a trace (exact-text answers) have the answer as the completion;
+- every value the gold trace inits appears in the question as rendered
+  (the model can only copy what the question states).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import runtime
+from runtime.ops import InitStep
+from runtime.trace import ComposedTrace
+from tasklang import api
+from tasklang.formats import FormatError, money, number_words, with_commas
+
+from .helpers import GOLDEN, TASKS, copy_tasks, read_jsonl
+
+
+def compile_copy(src: Path, size: int, seed: int, tmp: Path) -> list[dict[str, Any]]:
+    copies = copy_tasks(src, tmp / "src", size=size, seed=seed)
+    checked, results = api.compile_paths([str(p) for p in copies], tmp / "out")
+    assert checked.ok, [d.headline() for d in checked.diagnostics]
+    assert results and all(r.ok for r in results), [
+        d.headline() for r in results for d in r.diagnostics]
+    recs = []
+    for r in results:
+        assert r.out_dir is not None
+        for path in sorted(r.out_dir.glob("*.jsonl")):
+            recs += read_jsonl(path)
+    return recs
+
+
+def renderings(value: Fraction) -> set[str]:
+    """The ways a number can be shown in a question (the formats of .task templates)."""
+    out = {runtime.format_number(value), with_commas(value)}
+    try:
+        out.add(money(value).lstrip("-$"))
+    except FormatError:
+        pass
+    if value.denominator == 1 and 0 <= value < 1_000_000:
+        out.add(number_words(int(value)))
+    if value.denominator != 1:
+        out.add(f"{value.numerator}/{value.denominator}")
+    return out
+
+
+def shown(value: Fraction, question: str) -> bool:
+    return any(re.search(rf"(?<![\d.]){re.escape(text)}(?![\d]|\.\d)", question, re.IGNORECASE)
+               for text in renderings(value))
+
+
+def check_record(r: dict[str, Any], inits_in_question: bool) -> None:
+    content = r["completion"][0]["content"]
+    question = r["prompt"][1]["content"]
+    if r["expert"] is None:
+        assert content == r["answer"], r["id"]
+        return
+    g = runtime.grade(content, r["answer"], expert=r["expert"])
+    assert (g.status, g.reward) == ("correct", 1.0), (r["id"], g)
+    if len(r["experts"]) > 1:
+        assert r["expert"] == "composition"
+        assert runtime.grade(content, r["answer"], expert="+".join(r["experts"])).reward == 1.0
+    if not inits_in_question:
+        return
+    trace = runtime.parse(content)
+    parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
+    for part in parts:
+        for step in part.steps:
+            if isinstance(step, InitStep) and step.value is not None:
+                assert shown(step.value, question), (r["id"], step, question)
+
+
+SETTINGS = settings(max_examples=6, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 30))
+def test_shipped_datasets_grade_correct_and_show_their_inits(seed: int, size: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        recs = compile_copy(TASKS, size, seed, Path(tmp))
+    assert recs
+    for r in recs:
+        check_record(r, inits_in_question=True)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 12))
+def test_golden_inputs_grade_correct(seed: int, size: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        recs = compile_copy(GOLDEN, size, seed, Path(tmp))
+    for r in recs:
+        check_record(r, inits_in_question=False)
+
+
+def test_renderings_cover_the_formats() -> None:
+    assert shown(Fraction(60), "buys a house for $60,000 and")
+    assert shown(Fraction(80000), "costs 80,000 dollars")
+    assert shown(Fraction(5, 2), "at $2.50 each")
+    assert shown(Fraction(7), "gives seven stickers")
+    assert not shown(Fraction(6), "has 60 eggs")
+    assert not shown(Fraction(2), "costs 2.5 dollars")
