@@ -262,21 +262,25 @@ class BudgetCheck:
     settings: Settings
     description: str
     offenders: list[tuple[int, str, str]] = field(default_factory=list)  # (excess, id, what)
-    violations: int = 0
+    violations: int = 0  # examples that would be truncated (each counted once)
 
     def check(self, p: Prepared, rid: str) -> None:
         total = p.prompt_tokens + p.completion_tokens + EOS_TOKENS
+        over = []
         if total > self.settings.max_length:
-            self._offend(total - self.settings.max_length, rid,
+            over.append((total - self.settings.max_length,
                          f"prompt {p.prompt_tokens} + target {p.completion_tokens} + eos "
-                         f"> max_length {self.settings.max_length}")
+                         f"> max_length {self.settings.max_length}"))
         if p.completion_tokens + EOS_TOKENS > self.settings.max_new_tokens:
-            self._offend(p.completion_tokens + EOS_TOKENS - self.settings.max_new_tokens, rid,
+            over.append((p.completion_tokens + EOS_TOKENS - self.settings.max_new_tokens,
                          f"target {p.completion_tokens} + eos > max_new_tokens "
-                         f"{self.settings.max_new_tokens}")
+                         f"{self.settings.max_new_tokens}"))
+        if over:
+            self.violations += 1
+            excess = max(e for e, _ in over)
+            self._offend(excess, rid, "; ".join(w for _, w in over))
 
     def _offend(self, excess: int, rid: str, what: str) -> None:
-        self.violations += 1
         self.offenders.append((excess, rid, what))
         self.offenders.sort(key=lambda o: -o[0])
         del self.offenders[5:]
@@ -592,9 +596,10 @@ def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
         tokens[split.name] = {"prompt": _length_stats(st.prompt_tokens),
                               "completion": _length_stats(st.completion_tokens),
                               "total": _length_stats(totals)}
+    base = Path(ds.span.file).resolve().parent
     return {
         "tool": "tasklang", "version": __version__, "dataset": ds.name,
-        "source": f"{ds.span.file}:{ds.span.line}",
+        "source": f"{_relative(ds.span.file, base)}:{ds.span.line}",
         "settings": ctx.settings.to_json(),
         "patterns": {name: float(w) for name, w in ctx.weights},
         "experts": sorted({e for p in ctx.patterns for e in p.experts}
@@ -602,5 +607,11 @@ def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
                              else set())),
         "token_counting": {"method": counter.description, "exact": counter.exact},
         "splits": splits, "counts": counts, "tokens": tokens,
-        "files": dict(sorted(program.file_hashes.items())),
+        # Relative to the dataset's own file, so the manifest does not depend on the
+        # directory the compiler was run from.
+        "files": dict(sorted((_relative(f, base), h) for f, h in program.file_hashes.items())),
     }
+
+
+def _relative(path: str, base: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()

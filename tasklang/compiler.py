@@ -124,6 +124,10 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
         def generate(rng: random.Random, env: Env) -> Structure:
             args = dict(defaults)
             args.update({k: _as_int(fn(env), k) for k, fn in kwargs})
+            for k, v in args.items():  # values computed per sample are checked per sample
+                param = gen.params[k]
+                if not param.lo <= v <= param.hi:
+                    raise EvalError(f"{s.generator}: {k} = {v} is outside {param.lo}..{param.hi}")
             return gen.fn(rng, **args)
 
         return generate
