@@ -96,7 +96,7 @@ def _binop(op: str, a: Any, b: Any) -> Any:
     if op == "%":
         return norm(x % y)
     if op == "**":
-        if y.denominator != 1 or abs(y) > 64 or (x == 0 and y < 0):
+        if y.denominator != 1 or abs(y) > 64 or (x == 0 and y < 0):  # type: ignore[operator]
             raise EvalError("** needs a small integer exponent")
         return norm(Fraction(x) ** int(y))
     raise EvalError(f"unknown operator {op}")

@@ -32,7 +32,9 @@ class FormatError(Exception):
 
 # ---------------------------------------------------------------- number words
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen"]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
                   "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
@@ -213,7 +215,7 @@ def render_value(value: Any, formats: tuple[str, ...]) -> str:
             text = value.label
         else:
             fmt = NUMBER_FORMATS[number_fmts[-1]] if number_fmts else plain
-            text = fmt(value)
+            text = fmt(Fraction(value))
     elif isinstance(value, Entry | Structure | str):
         if number_fmts:
             raise FormatError(f"{number_fmts[0]} needs a number, got text")
