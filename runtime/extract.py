@@ -284,21 +284,14 @@ def bounded_load(text: str, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoic
         raise _Bounded(ParseReason.YAML_ERROR, f"unreadable YAML: {type(err).__name__}") from None
 
 
-def _size(data: Any, depth: int = 1) -> tuple[int, int]:
-    """(YAML nodes, nesting depth) of fast-path data, counted as the event loader would."""
-    if isinstance(data, dict):
-        nodes, deepest = 1, depth
-        for value in data.values():
-            n, d = _size(value, depth + 1)
-            nodes, deepest = nodes + 1 + n, max(deepest, d)
-        return nodes, deepest
-    if isinstance(data, list):
-        nodes, deepest = 1, depth
-        for value in data:
-            n, d = _size(value, depth + 1)
-            nodes, deepest = nodes + n, max(deepest, d)
-        return nodes, deepest
-    return 1, depth - 1
+_CANONICAL_DEPTH = 5  # composed list > part mapping > trace list > step mapping > args list
+
+
+def _node_bound(text: str) -> int:
+    """An upper bound on the YAML nodes of a canonical document, without walking it:
+    keys and scalars <= 2 per colon, list items <= commas + one per line, collections
+    <= 2 per line (+ the root)."""
+    return 2 * text.count(":") + text.count(",") + 3 * text.count("\n") + 4
 
 
 def load(text: str, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "auto") -> Any:
@@ -307,11 +300,11 @@ def load(text: str, limits: Limits = DEFAULT_LIMITS, loader: LoaderChoice = "aut
     Limits mean the same on both paths: fast-path data over a bound is handed to
     the bounded loader, which reports it exactly as for any other text.
     """
-    data = fast_load(text) if len(text) <= limits.max_yaml_chars else None
+    within = (len(text) <= limits.max_yaml_chars and limits.max_depth >= _CANONICAL_DEPTH
+              and _node_bound(text) <= limits.max_nodes)
+    data = fast_load(text) if within else None
     if data is not None:
-        nodes, depth = _size(data)
-        if nodes <= limits.max_nodes and depth <= limits.max_depth:
-            return data
+        return data
     try:
         return bounded_load(text, limits, loader)
     except _Bounded as bounded:

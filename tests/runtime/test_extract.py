@@ -7,11 +7,14 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
 
 from runtime import Limits, ParseFailure, ParseReason, extract, load, parse
 from runtime.extract import HAS_C_LOADER, _Bounded, bounded_load, candidates, fast_load
 from runtime.trace import RawTrace
 
+from . import strategies as gen
 from .helpers import HOUSE, JANET, JANET_BLOCK, mul_trace, single
 
 LOADERS = ["c", "python"] if HAS_C_LOADER else ["python"]
@@ -343,3 +346,15 @@ def test_first_failure_is_reported_when_nothing_is_a_trace() -> None:
 def test_a_later_valid_block_rescues_a_broken_first_block() -> None:
     text = f"```yaml\nexpert: [oops\n```\n```yaml\n{mul_trace(6, 3)}```\n"
     assert first_value(text) == 6
+
+
+@settings(max_examples=80, deadline=None)
+@given(gen.single_traces() | gen.composed_traces())
+def test_node_bound_really_bounds_canonical_documents(gt: gen.GenTrace) -> None:
+    """The fast path trusts `_node_bound` instead of counting; it must never under-count."""
+    from runtime import from_data, render
+    from runtime.extract import _node_bound
+
+    text = render(from_data(gt.data()))  # type: ignore[arg-type]
+    events = [e for e in yaml.parse(text) if isinstance(e, yaml.NodeEvent)]
+    assert len(events) <= _node_bound(text)
