@@ -270,20 +270,20 @@ class Step(BaseModel):
         raise NotImplementedError
 
     # (YAML key, attribute) in canonical order, and field defaults: filled by register_op.
-    _ATTRS: ClassVar[tuple[tuple[str, str], ...]] = ()
-    _DEFAULTS: ClassVar[dict[str, Any]] = {}
+    RENDER_ATTRS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    FIELD_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def yaml_items(self) -> list[tuple[str, Any]]:
         """(key, value) pairs in canonical order, omitting unset optional fields."""
         data = self.__dict__
-        return [(k, data[a]) for k, a in self._ATTRS if data[a] is not None]
+        return [(k, data[a]) for k, a in self.RENDER_ATTRS if data[a] is not None]
 
     @classmethod
     def trusted(cls, **values: Any) -> Self:
         """Build a step without validation, for values a validated path produced (the
         compiler's gold traces). Equal to the validated object with the same fields."""
         obj = cls.__new__(cls)
-        data = dict(cls._DEFAULTS)
+        data = dict(cls.FIELD_DEFAULTS)
         data.update(values)
         object.__setattr__(obj, "__dict__", data)
         object.__setattr__(obj, "__pydantic_fields_set__", set(values))
@@ -300,8 +300,8 @@ def register_op(cls: type[Step]) -> type[Step]:
     tag = cls.model_fields["op"].default
     assert isinstance(tag, str), f"{cls.__name__} needs op: Literal[...] = '...'"
     by_key = {(f.alias or name): name for name, f in cls.model_fields.items()}
-    cls._ATTRS = tuple((k, by_key[k]) for k in cls.KEYS)
-    cls._DEFAULTS = {name: f.default for name, f in cls.model_fields.items()}
+    cls.RENDER_ATTRS = tuple((k, by_key[k]) for k in cls.KEYS)
+    cls.FIELD_DEFAULTS = {name: f.default for name, f in cls.model_fields.items()}
     STEP_TYPES[tag] = cls
     return cls
 

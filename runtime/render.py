@@ -21,7 +21,18 @@ def _scalar(value: Any) -> str:
 
 def render_step(step: Step) -> str:
     """`{op: compute, compute_op: sub, args: [produced, use1], var: step1}`: stable key order."""
-    return "{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in step.yaml_items()) + "}"
+    items = []
+    for key, value in step.yaml_items():
+        kind = type(value)  # the common types first: this runs for every gold trace
+        if kind is str:
+            items.append(f"{key}: {value}")
+        elif kind is int:
+            items.append(f"{key}: {value}")
+        elif kind is tuple and all(type(v) is str for v in value):
+            items.append(f"{key}: [{', '.join(value)}]")
+        else:
+            items.append(f"{key}: {_scalar(value)}")
+    return "{" + ", ".join(items) + "}"
 
 
 def assemble(parts: list[tuple[str, list[str]]], composed: bool) -> str:

@@ -309,10 +309,9 @@ def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
             diags.append(error("answer-in-question", "the question may not show the answer", span))
             continue
         info = scope.vars.get(ph.path[0])
-        if info is None:
-            if ph.path[0] != "answer":
-                diags.append(error("undefined-name", f"{{{ph.raw}}}: {ph.path[0]} is not defined",
-                                   span))
+        if info is None:  # `{answer}` in the answer itself included: it has no value yet
+            diags.append(error("undefined-name", f"{{{ph.raw}}}: {ph.path[0]} is not defined",
+                               span))
             continue
         scope.used.add(ph.path[0])
         names.add(ph.path[0])
