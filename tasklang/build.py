@@ -90,6 +90,10 @@ class Context:
     spans: dict[str, Span] = field(default_factory=dict)  # pattern -> its line in the dataset
     orders: dict[str, list[int]] = field(default_factory=dict)
 
+    @property
+    def system_json(self) -> str:
+        return json.encoder.encode_basestring(self.settings.system)  # type: ignore[attr-defined,no-any-return]
+
     def order(self, split: ast.SplitDecl) -> list[int]:
         if split.name not in self.orders:
             seed = derive_seed(self.settings.seed, self.name, split.name, "order")
@@ -146,6 +150,26 @@ def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
     }
 
 
+_S = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C string encoder
+
+
+def record_line(ex: Example, ctx: Context, split: str, index: int) -> str:
+    """`json.dumps(record(...), ensure_ascii=False)`, byte for byte, assembled directly:
+    the record's shape is fixed, so only its strings need encoding (a test checks this)."""
+    payload = ", ".join(f"{_S(k)}: {_S(v)}" for k, v in ex.payload)
+    experts = ", ".join(_S(e) for e in ex.experts)
+    expert = "null" if ex.expert is None else _S(ex.expert)
+    return (
+        f'{{"id": {_S(record_id(ctx, split, index))}, "split": {_S(split)}, '
+        f'"pattern": {_S(ex.pattern)}, "expert": {expert}, "experts": [{experts}], '
+        f'"template_id": {_S(ex.template_id)}, "language": {_S(ex.lang or MAIN_LANGUAGE)}, '
+        f'"payload": {{{payload}}}, "answer": {_S(ex.answer)}, '
+        f'"prompt": [{{"role": "system", "content": {ctx.system_json}}}, '
+        f'{{"role": "user", "content": {_S(ex.question)}}}], '
+        f'"completion": [{{"role": "assistant", "content": {_S(ex.completion)}}}]}}'
+    )
+
+
 def record_id(ctx: Context, split: str, index: int) -> str:
     return f"{ctx.name}/{split}/{index:07d}"
 
@@ -173,7 +197,7 @@ def prepare(ctx: Context, split: str, drawn: list[tuple[int, Example]]) -> list[
     targets = ctx.counter.text_lengths([ex.completion for _, ex in drawn])
     out = []
     for (index, ex), p_len, c_len in zip(drawn, prompts, targets, strict=True):
-        line = json.dumps(record(ex, ctx, split, index), ensure_ascii=False)
+        line = record_line(ex, ctx, split, index)
         out.append(Prepared(ex.pattern, ex.expert or "none", ex.template_id,
                             ex.lang or MAIN_LANGUAGE, line, payload_key(ex.pattern, ex.payload),
                             question_key(ex.question), p_len, c_len, ex.raw_floats))

@@ -49,8 +49,9 @@ def normalise_question(text: str) -> str:
 
 
 def payload_key(pattern: str, payload: Sequence[tuple[str, str]]) -> bytes:
-    data = json.dumps([pattern, sorted(payload)], separators=(",", ":")).encode()
-    return hashlib.blake2b(data, digest_size=16).digest()
+    # Unit/record separators cannot occur in names; values are escaped against them.
+    parts = [pattern] + [f"{k}\x1e{v.replace(chr(0x1f), ' ')}" for k, v in sorted(payload)]
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
 
 def question_key(question: str) -> bytes:

@@ -370,3 +370,23 @@ def test_out_dir_holds_one_folder_per_dataset(tmp_path: Path) -> None:
 
 def test_relative_paths_from_the_repository_root() -> None:
     assert Path.cwd() == REPO
+
+
+def test_record_lines_are_exactly_json_dumps_of_the_record(tmp_path: Path) -> None:
+    """The writer assembles lines directly for speed; they must equal json.dumps."""
+    import json as _json
+
+    from tasklang.api import check, datasets_of
+    from tasklang.budget import ByteUpperBound
+    from tasklang.build import candidate, make_context, record, record_line
+
+    checked = check([str(TASKS)])
+    assert checked.result is not None
+    for ds in datasets_of(checked):
+        ctx = make_context(checked.program, checked.result, ds, ByteUpperBound())
+        split = ctx.splits[0].name
+        for i in range(min(50, int(ctx.splits[0].size))):
+            ex = candidate(ctx, split, i, 0)
+            assert not hasattr(ex, "reasons")
+            assert record_line(ex, ctx, split, i) == _json.dumps(record(ex, ctx, split, i),  # type: ignore[arg-type]
+                                                                  ensure_ascii=False)

@@ -1,0 +1,121 @@
+"""cli: `tasklang check`, `preview` and `compile` — exit codes, text and JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from tasklang.cli import main
+
+from .helpers import TASKS, write
+
+BROKEN = """
+    pattern p {
+        let a = int 1..zz
+        template "{a}"
+        answer "{a}"
+    }
+    """
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_check_ok() -> None:
+    r = run("check", str(TASKS))
+    assert r.exit_code == 0
+    assert "ok: 2 file(s), 5 pattern(s), 1 dataset(s)" in r.stderr
+
+
+def test_check_reports_rendered_diagnostics(tmp_path: Path) -> None:
+    src = write(tmp_path, BROKEN)
+    r = run("check", str(src))
+    assert r.exit_code == 1
+    lines = r.stderr.splitlines()
+    assert lines[0].endswith(":2:20: error[undefined-name]: zz is not defined (yet)")
+    assert lines[1] == "   2 |     let a = int 1..zz"
+    assert lines[2] == " " * 26 + "^~"
+    assert lines[-1] == "1 error(s), 0 warning(s)"
+    assert r.stdout == ""
+
+
+def test_check_json(tmp_path: Path) -> None:
+    r = run("check", "--format", "json", str(write(tmp_path, BROKEN)))
+    assert r.exit_code == 1
+    (d,) = json.loads(r.stdout)
+    assert (d["code"], d["severity"], d["line"], d["col"]) == ("undefined-name", "error", 2, 20)
+
+
+def test_check_missing_path(tmp_path: Path) -> None:
+    r = run("check", str(tmp_path / "nope.task"))
+    assert r.exit_code == 1 and "missing-file" in r.stderr
+
+
+def test_warnings_alone_do_not_fail(tmp_path: Path) -> None:
+    src = write(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            let unused = 3
+            template "{a}"
+            answer "{a}"
+        }
+        """)
+    r = run("check", str(src))
+    assert r.exit_code == 0 and "warning[unused-var]" in r.stderr
+
+
+def test_preview_text_and_json() -> None:
+    core = str(TASKS / "gsm" / "core.task")
+    r = run("preview", core, "-p", "rate_time_quantity", "-n", "2")
+    assert r.exit_code == 0
+    assert r.stdout.count("── rate_time_quantity") == 2 and "expert: rate_equation" in r.stdout
+    r = run("preview", core, "-p", "times_more", "-n", "1", "--format", "json", "--seed", "3")
+    (item,) = json.loads(r.stdout)
+    assert {"pattern", "template_id", "question", "completion", "answer", "payload"} <= set(item)
+
+
+def test_preview_of_a_broken_file_fails(tmp_path: Path) -> None:
+    r = run("preview", str(write(tmp_path, BROKEN)))
+    assert r.exit_code == 1 and "undefined-name" in r.stderr
+
+
+def test_compile_text_and_json(tmp_path: Path) -> None:
+    r = run("compile", str(TASKS), "-o", str(tmp_path / "a"))
+    assert r.exit_code == 0
+    assert "gsm_core: " in r.stderr and (tmp_path / "a" / "gsm_core" / "manifest.json").is_file()
+    r = run("compile", str(TASKS), "-o", str(tmp_path / "b"), "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["ok"] is True
+    (ds,) = data["datasets"]
+    assert ds["name"] == "gsm_core" and ds["counts"] == {"val": 100, "train": 400}
+
+
+def test_compile_failure_exit_code(tmp_path: Path) -> None:
+    src = write(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            require a > 9
+            template "{a}"
+            answer "{a}"
+        }
+        dataset d {
+            patterns p
+            split train 3
+            min_template_repeats 1
+        }
+        """)
+    r = run("compile", str(src), "-o", str(tmp_path / "out"), "--format", "json")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["ok"] is False and data["datasets"][0]["dir"] is None
+    assert [d["code"] for d in data["diagnostics"]] == ["unsatisfiable"]
+    r = run("compile", str(src), "-o", str(tmp_path / "out"))
+    assert r.exit_code == 1 and "d: not written" in r.stderr
+
+
+def test_compile_needs_an_output_directory() -> None:
+    r = run("compile", str(TASKS))
+    assert r.exit_code == 2
