@@ -9,7 +9,6 @@ payload inside a split when `unique payloads` is asked.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections.abc import Sequence
