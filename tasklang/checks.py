@@ -237,6 +237,9 @@ def _pick_info(let: ast.Let, s: ast.Pick, scope: _Scope, program: Program) -> Va
             scope.diags.append(error("undefined-name", f"{other} is not defined (yet)", s.span))
         else:
             scope.used.add(other)
+            if info.ty not in (Ty.RECORD, Ty.UNKNOWN):  # a number is never equal to an entry
+                scope.diags.append(error("type-error", f"distinct from {other}: {other} is a "
+                                         f"{info.ty}, not a pick", s.span))
     if s.max_tokens is not None and s.max_tokens < 1:
         scope.diags.append(error("bad-range", "max_tokens must be at least 1", s.span))
     return VarInfo(let.name, Ty.RECORD, let.span, fields=vocab.fields)
@@ -527,7 +530,11 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable
     if not templates:
         diags.append(error("no-template", f"pattern {p.name} has no template", p.span))
     shown: dict[int, set[str]] = {}
+    named: set[str] = set()
     for i, t in enumerate(templates):
+        if t.name is not None and t.name in named:  # its id (pattern/name) would be shared
+            diags.append(error("duplicate-name", f"template {t.name} is declared twice", t.span))
+        named.add(t.name or "")
         shown[i] = _check_template(t, scope, diags, source=program.sources.get(p.span.file))
     _check_answer_kind(p, diags)
     for a in p.answers:
@@ -653,7 +660,7 @@ def _check_splits(ds: ast.Dataset, infos: dict[str, PatternInfo], diags: list[Di
             diags.append(error("duplicate-name", f"split {s.name} declared twice", s.span))
         if s.size.denominator != 1 or s.size < 1:
             diags.append(error("bad-size", f"split {s.name} needs a whole positive size", s.span))
-    langs = [lang.lang for lang in ds.languages]
+    langs = list(dict.fromkeys(lang.lang for lang in ds.languages))
     for w in _listed(ds):
         info = infos.get(w.pattern)
         if info is None:
@@ -687,7 +694,12 @@ def _check_held_out(s: ast.SplitDecl, ds: ast.Dataset, info: PatternInfo,
 
 def _check_languages(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
     total = Fraction(0)
+    seen: set[str] = set()
     for lang in ds.languages:
+        if lang.lang in seen:
+            diags.append(error("duplicate-name", f"language {lang.lang} is declared twice",
+                               lang.span))
+        seen.add(lang.lang)
         if not 0 < lang.share < 1:
             diags.append(error("bad-share", f"language {lang.lang} share must be in (0, 1)",
                                lang.span))

@@ -11,7 +11,13 @@ from functools import cache
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 from lark.tree import Meta
 
 from . import ast
@@ -299,4 +305,10 @@ def parse_text(text: str, path: str = "<string>") -> tuple[ast.Module | None, li
         tree = _parser().parse(text)
     except UnexpectedInput as err:
         return None, [_syntax_diagnostic(err, path, text)]
-    return _Builder(path).transform(tree), []
+    try:
+        return _Builder(path).transform(tree), []
+    except (RecursionError, VisitError) as err:  # building is recursive; parsing is not
+        if isinstance(err, VisitError) and not isinstance(err.orig_exc, RecursionError):
+            raise
+        return None, [error("syntax", "expressions nested too deeply", Span.point(path),
+                            "split the expression over several lets")]

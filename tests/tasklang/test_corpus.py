@@ -149,3 +149,11 @@ def test_corpus_names_only_real_codes() -> None:
     for path in CORPUS:
         bogus = {code for _, _, code in expectations(path)} - real
         assert not bogus, f"{path.name} expects codes nobody emits: {bogus}"
+
+
+def test_codes_covered_elsewhere_name_real_tests() -> None:
+    here = Path(__file__).parent
+    for code, ref in ELSEWHERE.items():
+        module, name = ref.split("::")
+        assert f"def {name}(" in (here / module).read_text(encoding="utf-8"), (code, ref)
+        assert code in emitted_codes(), f"{code} is no longer emitted: drop it from ELSEWHERE"

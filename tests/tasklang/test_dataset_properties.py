@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 from fractions import Fraction
@@ -44,10 +45,8 @@ def compile_copy(src: Path, size: int, seed: int, tmp: Path) -> list[dict[str, A
 def renderings(value: Fraction) -> set[str]:
     """The ways a number can be shown in a question (the formats of .task templates)."""
     out = {runtime.format_number(value), with_commas(value)}
-    try:
+    with contextlib.suppress(FormatError):  # money needs whole cents
         out.add(money(value).lstrip("-$"))
-    except FormatError:
-        pass
     if value.denominator == 1 and 0 <= value < 1_000_000:
         out.add(number_words(int(value)))
     if value.denominator != 1:

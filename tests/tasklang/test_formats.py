@@ -121,7 +121,7 @@ def test_fraction_text() -> None:
 
 
 def test_format_names() -> None:
-    assert FORMATS == set(NUMBER_FORMATS) | set(TEXT_FORMATS)
+    assert set(NUMBER_FORMATS) | set(TEXT_FORMATS) == FORMATS
     assert {"comma", "money", "percent", "frac", "words", "ordinal", "cap", "lower", "upper",
             "title"} <= FORMATS
 

@@ -76,6 +76,19 @@ def materialise(tmp: Path, name: str, text: str) -> Path:
     return path
 
 
+def assert_spans_inside(checked: api.Checked) -> None:
+    """Every diagnostic points at a real position of its file (carets can be drawn)."""
+    for d in checked.diagnostics:
+        text = checked.sources.get(d.span.file)
+        if text is None:
+            continue
+        lines = text.splitlines() or [""]
+        assert 1 <= d.span.line <= len(lines) + 1, d.headline()
+        if d.span.line <= len(lines):
+            assert 1 <= d.span.col <= len(lines[d.span.line - 1]) + 1, d.headline()
+        assert (d.span.end_line, d.span.end_col) >= (d.span.line, d.span.col), d.headline()
+
+
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                       HealthCheck.data_too_large])
 
@@ -89,6 +102,7 @@ def test_check_and_compile_never_raise(mutant: tuple[str, str]) -> None:
         checked = api.check([str(path)])
         assert isinstance(checked.diagnostics, list)
         assert all(isinstance(d, Diagnostic) for d in checked.diagnostics)
+        assert_spans_inside(checked)
         if checked.ok:
             out = Path(tmp) / "out"
             checked, results = api.compile_paths([str(path)], out)

@@ -285,3 +285,28 @@ def test_parse_text_never_raises(tokens: list[str]) -> None:
 def test_arbitrary_text_never_raises(text: str) -> None:
     module, diags = parse_text(text, "fuzz.task")
     assert (module is None) == bool(diags)
+
+
+@pytest.mark.parametrize("expr", ["-" * 5000 + "1", "not " * 3000 + "1",
+                                  "(1 + " * 3000 + "1" + ")" * 3000, "(" * 5000 + "1" + ")" * 5000])
+def test_deep_nesting_is_a_diagnostic_not_a_crash(expr: str) -> None:
+    module, diags = parse_text(f"pattern p {{ let x = {expr} }}", "deep.task")
+    assert module is not None or [d.code for d in diags] == ["syntax"]
+
+
+def test_nesting_that_parses_also_checks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Whatever the parser accepts, the (recursive) checker and evaluator handle."""
+    from tasklang import api
+    from tasklang.expr import compile_expr
+
+    for depth in range(50, 1000, 25):
+        text = f'pattern p {{ let x = {"-" * depth}1 template "{{x}}" answer "{{x}}" }}'
+        module, diags = parse_text(text)
+        if module is None:
+            assert diags[0].message == "expressions nested too deeply"
+            break
+        sampler = module.items[0].lets[0].sampler  # type: ignore[union-attr]
+        assert compile_expr(sampler.expr)({}) == (-1) ** depth  # type: ignore[union-attr]
+        path = tmp_path / f"deep{depth}.task"
+        path.write_text(text, encoding="utf-8")
+        assert api.check([str(path)]).ok
