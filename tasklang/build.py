@@ -313,14 +313,17 @@ class BudgetCheck:
 # ---------------------------------------------------------------- preflight
 
 
-def _domain_size(p: ast.Pattern, program: Program) -> int | None:
-    """Distinct payloads before constraints, when every sampled let has a fixed finite domain."""
+def _domain_size(p: ast.Pattern, program: Program, pick_sizes: dict[str, int]) -> int | None:
+    """Distinct payloads before constraints, when every sampled let has a fixed finite domain.
+
+    Picks count the entries left after `max_tokens` filtering, not the whole vocabulary.
+    """
     size = 1
     for let in p.lets:
         s = let.sampler
         if isinstance(s, ast.Derived):
             continue
-        n = _let_domain(s, program)
+        n = pick_sizes.get(let.name) if isinstance(s, ast.Pick) else _let_domain(s, program)
         if n is None:
             return None
         size *= n
@@ -387,7 +390,7 @@ def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnosti
 def _domain_check(pattern: CompiledPattern, program: Program, ds: ast.Dataset, asked: int,
                   acceptance: float, seen: int, w: ast.Weighted) -> list[Diagnostic]:
     p = program.patterns[pattern.name]
-    size = _domain_size(p, program)
+    size = _domain_size(p, program, pattern.pick_sizes)
     largest = max((int(s.size) for s in ds.splits), default=0)
     need = asked if ds.unique_payloads else max(1, asked - largest + 1)
     if size is not None:

@@ -115,7 +115,8 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
 
         return choice
     if isinstance(s, ast.Pick):
-        return _pick(s, allowed.get(let.name) or list(vocabs[s.vocab].entries))
+        entries = allowed[let.name] if let.name in allowed else list(vocabs[s.vocab].entries)
+        return _pick(s, entries)
     if isinstance(s, ast.Generate):
         gen = GENERATORS[s.generator]
         kwargs = [(k, compile_expr(v)) for k, v in s.kwargs]
@@ -388,7 +389,7 @@ class CompiledPattern:
     blocks: list[tuple[str, list[StepPlan]]]
     answer: TemplateFn | None
     table: ExpertTable
-    reject_counts: dict[str, int] = field(default_factory=dict)
+    pick_sizes: dict[str, int] = field(default_factory=dict)  # entries each pick can draw from
 
     @property
     def experts(self) -> tuple[str, ...]:
@@ -535,4 +536,7 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
         templates.append(CompiledTemplate(tid, t.splits, t.lang, parts, compile_template(parts)))
     blocks = [(b.expert, [_plan(s) for s in b.steps]) for b in p.traces]
     answer = compile_template(parse_template(p.answers[0].text).parts) if p.answers else None
-    return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table)
+    pick_sizes = {let.name: len(vocabs[let.sampler.vocab].entries) for let in p.lets
+                  if isinstance(let.sampler, ast.Pick) and let.sampler.vocab in vocabs}
+    pick_sizes.update({name: len(entries) for name, entries in (allowed or {}).items()})
+    return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes)

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime.experts import DEFAULT_EXPERTS, Expert, ExpertTable
+from runtime.experts import COMPOSITION, DEFAULT_EXPERTS, Expert, ExpertTable
 
 from . import ast
 from .diagnostics import Diagnostic, Span, error
@@ -33,7 +33,7 @@ class Program:
         table = {name: DEFAULT_EXPERTS[name] for name in DEFAULT_EXPERTS}
         for decl in self.experts.values():
             expert = expert_from_decl(decl)
-            if expert is not None:
+            if expert is not None and decl.name != COMPOSITION:  # reserved: checks report it
                 table[decl.name] = expert
         return ExpertTable(table.values())
 
