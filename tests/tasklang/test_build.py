@@ -390,3 +390,16 @@ def test_record_lines_are_exactly_json_dumps_of_the_record(tmp_path: Path) -> No
             assert not hasattr(ex, "reasons")
             assert record_line(ex, ctx, split, i) == _json.dumps(record(ex, ctx, split, i),  # type: ignore[arg-type]
                                                                   ensure_ascii=False)
+
+
+def test_domain_counts_only_picks_that_fit_max_tokens(tmp_path: Path) -> None:
+    """Without a tokenizer the byte bound keeps only short words; the domain says so up front."""
+    src = tmp_path / "ops.task"
+    src.write_text('vocab words from "words"\n'
+                   "pattern copy {\n  let w = pick words max_tokens 4\n"
+                   '  template "Repeat exactly: {w}"\n  answer "{w}"\n}\n'
+                   "dataset ops {\n  patterns copy\n  split train 100\n  unique payloads\n}\n")
+    _, (result,) = api.compile_paths([str(src)], tmp_path / "out")
+    assert not result.ok
+    (d,) = [d for d in result.diagnostics if d.is_error]
+    assert d.code == "domain-too-small" and "at most 2 distinct" in d.message
