@@ -139,12 +139,29 @@ class _NotCanonical(Exception):
     pass
 
 
+# Names and keys repeat across completions (op names, `result`, `step1`...): remember the
+# ones already seen valid. Numbers are not cached. Bounded, so hostile input cannot grow it.
+_SEEN_NAMES: set[str] = set()
+_SEEN_KEYS: set[str] = set()
+_SEEN_LIMIT = 8192
+
+
+def _remember(seen: set[str], token: str) -> None:
+    if len(seen) >= _SEEN_LIMIT:
+        seen.clear()
+    seen.add(token)
+
+
 def _fast_atom(token: str) -> Any:
+    if token in _SEEN_NAMES:
+        return token
     if not _ATOM.fullmatch(token):
         raise _NotCanonical
     value = resolve_plain(token)
     if value is None or value is True or value is False:
         raise _NotCanonical  # a word YAML reads as a boolean: let the full loader decide
+    if type(value) is str:
+        _remember(_SEEN_NAMES, value)
     return value
 
 
@@ -156,8 +173,12 @@ def _fast_step(flow: str) -> dict[str, Any]:
     pieces = iter(flow[1:-1].split(", "))
     for piece in pieces:
         key, sep, value = piece.partition(": ")
-        if not sep or key in step or not _KEY.fullmatch(key):
+        if not sep or key in step:
             raise _NotCanonical
+        if key not in _SEEN_KEYS:
+            if not _KEY.fullmatch(key):
+                raise _NotCanonical
+            _remember(_SEEN_KEYS, key)
         if value.startswith("["):
             items = [value[1:]]
             while not items[-1].endswith("]"):

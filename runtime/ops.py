@@ -42,8 +42,13 @@ YAML_RESERVED = frozenset(
 PREV_RESULT = "prev.result"
 
 
+_VALID_NAMES: set[str] = set()  # names already checked; bounded like the extractor's caches
+
+
 def check_name(value: Any) -> str:
     """A variable or expert name: identifier segments joined by dots (`bob.cards`)."""
+    if type(value) is str and value in _VALID_NAMES:
+        return value
     if isinstance(value, bool) or not isinstance(value, str):
         raise PydanticCustomError(
             "invalid_step", "expected a variable name, got {got}", {"got": repr(value)[:40]}
@@ -54,6 +59,9 @@ def check_name(value: Any) -> str:
         raise PydanticCustomError(
             "invalid_step", "prev.result is read with {{op: init, source: prev.result}}", {}
         )
+    if len(_VALID_NAMES) >= 8192:
+        _VALID_NAMES.clear()
+    _VALID_NAMES.add(value)
     return value
 
 
