@@ -24,9 +24,7 @@ def render_step(step: Step) -> str:
     items = []
     for key, value in step.yaml_items():
         kind = type(value)  # the common types first: this runs for every gold trace
-        if kind is str:
-            items.append(f"{key}: {value}")
-        elif kind is int:
+        if kind is str or kind is int:
             items.append(f"{key}: {value}")
         elif kind is tuple and all(type(v) is str for v in value):
             items.append(f"{key}: [{', '.join(value)}]")
