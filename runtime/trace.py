@@ -161,7 +161,7 @@ def build_step(data: Any) -> Step | ExecError:
             return ExecError(ErrorKind.INVALID_STEP, "step has no op")
         return ExecError(ErrorKind.UNKNOWN_OP, f"unknown op {str(op)[:40]!r}")
     try:
-        return cls.model_validate(data)
+        return cls.__pydantic_validator__.validate_python(data)  # type: ignore[no-any-return]
     except ValidationError as err:
         kind, message = _first_error(err)
         return ExecError(kind, message)
