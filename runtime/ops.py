@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, Protocol, Self, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import (
     BaseModel,
@@ -301,59 +300,7 @@ class Step(BaseModel):
         return obj
 
 
-    # YAML key -> (attribute, checker, required); filled by register_op from the fields.
-    FAST_FIELDS: ClassVar[dict[str, tuple[str, Callable[[Any], Any], bool]]] = {}
-
-    @classmethod
-    def fast_validate(cls, data: dict[str, Any]) -> Self | None:
-        """The same checks as `model_validate` (the very same field validators and model
-        validator), without pydantic-core's machinery; None whenever anything is off, so
-        that `model_validate` reports the exact error. A property test holds the two equal."""
-        fields = cls.FAST_FIELDS
-        values: dict[str, Any] = {}
-        try:
-            for key, raw in data.items():
-                spec = fields.get(key)
-                if spec is None:
-                    return None
-                values[spec[0]] = spec[1](raw)
-            if any(required and attr not in values for attr, _, required in fields.values()):
-                return None
-            step = cls.trusted(**values)
-            for check in cls.AFTER_CHECKS:
-                check(step)
-        except (PydanticCustomError, ValueError, TypeError):
-            return None
-        return step
-
-    AFTER_CHECKS: ClassVar[tuple[Callable[[Any], Any], ...]] = ()
-
-
 STEP_TYPES: dict[str, type[Step]] = {}
-
-
-def _checker(annotation: Any, metadata: list[Any]) -> Callable[[Any], Any]:
-    """The plain-Python validator of a field: its BeforeValidator, or an exact type check."""
-    for meta in metadata:  # pydantic moves a field's own Annotated metadata here
-        if isinstance(meta, BeforeValidator):
-            return meta.func  # type: ignore[return-value]
-    args = get_args(annotation)
-    if get_origin(annotation) in (Union, UnionType) and type(None) in args:
-        inner = _checker(next(a for a in args if a is not type(None)), [])
-        return lambda v: None if v is None else inner(v)
-    if get_origin(annotation) is Literal:
-        allowed = args
-        return lambda v: v if type(v) is str and v in allowed else _reject()
-    for meta in getattr(annotation, "__metadata__", ()):
-        if isinstance(meta, BeforeValidator):
-            return meta.func  # type: ignore[return-value]
-    if annotation is str:
-        return lambda v: v if type(v) is str else _reject()
-    raise TypeError(f"no fast checker for {annotation!r}")
-
-
-def _reject() -> Any:
-    raise ValueError("not accepted by the fast path")
 
 
 def register_op(cls: type[Step]) -> type[Step]:
@@ -363,12 +310,6 @@ def register_op(cls: type[Step]) -> type[Step]:
     by_key = {(f.alias or name): name for name, f in cls.model_fields.items()}
     cls.RENDER_ATTRS = tuple((k, by_key[k]) for k in cls.KEYS)
     cls.FIELD_DEFAULTS = {name: f.default for name, f in cls.model_fields.items()}
-    cls.FAST_FIELDS = {
-        (f.alias or name): (name, _checker(f.annotation, f.metadata), f.is_required())
-        for name, f in cls.model_fields.items()
-    }
-    decorators = cls.__pydantic_decorators__.model_validators.values()
-    cls.AFTER_CHECKS = tuple(d.func for d in decorators if d.info.mode == "after")
     STEP_TYPES[tag] = cls
     return cls
 

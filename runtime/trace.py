@@ -160,9 +160,6 @@ def build_step(data: Any) -> Step | ExecError:
         if "op" not in data:
             return ExecError(ErrorKind.INVALID_STEP, "step has no op")
         return ExecError(ErrorKind.UNKNOWN_OP, f"unknown op {str(op)[:40]!r}")
-    fast = cls.fast_validate(data)
-    if fast is not None:
-        return fast
     try:
         return cls.__pydantic_validator__.validate_python(data)  # type: ignore[no-any-return]
     except ValidationError as err:

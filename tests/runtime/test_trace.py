@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from runtime import (
     ComposedTrace,
@@ -20,12 +16,8 @@ from runtime import (
     Trace,
     from_data,
 )
-from runtime.extract import fast_load
-from runtime.ops import STEP_TYPES as _TYPES
 from runtime.ops import ComputeStep, InitStep, QueryStep
 from runtime.trace import shape
-
-from .helpers import JANET
 
 
 def steps_6x3() -> list[dict[str, Any]]:
@@ -168,38 +160,3 @@ def test_traces_are_frozen_values() -> None:
     assert a != from_data({"expert": "arithmetic", "trace": other})
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         a.expert = "comparison"  # type: ignore[union-attr,misc]
-
-
-# ---------------------------------------------------------------- the fast validator
-
-_VALUES = st.one_of(
-    st.sampled_from(["a", "b.c", "result", "prev.result", "yes", "1x", "", "add", "sub", "pow",
-                     "init", "compute", "query", "x" * 70]),
-    st.integers(-5, 5).map(Fraction), st.integers(-5, 5), st.booleans(), st.none(),
-    st.lists(st.sampled_from(["a", "b", "c", 3]), max_size=4),
-    st.sampled_from(["1.5", "80,000", "1/2", "4 * 18"]),
-)
-_KEYS = ["op", "var", "value", "source", "compute_op", "args", "entity", "amount", "from", "to",
-         "base", "rate", "source_entity", "extra"]
-
-
-@settings(max_examples=600, deadline=None)
-@given(st.sampled_from(sorted(_TYPES)), st.dictionaries(st.sampled_from(_KEYS), _VALUES,
-                                                         max_size=5))
-def test_fast_validate_agrees_with_pydantic(op: str, extra: dict) -> None:  # type: ignore[type-arg]
-    """Whatever the fast validator accepts, pydantic accepts as the same step."""
-    cls = _TYPES[op]
-    data = {**extra, "op": op}
-    fast = cls.fast_validate(data)
-    try:
-        slow = cls.model_validate(data)
-    except ValidationError:
-        assert fast is None, data
-        return
-    assert fast is None or fast == slow, (data, fast, slow)
-
-
-def test_fast_validate_takes_the_common_steps() -> None:
-    """The point of it: canonical steps never need pydantic-core."""
-    for step in fast_load(JANET)["trace"]:
-        assert _TYPES[step["op"]].fast_validate(step) is not None
