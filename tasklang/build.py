@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +27,7 @@ from runtime.experts import COMPOSITION
 from . import __version__, ast
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
 from .checks import CheckResult, setting
-from .compiler import CompiledPattern, Example, Rejected, compile_pattern
+from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error, warning
 from .program import Program
 from .splits import LeakRegistry, derive_seed, pattern_order, payload_key, question_key
@@ -89,8 +90,18 @@ class Context:
     counter: TokenCounter
     spans: dict[str, Span] = field(default_factory=dict)  # pattern -> its line in the dataset
     orders: dict[str, list[int]] = field(default_factory=dict)
+    usable: dict[tuple[int, str, str | None], list[CompiledTemplate]] = field(default_factory=dict)
 
-    @property
+    @cached_property
+    def language_thresholds(self) -> list[tuple[str, float]]:
+        """Cumulative shares as floats: language i when the draw falls below its threshold."""
+        out, total = [], Fraction(0)
+        for lang, share in self.settings.languages:
+            total += share
+            out.append((lang, float(total)))
+        return out
+
+    @cached_property
     def system_json(self) -> str:
         return json.encoder.encode_basestring(self.settings.system)  # type: ignore[attr-defined,no-any-return]
 
@@ -108,20 +119,23 @@ class Failure:
 
 
 def _language(ctx: Context, rng: random.Random) -> str | None:
-    roll = Fraction(rng.random())
-    for lang, share in ctx.settings.languages:
-        if roll < share:
+    roll = rng.random()  # one draw whether or not languages are mixed: seeds stay comparable
+    for lang, threshold in ctx.language_thresholds:
+        if roll < threshold:
             return lang
-        roll -= share
     return None
 
 
 def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | Failure:
     """The example at (split, index) on its `attempt`-th draw: a pure function of its seed."""
-    pattern = ctx.patterns[ctx.orders[split][index]]
+    p = ctx.orders[split][index]
+    pattern = ctx.patterns[p]
     rng = random.Random(derive_seed(ctx.settings.seed, ctx.name, split, index, attempt))
     lang = _language(ctx, rng)
-    templates = [t for t in pattern.templates if t.usable(split, lang)]
+    key = (p, split, lang)
+    templates = ctx.usable.get(key)
+    if templates is None:
+        templates = ctx.usable[key] = [t for t in pattern.templates if t.usable(split, lang)]
     reasons: Counter[str] = Counter()
     for _ in range(MAX_TRIES):
         try:

@@ -390,6 +390,8 @@ class CompiledPattern:
     answer: TemplateFn | None
     table: ExpertTable
     pick_sizes: dict[str, int] = field(default_factory=dict)  # entries each pick can draw from
+    fixed_structure: bool = False  # no templated names: every gold trace has one structure
+    structure_checked: bool = False  # set once the first gold trace passed the static checks
 
     @property
     def experts(self) -> tuple[str, ...]:
@@ -450,10 +452,13 @@ class CompiledPattern:
             self._check_answer_requires(env, text)
             return None, text, text
         trace, text = self.build_trace(env)
-        outcome = execute(trace, self.table)
+        outcome = execute(trace, self.table, checked=self.structure_checked)
         if outcome.error is not None or outcome.value is None:
             kind = outcome.error.kind.value if outcome.error else "no value"
             raise Rejected(f"gold trace: {kind}")
+        # The structure (ops, query position, wiring) is the same for every sample unless
+        # names are templated; once it passed the static checks, they need not run again.
+        self.structure_checked = self.fixed_structure
         self._check_answer_requires(env, outcome.value)
         return trace, format_number(outcome.value), text
 
@@ -539,4 +544,13 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
     pick_sizes = {let.name: len(vocabs[let.sampler.vocab].entries) for let in p.lets
                   if isinstance(let.sampler, ast.Pick) and let.sampler.vocab in vocabs}
     pick_sizes.update({name: len(entries) for name, entries in (allowed or {}).items()})
-    return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes)
+    fixed = not any(isinstance(v, ast.TVar) and v.templated for b in p.traces for st in b.steps
+                    for v in _stmt_names(st))
+    return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes,
+                           fixed)
+
+
+def _stmt_names(stmt: ast.TStmt) -> list[ast.TVar]:
+    if isinstance(stmt, ast.TInit | ast.TQuery):
+        return [stmt.var]
+    return ([stmt.out] if stmt.out else []) + list(stmt.args)
