@@ -196,9 +196,47 @@ def shape_of(trace: AnyTrace) -> str | None:
         return None
 
 
+ASSOCIATIVE = frozenset({"add", "mul"})
+
+
+def _flatten(graph: _Graph, root: int) -> _Graph:
+    """`add(add(a, b), c)` and `add(a, b, c)` are one computation: merge a nested add/mul
+    into its parent when nothing else uses it (GSM8K writes `a+b+c` in one line; a trace
+    may take two steps)."""
+    uses: dict[int, int] = {}
+    stack, seen = [root], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        for k in graph.nodes[n][1]:
+            uses[k] = uses.get(k, 0) + 1
+            stack.append(k)
+    flat = _Graph()
+    flat.nodes = list(graph.nodes)
+
+    def kids_of(n: int) -> tuple[int, ...]:
+        op, kids = graph.nodes[n]
+        if op not in ASSOCIATIVE:
+            return kids
+        out: list[int] = []
+        for k in kids:
+            if graph.nodes[k][0] == op and uses.get(k, 0) == 1:
+                out.extend(kids_of(k))
+            else:
+                out.append(k)
+        return tuple(out)
+
+    for n in seen:
+        flat.nodes[n] = (graph.nodes[n][0], kids_of(n))
+    return flat
+
+
 def _canonical(graph: _Graph, root: int) -> str:
     # First a name-free signature per node (to order commutative children), then a
     # rendering that numbers every node reached twice, so sharing is part of the shape.
+    graph = _flatten(graph, root)
     sig: dict[int, str] = {}
 
     def signature(n: int) -> str:
