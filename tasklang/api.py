@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ast
 from .budget import ByteUpperBound
@@ -15,6 +16,10 @@ from .compiler import Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error
 from .program import Program, load_program
 from .splits import derive_seed
+
+if TYPE_CHECKING:
+    from .audit import AuditReport
+    from .importer import ImportResult
 
 
 @dataclass
@@ -116,5 +121,21 @@ def _preview_one(compiled, rng: random.Random) -> PreviewItem:  # type: ignore[n
     return PreviewItem(compiled.name, None, reason)
 
 
-__all__ = ["ByteUpperBound", "Checked", "PreviewItem", "check", "compile_paths", "datasets_of",
-           "make_context", "preview"]
+def audit(paths: list[str], against: str | None = None, n: int = 50, seed: int = 0,
+          top: int = 50, progress: Callable[[str], None] | None = None) -> AuditReport:
+    """Generator audit, lint statistics and reference coverage (see tasklang.audit)."""
+    from .audit import run_audit
+
+    return run_audit(paths, against, n, seed, top, progress)
+
+
+def import_gsm8k(ref: str, out: Path, split_val: int = 0, seed: int = 0,
+                 system: str | None = None) -> ImportResult:
+    """A GSM8K-format file -> a dataset in the compiler's record format (see tasklang.importer)."""
+    from .importer import import_gsm8k as run_import
+
+    return run_import(ref, out, split_val, seed, system)
+
+
+__all__ = ["ByteUpperBound", "Checked", "PreviewItem", "audit", "check", "compile_paths",
+           "datasets_of", "import_gsm8k", "make_context", "preview"]

@@ -292,5 +292,122 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
+# ---------------------------------------------------------------- audit and import
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file beside it: never a half-written report."""
+    import os
+
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        fail_usage(f"cannot write {path}: {err.strerror or err}")
+
+
+@main.command("audit")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--against", "against", default=None, metavar="REF.jsonl",
+              help="Reference set in GSM8K format (JSONL: question, answer) to measure coverage.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
+              show_default=True)
+@click.option("-n", "count", type=click.IntRange(1, 100_000), default=50, show_default=True,
+              help="Checked samples per pattern (each must grade 1.0 and render cleanly).")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--top", type=click.IntRange(1, 100_000), default=50, show_default=True,
+              help="Uncovered shapes listed.")
+@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="Write the report here (atomically) instead of stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int, seed: int,
+              top: int, out: str | None, quiet: bool) -> None:
+    """Audit .task files: every pattern samples and solves, lint statistics per dataset,
+    and (with --against) coverage of a reference set by computation-graph shape.
+
+    Exits 0 when every pattern passes, 1 when a pattern fails its generator audit (or the
+    files have errors), 2 on usage errors (missing paths, bad reference lines).
+    """
+    import time
+
+    from .api import audit
+    from .audit import AuditUsageError
+    from .audit_report import render_html, render_json, render_text
+
+    started = time.perf_counter()
+    if out is not None and not Path(out).resolve().parent.is_dir():
+        fail_usage(f"cannot write {out}: no directory {Path(out).resolve().parent}")
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"audit: {message}", err=True)
+
+    try:
+        report = audit(list(paths), against, count, seed, top, progress)
+    except AuditUsageError as err:
+        fail_usage(str(err))
+    if fmt == "json":
+        text = render_json(report)
+    else:
+        text = (render_html if fmt == "html" else render_text)(report, top)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        _write_atomically(out, text)
+    elapsed = time.perf_counter() - started
+    failing = report.failing
+    summary = f"{len(report.patterns)} pattern(s), {len(failing)} failing"
+    if report.coverage is not None:
+        data = report.to_json()
+        summary += (f"; expressible {data['expressible_fraction']:.4f}, strict coverage "
+                    f"{data['coverage_fraction']:.4f}, loose {data['loose_coverage_fraction']:.4f}"
+                    if report.coverage.total else "; empty reference set")
+    click.echo(f"audit: {summary}; {elapsed:.1f} s" + (f"; report in {out}" if out else ""),
+               err=True)
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import reference sets as datasets in the compiler's record format."""
+
+
+@import_group.command("gsm8k")
+@click.argument("ref", type=str)
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Output directory (replaced atomically).")
+@click.option("--split-val", type=click.IntRange(0), default=0, show_default=True,
+              help="Problems moved to a val split (chosen deterministically by hashing).")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--system", default=None, help="System prompt (default: the compiler's, "
+                                             "naming the experts).")
+def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str | None) -> None:
+    """Convert a GSM8K-format JSONL file (question, answer) into train/val JSONL records.
+
+    Keeps the problems whose converted trace reaches the gold answer; the others are
+    counted by reason in OUT/import_report.json. Exits 1 when no problem converts.
+    """
+    from .api import import_gsm8k
+    from .importer import InputError
+
+    try:
+        result = import_gsm8k(ref, Path(out), split_val, seed, system)
+    except InputError as err:
+        fail_usage(str(err))
+    reasons = ", ".join(f"{k} {v}" for k, v in result.reasons.most_common()) or "none"
+    if result.out_dir is None:
+        click.echo(f"import: none of {result.total} problems converted ({reasons}); "
+                   "nothing written", err=True)
+        sys.exit(EXIT_FAILED)
+    sizes = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    click.echo(f"import: kept {result.kept} of {result.total} problems ({sizes}) -> "
+               f"{result.out_dir}", err=True)
+    click.echo(f"import: dropped {result.total - result.kept}: {reasons}", err=True)
+
+
 if __name__ == "__main__":
     main()

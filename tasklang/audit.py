@@ -1,0 +1,807 @@
+"""Auditing: every pattern samples and solves, lint statistics per dataset, coverage of a reference set.
+
+Three questions the research notes answered by hand, asked of a whole task library:
+
+1. Does every generator work? (The notes' audit found 2 of 41 schemas broken: unresolved
+   template variables, `None` vocabulary values, "coinss" and "sandwichs".) Each pattern
+   samples N examples; each must grade 1.0 with the runtime and render cleanly.
+2. Does each dataset respect the lessons? (template repetitions, one query target and one
+   step count per expert, disjoint op vocabularies, token lengths within budget.)
+3. How much of a reference set (GSM8K) can the library express? Reference answers are
+   converted to traces (`runtime.gsm8k.convert`); a problem is covered when some pattern
+   produces a gold trace of the same computation-graph shape (`runtime.analysis.shape_of`).
+   The uncovered shapes, ranked by frequency, are the patterns to write next.
+
+Everything is deterministic for a given seed; rendering lives in `audit_report`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from runtime import grade as runtime_grade
+from runtime.analysis import op_multiset, shape_of
+from runtime.experts import ExpertTable
+from runtime.numbers import NumberError, parse_answer
+
+from . import __version__, ast
+from .api import Checked, check, datasets_of
+from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
+from .build import Context, Failure, candidate, make_context
+from .checks import PatternInfo, setting
+from .compiler import CompiledPattern, Example, Rejected, compile_pattern
+from .coverage import Coverage, coverage, mset_text
+from .diagnostics import Diagnostic
+from .expr import EvalError, compile_expr, norm
+from .formats import Labelled, parse_template
+from .importer import InputError, RefProblem, read_reference
+from .program import Program
+from .splits import derive_seed
+from .vocab import Entry, Vocab
+
+MEASURE = 1000  # draws per pattern for the rejection rate, distinct payloads and shapes
+MAX_TRIES = 1000  # rejected draws tolerated for one checked sample
+ENUM_LIMIT = 20_000  # assignments enumerated for an exact domain size
+TOKEN_SAMPLE = 500  # examples per split drawn for the token statistics
+REJECT_FAIL = 0.98  # the compiler's default max_reject_rate
+REJECT_WARN = 0.9
+ERROR, WARNING = "error", "warning"
+Progress = Callable[[str], None]
+
+
+class AuditUsageError(Exception):
+    """The audit cannot run: a missing path or a bad reference line (message says where)."""
+
+
+# ================================================================ records
+
+
+@dataclass
+class Issue:
+    """One kind of problem seen in a pattern's samples (counted; the first example kept)."""
+
+    kind: str
+    severity: str
+    message: str
+    count: int = 1
+    example: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "severity": self.severity, "message": self.message,
+                "count": self.count, "example": self.example}
+
+
+@dataclass
+class DomainSize:
+    """How many distinct payloads a pattern can produce, and how that was established."""
+
+    value: int | None
+    # exact (enumerated) | estimate:bound*acceptance | estimate:chao1 |
+    # lower_bound:all_distinct (every sampled payload was new: far larger than the sample) | unknown
+    method: str
+    upper_bound: int | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.method == "exact"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "method": self.method, "exact": self.exact,
+                "upper_bound": self.upper_bound}
+
+
+@dataclass
+class PatternAudit:
+    name: str
+    file: str
+    line: int
+    experts: tuple[str, ...]
+    kind: str  # trace | text
+    templates: int
+    datasets: list[str] = field(default_factory=list)
+    attempts: int = 0
+    accepted: int = 0
+    checked: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    distinct_seen: int = 0
+    domain: DomainSize = field(default_factory=lambda: DomainSize(None, "unknown"))
+    shapes: Counter[str] = field(default_factory=Counter)
+    multisets: Counter[tuple[tuple[str, int], ...]] = field(default_factory=Counter)
+    issues: dict[str, Issue] = field(default_factory=dict)
+
+    @property
+    def expert(self) -> str | None:
+        return "+".join(self.experts) if self.experts else None
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.severity == ERROR for i in self.issues.values())
+
+    @property
+    def rejection_rate(self) -> float | None:
+        return None if not self.attempts else 1 - self.accepted / self.attempts
+
+    def add(self, kind: str, severity: str, message: str, example: str | None = None) -> None:
+        issue = self.issues.get(kind)
+        if issue is None:
+            self.issues[kind] = Issue(kind, severity, message, 1, example)
+        else:
+            issue.count += 1
+
+    def to_json(self) -> dict[str, Any]:
+        rate = self.rejection_rate
+        return {
+            "name": self.name, "file": self.file, "line": self.line, "kind": self.kind,
+            "expert": self.expert, "experts": list(self.experts), "templates": self.templates,
+            "datasets": self.datasets, "ok": self.ok, "samples_checked": self.checked,
+            "attempts": self.attempts, "accepted": self.accepted,
+            "rejection_rate": None if rate is None else round(rate, 6),
+            "rejection_reasons": dict(self.reasons.most_common(5)),
+            "distinct_payloads_seen": self.distinct_seen, "domain": self.domain.to_json(),
+            "shapes": dict(sorted(self.shapes.items())),
+            "op_multisets": sorted(mset_text(m) for m in self.multisets),
+            "issues": [i.to_json() for i in self.issues.values()],
+        }
+
+
+# ================================================================ render checks
+
+
+_PLACEHOLDER_LEFT = re.compile(r"\{[A-Za-z_][\w.]*(?:@\w+)?(?::\w+)*\}|\$\{\w*\}?")
+_LONG_DECIMAL = re.compile(r"(?<![\d.])\d+\.\d{3,}(?![\d])")
+_BARE_FRACTION = re.compile(r"(?<![\w/.])\d+/\d+(?![\w/])")
+_WORD = re.compile(r"[A-Za-z]+")
+# Plural endings English never writes: sandwichs, dishs, boxs, quizs, glasss, candys.
+_BAD_ENDING = re.compile(r"(?:sh|x|z|ss|[^aeiou]y)s$|chs$")
+_CH_OK = frozenset({"stomachs", "monarchs", "epochs", "techs", "lochs", "eunuchs", "matriarchs",
+                    "patriarchs", "czechs", "months"})
+_IRREGULAR = frozenset({"childs", "childrens", "mens", "womens", "womans", "sheeps", "deers",
+                        "feets", "teeths", "mices", "geeses", "oxes"})
+
+
+class PluralChecker:
+    """Broken plurals, judged against the declared inflections and simple English rules.
+
+    A known plural followed by another s ("appless", "sacks of flours" is not caught: its head
+    noun is not last), a regular ending where the vocabulary declares another plural
+    ("sandwichs", "knifes", "cherrys"), "1 apples", and endings English never writes.
+    """
+
+    def __init__(self, vocabs: Iterable[Vocab]) -> None:
+        doubled: set[str] = set()
+        wrong: set[str] = set()
+        plurals_of_one: set[str] = set()
+        legit: set[str] = set()
+        for vocab in vocabs:
+            for entry in vocab.entries:
+                values = dict(entry.fields)
+                legit.update(v.lower() for v in values.values())
+                singular, plural = values.get("singular"), values.get("plural")
+                for key, value in values.items():
+                    if key == "plural" or (key != "singular" and value.endswith("s")):
+                        doubled.add(value.lower())
+                if singular and plural and singular.lower() != plural.lower():
+                    plurals_of_one.add(plural.lower())
+                    for form in (singular + "s", singular + "es"):
+                        if form.lower() != plural.lower():
+                            wrong.add(form.lower())
+        wrong -= legit
+        self._doubled = _alternation(doubled, r"e?s")
+        self._wrong = _alternation(wrong, "")
+        self._one = (re.compile(r"(?<![\d.,$])\b(?:1|one)\s+(" + "|".join(
+            re.escape(p) for p in sorted(plurals_of_one, key=lambda s: (-len(s), s))) + r")\b",
+            re.IGNORECASE) if plurals_of_one else None)
+
+    def problems(self, text: str) -> list[str]:
+        found = []
+        for regex, what in ((self._doubled, "doubled plural"), (self._wrong, "wrong plural")):
+            if regex is not None:
+                found += [f"{what} {m.group(0)!r}" for m in regex.finditer(text)]
+        if self._one is not None:
+            found += [f"plural after one: {m.group(0)!r}" for m in self._one.finditer(text)]
+        for word in _WORD.findall(text):
+            if not word.islower() or len(word) < 4:
+                continue
+            if word in _IRREGULAR or (_BAD_ENDING.search(word) and word not in _CH_OK):
+                found.append(f"broken plural {word!r}")
+        return list(dict.fromkeys(found))
+
+
+def _alternation(words: set[str], suffix: str) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    body = "|".join(re.escape(w) for w in sorted(words, key=lambda s: (-len(s), s)))
+    return re.compile(rf"\b(?:{body}){suffix}\b", re.IGNORECASE)
+
+
+def leftover_placeholders(question: str, template_text: str) -> list[str]:
+    """`{name}`-like text in a question, beyond the literal braces its template wrote (`{{x}}`)."""
+    found = _PLACEHOLDER_LEFT.findall(question)
+    allowed = template_text.count("{{")
+    return found[allowed:] if len(found) > allowed else []
+
+
+def raw_numbers(question: str, literal: str, formatted_fractions: bool) -> list[str]:
+    """Long decimals and bare fractions a template did not write itself."""
+    out = [m for m in _LONG_DECIMAL.findall(question) if m not in literal]
+    if not formatted_fractions:
+        out += [m for m in _BARE_FRACTION.findall(question) if m not in literal]
+    return out
+
+
+# ================================================================ one pattern
+
+
+@dataclass(frozen=True)
+class _PatternFacts:
+    """What the checks need to know about a pattern's declarations."""
+
+    decimals: bool  # a decimal range, a non-integer choice or money: non-integer answers are fine
+    negatives: bool  # a range or choice below zero: negative answers are fine
+    literal: dict[str, str]  # template id -> its literal text (what the author wrote)
+    raw_text: dict[str, str]  # template id -> the template source text
+    frac: dict[str, bool]  # template id -> uses the frac format
+    lang: dict[str, str | None]
+
+
+def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
+    decimals = negatives = False
+    for let in p.lets:
+        s = let.sampler
+        if isinstance(s, ast.DecimalRange):
+            decimals = True
+        if isinstance(s, ast.Choice):
+            values = [_const(i.value) for i in s.items]
+            decimals = decimals or any(v is not None and v.denominator != 1 for v in values)
+        lows = [s.lo] if isinstance(s, ast.IntRange | ast.DecimalRange) else (
+            [i.value for i in s.items] if isinstance(s, ast.Choice) else [])
+        negatives = negatives or any((_const(e) or 0) < 0 for e in lows)
+    literal, raw_text, frac, lang = {}, {}, {}, {}
+    for t, ct in zip(p.templates, compiled.templates, strict=True):
+        parsed = parse_template(t.text)
+        literal[ct.id] = "".join(x for x in parsed.parts if isinstance(x, str))
+        raw_text[ct.id] = t.text
+        formats = {f for ph in parsed.placeholders for f in ph.formats}
+        frac[ct.id] = "frac" in formats
+        lang[ct.id] = t.lang
+        decimals = decimals or "money" in formats
+    return _PatternFacts(decimals, negatives, literal, raw_text, frac, lang)
+
+
+def _const(e: ast.Expr) -> Fraction | None:
+    try:
+        value = compile_expr(e)({})
+    except (EvalError, KeyError, TypeError):
+        return None
+    return Fraction(value) if isinstance(value, int | Fraction) else None
+
+
+def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: ExpertTable,
+                   plurals: PluralChecker) -> None:
+    q = ex.question
+    if ex.trace is not None:
+        graded = runtime_grade(ex.completion, ex.answer, expert=ex.expert, experts=table)
+        if graded.reward != 1.0:
+            pa.add("grade", ERROR, f"the gold completion grades {graded.status} "
+                   f"(reward {graded.reward}) against its own answer {ex.answer}", q)
+        _check_answer(pa, ex, facts)
+    elif ex.completion != ex.answer:
+        pa.add("grade", ERROR, "the completion is not exactly the answer", q)
+    left = leftover_placeholders(q, facts.raw_text[ex.template_id])
+    if left:
+        pa.add("placeholder", ERROR, f"unrendered placeholder {left[0]} ({ex.template_id})", q)
+    raw = list(ex.raw_floats) + raw_numbers(q, facts.literal[ex.template_id],
+                                             facts.frac[ex.template_id])
+    if raw:
+        pa.add("raw_float", ERROR, f"raw float or bare fraction in the question: {raw[0]} "
+               f"({ex.template_id}); format it or constrain it", q)
+    if facts.lang[ex.template_id] is None:
+        bad = plurals.problems(q)
+        if bad:
+            pa.add("plural", ERROR, f"{bad[0]} ({ex.template_id})", q)
+
+
+def _check_answer(pa: PatternAudit, ex: Example, facts: _PatternFacts) -> None:
+    try:
+        value = parse_answer(ex.answer)
+    except NumberError:
+        return
+    if value < 0 and not facts.negatives:
+        pa.add("negative_answer", ERROR, f"negative answer {ex.answer} in a story of counts and "
+               "amounts (add `require answer > 0`)", ex.question)
+    if value.denominator != 1 and not facts.decimals:
+        pa.add("non_integer_answer", WARNING, f"non-integer answer {ex.answer} but the pattern "
+               "declares no decimals (decimal range, money format)", ex.question)
+
+
+def _draw(compiled: CompiledPattern, rng: random.Random, template_index: int | None,
+          reasons: Counter[str]) -> tuple[Example | None, int]:
+    """One accepted example (or None after MAX_TRIES rejections), and the draws it took."""
+    templates = compiled.templates
+    for tries in range(1, MAX_TRIES + 1):
+        try:
+            env = compiled.sample_payload(rng)
+            index = rng.randrange(len(templates)) if template_index is None else template_index
+            return compiled.realize(env, templates[index]), tries
+        except Rejected as rejected:
+            reasons[rejected.reason] += 1
+    return None, MAX_TRIES
+
+
+def _observe(pa: PatternAudit, ex: Example, payloads: Counter[tuple[tuple[str, str], ...]]) -> None:
+    payloads[ex.payload] += 1
+    if ex.trace is not None:
+        shape = shape_of(ex.trace)
+        if shape is not None:
+            pa.shapes[shape] += 1
+        pa.multisets[op_multiset(ex.trace)] += 1
+
+
+def audit_pattern(pa: PatternAudit, p: ast.Pattern, compiled: CompiledPattern,
+                  vocabs: Mapping[str, Vocab], allowed: Mapping[str, list[Entry]],
+                  table: ExpertTable, plurals: PluralChecker, n: int, seed: int) -> None:
+    """Measure (MEASURE draws), then check n samples cycling through every template."""
+    facts = _facts(p, compiled)
+    rng = random.Random(derive_seed(seed, "audit", p.name))
+    payloads: Counter[tuple[tuple[str, str], ...]] = Counter()
+    while pa.attempts < MEASURE:
+        ex, tries = _draw(compiled, rng, None, pa.reasons)
+        pa.attempts += tries
+        if ex is not None:
+            pa.accepted += 1
+            _observe(pa, ex, payloads)
+    if pa.accepted == 0:
+        top = pa.reasons.most_common(1)[0][0] if pa.reasons else "?"
+        pa.add("unsatisfiable", ERROR, f"every one of {pa.attempts} draws was rejected; most by "
+               f"`{top}`")
+        return
+    for i in range(n):
+        ex, tries = _draw(compiled, rng, i % len(compiled.templates), pa.reasons)
+        pa.attempts += tries
+        if ex is None:
+            pa.add("unsatisfiable", ERROR, f"template {compiled.templates[i % len(compiled.templates)].id}: "
+                   f"{MAX_TRIES} draws in a row were rejected")
+            continue
+        pa.accepted += 1
+        pa.checked += 1
+        _observe(pa, ex, payloads)
+        _check_example(pa, ex, facts, table, plurals)
+    rate = pa.rejection_rate or 0.0
+    if rate > REJECT_FAIL:
+        pa.add("near_unsatisfiable", ERROR, f"{rate:.1%} of draws rejected (the compiler's limit "
+               f"is {REJECT_FAIL:.0%})")
+    elif rate > REJECT_WARN:
+        pa.add("high_rejection", WARNING, f"{rate:.1%} of draws rejected")
+    pa.distinct_seen = len(payloads)
+    pa.domain = domain_size(p, compiled, vocabs, allowed, payloads, 1 - rate)
+
+
+# ================================================================ domain size
+
+
+class _TooBig(Exception):
+    pass
+
+
+DomainFn = Callable[[dict[str, Any]], list[Any]]
+
+
+def _as_int(value: Any) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return int(value)
+    raise EvalError(f"not a whole number: {value!r}")
+
+
+def _let_values(let: ast.Let, vocabs: Mapping[str, Vocab],
+                allowed: Mapping[str, list[Entry]]) -> DomainFn | None:
+    """Every value a let can take given the lets before it (None: not enumerable)."""
+    s = let.sampler
+    if isinstance(s, ast.IntRange):
+        lo, hi = compile_expr(s.lo), compile_expr(s.hi)
+        step = compile_expr(s.step) if s.step is not None else (lambda env: 1)
+        return lambda env: list(range(_as_int(lo(env)), _as_int(hi(env)) + 1,
+                                      max(1, _as_int(step(env)))))
+    if isinstance(s, ast.DecimalRange):
+        dlo, dhi, dstep = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
+
+        def decimals(env: dict[str, Any]) -> list[Any]:
+            a, b, d = dlo(env), dhi(env), dstep(env)
+            if d <= 0 or a > b:
+                return []
+            return [norm(a + d * k) for k in range(int(Fraction(b - a) / d) + 1)]
+
+        return decimals
+    if isinstance(s, ast.Choice):
+        items = [(i.label, compile_expr(i.value)) for i in s.items]
+        return lambda env: [Labelled(fn(env), label) if label is not None else fn(env)
+                            for label, fn in items]
+    if isinstance(s, ast.Pick):
+        if s.vocab not in vocabs:
+            return None
+        entries = list(allowed[let.name]) if let.name in allowed else list(vocabs[s.vocab].entries)
+        others = s.distinct_from
+        return lambda env: [e for e in entries if e not in {env.get(o) for o in others}]
+    if isinstance(s, ast.Derived):
+        fn = compile_expr(s.expr)
+        return lambda env: [fn(env)]
+    return None  # generate: structures are not enumerable
+
+
+def _bound(p: ast.Pattern, fns: list[DomainFn]) -> int | None:
+    """Product of the constant let domains (before constraints), None if some depend on others."""
+    size = 1
+    for let, fn in zip(p.lets, fns, strict=True):
+        if isinstance(let.sampler, ast.Derived):
+            continue
+        try:
+            size *= len(fn({}))
+        except (EvalError, KeyError, TypeError, ZeroDivisionError):
+            return None
+    return size
+
+
+def _producible(compiled: CompiledPattern, env: dict[str, Any]) -> bool:
+    """Whether a payload passes its constraints and realises with at least one template."""
+    for _, test, uses_answer in compiled.requires:
+        if uses_answer:
+            continue
+        try:
+            if not test(env):
+                return False
+        except EvalError:
+            return False
+    for template in compiled.templates:
+        try:
+            compiled.realize(dict(env), template)
+            return True
+        except Rejected as rejected:
+            if not rejected.reason.startswith("template"):
+                return False
+    return False
+
+
+def _enumerate(p: ast.Pattern, compiled: CompiledPattern, fns: list[DomainFn], limit: int) -> int:
+    """Exact count of producible payloads; raises _TooBig past `limit` assignments."""
+    count = leaves = 0
+    names = [let.name for let in p.lets]
+
+    def walk(i: int, env: dict[str, Any]) -> None:
+        nonlocal count, leaves
+        if i == len(names):
+            leaves += 1
+            if leaves > limit:
+                raise _TooBig
+            count += _producible(compiled, env)
+            return
+        try:
+            values = fns[i](env)
+        except (EvalError, KeyError, TypeError, ZeroDivisionError):
+            return  # the sampler rejects here as well
+        for value in values:
+            env[names[i]] = value
+            walk(i + 1, env)
+        env.pop(names[i], None)
+
+    walk(0, {})
+    return count
+
+
+def _chao1(payloads: Counter[Any]) -> int:
+    """Species-richness estimate from sample frequencies (bias-corrected Chao1)."""
+    f1 = sum(1 for c in payloads.values() if c == 1)
+    f2 = sum(1 for c in payloads.values() if c == 2)
+    return len(payloads) + math.ceil(f1 * (f1 - 1) / (2 * (f2 + 1)))
+
+
+def domain_size(p: ast.Pattern, compiled: CompiledPattern, vocabs: Mapping[str, Vocab],
+                allowed: Mapping[str, list[Entry]], payloads: Counter[Any],
+                acceptance: float) -> DomainSize:
+    fns = [_let_values(let, vocabs, allowed) for let in p.lets]
+    if all(fn is not None for fn in fns):
+        known = [fn for fn in fns if fn is not None]
+        bound = _bound(p, known)
+        if bound is None or bound <= ENUM_LIMIT:
+            try:
+                return DomainSize(_enumerate(p, compiled, known, ENUM_LIMIT), "exact", bound)
+            except _TooBig:
+                pass
+        if bound is not None:
+            return DomainSize(round(bound * acceptance), "estimate:bound*acceptance", bound)
+    if payloads and all(c == 1 for c in payloads.values()):
+        return DomainSize(len(payloads), "lower_bound:all_distinct")
+    return DomainSize(_chao1(payloads), "estimate:chao1")
+
+
+# ================================================================ datasets
+
+
+@dataclass
+class DatasetAudit:
+    name: str
+    file: str
+    line: int
+    skipped: str | None = None
+    token_method: str = ""
+    token_exact: bool = False
+    token_sample: int = 0
+    sizes: dict[str, int] = field(default_factory=dict)
+    prompt_tokens: list[int] = field(default_factory=list)
+    completion_tokens: list[int] = field(default_factory=list)
+    template_repeats: list[dict[str, Any]] = field(default_factory=list)
+    min_repeats: int = 10
+    query_targets: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    step_counts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    overlaps: list[dict[str, Any]] = field(default_factory=list)
+    max_length: int = 0
+    max_new_tokens: int = 0
+
+    @property
+    def warnings(self) -> list[str]:
+        out = [f"{r['template']} in {r['split']}: about {r['per_template']:.1f} examples"
+               for r in self.template_repeats if r["few"]]
+        out += [f"expert {e} queries {', '.join(sorted(t))}"
+                for e, t in self.query_targets.items() if len(t) > 1]
+        out += [f"expert {e} has patterns of {', '.join(sorted(c, key=int))} steps"
+                for e, c in self.step_counts.items() if len(c) > 1]
+        out += [f"experts {' and '.join(o['experts'])} share ops {', '.join(o['ops'])}"
+                for o in self.overlaps]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "file": self.file, "line": self.line, "skipped": self.skipped,
+            "splits": self.sizes,
+            "tokens": {"method": self.token_method, "exact": self.token_exact,
+                       "sampled_examples": self.token_sample,
+                       "max_length": self.max_length, "max_new_tokens": self.max_new_tokens,
+                       "prompt": length_stats(self.prompt_tokens),
+                       "completion": length_stats(self.completion_tokens)},
+            "min_template_repeats": self.min_repeats, "template_repeats": self.template_repeats,
+            "query_targets": self.query_targets, "step_counts": self.step_counts,
+            "op_overlaps": self.overlaps, "warnings": self.warnings,
+        }
+
+
+def percentile(values: list[int], q: float) -> int:
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def length_stats(values: list[int]) -> dict[str, int]:
+    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
+            "max": max(values, default=0)}
+
+
+def _counter_for(ds: ast.Dataset) -> tuple[TokenCounter, str | None]:
+    spec = setting(ds, "tokenizer")
+    try:
+        return make_counter(spec.value if spec else None, Path(ds.span.file).parent), None  # type: ignore[arg-type]
+    except TokenizerLoadError as err:
+        return ByteUpperBound(), f"{err}; counted UTF-8 bytes instead"
+
+
+def _template_repeats(da: DatasetAudit, ctx: Context, ds: ast.Dataset) -> None:
+    shares = ctx.settings.languages
+    main_share = 1 - sum((s for _, s in shares), Fraction(0))
+    for split in ctx.splits:
+        counts = Counter(ctx.order(split))
+        for i, pattern in enumerate(ctx.patterns):
+            for lang, share in ((None, main_share), *shares):
+                usable = [t for t in pattern.templates if t.usable(split.name, lang)]
+                if not usable:
+                    continue
+                per = counts.get(i, 0) * share / len(usable)
+                for t in usable:
+                    da.template_repeats.append({
+                        "pattern": pattern.name, "template": t.id, "split": split.name,
+                        "language": lang or "en", "per_template": round(float(per), 2),
+                        "few": per < da.min_repeats})
+
+
+def _per_expert(ds: ast.Dataset, infos: Mapping[str, PatternInfo]
+                ) -> tuple[dict[str, dict[str, list[str]]], dict[str, dict[str, list[str]]]]:
+    targets: dict[str, dict[str, list[str]]] = {}
+    steps: dict[str, dict[str, list[str]]] = {}
+    for w in ds.patterns:
+        info = infos[w.pattern]
+        for expert, target, count in zip(info.experts, info.query_targets, info.step_counts,
+                                         strict=True):
+            targets.setdefault(expert, {}).setdefault(target, []).append(w.pattern)
+            steps.setdefault(expert, {}).setdefault(str(count), []).append(w.pattern)
+    return targets, steps
+
+
+def _token_lengths(da: DatasetAudit, ctx: Context) -> None:
+    prompts: list[tuple[str, str]] = []
+    completions: list[str] = []
+    for split in ctx.splits:
+        for index in range(min(int(split.size), TOKEN_SAMPLE)):
+            got = candidate(ctx, split.name, index, 0)
+            if isinstance(got, Failure):
+                continue
+            prompts.append((ctx.settings.system, got.question))
+            completions.append(got.completion)
+    da.prompt_tokens = ctx.counter.prompt_lengths(prompts)
+    da.completion_tokens = ctx.counter.text_lengths(completions)
+    da.token_sample = len(prompts)
+
+
+def audit_dataset(ds: ast.Dataset, checked: Checked, errors: list[Diagnostic]) -> DatasetAudit:
+    da = DatasetAudit(ds.name, ds.span.file, ds.span.line)
+    assert checked.result is not None
+    infos = checked.result.patterns
+    broken = [w.pattern for w in ds.patterns if w.pattern not in infos or not infos[w.pattern].ok]
+    inside = [d for d in errors if d.span.file == ds.span.file
+              and ds.span.line <= d.span.line <= ds.span.end_line]
+    if broken or inside:
+        da.skipped = ("patterns with errors: " + ", ".join(broken)) if broken else \
+            f"the dataset has errors ({inside[0].headline()})"
+        return da
+    counter, note = _counter_for(ds)
+    ctx = make_context(checked.program, checked.result, ds, counter)
+    da.token_method = counter.description + (f" ({note})" if note else "")
+    da.token_exact = counter.exact
+    da.max_length, da.max_new_tokens = ctx.settings.max_length, ctx.settings.max_new_tokens
+    da.sizes = {s.name: int(s.size) for s in ds.splits}
+    rep = setting(ds, "min_template_repeats")
+    if rep is not None and isinstance(rep.value, Fraction):
+        da.min_repeats = int(rep.value)
+    _template_repeats(da, ctx, ds)
+    da.query_targets, da.step_counts = _per_expert(ds, infos)
+    used = {e for p in ctx.patterns for e in p.experts}
+    da.overlaps = [{"experts": [a, b], "ops": sorted(ops)}
+                   for (a, b), ops in checked.result.table.overlaps().items()
+                   if a in used and b in used]
+    _token_lengths(da, ctx)
+    return da
+
+
+# ================================================================ the whole audit
+
+
+@dataclass
+class AuditReport:
+    paths: list[str]
+    n: int
+    seed: int
+    patterns: list[PatternAudit]
+    datasets: list[DatasetAudit]
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str]
+    coverage: Coverage | None = None
+
+    @property
+    def failing(self) -> list[str]:
+        return [p.name for p in self.patterns if not p.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing and not any(d.is_error for d in self.diagnostics)
+
+    def to_json(self) -> dict[str, Any]:
+        cov = self.coverage
+        out: dict[str, Any] = {
+            "tool": "tasklang", "version": __version__, "paths": self.paths,
+            "samples_per_pattern": self.n, "seed": self.seed, "ok": self.ok,
+            "patterns": [p.to_json() for p in self.patterns],
+            "failing_patterns": self.failing,
+            "datasets": [d.to_json() for d in self.datasets],
+            "diagnostics": [d.to_json() for d in self.diagnostics if d.is_error],
+            "reference": None, "expressible_fraction": None, "coverage_fraction": None,
+            "loose_coverage_fraction": None, "uncovered_shapes": [],
+            "uncovered_shape_count": 0, "coverage_by_expert": {}, "coverage_by_pattern": {},
+        }
+        if cov is not None:
+            out.update(cov.to_json(self.patterns))
+        return out
+
+
+def _selected_patterns(checked: Checked) -> list[ast.Pattern]:
+    """Patterns of the files named, and those the named files' datasets list."""
+    program = checked.program
+    roots = set(program.roots)
+    names = {p.name for p in program.patterns.values() if p.span.file in roots}
+    for ds in datasets_of(checked):
+        names |= {w.pattern for w in ds.patterns if w.pattern in program.patterns}
+    chosen = [program.patterns[n] for n in names]
+    return sorted(chosen, key=lambda p: (p.span.file, p.span.line, p.name))
+
+
+def _allowed(p: ast.Pattern, program: Program, counter: TokenCounter) -> dict[str, list[Entry]]:
+    """Entries of `pick ... max_tokens N` under the counter (as the compiler filters them)."""
+    out = {}
+    for let in p.lets:
+        s = let.sampler
+        if isinstance(s, ast.Pick) and s.max_tokens is not None and s.vocab in program.vocabs:
+            entries = list(program.vocabs[s.vocab].entries)
+            lengths = counter.text_lengths([str(e) for e in entries])
+            out[let.name] = [e for e, k in zip(entries, lengths, strict=True) if k <= s.max_tokens]
+    return out
+
+
+def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: int = 0,
+              top: int = 50, progress: Progress | None = None) -> AuditReport:
+    """The whole audit. Raises AuditUsageError for missing paths or a bad reference file."""
+    say = progress or (lambda msg: None)
+    problems: list[RefProblem] | None = None
+    if against is not None:
+        try:
+            problems = read_reference(against)
+        except InputError as err:
+            raise AuditUsageError(str(err)) from None
+    checked = check(paths)
+    missing = [d for d in checked.diagnostics if d.code in ("missing-file", "no-task-files")]
+    if missing:
+        raise AuditUsageError("; ".join(d.message for d in missing))
+    errors = [d for d in checked.diagnostics if d.is_error]
+    report = AuditReport(list(paths), n, seed, [], [], errors, checked.sources)
+    if checked.result is None:
+        return report
+    program = checked.program
+    datasets = datasets_of(checked)
+    counters: dict[str, TokenCounter] = {}
+    listed: dict[str, list[str]] = {}
+    for ds in datasets:
+        for w in ds.patterns:
+            listed.setdefault(w.pattern, []).append(ds.name)
+    plurals = PluralChecker(program.vocabs.values())
+    chosen = _selected_patterns(checked)
+    say(f"auditing {len(chosen)} pattern(s), {n} checked samples each")
+    for i, p in enumerate(chosen, start=1):
+        say(f"[{i}/{len(chosen)}] {p.name}")
+        report.patterns.append(_audit_one(p, checked, listed.get(p.name, []), datasets,
+                                          counters, plurals, n, seed))
+    for ds in datasets:
+        say(f"dataset {ds.name}: lint statistics and token lengths")
+        try:
+            report.datasets.append(audit_dataset(ds, checked, errors))
+        except Exception as err:  # noqa: BLE001 - one dataset must not stop the audit
+            report.datasets.append(DatasetAudit(ds.name, ds.span.file, ds.span.line,
+                                                skipped=f"internal error: {type(err).__name__}: "
+                                                        f"{err}"))
+    if problems is not None and against is not None:
+        say(f"coverage of {against}: converting {len(problems)} reference answers")
+        report.coverage = coverage(against, problems, report.patterns, top)
+    return report
+
+
+def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
+               datasets: list[ast.Dataset], counters: dict[str, TokenCounter],
+               plurals: PluralChecker, n: int, seed: int) -> PatternAudit:
+    assert checked.result is not None
+    info = checked.result.patterns.get(p.name)
+    experts = tuple(b.expert for b in p.traces)
+    pa = PatternAudit(p.name, p.span.file, p.span.line, experts,
+                      "trace" if p.traces else "text", len(p.templates), in_datasets)
+    if info is None or not info.ok:
+        pa.add("check", ERROR, "the pattern has check errors (run `tasklang check`)")
+        return pa
+    ds = next((d for d in datasets if d.name in in_datasets), None)
+    if ds is None:
+        counter: TokenCounter = ByteUpperBound()
+    else:
+        if ds.name not in counters:
+            counters[ds.name] = _counter_for(ds)[0]
+        counter = counters[ds.name]
+    program = checked.program
+    try:
+        allowed = _allowed(p, program, counter)
+        compiled = compile_pattern(p, program.vocabs, checked.result.table,
+                                   program.sources.get(p.span.file), allowed)
+        audit_pattern(pa, p, compiled, program.vocabs, allowed, checked.result.table,
+                      plurals, n, seed)
+    except Exception as err:  # noqa: BLE001 - a generator that crashes fails its audit
+        pa.add("crash", ERROR, f"sampling raised {type(err).__name__}: {err}")
+    return pa
