@@ -4,6 +4,7 @@ This package never imports `tasklang` or `train`, and never torch.
 """
 
 from .errors import ErrorKind, ExecError, ParseFailure, ParseReason, UsageError
+from .exact import grade_exact
 from .execute import Outcome, execute
 from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert, ExpertTable
 from .extract import extract, load
@@ -29,6 +30,6 @@ __all__ = [
     "STEP_TYPES", "AnyTrace", "ComposedTrace", "ErrorKind", "ExecError", "Expert",
     "ExpertTable", "Grade", "Limits", "Outcome", "ParseFailure", "ParseReason",
     "RewardWeights", "Step", "Trace", "UsageError", "execute", "extract", "format_number",
-    "from_data", "grade", "grade_trace", "load", "parse", "parse_answer", "register_compute",
+    "from_data", "grade", "grade_exact", "grade_trace", "load", "parse", "parse_answer", "register_compute",
     "register_op", "render", "render_step",
 ]

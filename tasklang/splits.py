@@ -39,12 +39,15 @@ def pattern_order(total: int, weights: Sequence[tuple[str, Fraction]], seed: int
     return order
 
 
-_NON_WORD = re.compile(r"\W+")
+# Words, and the symbols that are content in procedural questions: `(]` and `()` are
+# different bracket strings, `3 4 +` and `3 4 *` different expressions. A hyphen counts
+# unless it joins two letters (`twenty-one` is `twenty one`, `5 - 3` keeps its minus).
+_TOKEN = re.compile(r"\w+|[+*/=<>()\[\]{}^%]|(?<![^\W\d_])-|-(?![^\W\d_])")
 
 
 def normalise_question(text: str) -> str:
-    """Case, spacing and punctuation do not make a question new."""
-    return _NON_WORD.sub(" ", text.lower()).strip()
+    """Case, spacing and prose punctuation do not make a question new; operators and brackets do."""
+    return " ".join(_TOKEN.findall(text.lower()))
 
 
 def payload_key(pattern: str, payload: Sequence[tuple[str, str]]) -> bytes:

@@ -60,10 +60,21 @@ def shrink_splits(text: str, size: int) -> str:
                   text)
 
 
+def support_files(src: Path) -> list[Path]:
+    """Files under `src` that .task files name besides vocabularies: tokenizers
+    (`tokenizer "tokenizer.json"` is relative to the .task file)."""
+    return sorted(src.rglob("*.json"))
+
+
 def copy_tasks(src: Path, dest: Path, size: int | None = None, seed: int | None = None
                ) -> list[Path]:
     """Copy every .task file under `src` into `dest` (relative imports keep working),
-    optionally with smaller splits or another seed. Returns the copies."""
+    optionally with smaller splits or another seed, with their support files. Returns the
+    .task copies."""
+    for f in support_files(src):
+        target = dest / f.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.read_bytes())
     out = []
     for f in sorted(src.rglob("*.task")):
         text = f.read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from tasklang import api
 from tasklang.cli import main
 from tasklang.diagnostics import Diagnostic
 
-from .helpers import GOLDEN, SHIPPED, TASKS, shrink_splits
+from .helpers import GOLDEN, SHIPPED, TASKS, shrink_splits, support_files
 
 SEEDS: dict[str, str] = {}
 for _path in SHIPPED:
@@ -67,6 +67,10 @@ def mutants(draw: st.DrawFn) -> tuple[str, str]:
 
 def materialise(tmp: Path, name: str, text: str) -> Path:
     """All seed files in a fresh directory (imports keep working), the mutant in place of one."""
+    for support in support_files(TASKS):  # e.g. a tokenizer.json beside its .task file
+        target = tmp / support.relative_to(TASKS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(support.read_bytes())
     for other, body in SEEDS.items():
         target = tmp / other
         target.parent.mkdir(parents=True, exist_ok=True)
