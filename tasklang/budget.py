@@ -50,11 +50,13 @@ class TokenizerJson:
 
     exact = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, shown: str | None = None) -> None:
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(path))
-        self.description = f"tokenizer {path} (prompt counted inside a ChatML wrapper)"
+        self.path = path
+        # As written in the .task file: the manifest must not depend on where we ran from.
+        self.description = f"tokenizer {shown or path.name} (prompt counted inside a ChatML wrapper)"
 
     def _lengths(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
@@ -105,7 +107,7 @@ def make_counter(spec: str | None, base: Path) -> TokenCounter:
     for candidate in (base / spec, Path(spec)):
         if candidate.is_file():
             try:
-                return TokenizerJson(candidate)
+                return TokenizerJson(candidate, spec)
             except Exception as err:  # the tokenizers package reports many error types
                 raise TokenizerLoadError(f"cannot load {candidate}: {err}") from None
     if not hub_tokenizers_available():

@@ -648,10 +648,38 @@ def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
                              else set())),
         "token_counting": {"method": counter.description, "exact": counter.exact},
         "splits": splits, "counts": counts, "tokens": tokens,
-        # Relative to the dataset's own file, so the manifest does not depend on the
-        # directory the compiler was run from.
-        "files": dict(sorted((_relative(f, base), h) for f, h in program.file_hashes.items())),
+        # Only what this dataset depends on, relative to its own file, so the manifest does
+        # not depend on the other files compiled with it or on the working directory.
+        "files": dict(sorted((_relative(f, base), h)
+                             for f, h in _dependencies(ds, program, counter).items())),
     }
+
+
+def _dependencies(ds: ast.Dataset, program: Program, counter: TokenCounter) -> dict[str, str]:
+    """Hashes of the files the dataset's bytes depend on: its file, the files declaring its
+    patterns, their experts and vocabularies, the vocabulary files and the tokenizer."""
+    from .program import display_path
+
+    files = {ds.span.file}
+    vocab_paths = set()
+    for w in ds.patterns:
+        p = program.patterns.get(w.pattern)
+        if p is None:
+            continue
+        files.add(p.span.file)
+        for let in p.lets:
+            if isinstance(let.sampler, ast.Pick) and let.sampler.vocab in program.vocab_decls:
+                files.add(program.vocab_decls[let.sampler.vocab].span.file)
+                if let.sampler.vocab in program.vocabs:
+                    vocab_paths.add(display_path(Path(program.vocabs[let.sampler.vocab].path)))
+        for block in p.traces:
+            if block.expert in program.experts:
+                files.add(program.experts[block.expert].span.file)
+    out = {f: program.file_hashes[f] for f in files | vocab_paths if f in program.file_hashes}
+    tokenizer = getattr(counter, "path", None)
+    if isinstance(tokenizer, Path):
+        out[display_path(tokenizer)] = _sha256(tokenizer)
+    return out
 
 
 def _relative(path: str, base: Path) -> str:
