@@ -249,6 +249,11 @@ def _canonical(graph: _Graph, root: int) -> str:
         return sig[n]
 
     signature(root)
+    # How often each node is used: a shared leaf must sort the same way wherever it appears.
+    indegree: dict[int, int] = {}
+    for n in sig:
+        for k in graph.nodes[n][1]:
+            indegree[k] = indegree.get(k, 0) + 1
     order: dict[int, int] = {}
 
     def render(n: int) -> str:
@@ -258,7 +263,8 @@ def _canonical(graph: _Graph, root: int) -> str:
         op, kids = graph.nodes[n]
         if op in COMMUTATIVE:
             # Ties between equal signatures: nodes already numbered first, by number.
-            kid_ids = sorted(kids, key=lambda k: (sig[k], k not in order, order.get(k, 0)))
+            kid_ids = sorted(kids, key=lambda k: (sig[k], -indegree.get(k, 0), k not in order,
+                                                  order.get(k, 0)))
         else:
             kid_ids = list(kids)
         inner = ",".join(render(k) for k in kid_ids)

@@ -186,7 +186,10 @@ class PluralChecker:
                 legit.update(v.lower() for v in values.values())
                 singular, plural = values.get("singular"), values.get("plural")
                 for key, value in values.items():
-                    if key == "plural" or (key != "singular" and value.endswith("s")):
+                    # Other fields ending in a single "s" are plurals too ("pages"); "glass"
+                    # and "class" are singular nouns, so "glasses" is not a doubled plural.
+                    if key == "plural" or (key != "singular" and value.endswith("s")
+                                           and not value.endswith("ss")):
                         doubled.add(value.lower())
                 if singular and plural and singular.lower() != plural.lower():
                     plurals_of_one.add(plural.lower())

@@ -89,3 +89,16 @@ def test_domain_ops_are_lowered_for_the_loose_shape() -> None:
                          "{op: percent_off, base: p, rate: r, var: result}",
                          "{op: query, var: result}"))
     assert op_multiset(trace) == (("div", 1), ("mul", 1), ("sub", 1))  # type: ignore[arg-type]
+
+
+def test_a_shared_leaf_sorts_the_same_wherever_it_is_written() -> None:
+    """3*3=9 then 9*60 and 3*3=9 then 60*9 are one computation (GSM8K writes both)."""
+    first = shape("{op: init, var: a, value: 3}", "{op: init, var: b, value: 60}",
+                  "{op: compute, compute_op: mul, args: [a, a], var: s}",
+                  "{op: compute, compute_op: mul, args: [s, b], var: result}",
+                  "{op: query, var: result}")
+    second = shape("{op: init, var: a, value: 3}", "{op: init, var: b, value: 60}",
+                   "{op: compute, compute_op: mul, args: [a, a], var: s}",
+                   "{op: compute, compute_op: mul, args: [b, s], var: result}",
+                   "{op: query, var: result}")
+    assert first == second

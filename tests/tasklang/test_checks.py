@@ -16,10 +16,18 @@ from .helpers import GOLDEN, SHIPPED, TASKS, check_text, codes, error_codes, wri
 # ---------------------------------------------------------------- clean inputs
 
 
+# Warnings the shipped library accepts on purpose: its arithmetic patterns teach chains of
+# different lengths (the notes' run 8 mixed them at 100%), so one expert's step counts differ.
+ACCEPTED_WARNINGS = {("step-count-mismatch", "expert arithmetic")}
+
+
 def test_shipped_tasks_check_clean() -> None:
     checked = api.check([str(TASKS)])
     assert checked.ok
-    assert not checked.diagnostics, [d.headline() for d in checked.diagnostics]
+    unexpected = [d.headline() for d in checked.diagnostics
+                  if not any(d.code == code and text in d.message
+                             for code, text in ACCEPTED_WARNINGS)]
+    assert not unexpected, unexpected
     assert len(checked.program.sources) == len(SHIPPED)
 
 

@@ -3,8 +3,9 @@
 - every record's completion grades 1.0 against its own answer with runtime.grade
   (expert = the record's expert; "composition" for composed traces);
   records without a trace (exact-text answers) have the answer as the completion;
-- every value the gold trace inits appears in the question as rendered
-  (the model can only copy what the question states).
+- every value the gold trace copies from a plain `let` (`init x` of a sampled number, not a
+  labelled choice like "half" = 2, not a constant of the solution like 60 minutes) appears in
+  the question as rendered (the model can only copy what the question states).
 """
 
 from __future__ import annotations
@@ -28,10 +29,25 @@ from tasklang.formats import FormatError, money, number_words, with_commas
 from .helpers import GOLDEN, TASKS, copy_tasks, read_jsonl
 
 
+MUST_SHOW: dict[str, set[str]] = {}  # pattern -> lets whose values the question must show
+
+
+def _must_show(checked: api.Checked) -> None:
+    from tasklang import ast
+
+    for p in checked.program.patterns.values():
+        labelled = {let.name for let in p.lets if isinstance(let.sampler, ast.Choice)
+                    and any(item.label is not None for item in let.sampler.items)}
+        names = {s.var.text for b in p.traces for s in b.steps
+                 if isinstance(s, ast.TInit) and s.value is None and not s.from_prev}
+        MUST_SHOW[p.name] = names - labelled
+
+
 def compile_copy(src: Path, size: int, seed: int, tmp: Path) -> list[dict[str, Any]]:
     copies = copy_tasks(src, tmp / "src", size=size, seed=seed)
     checked, results = api.compile_paths([str(p) for p in copies], tmp / "out")
     assert checked.ok, [d.headline() for d in checked.diagnostics]
+    _must_show(checked)
     assert results and all(r.ok for r in results), [
         d.headline() for r in results for d in r.diagnostics]
     recs = []
@@ -74,9 +90,10 @@ def check_record(r: dict[str, Any], inits_in_question: bool) -> None:
         return
     trace = runtime.parse(content)
     parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
+    must = MUST_SHOW.get(r["pattern"], set())
     for part in parts:
         for step in part.steps:
-            if isinstance(step, InitStep) and step.value is not None:
+            if isinstance(step, InitStep) and step.value is not None and step.var in must:
                 assert shown(step.value, question), (r["id"], step, question)
 
 
