@@ -28,7 +28,6 @@ from tasklang.formats import FormatError, money, number_words, with_commas
 
 from .helpers import GOLDEN, TASKS, copy_tasks, read_jsonl
 
-
 MUST_SHOW: dict[str, set[str]] = {}  # pattern -> lets whose values the question must show
 
 
