@@ -6,7 +6,6 @@ place only when everything passed: a failed compile leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import multiprocessing
@@ -29,6 +28,8 @@ from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
 from .checks import CheckResult, setting
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error, warning
+from .files import sha256_file as _sha256
+from .files import swap_into_place as _swap_into_place
 from .program import Program
 from .splits import LeakRegistry, derive_seed, pattern_order, payload_key, question_key
 from .vocab import Entry
@@ -507,15 +508,6 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, out_r
         raise
 
 
-def _swap_into_place(tmp: Path, final: Path) -> None:
-    old = final.parent / f".{final.name}.old-{os.getpid()}"
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCounter, tmp: Path,
               workers: int, progress: Callable[[str, int], Progress] | None,
               diags: list[Diagnostic]) -> BuildResult:
@@ -607,14 +599,6 @@ def _raw_float_warnings(raw: Counter[str], ds: ast.Dataset) -> list[Diagnostic]:
     return [warning("raw-float", f"{sum(raw.values())} questions show raw floats or bare "
                     "fractions", ds.span, *shown,
                     "format them ({x:money}, {x:comma}) or constrain them to short decimals")]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCounter,

@@ -8,7 +8,6 @@ temporary directory beside the target and replaces it only when complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -24,6 +23,8 @@ from runtime.numbers import format_number
 
 from . import __version__
 from .budget import EOS_TOKENS, ByteUpperBound
+from .files import sha256_file as _sha256
+from .files import swap_into_place as _swap_into_place
 from .splits import derive_seed, question_key
 
 PATTERN = "gsm8k_import"
@@ -265,20 +266,3 @@ def _stats(values: list[int]) -> dict[str, int]:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
     return {"p50": rank(0.5), "p95": rank(0.95), "max": ordered[-1]}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _swap_into_place(tmp: Path, final: Path) -> None:
-    old = final.parent / f".{final.name}.old-{os.getpid()}"
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
