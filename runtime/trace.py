@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeAlias, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import ErrorKind, ExecError, ParseFailure, ParseReason
-from .ops import STEP_TYPES, Name, Step, check_name
+from .ops import STEP_TYPES, Name, Step, check_name, construct_unvalidated
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +47,8 @@ class Trace(BaseModel):
     @classmethod
     def trusted(cls, expert: str, steps: tuple[Step, ...]) -> Trace:
         """Build without validation (see Step.trusted): the compiler's gold traces."""
-        obj = cls.__new__(cls)
-        object.__setattr__(obj, "__dict__", {"expert": expert, "steps": steps})
-        object.__setattr__(obj, "__pydantic_fields_set__", {"expert", "steps"})
-        object.__setattr__(obj, "__pydantic_extra__", None)
-        object.__setattr__(obj, "__pydantic_private__", None)
-        return obj
+        return construct_unvalidated(  # type: ignore[no-any-return]
+            cls, {"expert": expert, "steps": steps}, {"expert", "steps"})
 
 
 class ComposedTrace(BaseModel):

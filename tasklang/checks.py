@@ -357,7 +357,7 @@ def symbolic_name(tvar: ast.TVar) -> str:
     return _TEMPLATED_SEGMENT.sub(lambda m: m.group(1).split(":")[0].split(".")[0], tvar.text)
 
 
-def _step_data(stmt: ast.TStmt, value_ok: bool) -> dict[str, Any] | str:
+def _step_data(stmt: ast.TStmt) -> dict[str, Any] | str:
     """The runtime step mapping a statement stands for (values are placeholders)."""
     if isinstance(stmt, ast.TQuery):
         return {"op": "query", "var": symbolic_name(stmt.var)}
@@ -411,7 +411,7 @@ def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: 
     spans: list[Span] = []
     for stmt in block.steps:
         _check_stmt_values(stmt, index, scope, diags)
-        data = _step_data(stmt, True)
+        data = _step_data(stmt)
         if isinstance(data, str):
             diags.append(error("bad-step", data, stmt.span))
             continue

@@ -9,7 +9,6 @@ trace does not execute; the answer is always the executed query.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -282,7 +281,6 @@ def render_template(parts: tuple[str | Placeholder, ...], env: Env, raw: Raw = N
 # ---------------------------------------------------------------- traces
 
 StepFn = Callable[[Env], Step]
-_SEGMENT = re.compile(r"\{([^{}]*)\}")
 
 
 def _name_fn(tvar: ast.TVar) -> Callable[[Env], str]:
@@ -301,11 +299,6 @@ def _name_fn(tvar: ast.TVar) -> Callable[[Env], str]:
     return name
 
 
-def _field_names(cls: type[Step]) -> dict[str, str]:
-    """YAML key -> attribute name (transfer's `from` is stored as `source_entity`)."""
-    return {(f.alias or name): name for name, f in cls.model_fields.items()}
-
-
 def _compile_stmt(stmt: ast.TStmt) -> StepFn:
     if isinstance(stmt, ast.TQuery):
         name = _name_fn(stmt.var)
@@ -321,7 +314,7 @@ def _compile_stmt(stmt: ast.TStmt) -> StepFn:
             compute_op=op, args=tuple(a(env) for a in args), var=out(env))
     cls = STEP_TYPES[stmt.op]
     keys = [k for k in cls.KEYS if k not in ("op", "var")]
-    names = _field_names(cls)
+    names = dict(cls.RENDER_ATTRS)  # YAML key -> attribute (`from` -> `source_entity`)
 
     def domain(env: Env) -> Step:
         values = {names[k]: a(env) for k, a in zip(keys, args, strict=True)}

@@ -142,7 +142,7 @@ def compile_expr(e: ast.Expr) -> Fn:
     if isinstance(e, ast.Compare):
         return _compile_compare(e)
     if isinstance(e, ast.Call):
-        arity_lo, arity_hi, fn = FUNCTIONS[e.fn]  # checks guarantee the name exists
+        fn = FUNCTIONS[e.fn][2]  # checks guarantee the name and the arity
         args = [compile_expr(a) for a in e.args]
         return lambda env: fn(*(a(env) for a in args))
     raise TypeError(f"not an expression: {e!r}")
