@@ -409,5 +409,14 @@ def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str 
     click.echo(f"import: dropped {result.total - result.kept}: {reasons}", err=True)
 
 
+# `train` and `eval` live in train/ (the optional extra); registering them imports no torch.
+def _register_train() -> None:
+    from train.cli import register
+
+    register(main)
+
+
+_register_train()
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,113 @@
+"""`tasklang train ...` and `tasklang eval ...` end to end on a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from tasklang.cli import main
+
+from .conftest import TINY
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_sft_then_eval_then_compare(dataset_dir, tmp_path) -> None:
+    run = tmp_path / "run"
+    result = _run(
+        "train",
+        "sft",
+        "--model",
+        "tiny",
+        "--data",
+        str(dataset_dir),
+        "-o",
+        str(run),
+        "--steps",
+        "6",
+        "--batch-size",
+        "8",
+        "--val-n",
+        "4",
+        "--max-new-tokens",
+        "8",
+        "--tiny-config",
+        json.dumps(TINY),
+    )
+    assert result.exit_code == 0, result.output
+    assert (run / "checkpoint" / "config.json").exists()
+    out_a = tmp_path / "a.jsonl"
+    result = _run(
+        "eval",
+        "--model",
+        str(run),
+        "--data",
+        str(dataset_dir / "val.jsonl"),
+        "-o",
+        str(out_a),
+        "--max-new-tokens",
+        "8",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 24 and 0.0 <= summary["accuracy"] <= 1.0
+    assert len(summary["wilson95"]) == 2 and "warning" in summary  # n=24 is too small to claim much
+    assert set(summary["by"]) == {"expert", "pattern", "template_id", "language"}
+    rows = [json.loads(line) for line in out_a.read_text().splitlines()]
+    assert len(rows) == 24 and {"id", "correct", "status", "reward", "output"} <= set(rows[0])
+    assert json.loads((tmp_path / "a.jsonl.summary.json").read_text())["n"] == 24
+
+    # Compare against a fabricated "all correct" result on the same ids.
+    out_b = tmp_path / "b.jsonl"
+    out_b.write_text("".join(json.dumps({**r, "correct": True}) + "\n" for r in rows))
+    result = _run("eval", "compare", str(out_a), str(out_b), "--format", "json")
+    assert result.exit_code == 0, result.output
+    cmp = json.loads(result.stdout)
+    wrong_a = sum(1 for r in rows if not r["correct"])
+    assert cmp["n"] == 24 and cmp["accuracy_b"] == 1.0
+    assert cmp["only_b_correct"] == wrong_a and cmp["only_a_correct"] == 0
+    assert {"mcnemar_p", "cohens_h", "discordant"} <= set(cmp)
+
+
+def test_bad_inputs_get_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    result = _run("eval", "--model", "tiny", "--data", str(bad), "-o", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 2 and "bad.jsonl:1: not JSON" in result.output
+    result = _run(
+        "train",
+        "sft",
+        "--model",
+        str(tmp_path / "nowhere"),
+        "--data",
+        str(dataset_dir),
+        "-o",
+        str(tmp_path / "r"),
+    )
+    assert result.exit_code == 2 and "cannot load model" in result.output
+    result = _run(
+        "train",
+        "sft",
+        "--model",
+        "tiny",
+        "--data",
+        str(dataset_dir),
+        "-o",
+        str(tmp_path / "r"),
+        "--mode",
+        "last-n",
+        "--last-n",
+        "9",
+        "--tiny-config",
+        json.dumps(TINY),
+    )
+    assert result.exit_code == 2 and "has 2 layers" in result.output
+    result = _run("eval", "compare", str(bad), str(bad))
+    assert result.exit_code == 2 and "not JSON" in result.output
+    result = _run("eval", "--model", "tiny")
+    assert result.exit_code == 2 and "needs --data, -o" in result.output

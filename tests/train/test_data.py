@@ -1,0 +1,101 @@
+"""Label masks, the prompt-prefix check, and packing that keeps examples apart."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from train import data as D
+
+
+def test_labels_cover_the_completion_and_eos_only(tiny, records) -> None:
+    _, tok = tiny
+    for record in records[:20]:
+        ex = D.encode(tok, record)
+        prompt = D.prompt_ids(tok, record, "chat")
+        assert list(ex.input_ids[: len(prompt)]) == prompt
+        assert all(label == D.IGNORE for label in ex.labels[: len(prompt)])
+        completion = [label for label in ex.labels if label != D.IGNORE]
+        assert completion[-1] == tok.eos_token_id
+        assert tok.decode(completion[:-1]) == record["completion"][0]["content"]
+
+
+def test_plain_prompt_format_for_base_models(tiny, records) -> None:
+    _, tok = tiny
+    ex = D.encode(tok, records[0], "plain")
+    text = tok.decode(ex.input_ids)
+    assert "Instruction: " in text and "\nResponse:" in text
+    assert ex.labels[-1] == tok.eos_token_id
+
+
+def test_a_template_that_rewrites_the_prompt_is_refused(tiny, records) -> None:
+    _, tok = tiny
+    # A template that renders the user turn differently once a reply follows: the tokenized
+    # prompt is no longer a prefix, so the labels would be shifted. Must fail loudly.
+    tok.chat_template = (
+        "{% for m in messages %}{% if loop.last and m['role'] == 'assistant' %}"
+        "<|user|>!{{ m['content'] }}<|eot|>{% else %}<|{{ m['role'] }}|>{{ m['content'] }}"
+        "<|eot|>{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    with pytest.raises(D.DataError, match="not a prefix"):
+        D.encode(tok, records[0])
+
+
+def test_examples_longer_than_max_length_are_refused_not_truncated(tiny, records) -> None:
+    _, tok = tiny
+    with pytest.raises(D.DataError, match="refusing to truncate"):
+        D.encode_all(tok, records[:4], max_length=10)
+
+
+def test_packing_keeps_sequences_apart(tiny, records) -> None:
+    """The loss of a packed row equals the token-weighted loss of its examples run alone:
+    no example attends to its neighbour."""
+    model, tok = tiny
+    model.eval()
+    examples = D.encode_all(tok, records[:6])
+    row = [examples[0], examples[1], examples[2]]
+    packed = D.packed_batch([row], tok.pad_token_id)
+    with torch.no_grad():
+        logits = model(**packed.model_inputs()).logits
+        at = 0
+        for ex in row:
+            n = len(ex.input_ids)
+            alone = model(input_ids=torch.tensor([ex.input_ids])).logits[0]
+            assert torch.allclose(logits[0, at : at + n], alone, atol=1e-4)
+            at += n
+
+
+def _waste(batches: list[D.Batch]) -> float:
+    return 1 - sum(b.real_tokens for b in batches) / sum(b.input_ids.numel() for b in batches)
+
+
+def test_packing_reduces_padding_and_keeps_every_example_once() -> None:
+    rng = random.Random(0)
+    examples = [
+        D.Example(tuple(range(1, n + 1)), (D.IGNORE,) * (n - 1) + (99,))
+        for n in (rng.randint(10, 200) for _ in range(64))
+    ]
+    plain = list(D.batches(examples, 8, 0, random.Random(0)))
+    packed = list(D.batches(examples, 8, 0, random.Random(0), packing=True))
+    assert _waste(packed) < _waste(plain) / 3
+    count = lambda bs: sum(int((b.labels == 99).sum()) for b in bs)  # noqa: E731
+    assert count(packed) == count(plain) == len(examples)
+
+
+def test_packing_real_records(tiny, records) -> None:
+    _, tok = tiny
+    examples = D.encode_all(tok, records)
+    plain = list(D.batches(examples, 8, tok.pad_token_id, random.Random(0)))
+    packed = list(D.batches(examples, 8, tok.pad_token_id, random.Random(0), packing=True))
+    assert _waste(packed) <= _waste(plain)
+    count = lambda bs: sum(int((b.labels == tok.eos_token_id).sum()) for b in bs)  # noqa: E731
+    assert count(packed) == count(plain) == len(examples)
+
+
+def test_read_records_reports_the_bad_line(tmp_path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"prompt": []}\nnot json\n')
+    with pytest.raises(D.DataError, match=r"bad.jsonl:2: not JSON"):
+        D.read_records(path)

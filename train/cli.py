@@ -1,0 +1,420 @@
+"""`tasklang train sft|rl|loop` and `tasklang eval [compare]`: thin click wrappers.
+
+Importing this module imports neither torch nor transformers: the commands import the
+trainer when they run, so `tasklang compile` works without the train extra and a missing
+extra is one clear line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"tasklang: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@contextmanager
+def _user_errors() -> Any:
+    """Known failures (bad data, unloadable model, bad mode) become one line and exit 2."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as err:
+        _fail(f"training needs the train extra ({err.name} is missing): pip install 'tasklang[train]'")
+    from .data import DataError
+    from .models import ModelError
+    from .modes import ModeError
+
+    try:
+        yield
+    except (DataError, ModelError, ModeError) as err:
+        _fail(str(err))
+
+
+def _quiet_transformers() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--model",
+            required=True,
+            help="`tiny` (offline, built here), a hub id, a local "
+            "model directory, or a run directory (its selected checkpoint).",
+        ),
+        click.option(
+            "--data",
+            required=True,
+            type=click.Path(exists=True),
+            help="A `tasklang compile` dataset directory (train.jsonl, val.jsonl) or a JSONL file.",
+        ),
+        click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Run directory."),
+        click.option(
+            "--mode", type=click.Choice(["full", "lora", "last-n"]), default="full", show_default=True
+        ),
+        click.option(
+            "--last-n",
+            type=click.IntRange(1),
+            default=6,
+            show_default=True,
+            help="last-n: how many final decoder layers train (with lm_head, untied).",
+        ),
+        click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True),
+        click.option("--lora-alpha", type=click.IntRange(1), default=32, show_default=True),
+        click.option(
+            "--prompt-format",
+            type=click.Choice(["chat", "plain"]),
+            default="chat",
+            show_default=True,
+            help="plain: `Instruction: ... Response:` (for base models without a chat template).",
+        ),
+        click.option(
+            "--max-new-tokens",
+            type=click.IntRange(1),
+            default=None,
+            help="Generation budget (default: the dataset manifest's).",
+        ),
+        click.option(
+            "--val-n",
+            type=click.IntRange(0),
+            default=64,
+            show_default=True,
+            help="Val examples answered at each evaluation (0: val loss only).",
+        ),
+        click.option(
+            "--eval-every",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            help="Steps between evaluations (0: about 8 per run).",
+        ),
+        click.option("--seed", type=click.IntRange(0), default=0, show_default=True),
+        click.option(
+            "--time-limit",
+            type=click.FloatRange(min=1),
+            default=None,
+            help="Seconds; stop after the next evaluation past it (still saves).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _mode(kw: dict[str, Any]) -> Any:
+    from .modes import ModeSpec
+
+    return ModeSpec(kw["mode"], kw["last_n"], kw["lora_r"], kw["lora_alpha"])
+
+
+def _done(summary: dict[str, Any], out: str) -> None:
+    click.echo(json.dumps(summary, sort_keys=True, default=str))
+    click.echo(f"run directory: {out} (config.json, metrics.jsonl, checkpoint/, curve.png)", err=True)
+
+
+@click.group("train")
+def train_group() -> None:
+    """Train a model on a compiled dataset (needs the `train` extra)."""
+
+
+@train_group.command("sft")
+@_model_options
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option(
+    "--coverage",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Passes over the training data (the notes' sweet spot: 2-3).",
+)
+@click.option("--steps", type=click.IntRange(1), default=None, help="Optimizer steps (overrides --coverage).")
+@click.option("--warmup", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option(
+    "--packing/--no-packing",
+    default=False,
+    show_default=True,
+    help="Several examples per row, kept apart (positions restart, block-diagonal attention).",
+)
+@click.option(
+    "--max-length", type=click.IntRange(1), default=None, help="Refuse (never truncate) longer examples."
+)
+@click.option("--tiny-config", default=None, help="JSON for --model tiny, e.g. '{\"num_hidden_layers\": 2}'.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
+def sft_cmd(**kw: Any) -> None:
+    """Supervised fine-tuning, loss on the completion only."""
+    with _user_errors():
+        _quiet_transformers()
+        from .models import TinySpec
+        from .sft import Schedule, SFTConfig, Validation, run_sft
+
+        cfg = SFTConfig(
+            model=kw["model"],
+            data=kw["data"],
+            out=kw["out"],
+            mode=_mode(kw),
+            schedule=Schedule(
+                lr=kw["lr"],
+                batch_size=kw["batch_size"],
+                coverage=kw["coverage"],
+                steps=kw["steps"],
+                warmup=kw["warmup"],
+                packing=kw["packing"],
+                seed=kw["seed"],
+            ),
+            validation=Validation(every=kw["eval_every"], n=kw["val_n"], max_new_tokens=kw["max_new_tokens"]),
+            prompt_format=kw["prompt_format"],
+            max_length=kw["max_length"],
+            time_limit_s=kw["time_limit"],
+            tiny=TinySpec.from_json(kw["tiny_config"]),
+            resume=kw["resume"],
+        )
+        _done(run_sft(cfg), kw["out"])
+
+
+@train_group.command("rl")
+@_model_options
+@click.option("--iterations", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--prompts-per-step", type=click.IntRange(1), default=8, show_default=True)
+@click.option(
+    "-k", "k", type=click.IntRange(2), default=4, show_default=True, help="Samples per prompt (the group)."
+)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option(
+    "--kl",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Weight of the KL penalty to the start model (0: none).",
+)
+@click.option("--normalize", is_flag=True, help="Divide advantages by the group's std.")
+def rl_cmd(**kw: Any) -> None:
+    """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
+    with _user_errors():
+        _quiet_transformers()
+        from .rl import RLConfig, run_rl
+        from .sft import Validation
+
+        cfg = RLConfig(
+            model=kw["model"],
+            data=kw["data"],
+            out=kw["out"],
+            mode=_mode(kw),
+            iterations=kw["iterations"],
+            prompts_per_step=kw["prompts_per_step"],
+            k=kw["k"],
+            lr=kw["lr"],
+            temperature=kw["temperature"],
+            kl=kw["kl"],
+            normalize=kw["normalize"],
+            max_new_tokens=kw["max_new_tokens"],
+            prompt_format=kw["prompt_format"],
+            seed=kw["seed"],
+            time_limit_s=kw["time_limit"],
+            validation=Validation(every=kw["eval_every"], n=kw["val_n"]),
+        )
+        _done(run_rl(cfg), kw["out"])
+
+
+@train_group.command("loop")
+@_model_options
+@click.option("--iterations", type=click.IntRange(1), default=3, show_default=True)
+@click.option(
+    "--problems", type=click.IntRange(1), default=None, help="Training problems per iteration (default all)."
+)
+@click.option("-k", "k", type=click.IntRange(1), default=4, show_default=True, help="Samples per problem.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.8, show_default=True)
+@click.option(
+    "--passes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="SFT passes over each iteration's verified solutions.",
+)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+def loop_cmd(**kw: Any) -> None:
+    """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
+    with _user_errors():
+        _quiet_transformers()
+        from .loop import LoopConfig, run_loop
+        from .sft import Schedule, Validation
+
+        cfg = LoopConfig(
+            model=kw["model"],
+            data=kw["data"],
+            out=kw["out"],
+            mode=_mode(kw),
+            iterations=kw["iterations"],
+            problems=kw["problems"],
+            k=kw["k"],
+            temperature=kw["temperature"],
+            passes=kw["passes"],
+            schedule=Schedule(lr=kw["lr"], batch_size=kw["batch_size"], seed=kw["seed"]),
+            max_new_tokens=kw["max_new_tokens"],
+            prompt_format=kw["prompt_format"],
+            seed=kw["seed"],
+            validation=Validation(n=kw["val_n"]),
+        )
+        _done(run_loop(cfg), kw["out"])
+
+
+def _write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _print_summary(summary: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(summary, sort_keys=True))
+        return
+    lo, hi = summary["wilson95"]
+    click.echo(f"n={summary['n']}  accuracy={summary['accuracy']:.4f}  (95% Wilson {lo:.4f}-{hi:.4f})")
+    click.echo(
+        f"parse rate {summary['parse_rate']:.4f}  valid trace rate {summary['valid_trace_rate']:.4f}  "
+        f"mean reward {summary['mean_reward']:.4f}"
+    )
+    click.echo("statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()))
+    for key, groups in summary["by"].items():
+        if len(groups) > 1:
+            click.echo(f"by {key}:")
+            for name, g in groups.items():
+                click.echo(
+                    f"  {name:<40} n={g['n']:<5} accuracy={g['accuracy']:.4f}  "
+                    f"[{g['wilson95'][0]:.3f}, {g['wilson95'][1]:.3f}]"
+                )
+    if "warning" in summary:
+        click.echo(f"warning: {summary['warning']}", err=True)
+
+
+@click.group("eval", invoke_without_command=True)
+@click.option("--model", default=None, help="`tiny`, a hub id, a model directory or a run directory.")
+@click.option("--data", default=None, type=click.Path(exists=True, dir_okay=False), help="Records (JSONL).")
+@click.option(
+    "-o",
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Per-example results (JSONL); the summary goes beside it as OUT.summary.json.",
+)
+@click.option("--prompt-format", type=click.Choice(["chat", "plain"]), default="chat", show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(1), default=None)
+@click.option("-n", "limit", type=click.IntRange(1), default=None, help="Only the first n records.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def eval_group(
+    ctx: click.Context,
+    model: str | None,
+    data: str | None,
+    out: str | None,
+    prompt_format: str,
+    batch_size: int,
+    max_new_tokens: int | None,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    """Greedy answers graded by the runtime: accuracy with a Wilson interval, breakdowns.
+
+    `tasklang eval compare A.jsonl B.jsonl` pairs two result files by id (McNemar, Cohen's h).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [name for name, v in (("--model", model), ("--data", data), ("-o", out)) if v is None]
+    if missing:
+        _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare A B`)")
+    assert model is not None and data is not None and out is not None
+    with _user_errors():
+        _quiet_transformers()
+        from .data import read_records
+        from .evaluate import summarize
+        from .models import load
+        from .sft import evaluate_model, manifest_max_new_tokens
+
+        records = read_records(Path(data))[:limit]
+        m, tok = load(model, records)
+        max_new = max_new_tokens or manifest_max_new_tokens(Path(data)) or 256
+        results = evaluate_model(m, tok, records, prompt_format, max_new, batch_size)
+        summary = {
+            **summarize(results),
+            "model": model,
+            "data": data,
+            "prompt_format": prompt_format,
+            "max_new_tokens": max_new,
+        }
+        path = Path(out)
+        _write_jsonl_atomic(path, results)
+        summary_path = path.with_name(path.name + ".summary.json")
+        from .runs import write_json_atomic
+
+        write_json_atomic(summary_path, summary)
+        _print_summary(summary, fmt)
+
+
+def _read_results(path: str) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        _fail(f"cannot read {path}: {err.strerror or err}")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            _fail(f"{path}:{number}: not JSON: {err.msg}")
+        if not isinstance(row, dict) or "id" not in row or "correct" not in row:
+            _fail(f"{path}:{number}: not an eval result (needs id and correct)")
+        rows.append(row)
+    return rows
+
+
+@eval_group.command("compare")
+@click.argument("a", type=str)
+@click.argument("b", type=str)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def compare_cmd(a: str, b: str, fmt: str) -> None:
+    """Paired comparison of two eval result files (matched by id)."""
+    from .evaluate import compare
+
+    result = compare(_read_results(a), _read_results(b))
+    if result["n"] == 0:
+        _fail("the two files share no id: nothing to pair")
+    if fmt == "json":
+        click.echo(json.dumps(result, sort_keys=True))
+        return
+    click.echo(f"paired n={result['n']}: A {result['accuracy_a']:.4f} vs B {result['accuracy_b']:.4f}")
+    click.echo(
+        f"only A right {result['only_a_correct']}, only B right {result['only_b_correct']}, "
+        f"both {result['both_correct']}, neither {result['neither_correct']}"
+    )
+    click.echo(f"McNemar exact p = {result['mcnemar_p']:.4g}; Cohen's h = {result['cohens_h']:+.3f}")
+    if "warning" in result:
+        click.echo(f"warning: {result['warning']}", err=True)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(train_group)
+    main.add_command(eval_group)

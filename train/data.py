@@ -1,0 +1,250 @@
+"""Compiled records -> token ids with completion-only labels, batches, and packing.
+
+The loss is on the completion only. Rather than trusting a template's generation marks,
+every example is checked: the tokenized prompt (rendered with the generation prompt) must be
+a prefix of the tokenized prompt + completion, else the labels would be shifted by a token
+and the model trained on its own prompt (a classic silent SFT bug). The completion's
+end-of-turn token is labelled, so the model learns to stop.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+IGNORE = -100
+PROMPT_FORMATS = ("chat", "plain")
+PACK_FACTOR = 4
+
+
+class DataError(Exception):
+    """Bad data files or records; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Example:
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(1 for label in self.labels if label != IGNORE)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """A JSONL file of compiled records; DataError with file:line for a bad line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"{path}: cannot read: {err.strerror or err}") from None
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: not JSON: {err.msg}") from None
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), list):
+            raise DataError(f"{path}:{number}: not a compiled record (no prompt messages)")
+        records.append(record)
+    if not records:
+        raise DataError(f"{path}: no records")
+    return records
+
+
+def split_file(data: Path, split: str) -> Path:
+    """`DIR/<split>.jsonl` for a compiled dataset directory, or the file itself."""
+    if data.is_dir():
+        path = data / f"{split}.jsonl"
+        if not path.is_file():
+            raise DataError(f"{data}: no {split}.jsonl (is this a `tasklang compile` output directory?)")
+        return path
+    if not data.is_file():
+        raise DataError(f"{data}: no such file or directory")
+    return data
+
+
+def user_text(record: dict[str, Any]) -> str:
+    return next((m["content"] for m in record["prompt"] if m.get("role") == "user"), "")
+
+
+def target_text(record: dict[str, Any]) -> str:
+    completion = record.get("completion") or []
+    return completion[-1]["content"] if completion else ""
+
+
+def prompt_ids(tokenizer: Any, record: dict[str, Any], prompt_format: str) -> list[int]:
+    """What the model sees before it answers, as token ids."""
+    if prompt_format == "chat":
+        ids = tokenizer.apply_chat_template(
+            record["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False
+        )
+        return list(ids)
+    # notes 001: base models follow a plain cue; measure them with it before training.
+    system = next((m["content"] for m in record["prompt"] if m.get("role") == "system"), "")
+    head = f"{system}\n\n" if system else ""
+    return list(
+        tokenizer(f"{head}Instruction: {user_text(record)}\nResponse:", add_special_tokens=False)["input_ids"]
+    )
+
+
+def encode(tokenizer: Any, record: dict[str, Any], prompt_format: str = "chat") -> Example:
+    """One record -> ids and labels (-100 on the prompt). DataError if the prompt is not a
+    prefix of the full sequence or the completion does not end with eos."""
+    prompt = prompt_ids(tokenizer, record, prompt_format)
+    if prompt_format == "chat":
+        full = list(
+            tokenizer.apply_chat_template(
+                record["prompt"] + record["completion"], tokenize=True, return_dict=False
+            )
+        )
+    else:
+        tail = tokenizer(" " + target_text(record), add_special_tokens=False)["input_ids"]
+        full = prompt + list(tail) + [tokenizer.eos_token_id]
+    if full[: len(prompt)] != prompt:
+        raise DataError(
+            f"record {record.get('id', '?')}: the tokenized prompt is not a prefix of "
+            "prompt + completion; the chat template changes the prompt when a reply follows"
+        )
+    eos = tokenizer.eos_token_id
+    if eos not in full[len(prompt) :]:
+        raise DataError(
+            f"record {record.get('id', '?')}: the completion has no eos token; "
+            "the model would never learn to stop"
+        )
+    # Train on the completion up to and including its last eos; a template's trailing
+    # newline after eos is context, not something to learn.
+    end = len(full) - full[::-1].index(eos)
+    labels = [IGNORE] * len(prompt) + full[len(prompt) : end] + [IGNORE] * (len(full) - end)
+    return Example(tuple(full), tuple(labels))
+
+
+def encode_all(
+    tokenizer: Any,
+    records: Sequence[dict[str, Any]],
+    prompt_format: str = "chat",
+    max_length: int | None = None,
+) -> list[Example]:
+    examples = [encode(tokenizer, r, prompt_format) for r in records]
+    if max_length is not None:
+        longest = max(len(e.input_ids) for e in examples)
+        if longest > max_length:
+            raise DataError(
+                f"an example is {longest} tokens, over --max-length {max_length}: "
+                "refusing to truncate a target (raise --max-length)"
+            )
+    return examples
+
+
+@dataclass(frozen=True)
+class Batch:
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+    attention_mask: torch.Tensor | None
+    position_ids: torch.Tensor | None
+    real_tokens: int  # tokens that are not padding
+
+    def model_inputs(self) -> dict[str, Any]:
+        # No KV cache: training never reuses it, and transformers only turns packed position
+        # ids into a block-diagonal mask when there is no cache.
+        inputs: dict[str, Any] = {"input_ids": self.input_ids, "use_cache": False}
+        if self.attention_mask is not None:
+            inputs["attention_mask"] = self.attention_mask
+        if self.position_ids is not None:
+            inputs["position_ids"] = self.position_ids
+        return inputs
+
+
+def pad_batch(examples: Sequence[Example], pad_id: int) -> Batch:
+    """Right-padded batch (training needs no left padding; generation does its own)."""
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, ex in enumerate(examples):
+        n = len(ex.input_ids)
+        ids[row, :n] = torch.tensor(ex.input_ids)
+        labels[row, :n] = torch.tensor(ex.labels)
+        mask[row, :n] = 1
+    return Batch(ids, labels, mask, None, sum(len(e.input_ids) for e in examples))
+
+
+def pack(examples: Sequence[Example], width: int) -> list[list[Example]]:
+    """First-fit-decreasing bins of total length <= width (an example longer than width
+    gets a bin of its own)."""
+    bins: list[list[Example]] = []
+    room: list[int] = []
+    for ex in sorted(examples, key=lambda e: -len(e.input_ids)):
+        n = len(ex.input_ids)
+        for i, free in enumerate(room):
+            if n <= free:
+                bins[i].append(ex)
+                room[i] -= n
+                break
+        else:
+            bins.append([ex])
+            room.append(width - n)
+    return bins
+
+
+def packed_batch(rows: Sequence[Sequence[Example]], pad_id: int) -> Batch:
+    """Several examples per row, kept apart: positions restart at 0 for each example and no
+    2D attention mask is passed, so transformers builds a block-diagonal causal mask from
+    the position ids (an example never attends to its neighbour). The padding tail is its
+    own block with positions from 0 and no labels."""
+    width = max(sum(len(e.input_ids) for e in row) for row in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    real = 0
+    for r, row in enumerate(rows):
+        at = 0
+        for ex in row:
+            n = len(ex.input_ids)
+            ids[r, at : at + n] = torch.tensor(ex.input_ids)
+            labels[r, at : at + n] = torch.tensor(ex.labels)
+            positions[r, at : at + n] = torch.arange(n)
+            at += n
+        positions[r, at:] = torch.arange(width - at)
+        real += at
+    return Batch(ids, labels, None, positions, real)
+
+
+def batches(
+    examples: Sequence[Example],
+    batch_size: int,
+    pad_id: int,
+    rng: random.Random,
+    packing: bool = False,
+    pack_width: int | None = None,
+) -> Iterator[Batch]:
+    """One pass over `examples` in a shuffled order. With packing, rows of about
+    `batch_size` examples' worth of tokens each."""
+    order = list(examples)
+    rng.shuffle(order)
+    if not packing:
+        for start in range(0, len(order), batch_size):
+            yield pad_batch(order[start : start + batch_size], pad_id)
+        return
+    longest = max(len(e.input_ids) for e in order)
+    # Rows of PACK_FACTOR longest examples: room to fill the gaps that short examples leave.
+    width = pack_width or PACK_FACTOR * longest
+    rows = pack(order, width)
+    rng.shuffle(rows)
+    # About the same token budget per step as the unpacked batch.
+    per_step = max(1, batch_size * longest // width)
+    for start in range(0, len(rows), per_step):
+        yield packed_batch(rows[start : start + per_step], pad_id)
+
+
+def padding_waste(batch: Batch) -> float:
+    """Share of the batch's positions that are padding."""
+    total = batch.input_ids.numel()
+    return 1.0 - batch.real_tokens / total if total else 0.0

@@ -1,0 +1,158 @@
+"""The self-improvement loop of notes 004, closed.
+
+Iteration 0 measures the start model on val (the baseline the notes insist on). Each
+iteration then samples k solutions per training problem, keeps only those the runtime (or
+the code sandbox) verifies as correct, fine-tunes on them, and measures val again. One line
+per iteration in metrics.jsonl: problems tried, solved, examples kept, val accuracy with its
+interval. The selected checkpoint is the best val model, which may be the start model.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import data as D
+from .evaluate import summarize
+from .generate import Sampling
+from .models import load, parameter_count
+from .modes import ModeSpec, apply_mode
+from .rl import sample_and_grade
+from .runs import Run
+from .sft import (
+    Schedule,
+    Trainer,
+    Validation,
+    epoch_batches,
+    evaluate_model,
+    manifest_max_new_tokens,
+    save_checkpoint,
+)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    model: str
+    data: str
+    out: str
+    mode: ModeSpec = field(default_factory=ModeSpec)
+    iterations: int = 3
+    problems: int | None = None  # training problems sampled per iteration (None: all)
+    k: int = 4
+    temperature: float = 0.8
+    passes: float = 2.0  # SFT passes over the kept solutions
+    schedule: Schedule = field(default_factory=lambda: Schedule(lr=1e-4, batch_size=16))
+    max_new_tokens: int | None = None
+    prompt_format: str = "chat"
+    validation: Validation = field(default_factory=Validation)
+    seed: int = 0
+
+
+def verified_records(
+    records: list[dict[str, Any]], texts: list[str], statuses: list[str], k: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Correct samples as SFT records (prompt + the model's own verified completion), one
+    per distinct text per problem; and how many problems had at least one."""
+    kept: list[dict[str, Any]] = []
+    solved = 0
+    for p, record in enumerate(records):
+        seen: set[str] = set()
+        for j in range(k):
+            text, status = texts[p * k + j], statuses[p * k + j]
+            if status == "correct" and text not in seen:
+                seen.add(text)
+                kept.append({**record, "completion": [{"role": "assistant", "content": text}]})
+        solved += bool(seen)
+    return kept, solved
+
+
+def run_loop(cfg: LoopConfig) -> dict[str, Any]:
+    data, out = Path(cfg.data), Path(cfg.out)
+    train_records = D.read_records(D.split_file(data, "train"))
+    val_records = D.read_records(D.split_file(data, "val")) if data.is_dir() else []
+    model, tokenizer = load(cfg.model, train_records)
+    model = apply_mode(model, cfg.mode)
+    max_new = cfg.max_new_tokens or manifest_max_new_tokens(data) or 256
+    sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature)
+    run = Run(
+        out,
+        {
+            "command": "loop",
+            **asdict(cfg),
+            "parameters": parameter_count(model),
+            "trainable_parameters": parameter_count(model, True),
+            "max_new_tokens": max_new,
+        },
+    )
+    rng = random.Random(cfg.seed)
+    started = time.time()
+
+    def measure() -> dict[str, Any]:
+        if not val_records or not cfg.validation.n:
+            return {}
+        results = evaluate_model(
+            model,
+            tokenizer,
+            val_records[: cfg.validation.n],
+            cfg.prompt_format,
+            max_new,
+            cfg.validation.batch_size,
+            desc="val",
+        )
+        s = summarize(results)
+        return {"val_accuracy": s["accuracy"], "val_n": s["n"], "val_wilson95": s["wilson95"]}
+
+    baseline = measure()
+    best = {"val_accuracy": baseline.get("val_accuracy", -1.0), "iteration": 0}
+    save_checkpoint(model, tokenizer, out)
+    run.log(iteration=0, step=0, **baseline, best=True)
+    for iteration in range(1, cfg.iterations + 1):
+        pool = (
+            train_records
+            if cfg.problems is None
+            else rng.sample(train_records, min(cfg.problems, len(train_records)))
+        )
+        _, gens, _, statuses = sample_and_grade(model, tokenizer, pool, cfg.k, sampling, cfg.prompt_format)
+        kept, solved = verified_records(pool, [g.text for g in gens], statuses, cfg.k)
+        event: dict[str, Any] = {
+            "iteration": iteration,
+            "step": iteration,
+            "problems": len(pool),
+            "solved": solved,
+            "solve_rate": solved / len(pool),
+            "kept": len(kept),
+        }
+        if kept:
+            examples = D.encode_all(tokenizer, kept, cfg.prompt_format)
+            per_epoch = len(epoch_batches(examples, cfg.schedule, tokenizer.pad_token_id, 0))
+            steps = max(1, round(cfg.passes * per_epoch))
+            trainer = Trainer(model, tokenizer, cfg.schedule, steps)
+            losses = []
+            while trainer.step < steps:
+                epoch, _ = divmod(trainer.step, per_epoch)
+                for batch in epoch_batches(
+                    examples, cfg.schedule, tokenizer.pad_token_id, iteration * 1000 + epoch
+                ):
+                    losses.append(trainer.train_step(batch))
+                    if trainer.step >= steps:
+                        break
+            event["train_loss"] = sum(losses) / len(losses)
+        event.update(measure())
+        better = event.get("val_accuracy", -1.0) > best["val_accuracy"]
+        if better:
+            best = {"val_accuracy": event["val_accuracy"], "iteration": iteration}
+            save_checkpoint(model, tokenizer, out)
+        run.log(**event, best=better)
+    summary = {
+        "event": "done",
+        "best_iteration": best["iteration"],
+        "best_val_accuracy": best["val_accuracy"],
+        "baseline_val_accuracy": baseline.get("val_accuracy"),
+        "wall_s": round(time.time() - started, 1),
+    }
+    run.log(**summary)
+    run.plot(f"self-improvement loop on {data.name}")
+    return summary

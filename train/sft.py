@@ -1,0 +1,333 @@
+"""Supervised fine-tuning: our own short loop over compiled records.
+
+Loss on the completion only (train.data checks the prompt/completion boundary of every
+example), eos learned, `full` / `lora` / `last-n` (train.modes), length given as coverage
+(passes over the data; notes 003 found 2-3x the sweet spot) or steps, optional packing,
+checkpoint selection on val accuracy (greedy answers graded by the runtime, val loss as
+the tie-break), resumable from `last/`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import data as D
+from .evaluate import summarize
+from .models import TinySpec, load, parameter_count, save
+from .modes import ModeSpec, apply_mode, load_trainable_state, trainable_state
+from .runs import Run, progress
+
+
+@dataclass(frozen=True)
+class Schedule:
+    lr: float = 1e-3
+    batch_size: int = 16
+    coverage: float | None = 3.0  # passes over the training data
+    steps: int | None = None  # overrides coverage when given
+    warmup: float = 0.05  # fraction of the steps
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    packing: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Validation:
+    every: int = 0  # steps between evals; 0 = about 8 per run
+    n: int = 64  # val examples generated at each eval
+    batch_size: int = 32
+    max_new_tokens: int | None = None  # None: the dataset manifest's, else 256
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    model: str
+    data: str
+    out: str
+    mode: ModeSpec = field(default_factory=ModeSpec)
+    schedule: Schedule = field(default_factory=Schedule)
+    validation: Validation = field(default_factory=Validation)
+    prompt_format: str = "chat"
+    max_length: int | None = None
+    time_limit_s: float | None = None  # stop early (after an eval and a save) past this
+    tiny: TinySpec = field(default_factory=TinySpec)
+    resume: bool = False
+
+
+def lr_lambda(total: int, warmup: int) -> Any:
+    """Linear warmup, then cosine decay to 10% of the peak."""
+
+    def f(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        progress_ = (step - warmup) / max(1, total - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
+
+    return f
+
+
+def manifest_max_new_tokens(data: Path) -> int | None:
+    import json
+
+    manifest = data / "manifest.json" if data.is_dir() else data.parent / "manifest.json"
+    try:
+        return int(json.loads(manifest.read_text())["settings"]["max_new_tokens"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch: int) -> list[D.Batch]:
+    rng = random.Random(f"{sched.seed}:{epoch}")
+    return list(D.batches(examples, sched.batch_size, pad_id, rng, packing=sched.packing))
+
+
+@torch.no_grad()
+def val_loss(model: Any, examples: list[D.Example], pad_id: int, batch_size: int = 32) -> float:
+    model.eval()
+    total, tokens = 0.0, 0
+    for start in range(0, len(examples), batch_size):
+        batch = D.pad_batch(examples[start : start + batch_size], pad_id)
+        n = int((batch.labels[:, 1:] != D.IGNORE).sum())
+        out = model(**batch.model_inputs(), labels=batch.labels)
+        total += float(out.loss) * n
+        tokens += n
+    return total / max(1, tokens)
+
+
+def evaluate_model(
+    model: Any,
+    tokenizer: Any,
+    records: list[dict[str, Any]],
+    prompt_format: str,
+    max_new_tokens: int,
+    batch_size: int = 32,
+    desc: str = "eval",
+) -> list[dict[str, Any]]:
+    """Greedy answers to `records`, graded by the runtime."""
+    from .evaluate import grade_outputs
+    from .generate import Sampling, generate
+
+    prompts = [D.prompt_ids(tokenizer, r, prompt_format) for r in records]
+    bar = progress(len(records), desc, "ex")
+    outs = generate(
+        model, tokenizer, prompts, Sampling(max_new_tokens=max_new_tokens), batch_size, on_batch=bar.update
+    )
+    bar.close()
+    return grade_outputs(records, [o.text for o in outs])
+
+
+class Trainer:
+    """One SFT run. `fit` is also what the self-improvement loop calls on its own data."""
+
+    def __init__(self, model: Any, tokenizer: Any, sched: Schedule, total_steps: int) -> None:
+        self.model, self.tokenizer, self.sched = model, tokenizer, sched
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("nothing to train: every parameter is frozen")
+        self.optimizer = torch.optim.AdamW(params, lr=sched.lr, weight_decay=sched.weight_decay)
+        warmup = int(sched.warmup * total_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(total_steps, warmup))
+        self.step = 0
+
+    def train_step(self, batch: D.Batch) -> float:
+        self.model.train()
+        out = self.model(**batch.model_inputs(), labels=batch.labels)
+        out.loss.backward()
+        if self.sched.grad_clip:
+            torch.nn.utils.clip_grad_norm_(
+                [p for p in self.model.parameters() if p.requires_grad], self.sched.grad_clip
+            )
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(out.loss.detach())
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "trainable": trainable_state(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        load_trainable_state(self.model, state["trainable"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = int(state["step"])
+
+
+def total_steps(n_batches_per_epoch: int, sched: Schedule) -> int:
+    if sched.steps is not None:
+        return sched.steps
+    return max(1, math.ceil((sched.coverage or 1.0) * n_batches_per_epoch))
+
+
+def save_checkpoint(model: Any, tokenizer: Any, run_dir: Path, name: str = "checkpoint") -> None:
+    """Write to a temporary directory, then swap: a crash never leaves half a checkpoint."""
+    from tasklang.files import swap_into_place
+
+    tmp = run_dir / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save(model, tokenizer, tmp)
+    if hasattr(model, "peft_config"):
+        model.save_pretrained(tmp / "adapter")
+    swap_into_place(tmp, run_dir / name)
+
+
+def save_last(trainer: Trainer, run_dir: Path, extra: dict[str, Any]) -> None:
+    last = run_dir / "last"
+    last.mkdir(exist_ok=True)
+    tmp = last / ".state.pt.tmp"
+    torch.save({**trainer.state(), **extra}, tmp)
+    tmp.replace(last / "state.pt")
+
+
+def run_sft(cfg: SFTConfig) -> dict[str, Any]:
+    """Train; returns the final summary (also the last line of metrics.jsonl)."""
+    data = Path(cfg.data)
+    out = Path(cfg.out)
+    train_records = D.read_records(D.split_file(data, "train"))
+    val_records = D.read_records(D.split_file(data, "val")) if data.is_dir() else []
+    resuming = cfg.resume and (out / "last" / "state.pt").exists()
+    base = out / "base"
+    if resuming and cfg.model == "tiny":
+        model, tokenizer = load(str(base))
+    else:
+        model, tokenizer = load(cfg.model, train_records, cfg.tiny)
+        if cfg.model == "tiny":  # random weights: keep them, so a resume or a LoRA reload finds them
+            save(model, tokenizer, base)
+    model = apply_mode(model, cfg.mode)
+    examples = D.encode_all(tokenizer, train_records, cfg.prompt_format, cfg.max_length)
+    val_examples = D.encode_all(tokenizer, val_records[:256], cfg.prompt_format) if val_records else []
+    pad = tokenizer.pad_token_id
+    per_epoch = len(epoch_batches(examples, cfg.schedule, pad, 0))
+    steps = total_steps(per_epoch, cfg.schedule)
+    trainer = Trainer(model, tokenizer, cfg.schedule, steps)
+    best: dict[str, Any] = {"val_accuracy": -1.0, "val_loss": math.inf, "step": None}
+    if resuming:
+        state = torch.load(out / "last" / "state.pt", weights_only=False)
+        trainer.restore(state)
+        best = state.get("best", best)
+    max_new = cfg.validation.max_new_tokens or manifest_max_new_tokens(data) or 256
+    every = cfg.validation.every or max(1, steps // 8)
+    run = Run(
+        out,
+        {
+            "command": "sft",
+            **_jsonable(asdict(cfg)),
+            "total_steps": steps,
+            "batches_per_epoch": per_epoch,
+            "train_examples": len(examples),
+            "val_examples": len(val_records),
+            "parameters": parameter_count(model),
+            "trainable_parameters": parameter_count(model, True),
+            "max_new_tokens": max_new,
+        },
+        resume=resuming,
+    )
+    started = time.time()
+
+    def validate() -> dict[str, Any]:
+        event: dict[str, Any] = {"step": trainer.step}
+        if val_examples:
+            event["val_loss"] = val_loss(model, val_examples, pad)
+        if val_records and cfg.validation.n:
+            results = evaluate_model(
+                model,
+                tokenizer,
+                val_records[: cfg.validation.n],
+                cfg.prompt_format,
+                max_new,
+                cfg.validation.batch_size,
+                desc="val",
+            )
+            s = summarize(results)
+            event.update(
+                val_accuracy=s["accuracy"],
+                val_n=s["n"],
+                val_wilson95=s["wilson95"],
+                val_parse_rate=s["parse_rate"],
+            )
+        return event
+
+    bar = progress(steps, "sft")
+    bar.update(trainer.step)
+    window: list[float] = []
+    tokens, t0 = 0, time.time()
+    stopped_early = False
+    while trainer.step < steps:
+        epoch, offset = divmod(trainer.step, per_epoch)
+        for batch in epoch_batches(examples, cfg.schedule, pad, epoch)[offset:]:
+            window.append(trainer.train_step(batch))
+            tokens += batch.real_tokens
+            bar.update(1)
+            last_step = trainer.step >= steps
+            out_of_time = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
+            if trainer.step % 10 == 0 or last_step:
+                dt = max(1e-9, time.time() - t0)
+                run.log(
+                    step=trainer.step,
+                    epoch=round(trainer.step / per_epoch, 3),
+                    loss=sum(window) / len(window),
+                    lr=trainer.scheduler.get_last_lr()[0],
+                    tokens_per_s=tokens / dt,
+                )
+                window, tokens, t0 = [], 0, time.time()
+            if trainer.step % every == 0 or last_step or out_of_time:
+                event = validate()
+                better = _better(event, best)
+                if better:
+                    best = {
+                        "val_accuracy": event.get("val_accuracy", -1.0),
+                        "val_loss": event.get("val_loss", math.inf),
+                        "step": trainer.step,
+                    }
+                    save_checkpoint(model, tokenizer, out)
+                run.log(**event, best=better)
+                save_last(trainer, out, {"best": best})
+                t0 = time.time()
+            if last_step or out_of_time:
+                stopped_early = out_of_time and not last_step
+                break
+        if stopped_early:
+            break
+    bar.close()
+    if not (out / "checkpoint").exists():  # no val split: the last model is the checkpoint
+        save_checkpoint(model, tokenizer, out)
+    summary = {
+        "event": "done",
+        "step": trainer.step,
+        "best_step": best["step"],
+        "best_val_accuracy": best["val_accuracy"],
+        "best_val_loss": best["val_loss"],
+        "stopped_early": stopped_early,
+        "wall_s": round(time.time() - started, 1),
+    }
+    run.log(**summary)
+    run.plot(f"SFT ({cfg.mode.mode}) on {data.name}")
+    return summary
+
+
+def _better(event: dict[str, Any], best: dict[str, Any]) -> bool:
+    acc, loss = event.get("val_accuracy", -1.0), event.get("val_loss", math.inf)
+    if acc != best["val_accuracy"]:
+        return acc > best["val_accuracy"]
+    return loss < best["val_loss"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
