@@ -3,7 +3,8 @@
     python bench/bench_compile.py [--n 20000] [--million]
 
 Reports, on one core unless said otherwise:
-* generation only (sample + render question + execute the gold trace + render it), items/s,
+* generation only (sample + render question + execute the gold trace + render it), items/s
+  over n items each,
   for the shipped GSM-style patterns (tasks/gsm/core.task) and a chain_sum-like pattern,
   beside reasoning-gym's gsm_symbolic and chain_sum generation (if reasoning-gym is
   importable: `pip install reasoning-gym` in the bench environment only);
@@ -37,17 +38,18 @@ CHAIN = ROOT / "bench" / "tasks" / "chain_sum.task"
 
 
 def tasklang_generation(path: Path, n: int) -> float:
-    """Items/s of `candidate` (everything but leak checks, budget and writing)."""
-    checked = check([str(path)])
-    assert checked.ok and checked.result is not None, checked.diagnostics
-    ds = datasets_of(checked)[0]
-    ctx = make_context(checked.program, checked.result, ds, ByteUpperBound())
-    split = ctx.splits[-1]
-    n = min(n, int(split.size))
-    start = time.perf_counter()
-    for i in range(n):
-        candidate(ctx, split.name, i, 0)
-    return n / (time.perf_counter() - start)
+    """Items/s of `candidate` (everything but leak checks, budget and writing) over n items
+    of the largest split (resized to n, so that every file is measured on as many)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        checked = check([str(resized(path, n, Path(tmp)))])
+        assert checked.ok and checked.result is not None, checked.diagnostics
+        ds = datasets_of(checked)[0]
+        ctx = make_context(checked.program, checked.result, ds, ByteUpperBound())
+        split = ctx.splits[-1]
+        start = time.perf_counter()
+        for i in range(n):
+            candidate(ctx, split.name, i, 0)
+        return n / (time.perf_counter() - start)
 
 
 def reasoning_gym_generation(name: str, n: int) -> float | None:

@@ -19,18 +19,31 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+def _item(key: str, value: Any) -> str:
+    kind = type(value)  # the common types first: this runs for every gold trace
+    if kind is str or kind is int:
+        return f"{key}: {value}"
+    if kind is tuple and all(type(v) is str for v in value):
+        return f"{key}: [{', '.join(value)}]"
+    return f"{key}: {_scalar(value)}"
+
+
 def render_step(step: Step) -> str:
     """`{op: compute, compute_op: sub, args: [produced, use1], var: step1}`: stable key order."""
-    items = []
-    for key, value in step.yaml_items():
-        kind = type(value)  # the common types first: this runs for every gold trace
-        if kind is str or kind is int:
-            items.append(f"{key}: {value}")
-        elif kind is tuple and all(type(v) is str for v in value):
-            items.append(f"{key}: [{', '.join(value)}]")
-        else:
-            items.append(f"{key}: {_scalar(value)}")
-    return "{" + ", ".join(items) + "}"
+    return "{" + ", ".join([_item(k, v) for k, v in step.yaml_items()]) + "}"
+
+
+def render_step_around(step: Step, key: str) -> tuple[str, str]:
+    """`render_step(step)` cut where the value of `key` is written: (text before, text after).
+
+    Before + the value's own rendering + after is the whole line; skeletons use it to
+    render steps whose value changes from one gold trace to the next.
+    """
+    items = step.yaml_items()
+    at = [k for k, _ in items].index(key)
+    before = [_item(k, v) for k, v in items[:at]] + [f"{key}: "]
+    after = [_item(k, v) for k, v in items[at + 1:]]
+    return "{" + ", ".join(before), "".join(f", {a}" for a in after) + "}"
 
 
 def assemble(parts: list[tuple[str, list[str]]], composed: bool) -> str:

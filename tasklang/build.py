@@ -31,7 +31,7 @@ from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
 from .files import swap_into_place as _swap_into_place
 from .program import Program
-from .splits import LeakRegistry, derive_seed, pattern_order, payload_key, question_key
+from .splits import LeakRegistry, SeedDeriver, derive_seed, pattern_order, payload_key, question_key
 from .vocab import Entry
 
 MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
@@ -92,6 +92,7 @@ class Context:
     spans: dict[str, Span] = field(default_factory=dict)  # pattern -> its line in the dataset
     orders: dict[str, list[int]] = field(default_factory=dict)
     usable: dict[tuple[int, str, str | None], list[CompiledTemplate]] = field(default_factory=dict)
+    derivers: dict[str, SeedDeriver] = field(default_factory=dict)
 
     @cached_property
     def language_thresholds(self) -> list[tuple[str, float]]:
@@ -105,6 +106,13 @@ class Context:
     @cached_property
     def system_json(self) -> str:
         return json.encoder.encode_basestring(self.settings.system)  # type: ignore[attr-defined,no-any-return]
+
+    def seeds(self, split: str) -> SeedDeriver:
+        """Per-example seeds of a split: `derive_seed(seed, dataset, split, index, attempt)`."""
+        deriver = self.derivers.get(split)
+        if deriver is None:
+            deriver = self.derivers[split] = SeedDeriver(self.settings.seed, self.name, split)
+        return deriver
 
     def order(self, split: ast.SplitDecl) -> list[int]:
         if split.name not in self.orders:
@@ -131,21 +139,22 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
     """The example at (split, index) on its `attempt`-th draw: a pure function of its seed."""
     p = ctx.orders[split][index]
     pattern = ctx.patterns[p]
-    rng = random.Random(derive_seed(ctx.settings.seed, ctx.name, split, index, attempt))
+    rng = random.Random(ctx.seeds(split)(index, attempt))
     lang = _language(ctx, rng)
     key = (p, split, lang)
     templates = ctx.usable.get(key)
     if templates is None:
         templates = ctx.usable[key] = [t for t in pattern.templates if t.usable(split, lang)]
-    reasons: Counter[str] = Counter()
+    reasons: Counter[str] | None = None  # most examples need none: made on the first rejection
     for _ in range(MAX_TRIES):
         try:
             env = pattern.sample_payload(rng)
             template = templates[rng.randrange(len(templates))]
             return pattern.realize(env, template)
         except Rejected as rejected:
+            reasons = reasons if reasons is not None else Counter()
             reasons[rejected.reason] += 1
-    return Failure(pattern.name, reasons)
+    return Failure(pattern.name, reasons or Counter())
 
 
 def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:

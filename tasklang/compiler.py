@@ -9,16 +9,19 @@ trace does not execute; the answer is always the executed query.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
+from runtime.errors import TraceError
 from runtime.execute import execute
 from runtime.experts import COMPOSITION, ExpertTable
 from runtime.numbers import format_number
 from runtime.ops import COMPUTE_OPS, NAME_RE, PREV_RESULT, STEP_TYPES, ComputeStep, InitStep, QueryStep, Step
 from runtime.render import assemble, render_step
+from runtime.skeleton import Skeleton, skeleton_of
 from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
@@ -72,8 +75,14 @@ class Example:
     question: str
     answer: str
     completion: str
-    trace: AnyTrace | None
+    # Builds the gold trace on demand (writing a dataset needs only its text); None for
+    # text answers.
+    gold: Callable[[], AnyTrace] | None = field(default=None, compare=False, repr=False)
     raw_floats: tuple[str, ...] = ()
+
+    @property
+    def trace(self) -> AnyTrace | None:
+        return None if self.gold is None else self.gold()
 
 
 # ---------------------------------------------------------------- lets
@@ -259,6 +268,8 @@ def _piece(part: Placeholder) -> Piece:
             return str(value)
         if kind is str:
             return value  # type: ignore[no-any-return]
+        if kind is Entry:
+            return str(value)  # what render_value gives an entry without formats
         return general(env, raw)
 
     return plain_piece
@@ -266,10 +277,12 @@ def _piece(part: Placeholder) -> Piece:
 
 def compile_template(parts: tuple[str | Placeholder, ...]) -> TemplateFn:
     """Template -> closure: literal text stays text, each placeholder is one small function."""
-    pieces: list[str | Piece] = [p if isinstance(p, str) else _piece(p) for p in parts]
+    pieces = [_piece(p) for p in parts if not isinstance(p, str)]
+    # One %-format of the placeholders' texts: faster than joining literals and texts.
+    text_format = "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in parts)
 
     def render_fn(env: Env, raw: Raw = None) -> str:
-        return "".join([p if type(p) is str else p(env, raw) for p in pieces])  # type: ignore[operator]
+        return text_format % tuple([piece(env, raw) for piece in pieces])
 
     return render_fn
 
@@ -281,6 +294,7 @@ def render_template(parts: tuple[str | Placeholder, ...], env: Env, raw: Raw = N
 # ---------------------------------------------------------------- traces
 
 StepFn = Callable[[Env], Step]
+ValueFn = Callable[[Env], Any]
 
 
 def _name_fn(tvar: ast.TVar) -> Callable[[Env], str]:
@@ -329,18 +343,26 @@ def _compile_init(stmt: ast.TInit) -> StepFn:
     name = _name_fn(stmt.var)
     if stmt.from_prev:
         return lambda env: InitStep.trusted(var=name(env), source=PREV_RESULT)
+    value_fn = _init_value(stmt)
+    return lambda env: InitStep.trusted(var=name(env), value=value_fn(env))
+
+
+def _init_value(stmt: ast.TInit) -> ValueFn:
+    """The number an `init` (not `init x = prev`) writes into the gold trace."""
     value_fn = compile_expr(stmt.value) if stmt.value is not None else (
         lambda env, key=stmt.var.text: env[key])
 
-    def init(env: Env) -> Step:
+    def init_value(env: Env) -> Any:
         value = value_fn(env)
-        if type(value) is not int and not isinstance(value, Fraction):
+        if type(value) is int:
+            return value
+        if not isinstance(value, Fraction):
             raise EvalError(f"init {stmt.var.text}: not a number")
         if isinstance(value, Labelled):
             value = Fraction(value)  # the number, not its label
-        return InitStep.trusted(var=name(env), value=value)
+        return value
 
-    return init
+    return init_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +372,7 @@ class StepPlan:
     fn: StepFn
     step: Step | None
     line: str | None
+    value: ValueFn | None  # an init's value (a skeleton's hole), else None
 
 
 def _is_constant(stmt: ast.TStmt) -> bool:
@@ -364,10 +387,11 @@ def _is_constant(stmt: ast.TStmt) -> bool:
 
 def _plan(stmt: ast.TStmt) -> StepPlan:
     fn = _compile_stmt(stmt)
+    value = _init_value(stmt) if isinstance(stmt, ast.TInit) and not stmt.from_prev else None
     if _is_constant(stmt):
         step = fn({})
-        return StepPlan(fn, step, render_step(step))
-    return StepPlan(fn, None, None)
+        return StepPlan(fn, step, render_step(step), value)
+    return StepPlan(fn, None, None, value)
 
 
 # ---------------------------------------------------------------- the pattern
@@ -384,7 +408,23 @@ class CompiledPattern:
     table: ExpertTable
     pick_sizes: dict[str, int] = field(default_factory=dict)  # entries each pick can draw from
     fixed_structure: bool = False  # no templated names: every gold trace has one structure
-    structure_checked: bool = False  # set once the first gold trace passed the static checks
+    # Of a fixed structure, made from the first gold trace that executed: later gold traces
+    # are run and rendered from their init values alone (see runtime.skeleton).
+    skeleton: Skeleton | None = None
+    holes: tuple[ValueFn, ...] = ()  # the init values of a gold trace, in trace order
+    hole_names: tuple[str, ...] | None = None  # when every init is `init x` of a let x
+
+    def __post_init__(self) -> None:
+        self.answer_requires = any(uses_answer for _, _, uses_answer in self.requires)
+
+    def hole_values(self, env: Env) -> Sequence[Any]:
+        """What `[hole(env) for hole in self.holes]` gives, faster in the common case:
+        every init names a let, and every such let holds an int."""
+        if self.hole_names is not None:
+            values = [env[name] for name in self.hole_names]
+            if all(type(v) is int for v in values):
+                return values
+        return [hole(env) for hole in self.holes]
 
     @property
     def experts(self) -> tuple[str, ...]:
@@ -416,7 +456,7 @@ class CompiledPattern:
             question = template.render(env, raw)
         except (EvalError, KeyError) as err:
             raise Rejected(f"template {template.id}: {err}") from None
-        trace, answer, completion = self._answer(env)
+        gold, answer, completion = self._answer(env)
         return Example(
             pattern=self.name,
             expert=self._expert_label(),
@@ -427,7 +467,7 @@ class CompiledPattern:
             question=question,
             answer=answer,
             completion=completion,
-            trace=trace,
+            gold=gold,
             raw_floats=tuple(raw),
         )
 
@@ -436,7 +476,8 @@ class CompiledPattern:
             return None
         return self.blocks[0][0] if len(self.blocks) == 1 else COMPOSITION
 
-    def _answer(self, env: Env) -> tuple[AnyTrace | None, str, str]:
+    def _answer(self, env: Env) -> tuple[Callable[[], AnyTrace] | None, str, str]:
+        """(gold trace maker, answer, completion); the answer is the executed query."""
         if self.answer is not None:
             try:
                 text = self.answer(env, None)
@@ -444,16 +485,29 @@ class CompiledPattern:
                 raise Rejected(f"answer: {err}") from None
             self._check_answer_requires(env, text)
             return None, text, text
+        if self.skeleton is not None:
+            try:
+                values = self.hole_values(env)
+                value = self.skeleton.run(values)
+            except (EvalError, KeyError, TraceError, ArithmeticError, ValueError):
+                pass  # the full trace below says why (the reason is counted)
+            else:
+                if self.answer_requires:
+                    self._check_answer_requires(env, Fraction(value))
+                answer = str(value) if type(value) is int else format_number(value)
+                return partial(self.gold_trace, env), answer, self.skeleton.text(values)
         trace, text = self.build_trace(env)
-        outcome = execute(trace, self.table, checked=self.structure_checked)
+        outcome = execute(trace, self.table)
         if outcome.error is not None or outcome.value is None:
             kind = outcome.error.kind.value if outcome.error else "no value"
             raise Rejected(f"gold trace: {kind}")
-        # The structure (ops, query position, wiring) is the same for every sample unless
-        # names are templated; once it passed the static checks, they need not run again.
-        self.structure_checked = self.fixed_structure
+        if self.fixed_structure and self.skeleton is None:
+            self.skeleton = _skeleton(trace, self.table, len(self.holes))
         self._check_answer_requires(env, outcome.value)
-        return trace, format_number(outcome.value), text
+        return partial(_same, trace), format_number(outcome.value), text
+
+    def gold_trace(self, env: Env) -> AnyTrace:
+        return self.build_trace(env)[0]
 
     def build_trace(self, env: Env) -> tuple[AnyTrace, str]:
         """The gold trace for a payload and its canonical text (== runtime.render(trace))."""
@@ -492,7 +546,21 @@ class CompiledPattern:
                 raise Rejected(f"require {text}")
 
 
+def _same(trace: AnyTrace) -> AnyTrace:
+    return trace
+
+
+def _skeleton(trace: AnyTrace, table: ExpertTable, holes: int) -> Skeleton | None:
+    skeleton = skeleton_of(trace, table)
+    # Both sides count the value inits in trace order; should they ever disagree, every
+    # gold trace keeps going the full way rather than getting values in the wrong holes.
+    return skeleton if skeleton is not None and skeleton.holes == holes else None
+
+
 def payload_value(value: Any) -> str:
+    kind = type(value)
+    if kind is int or kind is str or kind is Entry:  # the common types first
+        return str(value)
     if isinstance(value, Labelled):
         return format_number(Fraction(value))
     if isinstance(value, Fraction):
@@ -539,8 +607,12 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
     pick_sizes.update({name: len(entries) for name, entries in (allowed or {}).items()})
     fixed = not any(isinstance(v, ast.TVar) and v.templated for b in p.traces for st in b.steps
                     for v in _stmt_names(st))
+    holes = tuple(plan.value for _, plans in blocks for plan in plans if plan.value is not None)
+    inits = [s for b in p.traces for s in b.steps if isinstance(s, ast.TInit) and not s.from_prev]
+    plain = all(s.value is None for s in inits)
     return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes,
-                           fixed)
+                           fixed, holes=holes,
+                           hole_names=tuple(s.var.text for s in inits) if plain else None)
 
 
 def _stmt_names(stmt: ast.TStmt) -> list[ast.TVar]:

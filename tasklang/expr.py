@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -102,6 +103,8 @@ def _binop(op: str, a: Any, b: Any) -> Any:
     raise EvalError(f"unknown operator {op}")
 
 
+_RING: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
     "<": lambda a, b: _num(a) < _num(b), "<=": lambda a, b: _num(a) <= _num(b),
@@ -127,6 +130,9 @@ def compile_expr(e: ast.Expr) -> Fn:
         return _compile_ref(e)
     if isinstance(e, ast.BinOp):
         left, right, op = compile_expr(e.left), compile_expr(e.right), e.op
+        if op in _RING:  # what _binop does for them, without its dispatch
+            fn = _RING[op]
+            return lambda env: norm(fn(_num(left(env)), _num(right(env))))
         return lambda env: _binop(op, left(env), right(env))
     if isinstance(e, ast.Neg):
         inner = compile_expr(e.operand)
@@ -150,6 +156,14 @@ def compile_expr(e: ast.Expr) -> Fn:
 
 def _compile_ref(e: ast.Ref) -> Fn:
     name, fields = e.parts[0], e.parts[1:]
+    if not fields:
+        def plain_ref(env: Env) -> Any:
+            try:
+                return env[name]
+            except KeyError:
+                raise EvalError(f"{name} has no value yet") from None
+
+        return plain_ref
 
     def ref(env: Env) -> Any:
         try:

@@ -21,6 +21,24 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
 
+class SeedDeriver:
+    """`derive_seed(*prefix, *rest)` for a fixed prefix, without hashing the prefix each time.
+
+    blake2b is a stream: hashing the prefix once and copying that state gives the same
+    digest as hashing the whole text.
+    """
+
+    __slots__ = ("_state",)
+
+    def __init__(self, *prefix: object) -> None:
+        self._state = hashlib.blake2b("".join(f"{p}\x1f" for p in prefix).encode(), digest_size=8)
+
+    def __call__(self, *rest: object) -> int:
+        state = self._state.copy()
+        state.update("\x1f".join([str(p) for p in rest]).encode())
+        return int.from_bytes(state.digest(), "big")
+
+
 def allocate(total: int, weights: Sequence[tuple[str, Fraction]]) -> list[int]:
     """Exact counts per pattern summing to `total` (largest remainder), in weight order."""
     wsum = sum((w for _, w in weights), Fraction(0))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import runtime
 from tasklang import api
-from tasklang.compiler import Example
+from tasklang.compiler import CompiledPattern, Example, Rejected, compile_pattern
 
-from .helpers import write
+from .helpers import GOLDEN, REPO, TASKS, write
 
 
 def samples(tmp_path: Path, text: str, n: int = 20, pattern: str | None = None,
@@ -222,3 +226,91 @@ def test_preview_is_deterministic(tmp_path: Path, seed: int) -> None:
     a = [i.example for i in samples(tmp_path, LABELLED, 5, seed=seed)]
     b = [i.example for i in samples(tmp_path, LABELLED, 5, seed=seed)]
     assert a == b
+
+
+# ---------------------------------------------------------------- skeletons (the fast path)
+
+
+@cache
+def _shipped() -> list[tuple[CompiledPattern, CompiledPattern]]:
+    """Every pattern with a gold trace in the shipped, benchmark and golden tasks, compiled
+    twice: one pair member may use a skeleton, the other always builds and executes."""
+    pairs = []
+    for root in (TASKS, REPO / "bench" / "tasks", GOLDEN):
+        checked = api.check([str(root)])
+        assert checked.ok and checked.result is not None, root
+        program = checked.program
+        for p in program.patterns.values():
+            if p.traces:
+                fast, slow = (compile_pattern(p, program.vocabs, checked.result.table,
+                                              program.sources.get(p.span.file)) for _ in "ab")
+                slow.fixed_structure = False  # never makes a skeleton
+                pairs.append((fast, slow))
+    return pairs
+
+
+def _draw(pattern: CompiledPattern, rng: random.Random) -> Example | str:
+    try:
+        env = pattern.sample_payload(rng)
+        return pattern.realize(env, pattern.templates[rng.randrange(len(pattern.templates))])
+    except Rejected as rejected:
+        return rejected.reason
+
+
+def test_every_fixed_structure_pattern_gets_a_skeleton() -> None:
+    for fast, _ in _shipped():
+        rng = random.Random(fast.name)
+        while fast.skeleton is None and isinstance(_draw(fast, rng), str):
+            pass
+        assert (fast.skeleton is not None) == fast.fixed_structure, fast.name
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**64 - 1))
+def test_skeletons_give_the_examples_of_built_and_executed_traces(seed: int) -> None:
+    """Same examples, same rejection reasons; the answer is the executed gold trace's and
+    the completion its rendering, and it grades 1.0."""
+    test_every_fixed_structure_pattern_gets_a_skeleton()
+    for fast, slow in _shipped():
+        fast_rng, slow_rng = random.Random(seed), random.Random(seed)
+        for _ in range(4):
+            got, want = _draw(fast, fast_rng), _draw(slow, slow_rng)
+            assert got == want, fast.name
+            if isinstance(got, str):
+                continue
+            assert got.trace is not None and got.trace == want.trace  # type: ignore[union-attr]
+            assert runtime.render(got.trace) == got.completion
+            outcome = runtime.execute(got.trace, fast.table)
+            assert outcome.value is not None and runtime.format_number(outcome.value) == got.answer
+            graded = runtime.grade(got.completion, got.answer, expert=got.expert, experts=fast.table)
+            assert graded.reward == 1.0, (fast.name, graded.status)
+
+
+def test_a_value_error_on_the_fast_path_is_the_full_trace_rejection(tmp_path: Path) -> None:
+    """Division by zero and limits: the skeleton raises, the full trace says which."""
+    text = """
+        pattern p {
+            let a = int 0..3
+            let b = int 0..2
+            let big = choice 1, 1000000000000000000000000000000000000
+            template "What is {a} divided by {b} times {big} times {big}?"
+            trace arithmetic {
+                init a
+                init b
+                init big
+                step1 = div(a, b)
+                step2 = mul(big, big)
+                result = mul(step1, step2)
+                query result
+            }
+        }
+        """
+    checked = api.check([str(write(tmp_path, text))])
+    assert checked.ok and checked.result is not None
+    pattern = compile_pattern(checked.program.patterns["p"], {}, checked.result.table)
+    rng = random.Random(0)
+    draws = [_draw(pattern, rng) for _ in range(300)]
+    assert pattern.skeleton is not None
+    reasons = {d for d in draws[draws.index(next(d for d in draws if not isinstance(d, str))):]
+               if isinstance(d, str)}  # those after the skeleton was made
+    assert reasons == {"gold trace: division_by_zero", "gold trace: limits_exceeded"}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tasklang.splits import (
     LeakRegistry,
+    SeedDeriver,
     allocate,
     derive_seed,
     normalise_question,
@@ -38,6 +39,15 @@ def test_derive_seed_is_stable_across_processes() -> None:
                            check=True, env={"PYTHONHASHSEED": str(h), "PATH": ""}).stdout
             for h in (0, 1, 2)}
     assert outs == {f"{derive_seed(7, 'ds', 'val', 3, 1)}\n"}
+
+
+parts = st.one_of(st.integers(), st.text(max_size=8))
+
+
+@given(st.lists(parts, max_size=4), st.lists(parts, min_size=1, max_size=3))
+def test_a_seed_deriver_is_derive_seed_with_its_prefix(prefix: list[object],
+                                                       rest: list[object]) -> None:
+    assert SeedDeriver(*prefix)(*rest) == derive_seed(*prefix, *rest)
 
 
 def test_neighbouring_seeds_do_not_overlap() -> None:

@@ -1,0 +1,114 @@
+"""Skeletons: one trace structure, checked once, then run and rendered for many init values.
+
+A dataset compiler makes thousands of gold traces that differ only in the values of
+their inits. Building step objects, checking the structure and rendering the steps
+that never change costs more than the arithmetic, so a skeleton does that once.
+
+Why a skeleton answers what `execute` answers: every execution error is either about
+names and their order (undefined, overwritten, short circuit, composition wiring,
+vocabulary), which is the same for every trace of one structure and was ruled out
+when the skeleton was made from a trace that executed, or about values (division by
+zero, limits), which `run` meets with the same op functions and the same bounding as
+`execute`, and then raises. A caller that sees `run` raise executes the full trace to
+learn which error it was; `run` never reports one itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .execute import _Env, execute
+from .experts import DEFAULT_EXPERTS, Expert
+from .numbers import format_number
+from .ops import COMPUTE_OPS, ComputeStep, InitStep, QueryStep, Step, Value
+from .render import assemble, render_step, render_step_around
+from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits
+
+# One step of a skeleton: set a hole's variable, compute from variables, or any other step.
+_HOLE, _COMPUTE, _OTHER = 0, 1, 2
+Instr = tuple[int, str, Callable[[Sequence[Value]], Value] | None, tuple[str, ...], Step | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Skeleton:
+    """A trace with its value inits left open ("holes", in trace order)."""
+
+    parts: tuple[tuple[tuple[Instr, ...], str], ...]  # (instructions, queried variable)
+    holes: int
+    text_format: str  # the canonical text for `%`, `%s` where each hole's value goes
+    max_digits: int
+
+    def run(self, values: Sequence[Value]) -> Value:
+        """The answer `execute` gives for these hole values (`Fraction(run(v)) ==
+        execute(trace).value`); raises where `execute` would report an error.
+
+        Holes and computes are what InitStep.apply and ComputeStep.apply do, less the
+        checks on names (see the module docstring); other steps run their own apply.
+        """
+        h = 0
+        prev: Value | None = None
+        for instrs, query in self.parts:
+            env = _Env(prev, self.max_digits)
+            known, bounded = env.values, env._bounded
+            for kind, var, fn, args, step in instrs:
+                if kind is _HOLE:
+                    known[var] = bounded(var, values[h])
+                    h += 1
+                elif kind is _COMPUTE:
+                    known[var] = bounded(var, fn([known[a] for a in args]))  # type: ignore[misc]
+                else:
+                    step.apply(env)  # type: ignore[union-attr]
+            prev = known[query]
+        if h != self.holes:
+            raise ValueError(f"{len(values)} values for {self.holes} holes")
+        return prev  # type: ignore[return-value]
+
+    def text(self, values: Sequence[Value]) -> str:
+        """`render` of the trace with these hole values."""
+        # %-formatting, several times faster than str.format here; `%s` of an int is str().
+        return self.text_format % tuple([v if type(v) is int else format_number(v)
+                                         for v in values])
+
+
+def _is_hole(step: Step) -> bool:
+    return isinstance(step, InitStep) and step.source is None
+
+
+def _instr(step: Step) -> Instr:
+    if _is_hole(step):
+        return (_HOLE, step.var, None, (), None)  # type: ignore[attr-defined]
+    if isinstance(step, ComputeStep):
+        return (_COMPUTE, step.var, COMPUTE_OPS[step.compute_op].fn, step.args, None)
+    return (_OTHER, "", None, (), step)
+
+
+def _escaped(text: str) -> str:
+    return text.replace("%", "%%")
+
+
+def _line(step: Step) -> str:
+    if not _is_hole(step):
+        return _escaped(render_step(step))
+    before, after = render_step_around(step, "value")
+    return _escaped(before) + "%s" + _escaped(after)
+
+
+def skeleton_of(trace: AnyTrace, experts: Mapping[str, Expert] = DEFAULT_EXPERTS,
+                limits: Limits = DEFAULT_LIMITS) -> Skeleton | None:
+    """The skeleton of `trace`'s structure, or None when `trace` itself does not execute."""
+    if execute(trace, experts, limits).error is not None:
+        return None
+    parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
+    built = []
+    for part in parts:
+        query = part.steps[-1]
+        assert isinstance(query, QueryStep)  # execute checked it
+        built.append((tuple(_instr(s) for s in part.steps if not isinstance(s, QueryStep)),
+                      query.var))
+    # Escaped lines stay escaped through `assemble`: what it adds (expert names, dashes,
+    # indentation) never holds a `%`.
+    text_format = assemble([(p.expert, [_line(s) for s in p.steps]) for p in parts],
+                           isinstance(trace, ComposedTrace))
+    holes = sum(1 for p in parts for s in p.steps if _is_hole(s))
+    return Skeleton(tuple(built), holes, text_format, limits.max_digits)

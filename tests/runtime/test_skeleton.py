@@ -1,0 +1,94 @@
+"""skeleton: running and rendering a trace from its init values gives what execute and render give."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime import ComposedTrace, Trace, execute, from_data, render
+from runtime.skeleton import skeleton_of
+
+from . import strategies as gen
+
+PROPERTY = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+# Values that make traces fail as well as succeed: zero divisors, huge magnitudes (limits),
+# fractions with long or endless expansions, negative and fractional pow exponents.
+values = st.one_of(
+    gen.decimals,
+    st.sampled_from([Fraction(0), Fraction(1, 3), Fraction(-7, 9), Fraction(10**39),
+                     Fraction(10**30), Fraction(1, 10**30), Fraction(65), Fraction(-2)]),
+)
+
+
+def typed(data: Any) -> Trace | ComposedTrace:
+    trace = from_data(data)
+    assert isinstance(trace, Trace | ComposedTrace), trace
+    return trace
+
+
+def holes_of(data: Any) -> list[dict[str, Any]]:
+    parts = data if isinstance(data, list) else [data]
+    return [s for p in parts for s in p["trace"] if s["op"] == "init" and "value" in s]
+
+
+@PROPERTY
+@given(gen.traces)
+def test_the_skeleton_of_a_trace_gives_back_its_answer_and_text(gt: gen.GenTrace) -> None:
+    data = gt.data()
+    trace = typed(data)
+    skeleton = skeleton_of(trace)
+    assert skeleton is not None
+    own = [s["value"] for s in holes_of(data)]
+    assert skeleton.holes == len(own)
+    assert Fraction(skeleton.run(own)) == execute(trace).value == gt.value
+    assert skeleton.text(own) == render(trace)
+
+
+@PROPERTY
+@given(gen.traces, st.data())
+def test_other_values_give_what_executing_the_trace_with_them_gives(gt: gen.GenTrace,
+                                                                    data: st.DataObject) -> None:
+    """Same answer when the trace executes; an exception (never an answer) when it does not."""
+    skeleton = skeleton_of(typed(gt.data()))
+    assert skeleton is not None
+    changed = gt.data()
+    holes = holes_of(changed)
+    for step in holes:
+        step["value"] = data.draw(values, label=step["var"])
+    new = [s["value"] for s in holes]
+    trace = typed(changed)
+    outcome = execute(trace)
+    try:
+        got: Fraction | None = Fraction(skeleton.run(new))
+    except Exception:  # noqa: BLE001 - any exception is the skeleton saying "not this one"
+        got = None
+    if outcome.error is None:
+        assert got == outcome.value
+    else:
+        assert got is None, outcome.error
+    assert skeleton.text(new) == render(trace)
+
+
+def test_a_trace_that_does_not_execute_has_no_skeleton() -> None:
+    short_circuit = typed({"expert": "arithmetic", "trace": [
+        {"op": "init", "var": "a", "value": 3},
+        {"op": "query", "var": "a"}]})
+    assert skeleton_of(short_circuit) is None
+
+
+def test_percent_signs_and_braces_in_names_cannot_break_the_text() -> None:
+    """The text is %-formatted: only the holes may be placeholders."""
+    trace = typed({"expert": "percentage", "trace": [
+        {"op": "init", "var": "price", "value": "12.5"},
+        {"op": "init", "var": "rate", "value": 20},
+        {"op": "percent_off", "base": "price", "rate": "rate", "var": "result"},
+        {"op": "query", "var": "result"}]})
+    skeleton = skeleton_of(trace)
+    assert skeleton is not None
+    assert skeleton.text([Fraction(25, 2), 20]) == render(trace)
+    assert skeleton.run([Fraction(25, 2), 20]) == 10
