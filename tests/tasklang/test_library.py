@@ -197,3 +197,24 @@ def test_shipped_datasets_compile_deterministically(tmp_path: Path) -> None:
     assert manifest["splits"]["val"]["templates"] == "held-out"
     assert set(manifest["counts"]["train"]["experts"]) == {
         "arithmetic", "entity_track", "comparison", "composition", "percentage", "rate_equation"}
+
+
+# ---------------------------------------------------------------- coverage floor
+
+
+def test_strict_coverage_of_the_reference_stays_above_the_floor() -> None:
+    """Issue 4: at least half of GSM8K train (here 0.52, with margin) has a pattern whose gold
+    trace has the reference solution's exact computation-graph shape (`tasklang audit
+    --against`; a pattern's shape does not depend on its values, so one sample suffices)."""
+    if not REFERENCE.is_file():
+        pytest.fail(f"GSM8K reference file not found: {REFERENCE}")
+    shapes = {shape_of(ex.trace) for name in PATTERNS for ex in samples(name, 1)
+              if ex.trace is not None}
+    total = covered = 0
+    with REFERENCE.open(encoding="utf-8") as fh:
+        for line in fh:
+            total += 1
+            conversion = convert(json.loads(line)["answer"])
+            if conversion.ok and conversion.trace is not None:
+                covered += shape_of(conversion.trace) in shapes
+    assert total > 7000 and covered / total >= 0.52, (covered, total)
