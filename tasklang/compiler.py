@@ -9,7 +9,7 @@ trace does not execute; the answer is always the executed query.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -22,6 +22,7 @@ from runtime.render import assemble, render_step
 from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
+from .code_answers import CodeAnswer, compile_code
 from .expr import EvalError, Structure, compile_expr, field_of, free_names, norm
 from .formats import (
     TEXT_FORMATS,
@@ -74,6 +75,8 @@ class Example:
     completion: str
     trace: AnyTrace | None
     raw_floats: tuple[str, ...] = ()
+    function: str | None = None  # code answers: the function the model writes
+    tests: tuple[tuple[Sequence[Any], Any], ...] = ()  # ... and its cases: (args, expected)
 
 
 # ---------------------------------------------------------------- lets
@@ -385,6 +388,7 @@ class CompiledPattern:
     pick_sizes: dict[str, int] = field(default_factory=dict)  # entries each pick can draw from
     fixed_structure: bool = False  # no templated names: every gold trace has one structure
     structure_checked: bool = False  # set once the first gold trace passed the static checks
+    code: CodeAnswer | None = None  # `function` patterns: the function and its test cases
 
     @property
     def experts(self) -> tuple[str, ...]:
@@ -409,13 +413,17 @@ class CompiledPattern:
                 raise Rejected(f"require {text}")
         return env
 
-    def realize(self, env: Env, template: CompiledTemplate) -> Example:
-        """Question, gold trace, executed answer and completion for one payload."""
+    def realize(self, env: Env, template: CompiledTemplate, split: str | None = None,
+                rng: random.Random | None = None) -> Example:
+        """Question, gold trace, executed answer and completion for one payload. Code answers
+        draw their test cases from `rng`, only cases that `split` owns (see code_answers)."""
         raw: list[str] = []
         try:
             question = template.render(env, raw)
         except (EvalError, KeyError) as err:
             raise Rejected(f"template {template.id}: {err}") from None
+        if self.code is not None:
+            return self._code_example(env, template, question, split, rng)
         trace, answer, completion = self._answer(env)
         return Example(
             pattern=self.name,
@@ -430,6 +438,19 @@ class CompiledPattern:
             trace=trace,
             raw_floats=tuple(raw),
         )
+
+    def _code_example(self, env: Env, template: CompiledTemplate, question: str,
+                      split: str | None, rng: random.Random | None) -> Example:
+        code = self.code
+        assert code is not None
+        try:
+            cases = code.cases(env, rng, split)
+        except EvalError as err:
+            raise Rejected(f"tests: {err}") from None
+        self._check_answer_requires(env, code.answer)
+        return Example(self.name, None, (), template.id, template.lang, payload_items(env),
+                       question, code.answer, code.completion, None, function=code.function,
+                       tests=cases)
 
     def _expert_label(self) -> str | None:
         if not self.blocks:
@@ -522,8 +543,10 @@ def _uses_answer(e: ast.Expr) -> bool:
 
 def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,
                     source: str | None = None,
-                    allowed: Mapping[str, list[Entry]] | None = None) -> CompiledPattern:
-    """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise)."""
+                    allowed: Mapping[str, list[Entry]] | None = None,
+                    reference: str | None = None) -> CompiledPattern:
+    """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise).
+    `reference` is the text of a code answer's reference solution (Program.references)."""
     lets = [(let.name, _compile_let(let, vocabs, allowed or {})) for let in p.lets]
     requires = [(_expr_text(r.expr, source), compile_expr(r.expr), _uses_answer(r.expr))
                 for r in p.requires]
@@ -540,7 +563,7 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
     fixed = not any(isinstance(v, ast.TVar) and v.templated for b in p.traces for st in b.steps
                     for v in _stmt_names(st))
     return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes,
-                           fixed)
+                           fixed, code=compile_code(p, reference))
 
 
 def _stmt_names(stmt: ast.TStmt) -> list[ast.TVar]:
