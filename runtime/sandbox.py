@@ -88,7 +88,7 @@ from pathlib import Path
 from typing import Any
 
 from ._sandbox_harness import decode, encode
-from .errors import ParseFailure, ParseReason
+from .errors import ParseFailure, ParseReason, UsageError
 from .grade import CORRECT, EXEC_ERROR_PREFIX, PARSE_FAILURE, WRONG_ANSWER, Grade
 
 ALLOWED_IMPORTS = frozenset({
@@ -486,6 +486,38 @@ def cases_from_records(records: Sequence[Mapping[str, Any]], arg: str = "e",
     `arg` is the one argument, `convert(answer)` the expected value. E.g. RPN records give
     `(("3 4 + 2 *",), 14)`; for brackets pass `convert=lambda a: a == "True"`."""
     return [((r["payload"][arg],), convert(r["answer"])) for r in records]
+
+
+def record_cases(record: Mapping[str, Any]) -> list[Case]:
+    """The test cases of a compiled code-answer record (`tasklang compile`): its `tests`, a
+    list of `{"args": <JSON list>, "expected": <JSON value>}` (JSON text, so that the column
+    types are the same in every record). UsageError if they are malformed."""
+    tests = record.get("tests")
+    if not isinstance(tests, list) or not tests:
+        raise UsageError('"tests" must be a non-empty list of {"args", "expected"}')
+    cases: list[Case] = []
+    for i, test in enumerate(tests):
+        try:
+            args, expected = json.loads(test["args"]), json.loads(test["expected"])
+        except (TypeError, KeyError, ValueError) as err:
+            raise UsageError(f'"tests"[{i}]: not {{"args": JSON text, "expected": JSON text}} '
+                             f"({type(err).__name__})") from None
+        if not isinstance(args, list):
+            raise UsageError(f'"tests"[{i}]: "args" must be a JSON list')
+        cases.append((tuple(args), expected))
+    return cases
+
+
+def grade_record(text: Any, record: Mapping[str, Any], *, limits: SandboxLimits = DEFAULT_SANDBOX,
+                 partial_credit: float = 0.0) -> CodeResult:
+    """Run model text against a code-answer record's own test cases:
+    `run_code(text, record["function"], record_cases(record))`. UsageError for a record that
+    is not a code-answer record; model text never raises."""
+    function = record.get("function")
+    if not isinstance(function, str) or not function.isidentifier():
+        raise UsageError('"function" must be the name of the function to test')
+    return run_code(text, function, record_cases(record), limits=limits,
+                    partial_credit=partial_credit)
 
 
 def mechanisms(limits: SandboxLimits = DEFAULT_SANDBOX) -> tuple[str, ...]:

@@ -101,8 +101,10 @@ def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0
     items = []
     for name in names:
         p = program.patterns[name]
+        loaded = program.references.get(name)
         compiled = compile_pattern(p, program.vocabs, checked.result.table,
-                                   program.sources.get(p.span.file))
+                                   program.sources.get(p.span.file),
+                                   reference=None if loaded is None else loaded.text)
         rng = random.Random(derive_seed(seed, "preview", name))
         for _ in range(n):
             items.append(_preview_one(compiled, rng))

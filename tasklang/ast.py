@@ -210,12 +210,63 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """`function evaluate_rpn(expression: str) -> int`: the answer is a Python function."""
+
+    name: str
+    params: tuple[Param, ...]
+    returns: str
+    span: Span
+
+    @property
+    def signature(self) -> str:
+        params = ", ".join(f"{p.name}: {p.type}" for p in self.params)
+        return f"{self.name}({params}) -> {self.returns}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseArg:
+    """A generator parameter of `tests`: one value, or `lo..hi` spread over the cases."""
+
+    name: str
+    lo: Expr
+    hi: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Tests:
+    """`tests 8 from generate rpn(difficulty = 1..7)`: hidden test cases per example."""
+
+    count: Fraction
+    generator: str
+    kwargs: tuple[CaseArg, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """`reference "code/evaluate_rpn.py"`: the reference solution (path relative to the file)."""
+
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     text: str
     span: Span
 
 
-PatternStmt: TypeAlias = Let | Require | Template | TraceBlock | Answer | Note
+PatternStmt: TypeAlias = (Let | Require | Template | TraceBlock | Answer | Function | Tests
+                          | Reference | Note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +294,18 @@ class Pattern:
     @property
     def answers(self) -> tuple[Answer, ...]:
         return tuple(s for s in self.body if isinstance(s, Answer))
+
+    @property
+    def functions(self) -> tuple[Function, ...]:
+        return tuple(s for s in self.body if isinstance(s, Function))
+
+    @property
+    def tests(self) -> tuple[Tests, ...]:
+        return tuple(s for s in self.body if isinstance(s, Tests))
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        return tuple(s for s in self.body if isinstance(s, Reference))
 
 
 # ---------------------------------------------------------------- top level

@@ -31,6 +31,7 @@ from runtime import grade as runtime_grade
 from runtime.analysis import op_multiset, shape_of
 from runtime.experts import ExpertTable
 from runtime.numbers import NumberError, parse_answer
+from runtime.sandbox import run_code
 
 from . import __version__, ast
 from .api import Checked, check, datasets_of
@@ -296,6 +297,11 @@ def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: E
             pa.add("grade", ERROR, f"the gold completion grades {graded.status} "
                    f"(reward {graded.reward}) against its own answer {ex.answer}", q)
         _check_answer(pa, ex, facts)
+    elif ex.function is not None:
+        ran = run_code(ex.completion, ex.function, ex.tests)
+        if not ran.grade.correct:
+            pa.add("grade", ERROR, f"the reference solution fails its own test cases in the "
+                   f"sandbox: {ran.grade.status}, {ran.message}", q)
     elif ex.completion != ex.answer:
         pa.add("grade", ERROR, "the completion is not exactly the answer", q)
     left = leftover_placeholders(q, facts.raw_text[ex.template_id])
@@ -801,8 +807,10 @@ def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
     program = checked.program
     try:
         allowed = _allowed(p, program, counter)
+        loaded = program.references.get(p.name)
         compiled = compile_pattern(p, program.vocabs, checked.result.table,
-                                   program.sources.get(p.span.file), allowed)
+                                   program.sources.get(p.span.file), allowed,
+                                   None if loaded is None else loaded.text)
         audit_pattern(pa, p, compiled, program.vocabs, allowed, checked.result.table,
                       plurals, n, seed)
     except Exception as err:  # noqa: BLE001 - a generator that crashes fails its audit

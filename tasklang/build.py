@@ -26,6 +26,7 @@ from runtime.experts import COMPOSITION
 from . import __version__, ast
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
 from .checks import CheckResult, setting
+from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
@@ -150,7 +151,7 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
         try:
             env = pattern.sample_payload(rng)
             template = templates[rng.randrange(len(templates))]
-            return pattern.realize(env, template)
+            return pattern.realize(env, template, split, rng)
         except Rejected as rejected:
             reasons = reasons if reasons is not None else Counter()
             reasons[rejected.reason] += 1
@@ -171,6 +172,7 @@ def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
         "prompt": [{"role": "system", "content": ctx.settings.system},
                    {"role": "user", "content": ex.question}],
         "completion": [{"role": "assistant", "content": ex.completion}],
+        **record_fields(ex),
     }
 
 
@@ -190,7 +192,8 @@ def record_line(ex: Example, ctx: Context, split: str, index: int) -> str:
         f'"payload": {{{payload}}}, "answer": {_S(ex.answer)}, '
         f'"prompt": [{{"role": "system", "content": {ctx.system_json}}}, '
         f'{{"role": "user", "content": {_S(ex.question)}}}], '
-        f'"completion": [{{"role": "assistant", "content": {_S(ex.completion)}}}]}}'
+        f'"completion": [{{"role": "assistant", "content": {_S(ex.completion)}}}]'
+        f'{record_fields_json(ex)}}}'
     )
 
 
@@ -472,7 +475,8 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
     patterns = [
         compile_pattern(program.patterns[n], program.vocabs, checked.table,
                         program.sources.get(program.patterns[n].span.file),
-                        _filter_picks(program.patterns[n], program, counter))
+                        _filter_picks(program.patterns[n], program, counter),
+                        program.references[n].text if n in program.references else None)
         for n in names
     ]
     # Smallest splits first: evaluation sets take their payloads before train can use them up.
@@ -481,6 +485,7 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
                   counter, {w.pattern: w.span for w in ds.patterns})
     for split in splits:
         ctx.order(split)
+    bind_splits(ctx)
     return ctx
 
 
@@ -505,6 +510,9 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, out_r
     tmp.mkdir()
     try:
         result = _generate(ctx, ds, program, counter, tmp, workers, progress, diags)
+        failed = verify_references(ctx, program, tmp) if result.ok else []
+        if failed:
+            result = BuildResult(ds.name, None, result.diagnostics + failed)
         if not result.ok or not write:
             shutil.rmtree(tmp, ignore_errors=True)
             return result
@@ -660,6 +668,8 @@ def _dependencies(ds: ast.Dataset, program: Program, counter: TokenCounter) -> d
         if p is None:
             continue
         files.add(p.span.file)
+        if w.pattern in program.references:
+            files.add(program.references[w.pattern].path)
         for let in p.lets:
             if isinstance(let.sampler, ast.Pick) and let.sampler.vocab in program.vocab_decls:
                 files.add(program.vocab_decls[let.sampler.vocab].span.file)

@@ -24,6 +24,7 @@ from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
 from . import ast
+from .code_answers import check_code
 from .diagnostics import Diagnostic, Span, error, warning
 from .expr import FUNCTIONS
 from .formats import NUMBER_FORMATS, parse_template
@@ -540,6 +541,8 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable
     for a in p.answers:
         _check_template(ast.Template(None, (), None, a.text, a.span), scope, diags, "answer",
                         program.sources.get(p.span.file))
+    loaded = program.references.get(p.name)
+    check_code(p, None if loaded is None else loaded.text, scope, diags)
     queries, counts = [], []
     for i, block in enumerate(p.traces):
         query, count = _check_trace_block(block, i, scope, table, diags)
@@ -564,9 +567,13 @@ def _check_answer_kind(p: ast.Pattern, diags: list[Diagnostic]) -> None:
     if p.traces and p.answers:
         diags.append(error("answer-twice", "a pattern with a trace must not also write an "
                            "answer: the executed query is the answer", p.answers[0].span))
-    elif not p.traces and not p.answers:
-        diags.append(error("no-answer", f"pattern {p.name} needs a trace block or an answer",
-                           p.span))
+    elif p.functions and (p.traces or p.answers):
+        diags.append(error("answer-twice", "a pattern whose answer is a function has no trace "
+                           "and no answer text: the reference solution is the answer",
+                           p.functions[0].span))
+    elif not p.traces and not p.answers and not p.functions:
+        diags.append(error("no-answer", f"pattern {p.name} needs a trace block, an answer or a "
+                           "function", p.span))
     if len(p.answers) > 1:
         diags.append(error("answer-twice", "only one answer per pattern", p.answers[1].span))
 

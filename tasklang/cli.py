@@ -114,6 +114,8 @@ def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
     out: dict[str, Any] = {"line": number}
     if "id" in record:
         out["id"] = record["id"]
+    if "tests" in record:
+        return {**out, **_grade_code_line(record)}
     expert = record.get("expert")
     if expert is not None and not isinstance(expert, str):
         return {**out, "status": "input_error", "error": '"expert" must be a string'}
@@ -123,6 +125,21 @@ def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
     except UsageError as err:
         return {**out, "status": "input_error", "error": f'"answer": {err}'}
     return {**out, **result.to_json()}
+
+
+def _grade_code_line(record: dict[str, Any]) -> dict[str, Any]:
+    """A code-answer record (`function`, `tests`) with the model's `text`: run in the sandbox."""
+    from runtime import UsageError
+    from runtime.sandbox import grade_record
+
+    try:
+        result = grade_record(record["text"], record)
+    except UsageError as err:
+        return {"status": "input_error", "error": f"code record: {err}"}
+    graded = result.grade.to_json()
+    if graded["message"] is None and not result.grade.correct:
+        graded["message"] = result.message  # the sandbox's reason: a refused import, a timeout
+    return {**graded, "cases_passed": result.passed, "cases": result.total}
 
 
 def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -145,6 +162,8 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
 def grade_cmd(infile: str, fmt: str, loader: str) -> None:
     """Grade a JSONL file of model outputs ({"text", "answer", "expert"?, "id"?} per line).
 
+    A line with "function" and "tests" (a compiled code-answer record plus the model's
+    "text") is graded by running the function on the record's test cases in the sandbox.
     One JSON result per input line, in order, on stdout; a summary on stderr.
     Exits 1 if some lines could not be graded (they get status input_error).
     """
@@ -232,15 +251,24 @@ def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str) -> 
             continue
         click.echo(f"Q: {item.example.question}")
         click.echo(item.example.completion.rstrip("\n"))
+        if item.example.function is not None:
+            click.echo(f"tests ({len(item.example.tests)}):")
+            for args, expected in item.example.tests:
+                click.echo(f"  {item.example.function}({', '.join(map(repr, args))}) == {expected!r}")
+            click.echo("")
+            continue
         click.echo(f"A: {item.example.answer}\n")
 
 
 def _preview_json(item: Any) -> dict[str, Any]:
+    from .code_answers import record_fields
+
     ex = item.example
     if ex is None:
         return {"pattern": item.pattern, "rejected": item.rejected}
     return {"pattern": ex.pattern, "template_id": ex.template_id, "question": ex.question,
-            "completion": ex.completion, "answer": ex.answer, "payload": dict(ex.payload)}
+            "completion": ex.completion, "answer": ex.answer, "payload": dict(ex.payload),
+            **record_fields(ex)}
 
 
 @main.command("compile")

@@ -25,6 +25,7 @@ from runtime.skeleton import Skeleton, skeleton_of
 from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
+from .code_answers import CodeAnswer, compile_code
 from .expr import EvalError, Structure, compile_expr, field_of, free_names, norm
 from .formats import (
     TEXT_FORMATS,
@@ -79,6 +80,8 @@ class Example:
     # text answers.
     gold: Callable[[], AnyTrace] | None = field(default=None, compare=False, repr=False)
     raw_floats: tuple[str, ...] = ()
+    function: str | None = None  # code answers: the function the model writes
+    tests: tuple[tuple[Sequence[Any], Any], ...] = ()  # ... and its cases: (args, expected)
 
     @property
     def trace(self) -> AnyTrace | None:
@@ -408,6 +411,7 @@ class CompiledPattern:
     table: ExpertTable
     pick_sizes: dict[str, int] = field(default_factory=dict)  # entries each pick can draw from
     fixed_structure: bool = False  # no templated names: every gold trace has one structure
+    code: CodeAnswer | None = None  # `function` patterns: the function and its test cases
     # Of a fixed structure, made from the first gold trace that executed: later gold traces
     # are run and rendered from their init values alone (see runtime.skeleton).
     skeleton: Skeleton | None = None
@@ -449,13 +453,17 @@ class CompiledPattern:
                 raise Rejected(f"require {text}")
         return env
 
-    def realize(self, env: Env, template: CompiledTemplate) -> Example:
-        """Question, gold trace, executed answer and completion for one payload."""
+    def realize(self, env: Env, template: CompiledTemplate, split: str | None = None,
+                rng: random.Random | None = None) -> Example:
+        """Question, gold trace, executed answer and completion for one payload. Code answers
+        draw their test cases from `rng`, only cases that `split` owns (see code_answers)."""
         raw: list[str] = []
         try:
             question = template.render(env, raw)
         except (EvalError, KeyError) as err:
             raise Rejected(f"template {template.id}: {err}") from None
+        if self.code is not None:
+            return self._code_example(env, template, question, split, rng)
         gold, answer, completion = self._answer(env)
         return Example(
             pattern=self.name,
@@ -470,6 +478,19 @@ class CompiledPattern:
             gold=gold,
             raw_floats=tuple(raw),
         )
+
+    def _code_example(self, env: Env, template: CompiledTemplate, question: str,
+                      split: str | None, rng: random.Random | None) -> Example:
+        code = self.code
+        assert code is not None
+        try:
+            cases = code.cases(env, rng, split)
+        except EvalError as err:
+            raise Rejected(f"tests: {err}") from None
+        self._check_answer_requires(env, code.answer)
+        return Example(self.name, None, (), template.id, template.lang, payload_items(env),
+                       question, code.answer, code.completion, None, function=code.function,
+                       tests=cases)
 
     def _expert_label(self) -> str | None:
         if not self.blocks:
@@ -590,8 +611,10 @@ def _uses_answer(e: ast.Expr) -> bool:
 
 def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,
                     source: str | None = None,
-                    allowed: Mapping[str, list[Entry]] | None = None) -> CompiledPattern:
-    """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise)."""
+                    allowed: Mapping[str, list[Entry]] | None = None,
+                    reference: str | None = None) -> CompiledPattern:
+    """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise).
+    `reference` is the text of a code answer's reference solution (Program.references)."""
     lets = [(let.name, _compile_let(let, vocabs, allowed or {})) for let in p.lets]
     requires = [(_expr_text(r.expr, source), compile_expr(r.expr), _uses_answer(r.expr))
                 for r in p.requires]
@@ -611,7 +634,7 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
     inits = [s for b in p.traces for s in b.steps if isinstance(s, ast.TInit) and not s.from_prev]
     plain = all(s.value is None for s in inits)
     return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes,
-                           fixed, holes=holes,
+                           fixed, code=compile_code(p, reference), holes=holes,
                            hole_names=tuple(s.var.text for s in inits) if plain else None)
 
 

@@ -31,15 +31,16 @@ class Generator:
     fields: tuple[str, ...]  # besides text and answer
     fn: Callable[..., Structure]
     doc: str
+    returns: str = "str"  # the Python type of its answer in code tests: int, bool or str
 
 
 GENERATORS: dict[str, Generator] = {}
 
 
-def register(name: str, params: dict[str, Param], fields: tuple[str, ...], doc: str
-             ) -> Callable[[Callable[..., Structure]], Callable[..., Structure]]:
+def register(name: str, params: dict[str, Param], fields: tuple[str, ...], doc: str,
+             returns: str = "str") -> Callable[[Callable[..., Structure]], Callable[..., Structure]]:
     def deco(fn: Callable[..., Structure]) -> Callable[..., Structure]:
-        GENERATORS[name] = Generator(name, params, fields, fn, doc)
+        GENERATORS[name] = Generator(name, params, fields, fn, doc, returns)
         return fn
 
     return deco
@@ -70,7 +71,8 @@ def _expr_tree(rng: random.Random, ops: int, max_operand: int) -> tuple[str, Fra
 
 
 @register("arithmetic", {"difficulty": Param(3, 1, 10)}, ("value", "operators"),
-          "an integer expression with + - * and parentheses; difficulty = operator count")
+          "an integer expression with + - * and parentheses; difficulty = operator count",
+          returns="int")
 def arithmetic(rng: random.Random, difficulty: int) -> Structure:
     max_operand = 9 if difficulty <= 4 else 20
     text, value, _ = _expr_tree(rng, difficulty, max_operand)
@@ -81,7 +83,7 @@ def arithmetic(rng: random.Random, difficulty: int) -> Structure:
 
 
 @register("rpn", {"difficulty": Param(3, 1, 10)}, ("value", "operators"),
-          "a reverse-Polish expression over + - *; difficulty = operator count")
+          "a reverse-Polish expression over + - *; difficulty = operator count", returns="int")
 def rpn(rng: random.Random, difficulty: int) -> Structure:
     stack: list[tuple[list[str], Fraction]] = []
     pushed, applied = 0, 0
@@ -127,7 +129,7 @@ def _balanced(rng: random.Random, pairs: int) -> str:
 
 
 @register("brackets", {"difficulty": Param(3, 1, 10)}, ("balanced",),
-          "a bracket string of 2*difficulty characters, balanced half of the time")
+          "a bracket string of 2*difficulty characters, balanced half of the time", returns="bool")
 def brackets(rng: random.Random, difficulty: int) -> Structure:
     text = _balanced(rng, difficulty)
     if rng.random() < 0.5:

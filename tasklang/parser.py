@@ -194,6 +194,23 @@ class _Builder(Transformer[Token, ast.Module]):
     def answer_stmt(self, meta: Meta, c: list[Any]) -> ast.Answer:
         return ast.Answer(c[0].value, self._span(meta))
 
+    def param(self, meta: Meta, c: list[Token]) -> ast.Param:
+        return ast.Param(str(c[0]), str(c[1]), self._span(meta))
+
+    def function_stmt(self, meta: Meta, c: list[Any]) -> ast.Function:
+        params = tuple(x for x in c[1:-1] if x is not None)
+        return ast.Function(str(c[0]), params, str(c[-1]), self._span(meta))
+
+    def case_kwarg(self, meta: Meta, c: list[Any]) -> ast.CaseArg:
+        return ast.CaseArg(str(c[0]), c[1], c[2], self._span(meta))
+
+    def tests_stmt(self, meta: Meta, c: list[Any]) -> ast.Tests:
+        kwargs = tuple(k for k in c[2:] if k is not None)
+        return ast.Tests(c[0].value, str(c[1]), kwargs, self._span(meta))
+
+    def reference_stmt(self, meta: Meta, c: list[Any]) -> ast.Reference:
+        return ast.Reference(c[0].value, self._span(meta))
+
     def note_stmt(self, meta: Meta, c: list[Any]) -> ast.Note:
         return ast.Note(c[0].value, self._span(meta))
 

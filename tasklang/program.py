@@ -1,4 +1,5 @@
-"""Loading: `.task` paths -> one Program (imports followed, names collected, vocabularies read)."""
+"""Loading: `.task` paths -> one Program (imports followed, names collected, vocabularies and
+reference solutions read)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from .parser import parse_text
 from .vocab import Vocab, VocabError, find_vocab, load_vocab
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedReference:
+    """The reference solution of a code-answer pattern, as read when the file was loaded."""
+
+    path: str  # display path, a key of Program.file_hashes
+    text: str
+
+
 @dataclass
 class Program:
     """Everything the given files and their imports declare, in one namespace."""
@@ -27,6 +36,7 @@ class Program:
     datasets: dict[str, ast.Dataset] = field(default_factory=dict)
     roots: list[str] = field(default_factory=list)  # files named on the command line
     file_hashes: dict[str, str] = field(default_factory=dict)
+    references: dict[str, LoadedReference] = field(default_factory=dict)  # pattern -> solution
 
     def expert_table(self) -> ExpertTable:
         """The runtime's default experts, overridden and extended by `expert` declarations."""
@@ -122,7 +132,8 @@ class _Loader:
             if self._unique(self.program.vocab_decls, item.name, item, "vocab"):
                 self._load_vocab(item, base)
         elif isinstance(item, ast.Pattern):
-            self._unique(self.program.patterns, item.name, item, "pattern")
+            if self._unique(self.program.patterns, item.name, item, "pattern") and item.references:
+                self._load_reference(item, item.references[0], base)
         elif isinstance(item, ast.Dataset):
             self._unique(self.program.datasets, item.name, item, "dataset")
 
@@ -134,6 +145,24 @@ class _Loader:
             return False
         table[name] = item
         return True
+
+    def _load_reference(self, pattern: ast.Pattern, ref: ast.Reference, base: Path) -> None:
+        path = base / ref.path
+        try:
+            data = path.read_bytes()
+            text = data.decode("utf-8")
+        except OSError as err:
+            reason = "no such file" if not path.exists() else (err.strerror or str(err))
+            self.diags.append(error("missing-reference", f"cannot read the reference solution "
+                                    f"{ref.path!r}: {reason}", ref.span,
+                                    "the path is relative to the .task file"))
+            return
+        except UnicodeDecodeError as err:
+            self.diags.append(error("unreadable", f"cannot read {ref.path}: {err}", ref.span))
+            return
+        shown = display_path(path)
+        self.program.references[pattern.name] = LoadedReference(shown, text)
+        self.program.file_hashes[shown] = hashlib.sha256(data).hexdigest()
 
     def _load_vocab(self, decl: ast.VocabDecl, base: Path) -> None:
         path = find_vocab(decl.source, base)

@@ -44,10 +44,9 @@ def grade_record(text: str, record: Mapping[str, Any]) -> Grade:
     record (no answer) raises UsageError, which is the caller's bug, not the model's."""
     kind = record_kind(record)
     if kind == "code":
-        from runtime.sandbox import grade_code
+        from runtime.sandbox import grade_record as grade_code_record
 
-        cases = [(tuple(case["args"]), case["expected"]) for case in record["tests"]]
-        return grade_code(text, record["function"], cases)
+        return grade_code_record(text, record).grade
     answer = record.get("answer")
     if answer is None:
         raise UsageError(f"record {record.get('id', '?')} has no answer")

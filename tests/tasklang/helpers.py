@@ -62,8 +62,9 @@ def shrink_splits(text: str, size: int) -> str:
 
 def support_files(src: Path) -> list[Path]:
     """Files under `src` that .task files name besides vocabularies: tokenizers
-    (`tokenizer "tokenizer.json"` is relative to the .task file)."""
-    return sorted(src.rglob("*.json"))
+    (`tokenizer "tokenizer.json"` is relative to the .task file) and the reference solutions
+    of code answers (`reference "code/evaluate_rpn.py"`)."""
+    return sorted([*src.rglob("*.json"), *src.rglob("*.py")])
 
 
 def copy_tasks(src: Path, dest: Path, size: int | None = None, seed: int | None = None

@@ -223,14 +223,17 @@ def test_record_format(builds: dict[str, Path]) -> None:
     for name, d in builds.items():
         for split, recs in records(d).items():
             for i, r in enumerate(recs):
+                code = ["function", "tests"] if "function" in r else []  # code answers
                 assert list(r) == ["id", "split", "pattern", "expert", "experts", "template_id",
-                                   "language", "payload", "answer", "prompt", "completion"]
+                                   "language", "payload", "answer", "prompt", "completion", *code]
                 assert r["id"] == f"{name}/{split}/{i:07d}" and r["split"] == split
                 assert [m["role"] for m in r["prompt"]] == ["system", "user"]
                 assert [m["role"] for m in r["completion"]] == ["assistant"]
                 assert all(isinstance(v, str) for v in r["payload"].values())
                 assert isinstance(r["answer"], str) and r["template_id"].startswith(r["pattern"])
-                if r["expert"] is None:
+                if code:
+                    assert r["completion"][0]["content"] == f"```python\n{r['answer']}```"
+                elif r["expert"] is None:
                     assert r["experts"] == [] and r["completion"][0]["content"] == r["answer"]
                 elif len(r["experts"]) > 1:
                     assert r["expert"] == "composition"

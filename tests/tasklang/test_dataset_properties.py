@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import runtime
 from runtime.ops import InitStep
+from runtime.sandbox import record_cases
 from runtime.trace import ComposedTrace
 from tasklang import api
 from tasklang.formats import FormatError, money, number_words, with_commas
@@ -77,6 +78,9 @@ def shown(value: Fraction, question: str) -> bool:
 def check_record(r: dict[str, Any], inits_in_question: bool) -> None:
     content = r["completion"][0]["content"]
     question = r["prompt"][1]["content"]
+    if "function" in r:  # code answers: graded in the sandbox by the build and test_code_answers
+        assert content == f"```python\n{r['answer']}```" and record_cases(r), r["id"]
+        return
     if r["expert"] is None:
         assert content == r["answer"], r["id"]
         return

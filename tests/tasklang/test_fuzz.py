@@ -67,8 +67,9 @@ def mutants(draw: st.DrawFn) -> tuple[str, str]:
 
 def materialise(tmp: Path, name: str, text: str) -> Path:
     """All seed files in a fresh directory (imports keep working), the mutant in place of one."""
-    for support in support_files(TASKS):  # e.g. a tokenizer.json beside its .task file
-        target = tmp / support.relative_to(TASKS)
+    supports = [(s, tmp / s.relative_to(TASKS)) for s in support_files(TASKS)]  # tokenizer.json
+    supports += [(s, tmp / "golden" / s.relative_to(GOLDEN)) for s in support_files(GOLDEN)]
+    for support, target in supports:  # ... and reference solutions, beside their .task files
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(support.read_bytes())
     for other, body in SEEDS.items():

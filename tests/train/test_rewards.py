@@ -59,7 +59,7 @@ def test_code_records_run_in_the_sandbox() -> None:
         "answer": "",
         "expert": None,
         "function": "double",
-        "tests": [{"args": [2], "expected": 4}, {"args": [5], "expected": 10}],
+        "tests": [{"args": "[2]", "expected": "4"}, {"args": "[5]", "expected": "10"}],
     }
     assert record_kind(record) == "code"
     good = "```python\ndef double(x):\n    return 2 * x\n```"
