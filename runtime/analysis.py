@@ -9,9 +9,6 @@ compute steps, commutative arguments unordered).
 
 from __future__ import annotations
 
-import itertools
-import math
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -252,56 +249,28 @@ def _canonical(graph: _Graph, root: int) -> str:
         return sig[n]
 
     signature(root)
-    return _render(graph, sig, root, {})[0]
+    # How often each node is used: a shared leaf must sort the same way wherever it appears.
+    indegree: dict[int, int] = {}
+    for n in sig:
+        for k in graph.nodes[n][1]:
+            indegree[k] = indegree.get(k, 0) + 1
+    order: dict[int, int] = {}
 
-
-# Commutative children with equal signatures may be wired differently into the rest of
-# the graph (one shares a leaf, the other does not). Their order is chosen by trying the
-# permutations of each tie and keeping the smallest rendering, so the shape does not
-# depend on the order the arguments were written in. Ties are tiny in practice; past
-# this many orderings per node the written order is kept.
-_MAX_ORDERINGS = 720
-
-
-def _render(graph: _Graph, sig: dict[int, str], n: int, order: dict[int, int]) -> tuple[str, dict[int, int]]:
-    """`n` rendered after the nodes in `order` were numbered; returns the text and the
-    numbering after it (shared nodes print as `@k` from their second use on)."""
-    if n in order:
-        return f"@{order[n]}", order
-    order = {**order, n: len(order)}
-    op, kids = graph.nodes[n]
-    if not kids:
-        return "L", order
-    best: tuple[str, dict[int, int]] | None = None
-    for kid_ids in _orderings(kids, sig, op in COMMUTATIVE):
-        state, parts = order, []
-        for k in kid_ids:
-            text, state = _render(graph, sig, k, state)
-            parts.append(text)
-        candidate = (f"{op}({','.join(parts)})", state)
-        if best is None or candidate[0] < best[0]:
-            best = candidate
-    assert best is not None
-    return best
-
-
-def _orderings(kids: tuple[int, ...], sig: dict[int, str], commutative: bool) -> list[tuple[int, ...]]:
-    if not commutative:
-        return [kids]
-    ordered = sorted(kids, key=lambda k: sig[k])
-    groups: list[list[int]] = []
-    for k in ordered:
-        if groups and sig[groups[-1][0]] == sig[k]:
-            groups[-1].append(k)
+    def render(n: int) -> str:
+        if n in order:
+            return f"@{order[n]}"
+        order[n] = len(order)
+        op, kids = graph.nodes[n]
+        if op in COMMUTATIVE:
+            # Ties between equal signatures: nodes already numbered first, by number.
+            kid_ids = sorted(kids, key=lambda k: (sig[k], -indegree.get(k, 0), k not in order,
+                                                  order.get(k, 0)))
         else:
-            groups.append([k])
-    count = 1
-    for g in groups:
-        count *= math.factorial(len(g))
-    if count > _MAX_ORDERINGS:
-        return [tuple(ordered)]
-    return [tuple(k for g in choice for k in g)
-            for choice in itertools.product(*(itertools.permutations(g) for g in groups))]
+            kid_ids = list(kids)
+        inner = ",".join(render(k) for k in kid_ids)
+        return "L" if not kids else f"{op}({inner})"
+
+    return render(root)
 
 
 def op_multiset(trace: AnyTrace) -> tuple[tuple[str, int], ...]:

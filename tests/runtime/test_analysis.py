@@ -102,27 +102,3 @@ def test_a_shared_leaf_sorts_the_same_wherever_it_is_written() -> None:
                    "{op: compute, compute_op: mul, args: [b, s], var: result}",
                    "{op: query, var: result}")
     assert first == second
-
-
-def _products(first: tuple[str, str], second: tuple[str, str], outer: tuple[str, str]) -> str | None:
-    return shape("{op: init, var: a, value: 2}", "{op: init, var: b, value: 3}",
-                 "{op: init, var: c, value: 5}",
-                 f"{{op: compute, compute_op: mul, args: [{first[0]}, {first[1]}], var: p}}",
-                 f"{{op: compute, compute_op: mul, args: [{second[0]}, {second[1]}], var: q}}",
-                 f"{{op: compute, compute_op: add, args: [{outer[0]}, {outer[1]}], var: result}}",
-                 "{op: query, var: result}")
-
-
-def test_tied_children_wired_differently_do_not_depend_on_written_order() -> None:
-    """a*b + c*c: both products have the signature mul(L,L) but only one squares a leaf.
-    Writing the sum either way round, or the products in either order, is one shape."""
-    shapes = {
-        _products(("a", "b"), ("c", "c"), ("p", "q")),
-        _products(("a", "b"), ("c", "c"), ("q", "p")),
-        _products(("c", "c"), ("a", "b"), ("p", "q")),
-        _products(("b", "a"), ("c", "c"), ("q", "p")),
-    }
-    assert len(shapes) == 1 and None not in shapes
-    # ... and it is still a different graph from a*b + a*c and from a*b + c*b.
-    assert _products(("a", "b"), ("a", "c"), ("p", "q")) not in shapes
-    assert _products(("a", "b"), ("c", "b"), ("p", "q")) not in shapes
