@@ -325,16 +325,11 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
 
 def _write_atomically(path: str, text: str) -> None:
     """Write `text` to `path` through a temporary file beside it: never a half-written report."""
-    import os
+    from .files import write_text_atomic
 
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
-        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        write_text_atomic(Path(path), text)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         fail_usage(f"cannot write {path}: {err.strerror or err}")
 
 

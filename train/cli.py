@@ -277,14 +277,6 @@ def loop_cmd(**kw: Any) -> None:
         _done(run_loop(cfg), kw["out"])
 
 
-def _write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
-
-
 def _print_summary(summary: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary, sort_keys=True))
@@ -350,11 +342,12 @@ def eval_group(
         from .data import read_records
         from .evaluate import summarize
         from .models import load
-        from .sft import evaluate_model, manifest_max_new_tokens
+        from .runs import write_json_atomic
+        from .sft import evaluate_model, generation_budget
 
         records = read_records(Path(data))[:limit]
         m, tok = load(model, records)
-        max_new = max_new_tokens or manifest_max_new_tokens(Path(data)) or 256
+        max_new = generation_budget(max_new_tokens, Path(data))
         results = evaluate_model(m, tok, records, prompt_format, max_new, batch_size)
         summary = {
             **summarize(results),
@@ -363,12 +356,11 @@ def eval_group(
             "prompt_format": prompt_format,
             "max_new_tokens": max_new,
         }
-        path = Path(out)
-        _write_jsonl_atomic(path, results)
-        summary_path = path.with_name(path.name + ".summary.json")
-        from .runs import write_json_atomic
+        from tasklang.files import write_text_atomic
 
-        write_json_atomic(summary_path, summary)
+        path = Path(out)
+        write_text_atomic(path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in results))
+        write_json_atomic(path.with_name(path.name + ".summary.json"), summary)
         _print_summary(summary, fmt)
 
 

@@ -71,6 +71,13 @@ def split_file(data: Path, split: str) -> Path:
     return data
 
 
+def load_splits(data: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(train, val) records of a compiled dataset directory; a single file is train only."""
+    train = read_records(split_file(data, "train"))
+    val = read_records(split_file(data, "val")) if data.is_dir() else []
+    return train, val
+
+
 def user_text(record: dict[str, Any]) -> str:
     return next((m["content"] for m in record["prompt"] if m.get("role") == "user"), "")
 

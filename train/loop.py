@@ -16,21 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from . import data as D
-from .evaluate import summarize
 from .generate import Sampling
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
 from .rl import sample_and_grade
 from .runs import Run
-from .sft import (
-    Schedule,
-    Trainer,
-    Validation,
-    epoch_batches,
-    evaluate_model,
-    manifest_max_new_tokens,
-    save_checkpoint,
-)
+from .sft import Schedule, Trainer, Validation, epoch_batches, generation_budget, save_checkpoint, val_metrics
 
 
 @dataclass(frozen=True)
@@ -71,11 +62,10 @@ def verified_records(
 
 def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     data, out = Path(cfg.data), Path(cfg.out)
-    train_records = D.read_records(D.split_file(data, "train"))
-    val_records = D.read_records(D.split_file(data, "val")) if data.is_dir() else []
+    train_records, val_records = D.load_splits(data)
     model, tokenizer = load(cfg.model, train_records)
     model = apply_mode(model, cfg.mode)
-    max_new = cfg.max_new_tokens or manifest_max_new_tokens(data) or 256
+    max_new = generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature)
     run = Run(
         out,
@@ -93,17 +83,7 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     def measure() -> dict[str, Any]:
         if not val_records or not cfg.validation.n:
             return {}
-        results = evaluate_model(
-            model,
-            tokenizer,
-            val_records[: cfg.validation.n],
-            cfg.prompt_format,
-            max_new,
-            cfg.validation.batch_size,
-            desc="val",
-        )
-        s = summarize(results)
-        return {"val_accuracy": s["accuracy"], "val_n": s["n"], "val_wilson95": s["wilson95"]}
+        return val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
 
     baseline = measure()
     best = {"val_accuracy": baseline.get("val_accuracy", -1.0), "iteration": 0}
@@ -127,18 +107,20 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
         }
         if kept:
             examples = D.encode_all(tokenizer, kept, cfg.prompt_format)
-            per_epoch = len(epoch_batches(examples, cfg.schedule, tokenizer.pad_token_id, 0))
-            steps = max(1, round(cfg.passes * per_epoch))
+            pad = tokenizer.pad_token_id
+            batches = epoch_batches(examples, cfg.schedule, pad, iteration * 1000)
+            steps = max(1, round(cfg.passes * len(batches)))
             trainer = Trainer(model, tokenizer, cfg.schedule, steps)
             losses = []
+            epoch = 0
             while trainer.step < steps:
-                epoch, _ = divmod(trainer.step, per_epoch)
-                for batch in epoch_batches(
-                    examples, cfg.schedule, tokenizer.pad_token_id, iteration * 1000 + epoch
-                ):
+                if epoch:  # every epoch has as many batches as the first; only the order changes
+                    batches = epoch_batches(examples, cfg.schedule, pad, iteration * 1000 + epoch)
+                for batch in batches:
                     losses.append(trainer.train_step(batch))
                     if trainer.step >= steps:
                         break
+                epoch += 1
             event["train_loss"] = sum(losses) / len(losses)
         event.update(measure())
         better = event.get("val_accuracy", -1.0) > best["val_accuracy"]

@@ -22,13 +22,12 @@ from typing import Any
 import torch
 
 from . import data as D
-from .evaluate import summarize
 from .generate import Generation, Sampling, generate
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
 from .rewards import grade_record
 from .runs import Run, progress
-from .sft import Validation, evaluate_model, manifest_max_new_tokens, save_checkpoint
+from .sft import Validation, generation_budget, save_checkpoint, val_metrics
 
 
 @dataclass(frozen=True)
@@ -149,8 +148,7 @@ def sample_and_grade(
 
 def run_rl(cfg: RLConfig) -> dict[str, Any]:
     data, out = Path(cfg.data), Path(cfg.out)
-    train_records = D.read_records(D.split_file(data, "train"))
-    val_records = D.read_records(D.split_file(data, "val")) if data.is_dir() else []
+    train_records, val_records = D.load_splits(data)
     model, tokenizer = load(cfg.model, train_records)
     reference = None
     if cfg.kl > 0:
@@ -159,7 +157,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
             p.requires_grad_(False)
     policy = apply_mode(model, cfg.mode)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
-    max_new = cfg.max_new_tokens or manifest_max_new_tokens(data) or 256
+    max_new = generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
     every = cfg.validation.every or max(1, cfg.iterations // 5)
     run = Run(
@@ -177,22 +175,9 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
     started = time.time()
 
     def validate(iteration: int) -> dict[str, Any]:
-        results = evaluate_model(
-            policy,
-            tokenizer,
-            val_records[: cfg.validation.n],
-            cfg.prompt_format,
-            max_new,
-            cfg.validation.batch_size,
-            desc="val",
-        )
-        s = summarize(results)
         return {
             "step": iteration,
-            "val_accuracy": s["accuracy"],
-            "val_n": s["n"],
-            "val_wilson95": s["wilson95"],
-            "val_mean_reward": s["mean_reward"],
+            **val_metrics(policy, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new),
         }
 
     best = {"val_accuracy": -1.0, "step": None}

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tasklang import __version__
+from tasklang.files import write_text_atomic
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
 class Run:

@@ -84,6 +84,11 @@ def manifest_max_new_tokens(data: Path) -> int | None:
         return None
 
 
+def generation_budget(explicit: int | None, data: Path) -> int:
+    """New tokens per answer: what the user asked, else the dataset manifest's, else 256."""
+    return explicit or manifest_max_new_tokens(data) or 256
+
+
 def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch: int) -> list[D.Batch]:
     rng = random.Random(f"{sched.seed}:{epoch}")
     return list(D.batches(examples, sched.batch_size, pad_id, rng, packing=sched.packing))
@@ -124,8 +129,37 @@ def evaluate_model(
     return grade_outputs(records, [o.text for o in outs])
 
 
+def val_metrics(
+    model: Any,
+    tokenizer: Any,
+    records: list[dict[str, Any]],
+    validation: Validation,
+    prompt_format: str,
+    max_new_tokens: int,
+) -> dict[str, Any]:
+    """The `val_*` fields every run logs: greedy answers to the first `validation.n` records."""
+    results = evaluate_model(
+        model,
+        tokenizer,
+        records[: validation.n],
+        prompt_format,
+        max_new_tokens,
+        validation.batch_size,
+        desc="val",
+    )
+    s = summarize(results)
+    return {
+        "val_accuracy": s["accuracy"],
+        "val_n": s["n"],
+        "val_wilson95": s["wilson95"],
+        "val_parse_rate": s["parse_rate"],
+        "val_mean_reward": s["mean_reward"],
+    }
+
+
 class Trainer:
-    """One SFT run. `fit` is also what the self-improvement loop calls on its own data."""
+    """Optimizer, schedule and step count of one SFT run (the self-improvement loop uses one
+    per iteration)."""
 
     def __init__(self, model: Any, tokenizer: Any, sched: Schedule, total_steps: int) -> None:
         self.model, self.tokenizer, self.sched = model, tokenizer, sched
@@ -196,8 +230,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     """Train; returns the final summary (also the last line of metrics.jsonl)."""
     data = Path(cfg.data)
     out = Path(cfg.out)
-    train_records = D.read_records(D.split_file(data, "train"))
-    val_records = D.read_records(D.split_file(data, "val")) if data.is_dir() else []
+    train_records, val_records = D.load_splits(data)
     resuming = cfg.resume and (out / "last" / "state.pt").exists()
     base = out / "base"
     if resuming and cfg.model == "tiny":
@@ -210,7 +243,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     examples = D.encode_all(tokenizer, train_records, cfg.prompt_format, cfg.max_length)
     val_examples = D.encode_all(tokenizer, val_records[:256], cfg.prompt_format) if val_records else []
     pad = tokenizer.pad_token_id
-    per_epoch = len(epoch_batches(examples, cfg.schedule, pad, 0))
+    first_epoch = epoch_batches(examples, cfg.schedule, pad, 0)
+    per_epoch = len(first_epoch)
     steps = total_steps(per_epoch, cfg.schedule)
     trainer = Trainer(model, tokenizer, cfg.schedule, steps)
     best: dict[str, Any] = {"val_accuracy": -1.0, "val_loss": math.inf, "step": None}
@@ -218,13 +252,13 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         state = torch.load(out / "last" / "state.pt", weights_only=False)
         trainer.restore(state)
         best = state.get("best", best)
-    max_new = cfg.validation.max_new_tokens or manifest_max_new_tokens(data) or 256
+    max_new = generation_budget(cfg.validation.max_new_tokens, data)
     every = cfg.validation.every or max(1, steps // 8)
     run = Run(
         out,
         {
             "command": "sft",
-            **_jsonable(asdict(cfg)),
+            **asdict(cfg),
             "total_steps": steps,
             "batches_per_epoch": per_epoch,
             "train_examples": len(examples),
@@ -242,21 +276,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         if val_examples:
             event["val_loss"] = val_loss(model, val_examples, pad)
         if val_records and cfg.validation.n:
-            results = evaluate_model(
-                model,
-                tokenizer,
-                val_records[: cfg.validation.n],
-                cfg.prompt_format,
-                max_new,
-                cfg.validation.batch_size,
-                desc="val",
-            )
-            s = summarize(results)
             event.update(
-                val_accuracy=s["accuracy"],
-                val_n=s["n"],
-                val_wilson95=s["wilson95"],
-                val_parse_rate=s["parse_rate"],
+                val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
             )
         return event
 
@@ -267,7 +288,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     stopped_early = False
     while trainer.step < steps:
         epoch, offset = divmod(trainer.step, per_epoch)
-        for batch in epoch_batches(examples, cfg.schedule, pad, epoch)[offset:]:
+        batches = first_epoch if epoch == 0 else epoch_batches(examples, cfg.schedule, pad, epoch)
+        for batch in batches[offset:]:
             window.append(trainer.train_step(batch))
             tokens += batch.real_tokens
             bar.update(1)
@@ -323,11 +345,3 @@ def _better(event: dict[str, Any], best: dict[str, Any]) -> bool:
     if acc != best["val_accuracy"]:
         return acc > best["val_accuracy"]
     return loss < best["val_loss"]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    return value
