@@ -450,6 +450,15 @@ class TransferStep(Step):
         env.update(self.to, env.read(self.to) + amount)
 
 
+def _hundredths(x: Value) -> Value:
+    """x / 100, exact: an int when it divides, a Fraction otherwise."""
+    if type(x) is int:
+        q, r = divmod(x, 100)
+        if not r:
+            return q
+    return Fraction(x, 100)
+
+
 class PercentStep(Step):
     """percentage: `var = f(base, rate)` where rate is in percent (20 means 20%)."""
 
@@ -480,7 +489,7 @@ class PercentOfStep(PercentStep):
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
-        return Fraction(base * rate, 100)
+        return _hundredths(base * rate)
 
 
 @register_op
@@ -491,7 +500,7 @@ class PercentIncreaseStep(PercentStep):
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
-        return Fraction(base * (100 + rate), 100)
+        return _hundredths(base * (100 + rate))
 
 
 @register_op
@@ -502,7 +511,7 @@ class PercentOffStep(PercentStep):
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
-        return Fraction(base * (100 - rate), 100)
+        return _hundredths(base * (100 - rate))
 
 
 CORE_OPS = frozenset({"init", "query"})

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from .execute import _Env, execute
 from .experts import DEFAULT_EXPERTS, Expert
 from .numbers import format_number
-from .ops import COMPUTE_OPS, ComputeStep, InitStep, QueryStep, Step, Value
+from .ops import COMPUTE_OPS, ComputeStep, InitStep, PercentStep, QueryStep, Step, Value
 from .render import assemble, render_step, render_step_around
 from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits
 
@@ -34,10 +34,12 @@ Instr = tuple[int, str, Callable[[Sequence[Value]], Value] | None, tuple[str, ..
 class Skeleton:
     """A trace with its value inits left open ("holes", in trace order)."""
 
-    parts: tuple[tuple[tuple[Instr, ...], str], ...]  # (instructions, queried variable)
+    # (instructions, queried variable, whether every instruction is a hole or a compute)
+    parts: tuple[tuple[tuple[Instr, ...], str, bool], ...]
     holes: int
     text_format: str  # the canonical text for `%`, `%s` where each hole's value goes
     max_digits: int
+    int_limit: int  # 10**max_digits: ints strictly inside +-int_limit are within bounds
 
     def run(self, values: Sequence[Value]) -> Value:
         """The answer `execute` gives for these hole values (`Fraction(run(v)) ==
@@ -48,17 +50,25 @@ class Skeleton:
         """
         h = 0
         prev: Value | None = None
-        for instrs, query in self.parts:
-            env = _Env(prev, self.max_digits)
-            known, bounded = env.values, env._bounded
+        limit = self.int_limit
+        for instrs, query, plain in self.parts:
+            # Parts of holes and computes only need no _Env, just its variables.
+            env = None if plain else _Env(prev, self.max_digits)
+            known: dict[str, Value] = {} if env is None else env.values
             for kind, var, fn, args, step in instrs:
                 if kind is _HOLE:
-                    known[var] = bounded(var, values[h])
+                    value = values[h]
                     h += 1
                 elif kind is _COMPUTE:
-                    known[var] = bounded(var, fn([known[a] for a in args]))  # type: ignore[misc]
+                    value = fn([known[a] for a in args])  # type: ignore[misc]
                 else:
-                    step.apply(env)  # type: ignore[union-attr]
+                    step.apply(env)  # type: ignore[union-attr,arg-type]
+                    continue
+                # _Env._bounded, with the common case (a small int) inline.
+                if type(value) is int and -limit < value < limit:
+                    known[var] = value
+                else:
+                    known[var] = _bounded(var, value, self.max_digits)
             prev = known[query]
         if h != self.holes:
             raise ValueError(f"{len(values)} values for {self.holes} holes")
@@ -71,6 +81,10 @@ class Skeleton:
                                          for v in values])
 
 
+def _bounded(name: str, value: Value, max_digits: int) -> Value:
+    return _Env(None, max_digits)._bounded(name, value)
+
+
 def _is_hole(step: Step) -> bool:
     return isinstance(step, InitStep) and step.source is None
 
@@ -80,7 +94,15 @@ def _instr(step: Step) -> Instr:
         return (_HOLE, step.var, None, (), None)  # type: ignore[attr-defined]
     if isinstance(step, ComputeStep):
         return (_COMPUTE, step.var, COMPUTE_OPS[step.compute_op].fn, step.args, None)
+    if isinstance(step, PercentStep):
+        # PercentStep.apply defines var from two reads, like a compute; define's check that
+        # var is new is structural (ruled out), its bounding is the one `run` applies.
+        return (_COMPUTE, step.var, _two(step.formula), (step.base, step.rate), None)
     return (_OTHER, "", None, (), step)
+
+
+def _two(formula: Callable[[Value, Value], Value]) -> Callable[[Sequence[Value]], Value]:
+    return lambda args: formula(args[0], args[1])
 
 
 def _escaped(text: str) -> str:
@@ -104,11 +126,11 @@ def skeleton_of(trace: AnyTrace, experts: Mapping[str, Expert] = DEFAULT_EXPERTS
     for part in parts:
         query = part.steps[-1]
         assert isinstance(query, QueryStep)  # execute checked it
-        built.append((tuple(_instr(s) for s in part.steps if not isinstance(s, QueryStep)),
-                      query.var))
+        instrs = tuple(_instr(s) for s in part.steps if not isinstance(s, QueryStep))
+        built.append((instrs, query.var, all(i[0] is not _OTHER for i in instrs)))
     # Escaped lines stay escaped through `assemble`: what it adds (expert names, dashes,
     # indentation) never holds a `%`.
     text_format = assemble([(p.expert, [_line(s) for s in p.steps]) for p in parts],
                            isinstance(trace, ComposedTrace))
     holes = sum(1 for p in parts for s in p.steps if _is_hole(s))
-    return Skeleton(tuple(built), holes, text_format, limits.max_digits)
+    return Skeleton(tuple(built), holes, text_format, limits.max_digits, 10**limits.max_digits)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from .checks import CheckResult, check_program
 from .compiler import Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error
 from .program import Program, load_program
-from .splits import derive_seed
+from .rng import StreamRandom
 
 if TYPE_CHECKING:
     from .audit import AuditReport
@@ -105,18 +104,18 @@ def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0
         compiled = compile_pattern(p, program.vocabs, checked.result.table,
                                    program.sources.get(p.span.file),
                                    reference=None if loaded is None else loaded.text)
-        rng = random.Random(derive_seed(seed, "preview", name))
+        rng = StreamRandom.of(seed, "preview", name)
         for _ in range(n):
             items.append(_preview_one(compiled, rng))
     return checked, items
 
 
-def _preview_one(compiled, rng: random.Random) -> PreviewItem:  # type: ignore[no-untyped-def]
+def _preview_one(compiled, rng: StreamRandom) -> PreviewItem:  # type: ignore[no-untyped-def]
     reason = None
     for _ in range(1000):
         try:
             env = compiled.sample_payload(rng)
-            template = compiled.templates[rng.randrange(len(compiled.templates))]
+            template = compiled.templates[rng.below(len(compiled.templates))]
             return PreviewItem(compiled.name, compiled.realize(env, template), None)
         except Rejected as r:
             reason = r.reason

@@ -18,7 +18,6 @@ Everything is deterministic for a given seed; rendering lives in `audit_report`.
 from __future__ import annotations
 
 import math
-import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -45,7 +44,7 @@ from .expr import EvalError, compile_expr, norm
 from .formats import Labelled, parse_template
 from .importer import InputError, RefProblem, read_reference
 from .program import Program
-from .splits import derive_seed
+from .rng import StreamRandom
 from .vocab import Entry, Vocab
 
 MEASURE = 1000  # draws per pattern for the rejection rate, distinct payloads and shapes
@@ -331,14 +330,14 @@ def _check_answer(pa: PatternAudit, ex: Example, facts: _PatternFacts) -> None:
                "declares no decimals (decimal range, money format)", ex.question)
 
 
-def _draw(compiled: CompiledPattern, rng: random.Random, template_index: int | None,
+def _draw(compiled: CompiledPattern, rng: StreamRandom, template_index: int | None,
           reasons: Counter[str]) -> tuple[Example | None, int]:
     """One accepted example (or None after MAX_TRIES rejections), and the draws it took."""
     templates = compiled.templates
     for tries in range(1, MAX_TRIES + 1):
         try:
             env = compiled.sample_payload(rng)
-            index = rng.randrange(len(templates)) if template_index is None else template_index
+            index = rng.below(len(templates)) if template_index is None else template_index
             return compiled.realize(env, templates[index]), tries
         except Rejected as rejected:
             reasons[rejected.reason] += 1
@@ -359,7 +358,7 @@ def audit_pattern(pa: PatternAudit, p: ast.Pattern, compiled: CompiledPattern,
                   table: ExpertTable, plurals: PluralChecker, n: int, seed: int) -> None:
     """Measure (MEASURE draws), then check n samples cycling through every template."""
     facts = _facts(p, compiled)
-    rng = random.Random(derive_seed(seed, "audit", p.name))
+    rng = StreamRandom.of(seed, "audit", p.name)
     payloads: Counter[tuple[tuple[str, str], ...]] = Counter()
     while pa.attempts < MEASURE:
         ex, tries = _draw(compiled, rng, None, pa.reasons)

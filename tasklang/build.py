@@ -10,7 +10,6 @@ import json
 import math
 import multiprocessing
 import os
-import random
 import shutil
 from array import array
 from collections import Counter
@@ -32,6 +31,7 @@ from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
 from .files import swap_into_place as _swap_into_place
 from .program import Program
+from .rng import StreamRandom
 from .splits import LeakRegistry, SeedDeriver, derive_seed, pattern_order, payload_key, question_key
 from .vocab import Entry
 
@@ -109,7 +109,7 @@ class Context:
         return json.encoder.encode_basestring(self.settings.system)  # type: ignore[attr-defined,no-any-return]
 
     def seeds(self, split: str) -> SeedDeriver:
-        """Per-example seeds of a split: `derive_seed(seed, dataset, split, index, attempt)`."""
+        """Per-example random streams of a split, keyed by (seed, dataset, split, index, attempt)."""
         deriver = self.derivers.get(split)
         if deriver is None:
             deriver = self.derivers[split] = SeedDeriver(self.settings.seed, self.name, split)
@@ -128,7 +128,7 @@ class Failure:
     reasons: Counter[str]
 
 
-def _language(ctx: Context, rng: random.Random) -> str | None:
+def _language(ctx: Context, rng: StreamRandom) -> str | None:
     roll = rng.random()  # one draw whether or not languages are mixed: seeds stay comparable
     for lang, threshold in ctx.language_thresholds:
         if roll < threshold:
@@ -140,7 +140,7 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
     """The example at (split, index) on its `attempt`-th draw: a pure function of its seed."""
     p = ctx.orders[split][index]
     pattern = ctx.patterns[p]
-    rng = random.Random(ctx.seeds(split)(index, attempt))
+    rng = ctx.seeds(split).rng(index, attempt)
     lang = _language(ctx, rng)
     key = (p, split, lang)
     templates = ctx.usable.get(key)
@@ -150,7 +150,7 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
     for _ in range(MAX_TRIES):
         try:
             env = pattern.sample_payload(rng)
-            template = templates[rng.randrange(len(templates))]
+            template = templates[rng.below(len(templates))]
             return pattern.realize(env, template, split, rng)
         except Rejected as rejected:
             reasons = reasons if reasons is not None else Counter()
@@ -386,14 +386,14 @@ def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnosti
             totals[name] += counts.get(i, 0)
     for pattern in ctx.patterns:
         w = by_name[pattern.name]
-        rng = random.Random(derive_seed(ctx.settings.seed, ctx.name, pattern.name, "preflight"))
+        rng = StreamRandom.of(ctx.settings.seed, ctx.name, pattern.name, "preflight")
         reasons: Counter[str] = Counter()
         seen: set[tuple[tuple[str, str], ...]] = set()
         accepted = 0
         for _ in range(PREFLIGHT):
             try:
                 env = pattern.sample_payload(rng)
-                pattern.realize(env, pattern.templates[rng.randrange(len(pattern.templates))])
+                pattern.realize(env, pattern.templates[rng.below(len(pattern.templates))])
                 accepted += 1
                 seen.add(tuple(sorted((k, str(v)) for k, v in env.items())))
             except Rejected as r:

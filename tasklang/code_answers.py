@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast as pyast
 import json
 import keyword
-import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,6 +32,7 @@ from . import ast
 from .diagnostics import Diagnostic, error
 from .expr import EvalError, Structure, compile_expr
 from .generators import GENERATORS, Generator
+from .rng import StreamRandom
 from .splits import derive_seed
 
 if TYPE_CHECKING:
@@ -239,10 +239,10 @@ class CodeAnswer:
             return None
         return self.splits[derive_seed(self.salt, key) % len(self.splits)]
 
-    def cases(self, env: Env, rng: random.Random | None, split: str | None) -> tuple[Case, ...]:
+    def cases(self, env: Env, rng: StreamRandom | None, split: str | None) -> tuple[Case, ...]:
         """Each spec's cases, parameters spread over their ranges; raises EvalError."""
         if rng is None:  # preview and audit: the same payload gives the same cases
-            rng = random.Random(derive_seed("cases", sorted((k, str(v)) for k, v in env.items())))
+            rng = StreamRandom.of("cases", sorted((k, str(v)) for k, v in env.items()))
         out: list[Case] = []
         seen: set[str] = set()
         for spec in self.specs:
@@ -265,7 +265,7 @@ class CodeAnswer:
         for i in range(spec.count):  # case i takes the i-th value of each range, cycling
             yield {**defaults, **{name: lo + i % (hi - lo + 1) for name, lo, hi in bounds}}
 
-    def _case(self, gen: Generator, args: dict[str, int], rng: random.Random, split: str | None,
+    def _case(self, gen: Generator, args: dict[str, int], rng: StreamRandom, split: str | None,
               seen: set[str]) -> Case:
         owned: tuple[str, Structure] | None = None
         for _ in range(MAX_CASE_DRAWS):

@@ -8,7 +8,6 @@ trace does not execute; the answer is always the executed query.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -37,10 +36,11 @@ from .formats import (
     render_value,
 )
 from .generators import GENERATORS
+from .rng import StreamRandom
 from .vocab import Entry, Vocab
 
 Env = dict[str, Any]
-LetFn = Callable[[random.Random, Env], Any]
+LetFn = Callable[[StreamRandom, Env], Any]
 
 
 class Rejected(Exception):
@@ -63,9 +63,9 @@ class CompiledTemplate:
         return (not self.splits or split in self.splits) and self.lang == lang
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen fields cost 1 us per example to set, 5% of generation
 class Example:
-    """One generated example, typed until it is written."""
+    """One generated example, typed until it is written. Never changed once made."""
 
     pattern: str
     expert: str | None  # the expert, "composition" for composed traces, None for text answers
@@ -119,8 +119,8 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
     if isinstance(s, ast.Choice):
         items = [(i.label, compile_expr(i.value)) for i in s.items]
 
-        def choice(rng: random.Random, env: Env) -> Any:
-            label, fn = items[rng.randrange(len(items))]
+        def choice(rng: StreamRandom, env: Env) -> Any:
+            label, fn = items[rng.below(len(items))]
             value = fn(env)
             return Labelled(value, label) if label is not None else value
 
@@ -133,7 +133,7 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
         kwargs = [(k, compile_expr(v)) for k, v in s.kwargs]
         defaults = {k: p.default for k, p in gen.params.items()}
 
-        def generate(rng: random.Random, env: Env) -> Structure:
+        def generate(rng: StreamRandom, env: Env) -> Structure:
             args = dict(defaults)
             args.update({k: _as_int(fn(env), k) for k, fn in kwargs})
             for k, v in args.items():  # values computed per sample are checked per sample
@@ -153,17 +153,19 @@ def _int_range(s: ast.IntRange) -> LetFn:
     if type(lo_c) is int and type(hi_c) is int and type(step_c) is int and step_c > 0 \
             and lo_c <= hi_c:
         # Constant bounds (the common case): no expression evaluation per sample.
-        stop = hi_c + 1
-        return lambda rng, env: rng.randrange(lo_c, stop, step_c)
+        n = (hi_c - lo_c) // step_c + 1
+        if step_c == 1:
+            return lambda rng, env: lo_c + rng.below(n)
+        return lambda rng, env: lo_c + step_c * rng.below(n)
     lo_fn, hi_fn = compile_expr(s.lo), compile_expr(s.hi)
     step_fn = compile_expr(s.step) if s.step is not None else None
 
-    def int_range(rng: random.Random, env: Env) -> int:
+    def int_range(rng: StreamRandom, env: Env) -> int:
         lo, hi = _as_int(lo_fn(env), "range start"), _as_int(hi_fn(env), "range end")
         step = 1 if step_fn is None else _as_int(step_fn(env), "step")
         if step <= 0 or lo > hi:
             raise EvalError(f"empty range {lo}..{hi}")
-        return rng.randrange(lo, hi + 1, step)
+        return lo + step * rng.below((hi - lo) // step + 1)
 
     return int_range
 
@@ -171,35 +173,35 @@ def _int_range(s: ast.IntRange) -> LetFn:
 def _decimal_range(s: ast.DecimalRange) -> LetFn:
     lo_fn, hi_fn, step_fn = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
 
-    def decimal_range(rng: random.Random, env: Env) -> Any:
+    def decimal_range(rng: StreamRandom, env: Env) -> Any:
         lo, hi, step = lo_fn(env), hi_fn(env), step_fn(env)
         if step <= 0 or lo > hi:
             raise EvalError(f"empty range {lo}..{hi}")
         n = int(Fraction(hi - lo) / step)
-        return norm(lo + step * rng.randint(0, n))
+        return norm(lo + step * rng.below(n + 1))
 
     return decimal_range
 
 
 def _pick(s: ast.Pick, entries: list[Entry]) -> LetFn:
     if not entries:
-        def nothing(rng: random.Random, env: Env) -> Entry:
+        def nothing(rng: StreamRandom, env: Env) -> Entry:
             raise EvalError(f"no {s.vocab} entry fits max_tokens {s.max_tokens}")
         return nothing
     others = s.distinct_from
 
-    def pick(rng: random.Random, env: Env) -> Entry:
+    def pick(rng: StreamRandom, env: Env) -> Entry:
         if not others:
-            return entries[rng.randrange(len(entries))]
+            return entries[rng.below(len(entries))]
         taken = {env.get(o) for o in others}
         for _ in range(64):  # cheap rejection first; exact filtering if that keeps failing
-            entry = entries[rng.randrange(len(entries))]
+            entry = entries[rng.below(len(entries))]
             if entry not in taken:
                 return entry
         rest = [e for e in entries if e not in taken]
         if not rest:
             raise EvalError(f"no {s.vocab} entry distinct from {', '.join(others)}")
-        return rest[rng.randrange(len(rest))]
+        return rest[rng.below(len(rest))]
 
     return pick
 
@@ -400,11 +402,15 @@ def _plan(stmt: ast.TStmt) -> StepPlan:
 # ---------------------------------------------------------------- the pattern
 
 
+Test = Callable[[Mapping[str, Any]], Any]
+
+
 @dataclass
 class CompiledPattern:
     name: str
     lets: list[tuple[str, LetFn]]
-    requires: list[tuple[str, Callable[[Mapping[str, Any]], Any], bool]]  # (text, test, uses answer)
+    # One entry per conjunct of every `require` (`a and b` is two): (text, test, uses answer).
+    requires: list[tuple[str, Test, bool]]
     templates: list[CompiledTemplate]
     blocks: list[tuple[str, list[StepPlan]]]
     answer: TemplateFn | None
@@ -418,53 +424,70 @@ class CompiledPattern:
     holes: tuple[ValueFn, ...] = ()  # the init values of a gold trace, in trace order
     hole_names: tuple[str, ...] | None = None  # when every init is `init x` of a let x
 
+    # Set from the fields: each let with the answer-free constraints that can be tested as
+    # soon as it is sampled (a sample is rejected before the rest of it is drawn), and
+    # the answer-free constraints that name no let at all.
+    schedule: list[tuple[str, LetFn, list[tuple[str, Test]]]] = field(init=False)
+    constant_requires: list[tuple[str, Test]] = field(init=False)
+    experts: tuple[str, ...] = field(init=False)
+    requires_names: list[frozenset[str]] | None = None  # the let names each require reads
+
     def __post_init__(self) -> None:
         self.answer_requires = any(uses_answer for _, _, uses_answer in self.requires)
+        self.experts = tuple(expert for expert, _ in self.blocks)
+        names = self.requires_names or [frozenset(n for n, _ in self.lets)] * len(self.requires)
+        position = {name: i for i, (name, _) in enumerate(self.lets)}
+        after: list[list[tuple[str, Test]]] = [[] for _ in self.lets]
+        self.constant_requires = []
+        for (text, test, uses_answer), read in zip(self.requires, names, strict=True):
+            if uses_answer:
+                continue
+            last = max((position[n] for n in read if n in position), default=None)
+            (self.constant_requires if last is None else after[last]).append((text, test))
+        self.schedule = [(name, fn, checks) for (name, fn), checks in
+                         zip(self.lets, after, strict=True)]
 
     def hole_values(self, env: Env) -> Sequence[Any]:
         """What `[hole(env) for hole in self.holes]` gives, faster in the common case:
         every init names a let, and every such let holds an int."""
-        if self.hole_names is not None:
-            values = [env[name] for name in self.hole_names]
-            if all(type(v) is int for v in values):
+        names = self.hole_names
+        if names is not None:
+            values = [env[name] for name in names]
+            for v in values:
+                if type(v) is not int:
+                    break
+            else:
                 return values
         return [hole(env) for hole in self.holes]
 
-    @property
-    def experts(self) -> tuple[str, ...]:
-        return tuple(expert for expert, _ in self.blocks)
+    def sample_payload(self, rng: StreamRandom) -> Env:
+        """One assignment satisfying every answer-free constraint; raises Rejected.
 
-    def sample_payload(self, rng: random.Random) -> Env:
-        """One assignment satisfying every answer-free constraint; raises Rejected."""
+        Each constraint is tested right after the last let it reads: a doomed sample stops
+        there. Which samples pass is what testing everything at the end gives."""
         env: Env = {}
-        for name, fn in self.lets:
+        if self.constant_requires:
+            _test_all(self.constant_requires, env)
+        for name, fn, checks in self.schedule:
             try:
                 env[name] = fn(rng, env)
             except EvalError as err:
                 raise Rejected(f"let {name}: {err}") from None
-        for text, test, uses_answer in self.requires:
-            if uses_answer:
-                continue
-            try:
-                ok = test(env)
-            except EvalError:
-                ok = False
-            if not ok:
-                raise Rejected(f"require {text}")
+            if checks:
+                _test_all(checks, env)
         return env
 
     def realize(self, env: Env, template: CompiledTemplate, split: str | None = None,
-                rng: random.Random | None = None) -> Example:
+                rng: StreamRandom | None = None) -> Example:
         """Question, gold trace, executed answer and completion for one payload. Code answers
         draw their test cases from `rng`, only cases that `split` owns (see code_answers)."""
-        raw: list[str] = []
-        try:
-            question = template.render(env, raw)
-        except (EvalError, KeyError) as err:
-            raise Rejected(f"template {template.id}: {err}") from None
         if self.code is not None:
-            return self._code_example(env, template, question, split, rng)
+            return self._code_example(env, template, self._question(env, template, None),
+                                      split, rng)
+        # The answer first: a `require` on the answer then rejects before any rendering.
         gold, answer, completion = self._answer(env)
+        raw: list[str] = []
+        question = self._question(env, template, raw)
         return Example(
             pattern=self.name,
             expert=self._expert_label(),
@@ -479,8 +502,15 @@ class CompiledPattern:
             raw_floats=tuple(raw),
         )
 
+    @staticmethod
+    def _question(env: Env, template: CompiledTemplate, raw: Raw) -> str:
+        try:
+            return template.render(env, raw)
+        except (EvalError, KeyError) as err:
+            raise Rejected(f"template {template.id}: {err}") from None
+
     def _code_example(self, env: Env, template: CompiledTemplate, question: str,
-                      split: str | None, rng: random.Random | None) -> Example:
+                      split: str | None, rng: StreamRandom | None) -> Example:
         code = self.code
         assert code is not None
         try:
@@ -567,6 +597,16 @@ class CompiledPattern:
                 raise Rejected(f"require {text}")
 
 
+def _test_all(checks: list[tuple[str, Test]], env: Env) -> None:
+    for text, test in checks:
+        try:
+            ok = test(env)
+        except EvalError:
+            ok = False
+        if not ok:
+            raise Rejected(f"require {text}")
+
+
 def _same(trace: AnyTrace) -> AnyTrace:
     return trace
 
@@ -616,8 +656,9 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
     """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise).
     `reference` is the text of a code answer's reference solution (Program.references)."""
     lets = [(let.name, _compile_let(let, vocabs, allowed or {})) for let in p.lets]
-    requires = [(_expr_text(r.expr, source), compile_expr(r.expr), _uses_answer(r.expr))
-                for r in p.requires]
+    conjuncts = [c for r in p.requires for c in _conjuncts(r.expr)]
+    requires = [(_expr_text(c, source), compile_expr(c), _uses_answer(c)) for c in conjuncts]
+    reads = [frozenset(ref.parts[0] for ref in free_names(c)) for c in conjuncts]
     templates = []
     for i, t in enumerate(p.templates):
         tid = f"{p.name}/{t.name or i}"
@@ -635,7 +676,15 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
     plain = all(s.value is None for s in inits)
     return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes,
                            fixed, code=compile_code(p, reference), holes=holes,
-                           hole_names=tuple(s.var.text for s in inits) if plain else None)
+                           hole_names=tuple(s.var.text for s in inits) if plain else None,
+                           requires_names=reads)
+
+
+def _conjuncts(e: ast.Expr) -> list[ast.Expr]:
+    """`a and (b and c)` -> [a, b, c]: each is tested (and reported) on its own."""
+    if isinstance(e, ast.BoolOp) and e.op == "and":
+        return [c for operand in e.operands for c in _conjuncts(operand)]
+    return [e]
 
 
 def _stmt_names(stmt: ast.TStmt) -> list[ast.TVar]:

@@ -76,7 +76,7 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "floor": (1, 1, lambda a: math.floor(_num(a))),
     "ceil": (1, 1, lambda a: math.ceil(_num(a))),
     "round": (1, 2, lambda a, d=0: _round(_num(a), _num(d))),
-    "is_int": (1, 1, lambda a: _num(a).denominator == 1),
+    "is_int": (1, 1, lambda a: type(a) is int or _num(a).denominator == 1),
 }
 
 
@@ -105,10 +105,19 @@ def _binop(op: str, a: Any, b: Any) -> Any:
 
 _RING: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
+def _ordering(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def compare(a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return test(a, b)
+        return test(_num(a), _num(b))
+
+    return compare
+
+
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
-    "<": lambda a, b: _num(a) < _num(b), "<=": lambda a, b: _num(a) <= _num(b),
-    ">": lambda a, b: _num(a) > _num(b), ">=": lambda a, b: _num(a) >= _num(b),
+    "==": operator.eq, "!=": operator.ne,
+    "<": _ordering(operator.lt), "<=": _ordering(operator.le),
+    ">": _ordering(operator.gt), ">=": _ordering(operator.ge),
 }
 
 
@@ -130,9 +139,10 @@ def compile_expr(e: ast.Expr) -> Fn:
         return _compile_ref(e)
     if isinstance(e, ast.BinOp):
         left, right, op = compile_expr(e.left), compile_expr(e.right), e.op
-        if op in _RING:  # what _binop does for them, without its dispatch
-            fn = _RING[op]
-            return lambda env: norm(fn(_num(left(env)), _num(right(env))))
+        if op in _RING:
+            return _ring(_RING[op], left, right)
+        if op == "/":
+            return _divide(left, right)
         return lambda env: _binop(op, left(env), right(env))
     if isinstance(e, ast.Neg):
         inner = compile_expr(e.operand)
@@ -142,16 +152,48 @@ def compile_expr(e: ast.Expr) -> Fn:
         return lambda env: not inner(env)
     if isinstance(e, ast.BoolOp):
         parts = [compile_expr(x) for x in e.operands]
-        if e.op == "and":
-            return lambda env: all(p(env) for p in parts)
-        return lambda env: any(p(env) for p in parts)
+        want = e.op == "or"  # the value that decides: the first true `or`, the first false `and`
+
+        def boolop(env: Env) -> bool:
+            for part in parts:
+                if bool(part(env)) is want:
+                    return want
+            return not want
+
+        return boolop
     if isinstance(e, ast.Compare):
         return _compile_compare(e)
     if isinstance(e, ast.Call):
         fn = FUNCTIONS[e.fn][2]  # checks guarantee the name and the arity
         args = [compile_expr(a) for a in e.args]
-        return lambda env: fn(*(a(env) for a in args))
+        if len(args) == 1:
+            only = args[0]
+            return lambda env: fn(only(env))
+        return lambda env: fn(*[a(env) for a in args])
     raise TypeError(f"not an expression: {e!r}")
+
+
+def _ring(fn: Callable[[Any, Any], Any], left: Fn, right: Fn) -> Fn:
+    """`+ - *`: what _binop does, without its dispatch, and with ints kept to int arithmetic."""
+    def ring(env: Env) -> Any:
+        x, y = left(env), right(env)
+        if type(x) is int and type(y) is int:
+            return fn(x, y)
+        return norm(fn(_num(x), _num(y)))
+
+    return ring
+
+
+def _divide(left: Fn, right: Fn) -> Fn:
+    """`/`: an int when two ints divide exactly, else the exact Fraction (as _binop)."""
+    def divide(env: Env) -> Any:
+        x, y = left(env), right(env)
+        if type(x) is int and type(y) is int and y:
+            q, r = divmod(x, y)
+            return q if not r else Fraction(x, y)
+        return _binop("/", x, y)
+
+    return divide
 
 
 def _compile_ref(e: ast.Ref) -> Fn:
@@ -180,6 +222,9 @@ def _compile_ref(e: ast.Ref) -> Fn:
 def _compile_compare(e: ast.Compare) -> Fn:
     first = compile_expr(e.first)
     rest = [(_COMPARE[op], compile_expr(x)) for op, x in e.rest]
+    if len(rest) == 1:  # `a < b`, the common case
+        only_test, second = rest[0]
+        return lambda env: only_test(first(env), second(env))
 
     def compare(env: Env) -> bool:
         left = first(env)

@@ -9,10 +9,11 @@ payload inside a split when `unique payloads` is asked.
 from __future__ import annotations
 
 import hashlib
-import random
 import re
 from collections.abc import Sequence
 from fractions import Fraction
+
+from .rng import DIGEST, StreamRandom
 
 
 def derive_seed(*parts: object) -> int:
@@ -22,7 +23,8 @@ def derive_seed(*parts: object) -> int:
 
 
 class SeedDeriver:
-    """`derive_seed(*prefix, *rest)` for a fixed prefix, without hashing the prefix each time.
+    """The per-example random streams of one split: `StreamRandom.of(*prefix, *rest)`, without
+    hashing the prefix each time.
 
     blake2b is a stream: hashing the prefix once and copying that state gives the same
     digest as hashing the whole text.
@@ -31,12 +33,14 @@ class SeedDeriver:
     __slots__ = ("_state",)
 
     def __init__(self, *prefix: object) -> None:
-        self._state = hashlib.blake2b("".join(f"{p}\x1f" for p in prefix).encode(), digest_size=8)
+        self._state = hashlib.blake2b("".join(f"{p}\x1f" for p in prefix).encode(),
+                                      digest_size=DIGEST)
 
-    def __call__(self, *rest: object) -> int:
+    def rng(self, index: int, attempt: int) -> StreamRandom:
+        """The stream of `StreamRandom.of(*prefix, index, attempt)`."""
         state = self._state.copy()
-        state.update("\x1f".join([str(p) for p in rest]).encode())
-        return int.from_bytes(state.digest(), "big")
+        state.update(b"%d\x1f%d" % (index, attempt))
+        return StreamRandom(state.digest())
 
 
 def allocate(total: int, weights: Sequence[tuple[str, Fraction]]) -> list[int]:
@@ -53,7 +57,7 @@ def allocate(total: int, weights: Sequence[tuple[str, Fraction]]) -> list[int]:
 def pattern_order(total: int, weights: Sequence[tuple[str, Fraction]], seed: int) -> list[int]:
     """Which pattern (by index) each example of a split gets: exact mixture, shuffled."""
     order = [i for i, n in enumerate(allocate(total, weights)) for _ in range(n)]
-    random.Random(seed).shuffle(order)
+    StreamRandom.of(seed).shuffle(order)
     return order
 
 

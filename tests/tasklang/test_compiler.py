@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 import runtime
 from tasklang import api
 from tasklang.compiler import CompiledPattern, Example, Rejected, compile_pattern
+from tasklang.rng import StreamRandom
 
 from .helpers import GOLDEN, REPO, TASKS, write
 
@@ -249,7 +249,7 @@ def _shipped() -> list[tuple[CompiledPattern, CompiledPattern]]:
     return pairs
 
 
-def _draw(pattern: CompiledPattern, rng: random.Random) -> Example | str:
+def _draw(pattern: CompiledPattern, rng: StreamRandom) -> Example | str:
     try:
         env = pattern.sample_payload(rng)
         return pattern.realize(env, pattern.templates[rng.randrange(len(pattern.templates))])
@@ -259,7 +259,7 @@ def _draw(pattern: CompiledPattern, rng: random.Random) -> Example | str:
 
 def test_every_fixed_structure_pattern_gets_a_skeleton() -> None:
     for fast, _ in _shipped():
-        rng = random.Random(fast.name)
+        rng = StreamRandom.of(fast.name)
         while fast.skeleton is None and isinstance(_draw(fast, rng), str):
             pass
         assert (fast.skeleton is not None) == fast.fixed_structure, fast.name
@@ -272,7 +272,7 @@ def test_skeletons_give_the_examples_of_built_and_executed_traces(seed: int) -> 
     the completion its rendering, and it grades 1.0."""
     test_every_fixed_structure_pattern_gets_a_skeleton()
     for fast, slow in _shipped():
-        fast_rng, slow_rng = random.Random(seed), random.Random(seed)
+        fast_rng, slow_rng = StreamRandom.of(seed), StreamRandom.of(seed)
         for _ in range(4):
             got, want = _draw(fast, fast_rng), _draw(slow, slow_rng)
             assert got == want, fast.name
@@ -308,7 +308,7 @@ def test_a_value_error_on_the_fast_path_is_the_full_trace_rejection(tmp_path: Pa
     checked = api.check([str(write(tmp_path, text))])
     assert checked.ok and checked.result is not None
     pattern = compile_pattern(checked.program.patterns["p"], {}, checked.result.table)
-    rng = random.Random(0)
+    rng = StreamRandom.of(0)
     draws = [_draw(pattern, rng) for _ in range(300)]
     assert pattern.skeleton is not None
     reasons = {d for d in draws[draws.index(next(d for d in draws if not isinstance(d, str))):]

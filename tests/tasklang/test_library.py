@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from runtime.analysis import shape_of
 from runtime.gsm8k import convert
 from tasklang import api
 from tasklang.compiler import CompiledPattern, Example, Rejected, compile_pattern
+from tasklang.rng import StreamRandom
 
 from .helpers import REPO, TASKS, copy_tasks, tree_bytes
 
@@ -84,7 +84,7 @@ def compiled(name: str) -> CompiledPattern:
 def samples(name: str, n: int = SAMPLES) -> list[Example]:
     """`n` gold examples of a pattern, cycling through its templates (seeded)."""
     pattern = compiled(name)
-    rng = random.Random(f"test_library/{name}")
+    rng = StreamRandom.of(f"test_library/{name}")
     out: list[Example] = []
     for _ in range(1000 * n):
         try:

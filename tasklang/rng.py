@@ -1,0 +1,141 @@
+"""The random stream every dataset is drawn from: BLAKE2b output, keyed by the example's seed.
+
+Seeding a Mersenne Twister costs more than sampling a whole GSM-style payload
+(its 624-word state is built on every seed), and a compile seeds once per
+example. Here the example's seed *is* the first 512 bits of randomness: the
+per-example hash (seed, dataset, split, index, attempt) is taken with a 64-byte
+digest, and draws take bits off it; more blocks come from hashing the key with a
+counter when those run out.
+
+`StreamRandom` is a `random.Random`, so procedural generators keep its methods;
+every method a compile uses (`random`, `randrange`, `randint`, `choice`,
+`shuffle`) is defined here on top of one integer draw (`below`), so datasets are
+the same bytes on every Python version (CPython's own `randrange` and `shuffle`
+are Python code that may change between releases).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import MutableSequence, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+DIGEST = 64  # bytes per block: BLAKE2b's widest output
+_BLOCK_BITS = DIGEST * 8
+_TO_UNIT = 1.0 / (1 << 53)
+
+
+def key_of(*parts: object) -> bytes:
+    """The 64-byte key of parts joined like `splits.derive_seed` joins them."""
+    text = "\x1f".join(str(p) for p in parts).encode()
+    return hashlib.blake2b(text, digest_size=DIGEST).digest()
+
+
+class StreamRandom(random.Random):
+    """Draws bits in order from BLAKE2b(key), BLAKE2b(key || 1), ...: a pure function of key."""
+
+    def __init__(self, key: bytes) -> None:  # noqa: D107  (random.Random.__init__ seeds an MT)
+        if len(key) != DIGEST:
+            raise ValueError(f"StreamRandom needs a {DIGEST}-byte key, got {len(key)} bytes")
+        self._key = key
+        self._pool = int.from_bytes(key, "little")
+        self._bits = _BLOCK_BITS
+        self._block = 0
+        self.gauss_next = None  # what random.Random.gauss expects to find
+
+    @classmethod
+    def of(cls, *parts: object) -> StreamRandom:
+        return cls(key_of(*parts))
+
+    def seed(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a StreamRandom is keyed when it is made; make a new one instead")
+
+    def getstate(self) -> tuple[Any, ...]:
+        return (self._key, self._pool, self._bits, self._block)
+
+    def setstate(self, state: tuple[Any, ...]) -> None:
+        self._key, self._pool, self._bits, self._block = state
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (self.getstate(),))
+
+    def _refill(self, k: int) -> None:
+        while self._bits < k:
+            self._block += 1
+            block = hashlib.blake2b(self._key + self._block.to_bytes(8, "little"),
+                                    digest_size=DIGEST).digest()
+            self._pool |= int.from_bytes(block, "little") << self._bits
+            self._bits += _BLOCK_BITS
+
+    def getrandbits(self, k: int) -> int:
+        if k < 0:
+            raise ValueError("number of bits must be non-negative")
+        if k > self._bits:
+            self._refill(k)
+        pool = self._pool
+        self._pool = pool >> k
+        self._bits -= k
+        return pool & ((1 << k) - 1)
+
+    def below(self, n: int) -> int:
+        """Uniform in 0..n-1 by rejection over the fewest bits that hold n-1 (n >= 1)."""
+        if n <= 1:
+            if n == 1:
+                return 0  # no choice to make: no bits used
+            raise ValueError(f"empty range: below({n})")
+        k = (n - 1).bit_length()
+        mask = (1 << k) - 1
+        while True:
+            if k > self._bits:
+                self._refill(k)
+            pool = self._pool
+            self._pool = pool >> k
+            self._bits -= k
+            r = pool & mask
+            if r < n:
+                return r
+
+    _randbelow = below  # what random.Random's other methods (sample, ...) draw with
+
+    def random(self) -> float:
+        return self.getrandbits(53) * _TO_UNIT
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:  # type: ignore[override]
+        if stop is None:
+            start, stop = 0, start
+        if step == 1:
+            width = stop - start
+            if width <= 0:
+                raise ValueError(f"empty range in randrange({start}, {stop})")
+            return start + self.below(width)
+        if step > 0:
+            n = (stop - start + step - 1) // step
+        elif step < 0:
+            n = (stop - start + step + 1) // step
+        else:
+            raise ValueError("zero step for randrange()")
+        if n <= 0:
+            raise ValueError(f"empty range in randrange({start}, {stop}, {step})")
+        return start + step * self.below(n)
+
+    def randint(self, a: int, b: int) -> int:
+        return self.randrange(a, b + 1)
+
+    def choice(self, seq: Sequence[T]) -> T:  # type: ignore[override]
+        if not seq:
+            raise IndexError("cannot choose from an empty sequence")
+        return seq[self.below(len(seq))]
+
+    def shuffle(self, x: MutableSequence[Any]) -> None:  # type: ignore[override]
+        below = self.below
+        for i in range(len(x) - 1, 0, -1):
+            j = below(i + 1)
+            x[i], x[j] = x[j], x[i]
+
+
+def _restore(state: tuple[Any, ...]) -> StreamRandom:
+    rng = StreamRandom(state[0])
+    rng.setstate(state)
+    return rng
