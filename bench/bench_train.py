@@ -55,7 +55,9 @@ def plain_loop(model, batches: list[D.Batch], lr: float) -> float:
     for batch in batches:
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
         loss = torch.nn.functional.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]), batch.labels[:, 1:].reshape(-1), ignore_index=D.IGNORE
+            logits[:, :-1].reshape(-1, logits.shape[-1]),
+            batch.labels[:, 1:].reshape(-1),
+            ignore_index=D.IGNORE,
         )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -77,7 +79,10 @@ def bench_sft(records: list[dict], steps: int, batch_size: int, repeats: int) ->
     examples = D.encode_all(tok, records)
     batches = list(D.batches(examples, batch_size, tok.pad_token_id, random.Random(0)))[:steps]
     tokens = sum(b.real_tokens for b in batches)
-    print(f"model: tiny Llama, {parameter_count(model) / 1e6:.2f}M parameters; {steps} steps of batch {batch_size}")
+    print(
+        f"model: tiny Llama, {parameter_count(model) / 1e6:.2f}M parameters; "
+        f"{steps} steps of batch {batch_size}"
+    )
     rows = {"plain torch loop": [], "tasklang Trainer": []}
     for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
         model, _ = fresh(records)
@@ -85,11 +90,14 @@ def bench_sft(records: list[dict], steps: int, batch_size: int, repeats: int) ->
         model, _ = fresh(records)
         rows["tasklang Trainer"].append(tokens / ours(model, tok, batches, 1e-3))
     best = {k: max(v) for k, v in rows.items()}
-    print("| loop | tokens/s (best of %d) |" % repeats)
+    print(f"| loop | tokens/s (best of {repeats}) |")
     print("|---|---:|")
     for name, value in best.items():
         print(f"| {name} | {value:,.0f} |")
-    print(f"ratio tasklang / plain: {best['tasklang Trainer'] / best['plain torch loop']:.3f}x (target >= 0.95x)\n")
+    print(
+        f"ratio tasklang / plain: {best['tasklang Trainer'] / best['plain torch loop']:.3f}x "
+        "(target >= 0.95x)\n"
+    )
 
 
 def bench_padding(records: list[dict], batch_size: int) -> None:
@@ -101,7 +109,10 @@ def bench_padding(records: list[dict], batch_size: int) -> None:
         bs = list(D.batches(examples, batch_size, tok.pad_token_id, random.Random(0), packing=packing))
         positions = sum(b.input_ids.numel() for b in bs)
         real = sum(b.real_tokens for b in bs)
-        print(f"| {name} | {sum(b.input_ids.shape[0] for b in bs):,} | {positions:,} | {1 - real / positions:.1%} |")
+        print(
+            f"| {name} | {sum(b.input_ids.shape[0] for b in bs):,} | {positions:,} | "
+            f"{1 - real / positions:.1%} |"
+        )
     print()
 
 

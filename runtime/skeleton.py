@@ -25,8 +25,9 @@ from .ops import COMPUTE_OPS, ComputeStep, InitStep, PercentStep, QueryStep, Ste
 from .render import assemble, render_step, render_step_around
 from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits
 
-# One step of a skeleton: set a hole's variable, compute from variables, or any other step.
-_HOLE, _COMPUTE, _OTHER = 0, 1, 2
+# One step of a skeleton: set a hole's variable, compute from variables, copy the previous
+# sub-trace's answer (`init x = prev`), or any other step.
+_HOLE, _COMPUTE, _PREV, _OTHER = 0, 1, 2, 3
 Instr = tuple[int, str, Callable[[Sequence[Value]], Value] | None, tuple[str, ...], Step | None]
 
 
@@ -45,7 +46,7 @@ class Skeleton:
         """The answer `execute` gives for these hole values (`Fraction(run(v)) ==
         execute(trace).value`); raises where `execute` would report an error.
 
-        Holes and computes are what InitStep.apply and ComputeStep.apply do, less the
+        Holes, computes, percentages and `init x = prev` are what their apply does, less the
         checks on names (see the module docstring); other steps run their own apply.
         """
         h = 0
@@ -61,6 +62,10 @@ class Skeleton:
                     h += 1
                 elif kind is _COMPUTE:
                     value = fn([known[a] for a in args])  # type: ignore[misc]
+                elif kind is _PREV:
+                    if prev is None:  # never, once a trace of this structure executed
+                        raise ValueError("init from prev in the first sub-trace")
+                    value = prev
                 else:
                     step.apply(env)  # type: ignore[union-attr,arg-type]
                     continue
@@ -77,8 +82,11 @@ class Skeleton:
     def text(self, values: Sequence[Value]) -> str:
         """`render` of the trace with these hole values."""
         # %-formatting, several times faster than str.format here; `%s` of an int is str().
-        return self.text_format % tuple([v if type(v) is int else format_number(v)
-                                         for v in values])
+        for v in values:
+            if type(v) is not int:
+                return self.text_format % tuple([v if type(v) is int else format_number(v)
+                                                 for v in values])
+        return self.text_format % tuple(values)
 
 
 def _bounded(name: str, value: Value, max_digits: int) -> Value:
@@ -92,6 +100,8 @@ def _is_hole(step: Step) -> bool:
 def _instr(step: Step) -> Instr:
     if _is_hole(step):
         return (_HOLE, step.var, None, (), None)  # type: ignore[attr-defined]
+    if isinstance(step, InitStep):  # not a hole: `init x = prev`
+        return (_PREV, step.var, None, (), None)
     if isinstance(step, ComputeStep):
         return (_COMPUTE, step.var, COMPUTE_OPS[step.compute_op].fn, step.args, None)
     if isinstance(step, PercentStep):

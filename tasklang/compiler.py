@@ -247,7 +247,7 @@ def _text_piece(part: Placeholder, general: Piece) -> Piece:
         value = env[name]
         if type(value) is not Entry:
             return general(env, raw)
-        text = value.get(fields[0]) if fields else str(value)
+        text = value.by_name.get(fields[0]) if fields else str(value)
         if text is None:
             return general(env, raw)  # raises the right error
         for f in formats:
@@ -430,11 +430,14 @@ class CompiledPattern:
     schedule: list[tuple[str, LetFn, list[tuple[str, Test]]]] = field(init=False)
     constant_requires: list[tuple[str, Test]] = field(init=False)
     experts: tuple[str, ...] = field(init=False)
+    expert_label: str | None = field(init=False)  # Example.expert: None, one, or "composition"
     requires_names: list[frozenset[str]] | None = None  # the let names each require reads
 
     def __post_init__(self) -> None:
         self.answer_requires = any(uses_answer for _, _, uses_answer in self.requires)
         self.experts = tuple(expert for expert, _ in self.blocks)
+        self.expert_label = (None if not self.blocks else
+                             self.blocks[0][0] if len(self.blocks) == 1 else COMPOSITION)
         names = self.requires_names or [frozenset(n for n, _ in self.lets)] * len(self.requires)
         position = {name: i for i, (name, _) in enumerate(self.lets)}
         after: list[list[tuple[str, Test]]] = [[] for _ in self.lets]
@@ -487,20 +490,14 @@ class CompiledPattern:
         # The answer first: a `require` on the answer then rejects before any rendering.
         gold, answer, completion = self._answer(env)
         raw: list[str] = []
-        question = self._question(env, template, raw)
-        return Example(
-            pattern=self.name,
-            expert=self._expert_label(),
-            experts=self.experts,
-            template_id=template.id,
-            lang=template.lang,
-            payload=payload_items(env),
-            question=question,
-            answer=answer,
-            completion=completion,
-            gold=gold,
-            raw_floats=tuple(raw),
-        )
+        try:
+            question = template.render(env, raw)
+        except (EvalError, KeyError) as err:
+            raise Rejected(f"template {template.id}: {err}") from None
+        # Positional, in field order: this runs once per example.
+        return Example(self.name, self.expert_label, self.experts, template.id, template.lang,
+                       payload_items(env), question, answer, completion, gold,
+                       tuple(raw) if raw else ())
 
     @staticmethod
     def _question(env: Env, template: CompiledTemplate, raw: Raw) -> str:
@@ -522,11 +519,6 @@ class CompiledPattern:
                        question, code.answer, code.completion, None, function=code.function,
                        tests=cases)
 
-    def _expert_label(self) -> str | None:
-        if not self.blocks:
-            return None
-        return self.blocks[0][0] if len(self.blocks) == 1 else COMPOSITION
-
     def _answer(self, env: Env) -> tuple[Callable[[], AnyTrace] | None, str, str]:
         """(gold trace maker, answer, completion); the answer is the executed query."""
         if self.answer is not None:
@@ -544,7 +536,7 @@ class CompiledPattern:
                 pass  # the full trace below says why (the reason is counted)
             else:
                 if self.answer_requires:
-                    self._check_answer_requires(env, Fraction(value))
+                    self._check_answer_requires(env, value)  # an int or a Fraction, as norm() gives
                 answer = str(value) if type(value) is int else format_number(value)
                 return partial(self.gold_trace, env), answer, self.skeleton.text(values)
         trace, text = self.build_trace(env)
@@ -630,7 +622,12 @@ def payload_value(value: Any) -> str:
 
 
 def payload_items(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple((k, payload_value(v)) for k, v in env.items())
+    items = []
+    for k, v in env.items():
+        kind = type(v)  # payload_value's common types inline: this runs for every example
+        items.append((k, str(v) if kind is int or kind is str or kind is Entry
+                      else payload_value(v)))
+    return tuple(items)
 
 
 def _expr_text(e: ast.Expr, source: str | None) -> str:

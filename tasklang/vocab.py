@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,15 @@ class Entry:
 
     vocab: str
     fields: tuple[tuple[str, str], ...]
+    # The fields by name (the first of a repeated name, as a scan would find): every
+    # placeholder such as {who.subj} looks one up, for every example.
+    by_name: dict[str, str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", dict(reversed(self.fields)))
 
     def get(self, name: str) -> str | None:
-        for key, value in self.fields:
-            if key == name:
-                return value
-        return None
+        return self.by_name.get(name)
 
     def __str__(self) -> str:
         return self.fields[0][1]
