@@ -257,11 +257,28 @@ def _text_piece(part: Placeholder, general: Piece) -> Piece:
     return text_piece
 
 
+# `{n:comma}`, `{n:money}` of an int: what formats.with_commas and formats.money give it.
+_INT_FORMATS: dict[tuple[str, ...], Callable[[int], str]] = {
+    ("comma",): lambda n: f"{n:,}",
+    ("money",): lambda n: f"${n:,}" if n >= 0 else f"-${-n:,}",
+}
+
+
+def _int_format_piece(name: str, fmt: Callable[[int], str], general: Piece) -> Piece:
+    def int_format_piece(env: Env, raw: Raw) -> str:
+        value = env[name]
+        return fmt(value) if type(value) is int else general(env, raw)
+
+    return int_format_piece
+
+
 def _piece(part: Placeholder) -> Piece:
     general = _general_piece(part)
     if part.count is None and len(part.path) <= 2 and all(f in TEXT_FORMATS for f in part.formats) \
             and (len(part.path) == 2 or part.formats):
         return _text_piece(part, general)
+    if part.count is None and len(part.path) == 1 and part.formats in _INT_FORMATS:
+        return _int_format_piece(part.path[0], _INT_FORMATS[part.formats], general)
     if part.count is not None or part.formats or len(part.path) > 1:
         return general
     name = part.path[0]

@@ -7,7 +7,6 @@ the generated structure, never from `eval`.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,6 +14,7 @@ from fractions import Fraction
 from runtime.numbers import format_number
 
 from .expr import Structure
+from .rng import StreamRandom
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ def register(name: str, params: dict[str, Param], fields: tuple[str, ...], doc: 
 _PREC = {"+": 1, "-": 1, "*": 2}
 
 
-def _expr_tree(rng: random.Random, ops: int, max_operand: int) -> tuple[str, Fraction, int]:
+def _expr_tree(rng: StreamRandom, ops: int, max_operand: int) -> tuple[str, Fraction, int]:
     """(text, exact value, precedence) of a random expression with `ops` operators."""
     if ops == 0:
         n = rng.randint(1, max_operand)
@@ -73,7 +73,7 @@ def _expr_tree(rng: random.Random, ops: int, max_operand: int) -> tuple[str, Fra
 @register("arithmetic", {"difficulty": Param(3, 1, 10)}, ("value", "operators"),
           "an integer expression with + - * and parentheses; difficulty = operator count",
           returns="int")
-def arithmetic(rng: random.Random, difficulty: int) -> Structure:
+def arithmetic(rng: StreamRandom, difficulty: int) -> Structure:
     max_operand = 9 if difficulty <= 4 else 20
     text, value, _ = _expr_tree(rng, difficulty, max_operand)
     return Structure(text, format_number(value), (("value", value), ("operators", difficulty)))
@@ -84,7 +84,7 @@ def arithmetic(rng: random.Random, difficulty: int) -> Structure:
 
 @register("rpn", {"difficulty": Param(3, 1, 10)}, ("value", "operators"),
           "a reverse-Polish expression over + - *; difficulty = operator count", returns="int")
-def rpn(rng: random.Random, difficulty: int) -> Structure:
+def rpn(rng: StreamRandom, difficulty: int) -> Structure:
     stack: list[tuple[list[str], Fraction]] = []
     pushed, applied = 0, 0
     while applied < difficulty or len(stack) > 1:
@@ -120,7 +120,7 @@ def is_balanced(text: str) -> bool:
     return not stack
 
 
-def _balanced(rng: random.Random, pairs: int) -> str:
+def _balanced(rng: StreamRandom, pairs: int) -> str:
     if pairs == 0:
         return ""
     inner = rng.randint(0, pairs - 1)
@@ -130,7 +130,7 @@ def _balanced(rng: random.Random, pairs: int) -> str:
 
 @register("brackets", {"difficulty": Param(3, 1, 10)}, ("balanced",),
           "a bracket string of 2*difficulty characters, balanced half of the time", returns="bool")
-def brackets(rng: random.Random, difficulty: int) -> Structure:
+def brackets(rng: StreamRandom, difficulty: int) -> Structure:
     text = _balanced(rng, difficulty)
     if rng.random() < 0.5:
         chars = list(text)

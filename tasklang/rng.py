@@ -7,17 +7,18 @@ per-example hash (seed, dataset, split, index, attempt) is taken with a 64-byte
 digest, and draws take bits off it; more blocks come from hashing the key with a
 counter when those run out.
 
-`StreamRandom` is a `random.Random`, so procedural generators keep its methods;
-every method a compile uses (`random`, `randrange`, `randint`, `choice`,
-`shuffle`) is defined here on top of one integer draw (`below`), so datasets are
-the same bytes on every Python version (CPython's own `randrange` and `shuffle`
-are Python code that may change between releases).
+`StreamRandom` has the `random.Random` methods that generators use (`random`,
+`randrange`, `randint`, `choice`, `shuffle`, `getrandbits`), all defined here on
+top of one integer draw (`below`), so datasets are the same bytes on every
+Python version (CPython's own `randrange` and `shuffle` are Python code that may
+change between releases). It is not a `random.Random` subclass: those carry a
+Mersenne Twister state and a `__dict__`, which made making one per example and
+every draw from it twice as slow.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 from collections.abc import MutableSequence, Sequence
 from typing import Any, TypeVar
 
@@ -33,24 +34,22 @@ def key_of(*parts: object) -> bytes:
     return hashlib.blake2b(text, digest_size=DIGEST).digest()
 
 
-class StreamRandom(random.Random):
+class StreamRandom:
     """Draws bits in order from BLAKE2b(key), BLAKE2b(key || 1), ...: a pure function of key."""
 
-    def __init__(self, key: bytes) -> None:  # noqa: D107  (random.Random.__init__ seeds an MT)
+    __slots__ = ("_key", "_pool", "_bits", "_block")
+
+    def __init__(self, key: bytes) -> None:
         if len(key) != DIGEST:
             raise ValueError(f"StreamRandom needs a {DIGEST}-byte key, got {len(key)} bytes")
         self._key = key
         self._pool = int.from_bytes(key, "little")
         self._bits = _BLOCK_BITS
         self._block = 0
-        self.gauss_next = None  # what random.Random.gauss expects to find
 
     @classmethod
     def of(cls, *parts: object) -> StreamRandom:
         return cls(key_of(*parts))
-
-    def seed(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("a StreamRandom is keyed when it is made; make a new one instead")
 
     def getstate(self) -> tuple[Any, ...]:
         return (self._key, self._pool, self._bits, self._block)
@@ -97,12 +96,10 @@ class StreamRandom(random.Random):
             if r < n:
                 return r
 
-    _randbelow = below  # what random.Random's other methods (sample, ...) draw with
-
     def random(self) -> float:
         return self.getrandbits(53) * _TO_UNIT
 
-    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:  # type: ignore[override]
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
         if stop is None:
             start, stop = 0, start
         if step == 1:
@@ -123,12 +120,12 @@ class StreamRandom(random.Random):
     def randint(self, a: int, b: int) -> int:
         return self.randrange(a, b + 1)
 
-    def choice(self, seq: Sequence[T]) -> T:  # type: ignore[override]
+    def choice(self, seq: Sequence[T]) -> T:
         if not seq:
             raise IndexError("cannot choose from an empty sequence")
         return seq[self.below(len(seq))]
 
-    def shuffle(self, x: MutableSequence[Any]) -> None:  # type: ignore[override]
+    def shuffle(self, x: MutableSequence[Any]) -> None:
         below = self.below
         for i in range(len(x) - 1, 0, -1):
             j = below(i + 1)

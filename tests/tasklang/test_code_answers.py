@@ -139,9 +139,9 @@ def test_no_test_case_is_shared_by_two_splits(tmp_path: Path) -> None:
 
 
 def test_expected_values_follow_the_declared_return_type() -> None:
-    import random
+    from tasklang.rng import StreamRandom
 
-    rng = random.Random(3)
+    rng = StreamRandom.of(3)
     rpn = GENERATORS["rpn"].fn(rng, difficulty=2)
     brackets = GENERATORS["brackets"].fn(rng, difficulty=2)
     assert expected_value(rpn, "int") == int(rpn.answer)

@@ -314,3 +314,24 @@ def test_a_value_error_on_the_fast_path_is_the_full_trace_rejection(tmp_path: Pa
     reasons = {d for d in draws[draws.index(next(d for d in draws if not isinstance(d, str))):]
                if isinstance(d, str)}  # those after the skeleton was made
     assert reasons == {"gold trace: division_by_zero", "gold trace: limits_exceeded"}
+
+
+@given(st.one_of(st.integers(-10**16, 10**16),
+                 st.fractions(max_denominator=100).filter(lambda f: f.denominator in (1, 2, 4, 100))),
+       st.sampled_from(["comma", "money"]))
+def test_fast_number_formats_render_what_render_value_renders(value: object, fmt: str) -> None:
+    """`{n:comma}` and `{n:money}` have a fast path for ints; every value renders as the
+    general formatter renders it (or both fail)."""
+    from tasklang.compiler import compile_template
+    from tasklang.expr import EvalError
+    from tasklang.formats import FormatError, parse_template, render_value
+
+    try:
+        want: str | None = render_value(value, (fmt,))
+    except FormatError:
+        want = None
+    try:
+        got: str | None = compile_template(parse_template(f"{{n:{fmt}}}").parts)({"n": value})
+    except EvalError:  # what the general path raises where render_value fails
+        got = None
+    assert got == want

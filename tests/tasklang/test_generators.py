@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from fractions import Fraction
 
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 
 from tasklang.expr import compile_expr
 from tasklang.generators import GENERATORS, is_balanced
+from tasklang.rng import StreamRandom
 
 from .test_expr import parse_expr
 
@@ -37,7 +37,7 @@ def rpn_value(text: str) -> Fraction:
 
 @given(st.integers(0, 2**32), st.integers(1, 10))
 def test_arithmetic_answer_is_the_value_of_its_text(seed: int, difficulty: int) -> None:
-    s = GENERATORS["arithmetic"].fn(random.Random(seed), difficulty=difficulty)
+    s = GENERATORS["arithmetic"].fn(StreamRandom.of(seed), difficulty=difficulty)
     value = compile_expr(parse_expr(s.text))({})  # the .task evaluator agrees with the answer
     assert value == s.get("value") and s.answer == str(value)
     assert s.get("operators") == difficulty
@@ -45,7 +45,7 @@ def test_arithmetic_answer_is_the_value_of_its_text(seed: int, difficulty: int) 
 
 @given(st.integers(0, 2**32), st.integers(1, 10))
 def test_rpn_answer_is_the_value_of_its_text(seed: int, difficulty: int) -> None:
-    s = GENERATORS["rpn"].fn(random.Random(seed), difficulty=difficulty)
+    s = GENERATORS["rpn"].fn(StreamRandom.of(seed), difficulty=difficulty)
     assert rpn_value(s.text) == s.get("value")
     assert s.answer == str(s.get("value"))
     assert s.get("operators") == sum(tok in "+-*" for tok in s.text.split())
@@ -53,7 +53,7 @@ def test_rpn_answer_is_the_value_of_its_text(seed: int, difficulty: int) -> None
 
 @given(st.integers(0, 2**32), st.integers(1, 10))
 def test_brackets(seed: int, difficulty: int) -> None:
-    s = GENERATORS["brackets"].fn(random.Random(seed), difficulty=difficulty)
+    s = GENERATORS["brackets"].fn(StreamRandom.of(seed), difficulty=difficulty)
     assert len(s.text) == 2 * difficulty
     assert s.get("balanced") is is_balanced(s.text)
     assert s.answer == str(is_balanced(s.text))
@@ -69,6 +69,6 @@ def test_is_balanced(text: str, balanced: bool) -> None:
 
 def test_generators_are_deterministic() -> None:
     for gen in GENERATORS.values():
-        a = gen.fn(random.Random(7), difficulty=5)
-        b = gen.fn(random.Random(7), difficulty=5)
+        a = gen.fn(StreamRandom.of(7), difficulty=5)
+        b = gen.fn(StreamRandom.of(7), difficulty=5)
         assert a == b
