@@ -53,8 +53,18 @@ def check_name(value: Any) -> str:
         raise PydanticCustomError(
             "invalid_step", "expected a variable name, got {got}", {"got": repr(value)[:40]}
         )
-    if len(value) > MAX_NAME_CHARS or not _NAME.fullmatch(value) or value.lower() in YAML_RESERVED:
-        raise PydanticCustomError("invalid_step", "not a valid name: {got}", {"got": value[:40]})
+    if value.lower() in YAML_RESERVED:
+        raise PydanticCustomError(
+            "invalid_step", "{got} cannot be a name: YAML reads yes/no/true/false/on/off/null as "
+            "booleans or null; rename it", {"got": value})
+    if len(value) > MAX_NAME_CHARS:
+        raise PydanticCustomError(
+            "invalid_step", "name longer than {n} characters: {got}...",
+            {"n": MAX_NAME_CHARS, "got": value[:40]})
+    if not _NAME.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_step", "not a valid name: {got} (letters, digits and _, not starting with a "
+            "digit; dots join entity and attribute, as in bob.cards)", {"got": value[:40]})
     if value == PREV_RESULT:
         raise PydanticCustomError(
             "invalid_step", "prev.result is read with {{op: init, source: prev.result}}", {}

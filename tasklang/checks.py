@@ -410,11 +410,13 @@ def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: 
                            f"known: {', '.join(sorted(table))}"))
     steps: list[Step] = []
     spans: list[Span] = []
+    bad_query = False  # a query written but refused: "no query step" would only repeat it
     for stmt in block.steps:
         _check_stmt_values(stmt, index, scope, diags)
         data = _step_data(stmt)
         if isinstance(data, str):
             diags.append(error("bad-step", data, stmt.span))
+            bad_query |= isinstance(stmt, ast.TQuery)
             continue
         try:
             steps.append(STEP_TYPES[data["op"]].model_validate(data))
@@ -422,6 +424,7 @@ def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: 
         except ValidationError as err:
             first = err.errors(include_url=False)[0]
             diags.append(error("bad-step", f"{first['msg']}", stmt.span))
+            bad_query |= isinstance(stmt, ast.TQuery)
     if not steps:
         diags.append(error("missing-query", "empty trace", block.span))
         return None, 0
@@ -432,6 +435,8 @@ def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: 
     trace = Trace.model_construct(expert=block.expert, steps=tuple(steps))
     for issue in check_static(trace, expert, None):
         code = _ISSUE_CODES.get(issue.code, issue.code)
+        if bad_query and code == "missing-query":
+            continue
         diags.append(error(code, issue.message, spans[min(issue.step, len(spans) - 1)]))
     if index > 0:
         _check_reads_prev(block, diags)

@@ -305,3 +305,20 @@ def test_check_collects_diagnostics_of_every_file(tmp_path: Path) -> None:
     checked = api.check([str(a), str(b)])
     assert sorted((Path(d.span.file).name, d.code) for d in checked.diagnostics) == [
         ("a.task", "syntax"), ("b.task", "undefined-name")]
+
+
+def test_a_yaml_word_as_a_trace_name_says_why(tmp_path: Path) -> None:
+    checked = check_text(tmp_path, """
+        pattern p {
+            let yes = int 1..9
+            template "{yes}"
+            trace arithmetic {
+                init yes
+                result = add(yes, yes)
+                query result
+            }
+        }
+        """)
+    messages = [d.message for d in checked.diagnostics if d.code == "bad-step"]
+    assert len(messages) == 2
+    assert all("yes cannot be a name: YAML reads" in m for m in messages)
