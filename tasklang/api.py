@@ -12,7 +12,7 @@ from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context
 from .checks import CheckResult, check_program
 from .compiler import Example, Rejected, compile_pattern
-from .diagnostics import Diagnostic, Span, error
+from .diagnostics import Diagnostic, Span, apply_allows, error
 from .program import Program, load_program
 from .rng import StreamRandom
 
@@ -26,6 +26,7 @@ class Checked:
     program: Program
     result: CheckResult | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    allowed: int = 0  # warnings accepted by `# allow: code` comments on their lines
 
     @property
     def ok(self) -> bool:
@@ -42,7 +43,8 @@ def check(paths: list[str]) -> Checked:
     if any(d.code in ("missing-file", "no-task-files") for d in diags):
         return Checked(program, None, diags)
     result = check_program(program)
-    return Checked(program, result, diags + result.diagnostics)
+    kept, allowed = apply_allows(diags + result.diagnostics, program.sources)
+    return Checked(program, result, kept, allowed)
 
 
 def datasets_of(checked: Checked) -> list[ast.Dataset]:
@@ -72,6 +74,9 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
         return checked, []
     results = [build_dataset(checked.program, checked.result, ds, out, workers, progress)
                for ds in datasets]
+    for r in results:
+        r.diagnostics, allowed = apply_allows(r.diagnostics, checked.program.sources)
+        checked.allowed += allowed
     return checked, results
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -99,3 +100,32 @@ class TaskError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         super().__init__("; ".join(d.headline() for d in diagnostics[:3]))
         self.diagnostics = diagnostics
+
+
+# `# allow: few-template-repeats, raw-float` at the end of a line: the author has seen those
+# warnings for what that line declares and accepts them (like `# noqa: E501`). Errors can
+# never be allowed: they stand for a dataset that would leak, truncate or lie.
+_ALLOW = re.compile(r"#.*?\ballow:\s*([a-z0-9\-]+(?:\s*,\s*[a-z0-9\-]+)*)")
+
+
+def allowed_codes(line: str) -> frozenset[str]:
+    """The warning codes an `# allow: a, b` comment on this source line accepts."""
+    m = _ALLOW.search(line)
+    return frozenset(c.strip() for c in m.group(1).split(",")) if m else frozenset()
+
+
+def apply_allows(diags: Iterable[Diagnostic], sources: dict[str, str]
+                 ) -> tuple[list[Diagnostic], int]:
+    """(diagnostics left, warnings allowed): a warning goes when its own line allows its code."""
+    lines: dict[str, list[str]] = {}
+    kept, allowed = [], 0
+    for d in diags:
+        if not d.is_error and d.span.file in sources:
+            text = lines.get(d.span.file)
+            if text is None:
+                text = lines[d.span.file] = sources[d.span.file].splitlines()
+            if 1 <= d.span.line <= len(text) and d.code in allowed_codes(text[d.span.line - 1]):
+                allowed += 1
+                continue
+        kept.append(d)
+    return kept, allowed
