@@ -27,3 +27,8 @@ OPS="$OUT/build/operators"
 t tasklang train sft --model tiny --data "$OPS" -o "$OUT/ops" --steps 3000 --batch-size 32 --lr 2e-3 \
     --eval-every 500 --val-n 128 --max-new-tokens 24 --time-limit 840
 t tasklang eval --model "$OUT/ops" --data "$OPS/val.jsonl" -o "$OUT/ops.val.jsonl" --max-new-tokens 24
+# Which half of the held-out split fails: the same val payloads phrased with the train templates.
+t tasklang eval --model "$OUT/ops" --data "$OPS/train.jsonl" -o "$OUT/ops.train.jsonl" --max-new-tokens 24 -n 1000
+t python bench/phrasing_probe.py tasks/operators/operators.task "$OPS/val.jsonl" -o "$OUT/ops.probe_in.jsonl"
+t tasklang eval --model "$OUT/ops" --data "$OUT/ops.probe_in.jsonl" -o "$OUT/ops.probe.jsonl" --max-new-tokens 24
+t tasklang eval compare "$OUT/ops.val.jsonl" "$OUT/ops.probe.jsonl"
