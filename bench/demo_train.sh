@@ -13,8 +13,8 @@ t() { local s=$SECONDS; "$@"; echo "[$(( SECONDS - s )) s] $*" >&2; }
 t tasklang compile tasks/demo/rate_arith.task -o "$OUT/build"
 DATA="$OUT/build/demo_rate_arith"
 t tasklang eval --model tiny --data "$DATA/val.jsonl" -o "$OUT/untrained.val.jsonl" --max-new-tokens 160 -n 100
-t tasklang train sft --model tiny --data "$DATA" -o "$OUT/sft" --steps 2200 --batch-size 16 --lr 2e-3 \
-    --eval-every 440 --val-n 64 --max-new-tokens 160 --time-limit 840
+t tasklang train sft --model tiny --data "$DATA" -o "$OUT/sft" --steps 2400 --batch-size 16 --lr 2e-3 \
+    --eval-every 800 --val-n 64 --max-new-tokens 160 --time-limit 840
 t tasklang eval --model "$OUT/sft" --data "$DATA/val.jsonl" -o "$OUT/sft.val.jsonl" --max-new-tokens 160
 t tasklang train rl --model "$OUT/sft" --data "$DATA" -o "$OUT/rl" --iterations 40 --prompts-per-step 8 -k 4 \
     --lr 2e-5 --kl 0.02 --eval-every 10 --val-n 64 --max-new-tokens 160
