@@ -205,6 +205,12 @@ def sft_cmd(**kw: Any) -> None:
     show_default=True,
     help="Weight of the KL penalty to the start model (0: none).",
 )
+@click.option(
+    "--prompt-split",
+    default="train",
+    show_default=True,
+    help="Split whose prompts are sampled, e.g. an `rl` split of fresh payloads (never val).",
+)
 @click.option("--normalize", is_flag=True, help="Divide advantages by the group's std.")
 def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
@@ -225,6 +231,7 @@ def rl_cmd(**kw: Any) -> None:
             temperature=kw["temperature"],
             kl=kw["kl"],
             normalize=kw["normalize"],
+            prompt_split=kw["prompt_split"],
             max_new_tokens=kw["max_new_tokens"],
             prompt_format=kw["prompt_format"],
             seed=kw["seed"],
@@ -251,6 +258,12 @@ def rl_cmd(**kw: Any) -> None:
 )
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option(
+    "--prompt-split",
+    default="train",
+    show_default=True,
+    help="Split whose prompts are sampled, e.g. an `rl` split of fresh payloads (never val).",
+)
 def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
     with _user_errors():
@@ -268,6 +281,7 @@ def loop_cmd(**kw: Any) -> None:
             k=kw["k"],
             temperature=kw["temperature"],
             passes=kw["passes"],
+            prompt_split=kw["prompt_split"],
             schedule=Schedule(lr=kw["lr"], batch_size=kw["batch_size"], seed=kw["seed"]),
             max_new_tokens=kw["max_new_tokens"],
             prompt_format=kw["prompt_format"],

@@ -71,9 +71,17 @@ def split_file(data: Path, split: str) -> Path:
     return data
 
 
-def load_splits(data: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(train, val) records of a compiled dataset directory; a single file is train only."""
-    train = read_records(split_file(data, "train"))
+def load_splits(data: Path, train_split: str = "train") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(training records, val records) of a compiled dataset directory; a single file is
+    training records only. `train_split` names the split that training reads: RL and the
+    self-improvement loop may sample prompts from a split the compiler kept apart from train
+    and val (`split rl 2000` in the dataset), never from val itself."""
+    if train_split == "val":
+        raise DataError(
+            "val is what checkpoints are chosen on: training on its prompts would "
+            "make val accuracy meaningless; declare another split (`split rl N`)"
+        )
+    train = read_records(split_file(data, train_split))
     val = read_records(split_file(data, "val")) if data.is_dir() else []
     return train, val
 

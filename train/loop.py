@@ -40,6 +40,7 @@ class LoopConfig:
     prompt_format: str = "chat"
     validation: Validation = field(default_factory=Validation)
     seed: int = 0
+    prompt_split: str = "train"  # the split whose prompts are sampled
 
 
 def verified_records(
@@ -62,7 +63,7 @@ def verified_records(
 
 def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     data, out = Path(cfg.data), Path(cfg.out)
-    train_records, val_records = D.load_splits(data)
+    train_records, val_records = D.load_splits(data, cfg.prompt_split)
     model, tokenizer = load(cfg.model, train_records)
     model = apply_mode(model, cfg.mode)
     max_new = generation_budget(cfg.max_new_tokens, data)

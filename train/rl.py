@@ -49,6 +49,7 @@ class RLConfig:
     validation: Validation = field(default_factory=Validation)
     seed: int = 0
     time_limit_s: float | None = None
+    prompt_split: str = "train"  # the split whose prompts are sampled
 
 
 def advantages(rewards: Sequence[float], k: int, normalize: bool = False) -> list[float]:
@@ -148,7 +149,7 @@ def sample_and_grade(
 
 def run_rl(cfg: RLConfig) -> dict[str, Any]:
     data, out = Path(cfg.data), Path(cfg.out)
-    train_records, val_records = D.load_splits(data)
+    train_records, val_records = D.load_splits(data, cfg.prompt_split)
     model, tokenizer = load(cfg.model, train_records)
     reference = None
     if cfg.kl > 0:

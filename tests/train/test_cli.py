@@ -107,6 +107,9 @@ def test_bad_inputs_get_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
         json.dumps(TINY),
     )
     assert result.exit_code == 2 and "has 2 layers" in result.output
+    result = _run("train", "rl", "--model", "tiny", "--data", str(dataset_dir), "-o",
+                  str(tmp_path / "rl"), "--prompt-split", "val")
+    assert result.exit_code == 2 and "val is what checkpoints are chosen on" in result.output
     result = _run("eval", "compare", str(bad), str(bad))
     assert result.exit_code == 2 and "not JSON" in result.output
     result = _run("eval", "--model", "tiny")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -99,3 +100,24 @@ def test_read_records_reports_the_bad_line(tmp_path) -> None:
     path.write_text('{"prompt": []}\nnot json\n')
     with pytest.raises(D.DataError, match=r"bad.jsonl:2: not JSON"):
         D.read_records(path)
+
+
+def test_training_prompts_may_come_from_another_split_but_never_val(tmp_path) -> None:
+    from train.data import DataError, load_splits
+
+    def write(name: str, ids: list[str]) -> None:
+        rows = [{"id": i, "prompt": [{"role": "user", "content": i}],
+                 "completion": [{"role": "assistant", "content": "x"}]} for i in ids]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write("train", ["t1", "t2"])
+    write("val", ["v1"])
+    write("rl", ["r1", "r2", "r3"])
+    train, val = load_splits(tmp_path)
+    assert [r["id"] for r in train] == ["t1", "t2"] and [r["id"] for r in val] == ["v1"]
+    prompts, val = load_splits(tmp_path, "rl")
+    assert [r["id"] for r in prompts] == ["r1", "r2", "r3"] and [r["id"] for r in val] == ["v1"]
+    with pytest.raises(DataError, match="val is what checkpoints are chosen on"):
+        load_splits(tmp_path, "val")
+    with pytest.raises(DataError, match="no test.jsonl"):
+        load_splits(tmp_path, "test")
