@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -26,9 +28,11 @@ from tasklang.compiler import compile_template  # noqa: E402
 from tasklang.files import write_text_atomic  # noqa: E402
 from tasklang.formats import parse_template  # noqa: E402
 
+Render = Callable[[dict[str, Any]], str]
 
-def train_templates(task: Path) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(pattern, language) -> [(template id, text)] of the templates train may use."""
+
+def train_templates(task: Path) -> dict[tuple[str, str], list[tuple[str, Render]]]:
+    """(pattern, language) -> [(template id, compiled template)] of those train may use."""
     checked = check([str(task)])
     if not checked.ok:
         raise SystemExit("\n".join(d.headline() for d in checked.diagnostics if d.is_error))
@@ -36,21 +40,22 @@ def train_templates(task: Path) -> dict[tuple[str, str], list[tuple[str, str]]]:
     for p in checked.program.patterns.values():
         for i, t in enumerate(p.templates):
             if not t.splits or "train" in t.splits:
+                render = compile_template(parse_template(t.text).parts)
                 out.setdefault((p.name, t.lang or "en"), []).append((f"{p.name}/{t.name or i}",
-                                                                      t.text))
+                                                                      render))
     return out
 
 
-def rephrase(records: list[dict], templates: dict[tuple[str, str], list[tuple[str, str]]]
+def rephrase(records: list[dict], templates: dict[tuple[str, str], list[tuple[str, Render]]]
              ) -> list[dict]:
     turn: dict[tuple[str, str], int] = {}
     out = []
     for r in records:
         key = (r["pattern"], r.get("language", "en"))
         choices = templates[key]
-        tid, text = choices[turn.get(key, 0) % len(choices)]
+        tid, render = choices[turn.get(key, 0) % len(choices)]
         turn[key] = turn.get(key, 0) + 1
-        question = compile_template(parse_template(text).parts)(dict(r["payload"]))
+        question = render(dict(r["payload"]))
         prompt = [m if m["role"] != "user" else {**m, "content": question} for m in r["prompt"]]
         out.append({**r, "prompt": prompt, "template_id": tid})
     return out

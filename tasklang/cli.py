@@ -205,7 +205,7 @@ def _report(checked: Any, fmt: str) -> None:
         click.echo(render_all(checked.diagnostics, checked.sources), err=True)
     errors = sum(1 for d in checked.diagnostics if d.is_error)
     warnings = len(checked.diagnostics) - errors
-    allowed = getattr(checked, "allowed", 0)
+    allowed = checked.allowed
     if errors or warnings or allowed:
         shown = f", {allowed} allowed by `# allow:` comments" if allowed else ""
         click.echo(f"{errors} error(s), {warnings} warning(s){shown}", err=True)

@@ -507,10 +507,7 @@ class CompiledPattern:
         # The answer first: a `require` on the answer then rejects before any rendering.
         gold, answer, completion = self._answer(env)
         raw: list[str] = []
-        try:
-            question = template.render(env, raw)
-        except (EvalError, KeyError) as err:
-            raise Rejected(f"template {template.id}: {err}") from None
+        question = self._question(env, template, raw)
         # Positional, in field order: this runs once per example.
         return Example(self.name, self.expert_label, self.experts, template.id, template.lang,
                        payload_items(env), question, answer, completion, gold,

@@ -28,10 +28,14 @@ _BLOCK_BITS = DIGEST * 8
 _TO_UNIT = 1.0 / (1 << 53)
 
 
+def seed_text(*parts: object) -> bytes:
+    """What seeds and keys hash: the parts as text, joined by a unit separator."""
+    return "\x1f".join(str(p) for p in parts).encode()
+
+
 def key_of(*parts: object) -> bytes:
-    """The 64-byte key of parts joined like `splits.derive_seed` joins them."""
-    text = "\x1f".join(str(p) for p in parts).encode()
-    return hashlib.blake2b(text, digest_size=DIGEST).digest()
+    """The 64-byte key of parts (the same text `splits.derive_seed` hashes)."""
+    return hashlib.blake2b(seed_text(*parts), digest_size=DIGEST).digest()
 
 
 class StreamRandom:

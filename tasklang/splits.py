@@ -13,13 +13,12 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 
-from .rng import DIGEST, StreamRandom
+from .rng import DIGEST, StreamRandom, seed_text
 
 
 def derive_seed(*parts: object) -> int:
     """A 64-bit seed from any parts; stable across processes and Python versions."""
-    text = "\x1f".join(str(p) for p in parts).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+    return int.from_bytes(hashlib.blake2b(seed_text(*parts), digest_size=8).digest(), "big")
 
 
 class SeedDeriver:

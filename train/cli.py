@@ -189,6 +189,27 @@ def sft_cmd(**kw: Any) -> None:
         _done(run_sft(cfg), kw["out"])
 
 
+_PROMPT_SPLIT = click.option(
+    "--prompt-split",
+    default="train",
+    show_default=True,
+    help="Split whose prompts are sampled, e.g. an `rl` split of fresh payloads (never val).",
+)
+
+
+def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
+    """The config fields every `train` command takes the same way."""
+    return {
+        "model": kw["model"],
+        "data": kw["data"],
+        "out": kw["out"],
+        "mode": _mode(kw),
+        "max_new_tokens": kw["max_new_tokens"],
+        "prompt_format": kw["prompt_format"],
+        "seed": kw["seed"],
+    }
+
+
 @train_group.command("rl")
 @_model_options
 @click.option("--iterations", type=click.IntRange(1), default=50, show_default=True)
@@ -205,12 +226,7 @@ def sft_cmd(**kw: Any) -> None:
     show_default=True,
     help="Weight of the KL penalty to the start model (0: none).",
 )
-@click.option(
-    "--prompt-split",
-    default="train",
-    show_default=True,
-    help="Split whose prompts are sampled, e.g. an `rl` split of fresh payloads (never val).",
-)
+@_PROMPT_SPLIT
 @click.option("--normalize", is_flag=True, help="Divide advantages by the group's std.")
 def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
@@ -220,10 +236,7 @@ def rl_cmd(**kw: Any) -> None:
         from .sft import Validation
 
         cfg = RLConfig(
-            model=kw["model"],
-            data=kw["data"],
-            out=kw["out"],
-            mode=_mode(kw),
+            **_run_args(kw),
             iterations=kw["iterations"],
             prompts_per_step=kw["prompts_per_step"],
             k=kw["k"],
@@ -232,9 +245,6 @@ def rl_cmd(**kw: Any) -> None:
             kl=kw["kl"],
             normalize=kw["normalize"],
             prompt_split=kw["prompt_split"],
-            max_new_tokens=kw["max_new_tokens"],
-            prompt_format=kw["prompt_format"],
-            seed=kw["seed"],
             time_limit_s=kw["time_limit"],
             validation=Validation(every=kw["eval_every"], n=kw["val_n"]),
         )
@@ -258,12 +268,7 @@ def rl_cmd(**kw: Any) -> None:
 )
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
-@click.option(
-    "--prompt-split",
-    default="train",
-    show_default=True,
-    help="Split whose prompts are sampled, e.g. an `rl` split of fresh payloads (never val).",
-)
+@_PROMPT_SPLIT
 def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
     with _user_errors():
@@ -272,10 +277,7 @@ def loop_cmd(**kw: Any) -> None:
         from .sft import Schedule, Validation
 
         cfg = LoopConfig(
-            model=kw["model"],
-            data=kw["data"],
-            out=kw["out"],
-            mode=_mode(kw),
+            **_run_args(kw),
             iterations=kw["iterations"],
             problems=kw["problems"],
             k=kw["k"],
@@ -283,9 +285,6 @@ def loop_cmd(**kw: Any) -> None:
             passes=kw["passes"],
             prompt_split=kw["prompt_split"],
             schedule=Schedule(lr=kw["lr"], batch_size=kw["batch_size"], seed=kw["seed"]),
-            max_new_tokens=kw["max_new_tokens"],
-            prompt_format=kw["prompt_format"],
-            seed=kw["seed"],
             validation=Validation(n=kw["val_n"]),
         )
         _done(run_loop(cfg), kw["out"])
