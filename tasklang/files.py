@@ -229,6 +229,7 @@ class Staging:
     dir: Path
 
     def commit(self, names: list[str]) -> None:
+        test_pause("staged")
         for name in names:
             switch_into_place(self.dir / name, self.root / name, self.dir / f"{name}.old")
         test_pause("before-cleanup")
