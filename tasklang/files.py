@@ -13,7 +13,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,21 @@ _OLD_SCHEME = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)$")  #
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 _reached: Counter[str] = Counter()
+_held: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _drop_locks_in_child() -> None:
+    """A forked child (a --workers process, the sandbox) closes its copies of the lock: the
+    lock then lives exactly as long as the process that took it, and a killed compile's
+    orphaned workers cannot keep OUT locked."""
+    for fd in list(_held):
+        with suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_locks_in_child)
 
 
 def test_pause(point: str) -> None:
@@ -185,6 +200,7 @@ class OutputLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self.fd = fd
+        _held.add(fd)
 
     def release(self) -> None:
         if self.fd is None:
@@ -192,6 +208,7 @@ class OutputLock:
         try:
             self.path.unlink(missing_ok=True)  # while still holding it: see acquire
         finally:
+            _held.discard(self.fd)
             os.close(self.fd)
             self.fd = None
 

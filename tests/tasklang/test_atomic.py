@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from tasklang import api
 from tasklang.cli import main
 from tasklang.exits import OutputBusy
-from tasklang.files import LOCK_NAME, STAGING_PREFIX, exchange, sha256_file
+from tasklang.files import LOCK_NAME, STAGING_PREFIX, OutputLock, exchange, sha256_file
 
 from .helpers import REPO, tree_bytes, write
 
@@ -224,3 +224,30 @@ def test_exchange_swaps_two_folders(tmp_path: Path) -> None:
     if not exchange(a, b):
         pytest.skip("no renameat2 RENAME_EXCHANGE on this system or filesystem")
     assert (b / "x").read_text(encoding="utf-8") == "a" and not (a / "x").exists()
+
+
+def test_a_forked_child_does_not_keep_the_lock(tmp_path: Path) -> None:
+    """--workers and the sandbox fork: a child outliving a killed compile must not hold OUT."""
+    script = ("import os, signal, sys, time\n"
+              "from pathlib import Path\n"
+              "from tasklang.files import OutputLock\n"
+              "OutputLock(Path(sys.argv[1])).acquire()\n"
+              "child = os.fork()\n"
+              "if child == 0:\n"
+              "    null = os.open(os.devnull, os.O_WRONLY)\n"
+              "    os.dup2(null, 1)\n"
+              "    os.dup2(null, 2)\n"
+              "    time.sleep(60)\n"
+              "    os._exit(0)\n"
+              "print(child, flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, env=_env(),
+                          capture_output=True, text=True, timeout=60)
+    child = int(done.stdout)
+    try:
+        assert Path(f"/proc/{child}").exists()
+        lock = OutputLock(tmp_path)
+        lock.acquire()  # not OutputBusy: the child closed its copy when it was forked
+        lock.release()
+    finally:
+        os.kill(child, signal.SIGKILL)
