@@ -81,8 +81,8 @@ def fail_usage(message: str) -> NoReturn:
 
 def _read_text(path: str) -> str:
     try:
-        if path == "-":
-            return sys.stdin.read()
+        if path == "-":  # bytes, decoded as files are: the locale's codec may be strict
+            return sys.stdin.buffer.read().decode("utf-8", errors="replace")
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as err:
         raise InputUnreadable(path, err) from None

@@ -55,6 +55,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 LOCK_NAME = ".tasklang.lock"
 STAGING_PREFIX = ".tasklang-staging-"
+_STAGING = re.compile(rf"^{re.escape(STAGING_PREFIX)}\d+$")
 _OLD_SCHEME = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)$")  # before staging
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -76,7 +77,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_drop_locks_in_child)
 
 
-def test_pause(point: str) -> None:
+def pause_for_tests(point: str) -> None:
     """Test-only hook, read here and nowhere else: with TASKLANG_TEST_PAUSE_AT=POINT (or
     POINT:N, the N-th time) the process stops itself (SIGSTOP) at POINT, so that a test can
     kill -9 it exactly there. Points: locked, staged, before-exchange, after-exchange,
@@ -134,12 +135,12 @@ def switch_into_place(new: Path, final: Path, aside: Path) -> None:
     if not os.path.lexists(final):
         new.rename(final)  # nothing to replace: one rename is atomic
         return
-    test_pause("before-exchange")
+    pause_for_tests("before-exchange")
     if exchange(new, final):
-        test_pause("after-exchange")
+        pause_for_tests("after-exchange")
         return
     final.rename(aside)
-    test_pause("fallback-aside")
+    pause_for_tests("fallback-aside")
     new.rename(final)
 
 
@@ -213,15 +214,16 @@ class OutputLock:
             self.fd = None
 
 
-def recover(root: Path) -> None:
+def recover(root: Path, names: list[str] | None = None) -> None:
     """Remove (or restore) what killed runs left in `root`; call with root's lock held.
 
     A staging folder of a dead run goes, except that an old build it holds as <name>.old
     (the fallback's first rename) goes back to root/<name> when that is missing. The
     hidden .<name>.tmp-<pid> / .<name>.old-<pid> folders of earlier versions go too, once
-    their pid is dead (an .old one is restored when root/<name> is missing)."""
+    their pid is dead (an .old one is restored when root/<name> is missing); only those of
+    `names` when given (import writes into a folder that tasklang does not own)."""
     for entry in sorted(root.iterdir()):
-        if entry.name.startswith(STAGING_PREFIX) and entry.is_dir() and not entry.is_symlink():
+        if _STAGING.match(entry.name) and entry.is_dir() and not entry.is_symlink():
             for old in sorted(entry.glob("*.old")):
                 final = root / old.name[: -len(".old")]
                 if not os.path.lexists(final):
@@ -229,7 +231,8 @@ def recover(root: Path) -> None:
             remove_entry(entry)
             continue
         m = _OLD_SCHEME.match(entry.name)
-        if m is None or _pid_alive(int(m["pid"])):
+        if m is None or (names is not None and m["name"] not in names) \
+                or _pid_alive(int(m["pid"])):
             continue
         final = root / m["name"]
         if m["kind"] == "old" and not os.path.lexists(final):
@@ -246,16 +249,18 @@ class Staging:
     dir: Path
 
     def commit(self, names: list[str]) -> None:
-        test_pause("staged")
+        pause_for_tests("staged")
         for name in names:
             switch_into_place(self.dir / name, self.root / name, self.dir / f"{name}.old")
-        test_pause("before-cleanup")
+        pause_for_tests("before-cleanup")
         remove_entry(self.dir)  # the old builds, now inside it
 
 
 @contextmanager
-def staged_output(root: Path, shown: Path | None = None) -> Iterator[Staging]:
-    """Lock `root` (creating it), clean up after killed runs, and stage entries to commit.
+def staged_output(root: Path, shown: Path | None = None, names: list[str] | None = None
+                  ) -> Iterator[Staging]:
+    """Lock `root` (creating it), clean up after killed runs (recover(root, names)), and
+    stage entries to commit.
 
     Every OSError about `root` or inside it, here or in the body, is OutputUnwritable(shown
     or root): one line, exit 1. On any exit the staging folder (with whatever was not committed, and
@@ -270,8 +275,8 @@ def staged_output(root: Path, shown: Path | None = None) -> Iterator[Staging]:
         except FileExistsError:  # a file, or a symlink to one: "File exists" would mislead
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(root)) from None
         lock.acquire()
-        test_pause("locked")
-        recover(root)
+        pause_for_tests("locked")
+        recover(root, names)
         staging.dir.mkdir()
         yield staging
     except OSError as err:

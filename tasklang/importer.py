@@ -201,7 +201,7 @@ def import_gsm8k(ref: str | Path, out: str | Path, split_val: int = 0, seed: int
     result.report["splits"] = result.counts
     # The compiler's atomic, locked path, with out's parent as the root (its lock file is
     # out/../.tasklang.lock while this runs).
-    with staged_output(out.parent, shown=out) as staging:
+    with staged_output(out.parent, shown=out, names=[out.name]) as staging:
         tmp = staging.dir / out.name
         tmp.mkdir()
         _write(tmp, out.name, splits, system, ref, seed, split_val, experts, result.report)

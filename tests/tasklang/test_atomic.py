@@ -212,8 +212,10 @@ def test_import_gsm8k_is_atomic_and_locked(tmp_path: Path) -> None:
     _complete(out)
     assert tree_bytes(out) != old
     assert LOCK_NAME in _hidden(out.parent)
+    # The parent is the user's folder: hidden entries of other names are not tasklang's.
+    (out.parent / ".notes.tmp-999999999").mkdir()
     api.import_gsm8k(str(ref), out, split_val=1, seed=1)
-    assert tree_bytes(out) == old and _hidden(out.parent) == []
+    assert tree_bytes(out) == old and _hidden(out.parent) == [".notes.tmp-999999999"]
 
 
 def test_exchange_swaps_two_folders(tmp_path: Path) -> None:
