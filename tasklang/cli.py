@@ -370,7 +370,7 @@ def _preview_json(item: Any) -> dict[str, Any]:
 
 @main.command("compile")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--out", "out", required=True, type=click.Path(),
               help="Output directory; each dataset goes to OUT/<dataset>/.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes; the output bytes do not depend on it.")
@@ -441,7 +441,7 @@ def _write_atomically(path: str, text: str) -> None:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--top", type=click.IntRange(1, 100_000), default=50, show_default=True,
               help="Uncovered shapes listed.")
-@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
+@click.option("-o", "--out", "out", default=None, type=click.Path(),
               help="Write the report here (atomically) instead of stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int, seed: int,
@@ -498,7 +498,7 @@ def import_group() -> None:
 
 @import_group.command("gsm8k")
 @click.argument("ref", type=str)
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--out", "out", required=True, type=click.Path(),
               help="Output directory (replaced atomically).")
 @click.option("--split-val", type=click.IntRange(0), default=0, show_default=True,
               help="Problems moved to a val split (chosen deterministically by hashing).")

@@ -183,7 +183,7 @@ def import_gsm8k(ref: str | Path, out: str | Path, split_val: int = 0, seed: int
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
+        raise InputError(f"cannot write {out}: Not a directory")
     problems = read_reference(ref, need_question=True)
     kept, reasons, lines = convert_all(problems)
     result = ImportResult(None, len(problems), len(kept), reasons=reasons)

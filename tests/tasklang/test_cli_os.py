@@ -70,6 +70,17 @@ def test_an_output_below_a_file_is_one_line(tmp_path: Path) -> None:
     assert line.startswith(f"tasklang: error: cannot write {afile / 'r.txt'}")
 
 
+def test_an_output_that_is_a_file_or_a_folder_is_one_line(tmp_path: Path) -> None:
+    src, afile = write(tmp_path, SMALL), tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    line = _one_clear_line(run("compile", str(src), "-o", str(afile)))
+    assert line == f"tasklang: error: cannot write {afile}: Not a directory"
+    line = _one_clear_line(run("import", "gsm8k", str(_ref(tmp_path)), "-o", str(afile)))
+    assert line == f"tasklang: error: cannot write {afile}: Not a directory"
+    line = _one_clear_line(run("audit", str(src), "-q", "-o", str(tmp_path)))
+    assert line == f"tasklang: error: cannot write {tmp_path}: Is a directory"
+
+
 def test_a_name_too_long_is_one_line(tmp_path: Path) -> None:
     src, out = write(tmp_path, SMALL), tmp_path / ("x" * 300)
     line = _one_clear_line(run("compile", str(src), "-o", str(out)))
