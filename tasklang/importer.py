@@ -21,6 +21,7 @@ from runtime.numbers import format_number
 
 from . import __version__
 from .budget import EOS_TOKENS, ByteUpperBound
+from .exits import reason
 from .files import sha256_file as _sha256
 from .files import staged_output
 from .splits import derive_seed, question_key
@@ -57,8 +58,11 @@ def read_reference(path: str | Path, need_question: bool = False) -> list[RefPro
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a JSONL file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {err}") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {reason(err)}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 (byte 0x{err.object[err.start]:02x} at offset "
+                         f"{err.start})") from None
     out: list[RefProblem] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
