@@ -13,6 +13,7 @@ from .build import BuildResult, Progress, build_dataset, make_context
 from .checks import CheckResult, check_program
 from .compiler import Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, apply_allows, error
+from .files import staged_output
 from .program import Program, load_program
 from .rng import StreamRandom
 
@@ -56,7 +57,11 @@ def datasets_of(checked: Checked) -> list[ast.Dataset]:
 def compile_paths(paths: list[str], out: Path, workers: int = 1,
                   progress: Callable[[str, int], Progress] | None = None,
                   only: list[str] | None = None) -> tuple[Checked, list[BuildResult]]:
-    """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail."""
+    """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail.
+
+    `out` is locked for the whole build (OutputBusy when another run holds it); datasets are
+    built into one staging folder and each passing one is switched into place atomically
+    (files.staged_output): after any kill, every dataset is its complete old or new build."""
     checked = check(paths)
     if not checked.ok or checked.result is None:
         return checked, []
@@ -72,8 +77,13 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
         checked.diagnostics.append(error("no-datasets", "no dataset declared in "
                                          + ", ".join(paths), Span.point(paths[0])))
         return checked, []
-    results = [build_dataset(checked.program, checked.result, ds, out, workers, progress)
-               for ds in datasets]
+    with staged_output(out) as staging:
+        results = [build_dataset(checked.program, checked.result, ds, staging.dir, workers,
+                                 progress) for ds in datasets]
+        staging.commit([r.dataset for r in results if r.ok])
+    for r in results:
+        if r.ok:
+            r.out_dir = out / r.dataset
     for r in results:
         r.diagnostics, allowed = apply_allows(r.diagnostics, checked.program.sources)
         checked.allowed += allowed

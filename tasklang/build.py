@@ -1,7 +1,8 @@
 """Building a dataset: sample every split, refuse leaks and truncation, stream JSONL, write the manifest.
 
-Output goes to a temporary directory beside the target and is renamed into
-place only when everything passed: a failed compile leaves nothing behind.
+Output goes to a folder inside the compile's staging folder (files.staged_output), which
+api.compile_paths switches into place only when everything passed: a failed compile leaves
+nothing behind, and a killed one leaves every dataset as it was (old or new, complete).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from .code_answers import bind_splits, record_fields, record_fields_json, verify
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
-from .files import swap_into_place as _swap_into_place
 from .program import Program
 from .rng import StreamRandom
 from .splits import LeakRegistry, SeedDeriver, derive_seed, pattern_order, payload_key, question_key
@@ -489,9 +489,11 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
     return ctx
 
 
-def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, out_root: Path,
-                  workers: int = 1, progress: Callable[[str, int], Progress] | None = None,
-                  write: bool = True) -> BuildResult:
+def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, staging: Path,
+                  workers: int = 1, progress: Callable[[str, int], Progress] | None = None
+                  ) -> BuildResult:
+    """Build `ds` into `staging/<name>/` (out_dir of the result when it passed; the caller
+    switches it into place). A failed build removes its folder."""
     base = Path(ds.span.file).parent
     settings_probe = setting(ds, "tokenizer")
     try:
@@ -503,22 +505,15 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, out_r
     diags = preflight(ctx, program, ds)
     if any(d.is_error for d in diags):
         return BuildResult(ds.name, None, diags)
-    out_root.mkdir(parents=True, exist_ok=True)
-    tmp = out_root / f".{ds.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = staging / ds.name
     tmp.mkdir()
     try:
         result = _generate(ctx, ds, program, counter, tmp, workers, progress, diags)
         failed = verify_references(ctx, program, tmp) if result.ok else []
         if failed:
             result = BuildResult(ds.name, None, result.diagnostics + failed)
-        if not result.ok or not write:
+        if not result.ok:
             shutil.rmtree(tmp, ignore_errors=True)
-            return result
-        final = out_root / ds.name
-        _swap_into_place(tmp, final)
-        result.out_dir = final
         return result
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

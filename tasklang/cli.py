@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections import Counter
@@ -10,48 +11,81 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
+from . import __version__, exits
+from .exits import CommandError, InputUnreadable, OutputUnwritable
 
-EXIT_OK = 0
-EXIT_FAILED = 1  # the command ran and found problems (bad input lines, failed checks)
-EXIT_USAGE = 2  # bad options or unreadable inputs (click uses 2 as well)
-EXIT_INTERNAL = 3  # a bug in tasklang: reported in one line, traceback only with TASKLANG_DEBUG=1
+# The table and its reasons live in tasklang/exits.py (and README "Exit codes").
+EXIT_OK = exits.OK
+EXIT_FAILED = exits.FAILED  # found problems, or could not read an input / write an output
+EXIT_USAGE = exits.USAGE  # bad options (click uses 2 as well)
+EXIT_INTERNAL = exits.INTERNAL  # a bug in tasklang: one line, traceback with TASKLANG_DEBUG=1
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed stderr is not worth a second error."""
+    with contextlib.suppress(OSError):
+        click.echo(line, err=True)
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    """stdout was closed by the reader (`| head`): stop quietly. Later flushes (at exit)
+    go to /dev/null instead of raising a second BrokenPipeError."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (tests' captured streams)
+        pass
+    sys.exit(exits.BROKEN_PIPE)
 
 
 class _Group(click.Group):
-    """Turns an unexpected exception into one clear line instead of a traceback."""
+    """The one place where failures become exit codes (tasklang/exits.py has the table):
+    a CommandError or any OSError is one line and exit 1, a broken pipe is quiet, anything
+    else is an internal error in one line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import errno
+        import os
+
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except KeyboardInterrupt:
-            click.echo("tasklang: interrupted", err=True)
-            sys.exit(130)
-        except Exception as err:  # noqa: BLE001 - the last line of defence
-            import os
-
+            _say("tasklang: interrupted")
+            sys.exit(exits.INTERRUPTED)
+        except CommandError as err:
+            _say(f"tasklang: error: {err.message}")
+            sys.exit(err.code)
+        except OSError as err:
+            if isinstance(err, BrokenPipeError) or err.errno == errno.EPIPE:
+                _quiet_broken_pipe()
             if os.environ.get("TASKLANG_DEBUG"):
                 raise
-            click.echo(f"tasklang: internal error: {type(err).__name__}: {err}", err=True)
-            click.echo("tasklang: please report this; TASKLANG_DEBUG=1 shows the traceback",
-                       err=True)
-            sys.exit(EXIT_INTERNAL)
+            _say(f"tasklang: error: {exits.os_error_line(err)}")
+            sys.exit(exits.FAILED)
+        except Exception as err:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("TASKLANG_DEBUG"):
+                raise
+            _say(f"tasklang: internal error: {type(err).__name__}: {err}")
+            _say("tasklang: please report this; TASKLANG_DEBUG=1 shows the traceback")
+            sys.exit(exits.INTERNAL)
 
 
 def fail_usage(message: str) -> NoReturn:
-    click.echo(f"tasklang: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
+    """A bad option (exit 2); a bad or unreadable input is CommandError (exit 1)."""
+    raise CommandError(message, exits.USAGE)
 
 
 def _read_text(path: str) -> str:
     try:
-        if path == "-":
-            return sys.stdin.read()
+        if path == "-":  # bytes, decoded as files are: the locale's codec may be strict
+            return sys.stdin.buffer.read().decode("utf-8", errors="replace")
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as err:
-        fail_usage(f"cannot read {path}: {err.strerror or err}")
+        raise InputUnreadable(path, err) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,9 +139,11 @@ def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
     from runtime import UsageError, grade
 
     try:
-        record = json.loads(line)
+        record = _json_record(line)
     except json.JSONDecodeError as err:
         return {"line": number, "status": "input_error", "error": f"not JSON: {err.msg}"}
+    except (RecursionError, ValueError) as err:  # valid JSON this grader refuses to hold
+        return {"line": number, "status": "input_error", "error": _refused_json(err)}
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         return {"line": number, "status": "input_error",
                 "error": 'each line must be an object with a string "text"'}
@@ -142,15 +178,64 @@ def _grade_code_line(record: dict[str, Any]) -> dict[str, Any]:
     return {**graded, "cases_passed": result.passed, "cases": result.total}
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_record(line: str) -> Any:
+    """json.loads, refusing what would not round-trip as standard JSON (1e999999, NaN)."""
+    return json.loads(line, parse_float=_finite_float, parse_constant=_no_constant)
+
+
+def _refused_json(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return "not JSON this grader reads: nested too deeply"
+    if "integer string conversion" in str(err):
+        return "not JSON this grader reads: an integer over 4300 digits"
+    return f"not JSON this grader reads: {str(err)[:200]}"
+
+
+def _input_lines(path: str) -> Any:
+    """(number, text or None, decode error) per line of a file or stdin, read as bytes so that a
+    bad byte spoils its own line only; streamed, so `grade | head` stops early."""
+    try:
+        fh = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    except OSError as err:
+        raise InputUnreadable(path, err) from None
+    try:
+        for number, raw in enumerate(fh, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte-order mark
+            try:
+                yield number, raw.decode("utf-8"), None
+            except UnicodeDecodeError as err:
+                yield number, None, (f"not UTF-8: byte 0x{raw[err.start]:02x} at column "
+                                     f"{err.start + 1}")
+    except OSError as err:
+        raise InputUnreadable(path, err) from None
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
 def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    statuses = Counter(r["status"] for r in results)
-    rewards = [r["reward"] for r in results if isinstance(r.get("reward"), int | float)]
+    """Graded outputs apart from input lines that could not be graded (input_error)."""
+    graded = [r for r in results if r["status"] != "input_error"]
+    statuses = Counter(r["status"] for r in graded)
+    rewards = [r["reward"] for r in graded if isinstance(r.get("reward"), int | float)]
     return {
-        "n": len(results),
+        "n": len(graded),
         "statuses": dict(sorted(statuses.items())),
         "mean_reward": (sum(rewards) / len(rewards)) if rewards else None,
         "correct": statuses.get("correct", 0),
-        "input_errors": statuses.get("input_error", 0),
+        "input_errors": len(results) - len(graded),
     }
 
 
@@ -165,16 +250,23 @@ def grade_cmd(infile: str, fmt: str, loader: str) -> None:
     A line with "function" and "tests" (a compiled code-answer record plus the model's
     "text") is graded by running the function on the record's test cases in the sandbox.
     One JSON result per input line, in order, on stdout; a summary on stderr.
-    Exits 1 if some lines could not be graded (they get status input_error).
+    Exits 1 if some lines could not be graded (they get status input_error, whatever
+    they hold: bad bytes, bad JSON, deep nesting, huge numbers), after grading the rest.
     """
-    text = _read_text(infile)
     results = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, line, bad in _input_lines(infile):
+        if line is not None and not line.strip():
             continue
-        result = _grade_line(line, number, loader)
+        try:
+            result = ({"line": number, "status": "input_error", "error": bad}
+                      if line is None else _grade_line(line, number, loader))
+            shown = json.dumps(result, sort_keys=True)
+        except (RecursionError, ValueError, OverflowError) as err:  # this line only
+            result = {"line": number, "status": "input_error",
+                      "error": f"cannot grade this line: {type(err).__name__}"}
+            shown = json.dumps(result, sort_keys=True)
         results.append(result)
-        click.echo(json.dumps(result, sort_keys=True))
+        click.echo(shown)
     summary = _summary(results)
     if fmt == "json":
         click.echo(json.dumps(summary, sort_keys=True), err=True)
@@ -183,6 +275,9 @@ def grade_cmd(infile: str, fmt: str, loader: str) -> None:
         click.echo(f"graded {summary['n']} outputs, mean reward {mean}", err=True)
         for status, count in summary["statuses"].items():
             click.echo(f"  {status:<32} {count}", err=True)
+        if summary["input_errors"]:
+            click.echo(f"{summary['input_errors']} input line(s) not graded (input_error)",
+                       err=True)
     if summary["input_errors"]:
         sys.exit(EXIT_FAILED)
 
@@ -275,7 +370,7 @@ def _preview_json(item: Any) -> dict[str, Any]:
 
 @main.command("compile")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--out", "out", required=True, type=click.Path(),
               help="Output directory; each dataset goes to OUT/<dataset>/.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes; the output bytes do not depend on it.")
@@ -332,7 +427,7 @@ def _write_atomically(path: str, text: str) -> None:
     try:
         write_text_atomic(Path(path), text)
     except OSError as err:
-        fail_usage(f"cannot write {path}: {err.strerror or err}")
+        raise OutputUnwritable(path, err) from None
 
 
 @main.command("audit")
@@ -346,7 +441,7 @@ def _write_atomically(path: str, text: str) -> None:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--top", type=click.IntRange(1, 100_000), default=50, show_default=True,
               help="Uncovered shapes listed.")
-@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
+@click.option("-o", "--out", "out", default=None, type=click.Path(),
               help="Write the report here (atomically) instead of stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int, seed: int,
@@ -355,7 +450,7 @@ def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int,
     and (with --against) coverage of a reference set by computation-graph shape.
 
     Exits 0 when every pattern passes, 1 when a pattern fails its generator audit (or the
-    files have errors), 2 on usage errors (missing paths, bad reference lines).
+    files have errors, a path is missing or a reference line is bad), 2 on bad options.
     """
     import time
 
@@ -365,7 +460,7 @@ def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int,
 
     started = time.perf_counter()
     if out is not None and not Path(out).resolve().parent.is_dir():
-        fail_usage(f"cannot write {out}: no directory {Path(out).resolve().parent}")
+        raise CommandError(f"cannot write {out}: no directory {Path(out).resolve().parent}")
 
     def progress(message: str) -> None:
         if not quiet:
@@ -373,8 +468,8 @@ def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int,
 
     try:
         report = audit(list(paths), against, count, seed, top, progress)
-    except AuditUsageError as err:
-        fail_usage(str(err))
+    except AuditUsageError as err:  # a missing path or a bad reference file: exit 1
+        raise CommandError(str(err)) from None
     if fmt == "json":
         text = render_json(report)
     else:
@@ -403,7 +498,7 @@ def import_group() -> None:
 
 @import_group.command("gsm8k")
 @click.argument("ref", type=str)
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--out", "out", required=True, type=click.Path(),
               help="Output directory (replaced atomically).")
 @click.option("--split-val", type=click.IntRange(0), default=0, show_default=True,
               help="Problems moved to a val split (chosen deterministically by hashing).")
@@ -417,12 +512,14 @@ def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str 
     counted by reason in OUT/import_report.json. Exits 1 when no problem converts.
     """
     from .api import import_gsm8k
-    from .importer import InputError
+    from .importer import InputError, OptionError
 
     try:
         result = import_gsm8k(ref, Path(out), split_val, seed, system)
-    except InputError as err:
+    except OptionError as err:
         fail_usage(str(err))
+    except InputError as err:  # unreadable input or a bad line: exit 1
+        raise CommandError(str(err)) from None
     reasons = ", ".join(f"{k} {v}" for k, v in result.reasons.most_common()) or "none"
     if result.out_dir is None:
         click.echo(f"import: none of {result.total} problems converted ({reasons}); "

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +21,9 @@ from runtime.numbers import format_number
 
 from . import __version__
 from .budget import EOS_TOKENS, ByteUpperBound
+from .exits import reason
 from .files import sha256_file as _sha256
-from .files import swap_into_place as _swap_into_place
+from .files import staged_output
 from .splits import derive_seed, question_key
 
 PATTERN = "gsm8k_import"
@@ -37,6 +36,10 @@ MAX_LINE_CHARS = 1_000_000
 
 class InputError(Exception):
     """A reference file cannot be read, or one of its lines is not a GSM8K record (file:line)."""
+
+
+class OptionError(InputError):
+    """An option that cannot apply to this input (--split-val larger than what converted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +58,11 @@ def read_reference(path: str | Path, need_question: bool = False) -> list[RefPro
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a JSONL file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {err}") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {reason(err)}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 (byte 0x{err.object[err.start]:02x} at offset "
+                         f"{err.start})") from None
     out: list[RefProblem] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -74,6 +80,8 @@ def _problem(path: str | Path, number: int, line: str, index: int,
         record = json.loads(line)
     except json.JSONDecodeError as err:
         raise InputError(f"{where}: not JSON: {err.msg} (column {err.colno})") from None
+    except (RecursionError, ValueError) as err:  # deep nesting, an integer over 4,300 digits
+        raise InputError(f"{where}: not a GSM8K record: {type(err).__name__}") from None
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected an object with \"question\" and \"answer\"")
     answer, question = record.get("answer"), record.get("question", "")
@@ -179,14 +187,14 @@ def import_gsm8k(ref: str | Path, out: str | Path, split_val: int = 0, seed: int
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
+        raise InputError(f"cannot write {out}: Not a directory")
     problems = read_reference(ref, need_question=True)
     kept, reasons, lines = convert_all(problems)
     result = ImportResult(None, len(problems), len(kept), reasons=reasons)
     if split_val > len(kept):
-        raise InputError(f"--split-val {split_val}: only {len(kept)} problems converted")
+        raise OptionError(f"--split-val {split_val}: only {len(kept)} problems converted")
     if split_val and split_val == len(kept):
-        raise InputError(f"--split-val {split_val} leaves no training problem")
+        raise OptionError(f"--split-val {split_val} leaves no training problem")
     result.report = _report(ref, problems, kept, reasons, lines)
     if not kept:
         return result
@@ -195,16 +203,13 @@ def import_gsm8k(ref: str | Path, out: str | Path, split_val: int = 0, seed: int
     splits = assign_splits(kept, split_val, seed)
     result.counts = {name: len(items) for name, items in splits.items()}
     result.report["splits"] = result.counts
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    # The compiler's atomic, locked path, with out's parent as the root (its lock file is
+    # out/../.tasklang.lock while this runs).
+    with staged_output(out.parent, shown=out, names=[out.name]) as staging:
+        tmp = staging.dir / out.name
+        tmp.mkdir()
         _write(tmp, out.name, splits, system, ref, seed, split_val, experts, result.report)
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        staging.commit([out.name])
     result.out_dir = out
     return result
 

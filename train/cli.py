@@ -17,17 +17,20 @@ from typing import Any, NoReturn
 
 import click
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
+from tasklang.exits import FAILED as EXIT_FAILED
+from tasklang.exits import USAGE as EXIT_USAGE
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """One line and exit 1 (bad data, unreadable input, missing extra); exit 2 for options."""
     click.echo(f"tasklang: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
+    sys.exit(code)
 
 
 @contextmanager
 def _user_errors() -> Any:
-    """Known failures (bad data, unloadable model, bad mode) become one line and exit 2."""
+    """Known failures become one line: bad data or an unloadable model exit 1, a mode the
+    options cannot give (--last-n beyond the layers, --prompt-split val) exits 2."""
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -39,8 +42,10 @@ def _user_errors() -> Any:
 
     try:
         yield
-    except (DataError, ModelError, ModeError) as err:
+    except (DataError, ModelError) as err:
         _fail(str(err))
+    except ModeError as err:
+        _fail(str(err), EXIT_USAGE)
 
 
 def _quiet_transformers() -> None:
@@ -62,7 +67,7 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--data",
             required=True,
-            type=click.Path(exists=True),
+            type=click.Path(),  # a missing one is DataError: exit 1, as in every command
             help="A `tasklang compile` dataset directory (train.jsonl, val.jsonl) or a JSONL file.",
         ),
         click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Run directory."),
@@ -315,7 +320,7 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
 
 @click.group("eval", invoke_without_command=True)
 @click.option("--model", default=None, help="`tiny`, a hub id, a model directory or a run directory.")
-@click.option("--data", default=None, type=click.Path(exists=True, dir_okay=False), help="Records (JSONL).")
+@click.option("--data", default=None, type=click.Path(), help="Records (JSONL).")
 @click.option(
     "-o",
     "--out",
@@ -348,7 +353,7 @@ def eval_group(
         return
     missing = [name for name, v in (("--model", model), ("--data", data), ("-o", out)) if v is None]
     if missing:
-        _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare A B`)")
+        _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare A B`)", EXIT_USAGE)
     assert model is not None and data is not None and out is not None
     with _user_errors():
         _quiet_transformers()

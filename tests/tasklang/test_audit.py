@@ -278,19 +278,19 @@ def test_cli_passing_library_exits_0(tmp_path: Path, files: tuple[Path, Path]) -
     assert "<svg" in r.stdout and r.stderr.count("\n") == 1
 
 
-def test_cli_usage_errors(tmp_path: Path, files: tuple[Path, Path]) -> None:
+def test_cli_input_errors_exit_1(tmp_path: Path, files: tuple[Path, Path]) -> None:
     lib, _ = files
     r = run("audit", str(tmp_path / "missing.task"))
-    assert r.exit_code == 2 and "missing.task" in r.stderr and "Traceback" not in r.output
+    assert r.exit_code == 1 and "missing.task" in r.stderr and "Traceback" not in r.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(REFERENCE[0]) + "\n{not json\n", encoding="utf-8")
     r = run("audit", str(lib), "--against", str(bad))
-    assert r.exit_code == 2 and f"{bad}:2: not JSON" in r.stderr
+    assert r.exit_code == 1 and f"{bad}:2: not JSON" in r.stderr
     bad.write_text(json.dumps({"question": "q"}) + "\n", encoding="utf-8")
     r = run("audit", str(lib), "--against", str(bad))
-    assert r.exit_code == 2 and f"{bad}:1:" in r.stderr and '"answer"' in r.stderr
+    assert r.exit_code == 1 and f"{bad}:1:" in r.stderr and '"answer"' in r.stderr
     r = run("audit", str(lib), "--against", str(tmp_path / "nope.jsonl"))
-    assert r.exit_code == 2 and "no such file" in r.stderr
+    assert r.exit_code == 1 and "no such file" in r.stderr
     with pytest.raises(AuditUsageError):
         api.audit([str(tmp_path / "missing.task")])
 

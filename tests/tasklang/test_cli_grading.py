@@ -46,7 +46,7 @@ def test_solve_text_output_shows_status_and_trace() -> None:
 
 def test_solve_usage_errors_are_clear_and_non_zero(tmp_path: Path) -> None:
     got = run("solve", str(tmp_path / "missing.txt"))
-    assert got.exit_code == 2 and "cannot read" in got.output and "Traceback" not in got.output
+    assert got.exit_code == 1 and "cannot read" in got.output and "Traceback" not in got.output
     got = run("solve", "-", "--answer", "eighteen", stdin=JANET)
     assert got.exit_code == 2 and "--answer" in got.output
     got = run("solve", "-", "--format", "xml", stdin=JANET)

@@ -137,7 +137,7 @@ def test_cli(tmp_path: Path, ref: Path) -> None:
     assert "kept 3 of 6 problems (train 2, val 1)" in r.stderr
     assert "no_gold 1" in r.stderr
     r = run("import", "gsm8k", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o2"))
-    assert r.exit_code == 2 and "no such file" in r.stderr and "Traceback" not in r.output
+    assert r.exit_code == 1 and "no such file" in r.stderr and "Traceback" not in r.output
     none = tmp_path / "none.jsonl"
     none.write_text(json.dumps(PROBLEMS[1]) + "\n", encoding="utf-8")
     r = run("import", "gsm8k", str(none), "-o", str(tmp_path / "o3"))
@@ -146,4 +146,4 @@ def test_cli(tmp_path: Path, ref: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": 5}\n', encoding="utf-8")
     r = run("import", "gsm8k", str(bad), "-o", str(tmp_path / "o4"))
-    assert r.exit_code == 2 and f"{bad}:1:" in r.stderr
+    assert r.exit_code == 1 and f"{bad}:1:" in r.stderr

@@ -74,11 +74,11 @@ def test_sft_then_eval_then_compare(dataset_dir, tmp_path) -> None:
     assert {"mcnemar_p", "cohens_h", "discordant"} <= set(cmp)
 
 
-def test_bad_inputs_get_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
+def test_bad_inputs_exit_1_and_bad_options_exit_2(dataset_dir, tmp_path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
     result = _run("eval", "--model", "tiny", "--data", str(bad), "-o", str(tmp_path / "o.jsonl"))
-    assert result.exit_code == 2 and "bad.jsonl:1: not JSON" in result.output
+    assert result.exit_code == 1 and "bad.jsonl:1: not JSON" in result.output
     result = _run(
         "train",
         "sft",
@@ -89,7 +89,7 @@ def test_bad_inputs_get_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
         "-o",
         str(tmp_path / "r"),
     )
-    assert result.exit_code == 2 and "cannot load model" in result.output
+    assert result.exit_code == 1 and "cannot load model" in result.output
     result = _run(
         "train",
         "sft",
@@ -109,8 +109,8 @@ def test_bad_inputs_get_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
     assert result.exit_code == 2 and "has 2 layers" in result.output
     result = _run("train", "rl", "--model", "tiny", "--data", str(dataset_dir), "-o",
                   str(tmp_path / "rl"), "--prompt-split", "val")
-    assert result.exit_code == 2 and "val is what checkpoints are chosen on" in result.output
+    assert result.exit_code == 1 and "val is what checkpoints are chosen on" in result.output
     result = _run("eval", "compare", str(bad), str(bad))
-    assert result.exit_code == 2 and "not JSON" in result.output
+    assert result.exit_code == 1 and "not JSON" in result.output
     result = _run("eval", "--model", "tiny")
     assert result.exit_code == 2 and "needs --data, -o" in result.output
