@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +12,7 @@ from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context
 from .checks import CheckResult, check_program
 from .compiler import Example, Rejected, compile_pattern
+from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
 from .diagnostics import Diagnostic, Span, apply_allows, error
 from .program import Program, load_program
 from .rng import StreamRandom
@@ -55,10 +56,17 @@ def datasets_of(checked: Checked) -> list[ast.Dataset]:
 
 def compile_paths(paths: list[str], out: Path, workers: int = 1,
                   progress: Callable[[str, int], Progress] | None = None,
-                  only: list[str] | None = None) -> tuple[Checked, list[BuildResult]]:
-    """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail."""
+                  only: list[str] | None = None, decontaminate: Sequence[str] = (),
+                  ngram: int = DEFAULT_NGRAM) -> tuple[Checked, list[BuildResult]]:
+    """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail.
+    `decontaminate` names benchmark files (relative to the working directory) that every
+    dataset is checked against, besides its own `decontaminate` statements."""
     checked = check(paths)
     if not checked.ok or checked.result is None:
+        return checked, []
+    benchmarks, diags = _command_line_benchmarks(decontaminate, ngram)
+    checked.diagnostics += diags
+    if not checked.ok:
         return checked, []
     datasets = datasets_of(checked)
     if only:
@@ -72,12 +80,19 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
         checked.diagnostics.append(error("no-datasets", "no dataset declared in "
                                          + ", ".join(paths), Span.point(paths[0])))
         return checked, []
-    results = [build_dataset(checked.program, checked.result, ds, out, workers, progress)
-               for ds in datasets]
+    results = [build_dataset(checked.program, checked.result, ds, out, workers, progress,
+                             benchmarks=benchmarks) for ds in datasets]
     for r in results:
         r.diagnostics, allowed = apply_allows(r.diagnostics, checked.program.sources)
         checked.allowed += allowed
     return checked, results
+
+
+def _command_line_benchmarks(paths: Sequence[str], ngram: int
+                             ) -> tuple[list[Benchmark], list[Diagnostic]]:
+    """`--decontaminate` files, read once for every dataset."""
+    return load_all(BenchmarkSource(resolve(p, Path()), p, ngram, Span.point(p), "command line")
+                    for p in paths)
 
 
 @dataclass(frozen=True)
