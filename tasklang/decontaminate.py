@@ -270,12 +270,14 @@ class Scan:
                                system_span, "take benchmark problems out of the system prompt"))
         for (pattern, tid), off in self.by_template.items():
             splits = ", ".join(f"{s} {n}" for s, n in sorted(off.splits.items()))
-            benches = "benchmark item" if len(off.items) == 1 else "benchmark items"
+            files = sorted({self.index.benchmarks[b].source.shown for b, _ in off.items})
+            items = "item" if len(off.items) == 1 else "items"
             diags.append(error(
                 "benchmark-overlap",
                 f"dataset {self.dataset}, pattern {pattern}, template {tid}: {off.count} "
                 f"question(s) ({splits}) share {self._sizes()}-word runs with {len(off.items)} "
-                f"{benches}", template_spans.get(tid, system_span), *off.shown,
+                f"{items} of {', '.join(files)}", template_spans.get(tid, system_span),
+                *off.shown,
                 f"compared lower-cased, every number as {PLACEHOLDER}: rephrase the template, "
                 "not its numbers"))
         return diags

@@ -195,8 +195,8 @@ def test_a_planted_copy_fails_the_build_and_names_everything(tmp_path: Path) -> 
     d = next(d for d in diags if d.code == "benchmark-overlap")
     assert d.span.file == str(src) or d.span.file.endswith("t.task")
     assert d.span.line == 4  # the template statement
-    assert "dataset pay_ds, pattern pay, template pay/0: 40 question(s) (train 30, val 10)" \
-        in d.message
+    assert d.message == ("dataset pay_ds, pattern pay, template pay/0: 40 question(s) (train 30, "
+                         "val 10) share 13-word runs with 1 item of bench.jsonl")
     assert len(d.notes) == 3 + 1  # three quoted offenders and the suggestion
     assert 'pay_ds/val/0000000 (split val) shares "weng earns <n> an hour for babysitting ' \
            'yesterday she just did <n> minutes" with bench.jsonl:2' in d.notes[0]
@@ -225,6 +225,17 @@ def test_ngram_size_decides_how_short_a_copy_is_caught(tmp_path: Path) -> None:
         checked, results = api.compile_paths([str(task(tmp_path, ten_words, extra))],
                                              tmp_path / "out")
         assert checked.ok and results[0].ok is ok
+
+
+def test_workers_find_the_same_overlaps(tmp_path: Path) -> None:
+    bench_file(tmp_path)
+    src = write(tmp_path, TASK.format(template=PLANTED, extra='decontaminate "bench.jsonl"')
+                .replace("split train 30", "split train 600"))
+    found = []
+    for workers in (1, 2):
+        checked, results = api.compile_paths([str(src)], tmp_path / "out", workers)
+        found.append([(d.message, d.notes) for d in all_diagnostics(checked, results)])
+    assert found[0] == found[1] and "610 question(s)" in found[0][0][0]
 
 
 def test_the_system_prompt_is_checked_once(tmp_path: Path) -> None:
