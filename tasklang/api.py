@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +12,7 @@ from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context
 from .checks import CheckResult, check_program
 from .compiler import Example, Rejected, compile_pattern
+from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
 from .diagnostics import Diagnostic, Span, apply_allows, error
 from .files import staged_output
 from .program import Program, load_program
@@ -56,14 +57,21 @@ def datasets_of(checked: Checked) -> list[ast.Dataset]:
 
 def compile_paths(paths: list[str], out: Path, workers: int = 1,
                   progress: Callable[[str, int], Progress] | None = None,
-                  only: list[str] | None = None) -> tuple[Checked, list[BuildResult]]:
+                  only: list[str] | None = None, decontaminate: Sequence[str] = (),
+                  ngram: int = DEFAULT_NGRAM) -> tuple[Checked, list[BuildResult]]:
     """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail.
 
     `out` is locked for the whole build (OutputBusy when another run holds it); datasets are
     built into one staging folder and each passing one is switched into place atomically
-    (files.staged_output): after any kill, every dataset is its complete old or new build."""
+    (files.staged_output): after any kill, every dataset is its complete old or new build.
+    `decontaminate` names benchmark files (relative to the working directory) that every
+    dataset is checked against, besides its own `decontaminate` statements."""
     checked = check(paths)
     if not checked.ok or checked.result is None:
+        return checked, []
+    benchmarks, diags = _command_line_benchmarks(decontaminate, ngram)
+    checked.diagnostics += diags
+    if not checked.ok:
         return checked, []
     datasets = datasets_of(checked)
     if only:
@@ -79,7 +87,7 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
         return checked, []
     with staged_output(out) as staging:
         results = [build_dataset(checked.program, checked.result, ds, staging.dir, workers,
-                                 progress) for ds in datasets]
+                                 progress, benchmarks=benchmarks) for ds in datasets]
         staging.commit([r.dataset for r in results if r.ok])
     for r in results:
         if r.ok:
@@ -88,6 +96,13 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
         r.diagnostics, allowed = apply_allows(r.diagnostics, checked.program.sources)
         checked.allowed += allowed
     return checked, results
+
+
+def _command_line_benchmarks(paths: Sequence[str], ngram: int
+                             ) -> tuple[list[Benchmark], list[Diagnostic]]:
+    """`--decontaminate` files, read once for every dataset."""
+    return load_all(BenchmarkSource(resolve(p, Path()), p, ngram, Span.point(p), "command line")
+                    for p in paths)
 
 
 @dataclass(frozen=True)

@@ -372,7 +372,17 @@ class UniquePayloads:
     span: Span
 
 
-DatasetStmt: TypeAlias = Weighted | SplitDecl | Setting | LanguageMix | UniquePayloads
+@dataclass(frozen=True, slots=True)
+class Decontaminate:
+    """`decontaminate "bench.jsonl" ngram 8`: no question may share an n-gram with the file."""
+
+    path: str  # relative to the .task file
+    ngram: Fraction | None  # None: the default size
+    span: Span
+
+
+DatasetStmt: TypeAlias = (Weighted | SplitDecl | Setting | LanguageMix | UniquePayloads
+                          | Decontaminate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +394,7 @@ class Dataset:
     languages: tuple[LanguageMix, ...]
     unique_payloads: bool
     span: Span
+    decontaminate: tuple[Decontaminate, ...] = ()
 
 
 Item: TypeAlias = Import | ExpertDecl | VocabDecl | Pattern | Dataset

@@ -14,7 +14,7 @@ import os
 import shutil
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -28,6 +28,7 @@ from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
 from .checks import CheckResult, setting
 from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
+from .decontaminate import Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all, resolve
 from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
 from .program import Program
@@ -94,6 +95,7 @@ class Context:
     orders: dict[str, list[int]] = field(default_factory=dict)
     usable: dict[tuple[int, str, str | None], list[CompiledTemplate]] = field(default_factory=dict)
     derivers: dict[str, SeedDeriver] = field(default_factory=dict)
+    decontam: Index | None = None  # the benchmarks no question may share an n-gram with
 
     @cached_property
     def language_thresholds(self) -> list[tuple[str, float]]:
@@ -216,6 +218,7 @@ class Prepared:
     prompt_tokens: int
     completion_tokens: int
     raw_floats: tuple[str, ...]
+    overlap: Overlap | None = None  # the first n-gram shared with a benchmark
 
 
 def prepare(ctx: Context, split: str, drawn: list[tuple[int, Example]]) -> list[Prepared]:
@@ -223,11 +226,13 @@ def prepare(ctx: Context, split: str, drawn: list[tuple[int, Example]]) -> list[
     prompts = ctx.counter.prompt_lengths([(ctx.settings.system, ex.question) for _, ex in drawn])
     targets = ctx.counter.text_lengths([ex.completion for _, ex in drawn])
     out = []
+    scan = ctx.decontam.first_overlap if ctx.decontam is not None else None
     for (index, ex), p_len, c_len in zip(drawn, prompts, targets, strict=True):
         line = record_line(ex, ctx, split, index)
         out.append(Prepared(ex.pattern, ex.expert or "none", ex.template_id,
                             ex.lang or MAIN_LANGUAGE, line, payload_key(ex.pattern, ex.payload),
-                            question_key(ex.question), p_len, c_len, ex.raw_floats))
+                            question_key(ex.question), p_len, c_len, ex.raw_floats,
+                            None if scan is None else scan(ex.question)))
     return out
 
 
@@ -490,11 +495,14 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
 
 
 def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, staging: Path,
-                  workers: int = 1, progress: Callable[[str, int], Progress] | None = None
-                  ) -> BuildResult:
+                  workers: int = 1, progress: Callable[[str, int], Progress] | None = None,
+                  benchmarks: Sequence[Benchmark] = ()) -> BuildResult:
     """Build `ds` into `staging/<name>/` (out_dir of the result when it passed; the caller
     switches it into place). A failed build removes its folder."""
     base = Path(ds.span.file).parent
+    index, bench_diags = _benchmark_index(ds, benchmarks)
+    if any(d.is_error for d in bench_diags):
+        return BuildResult(ds.name, None, bench_diags)
     settings_probe = setting(ds, "tokenizer")
     try:
         counter = make_counter(settings_probe.value if settings_probe else None, base)  # type: ignore[arg-type]
@@ -502,7 +510,8 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
         span = settings_probe.span if settings_probe else ds.span
         return BuildResult(ds.name, None, [error("missing-tokenizer", str(err), span)])
     ctx = make_context(program, checked, ds, counter)
-    diags = preflight(ctx, program, ds)
+    ctx.decontam = index
+    diags = bench_diags + preflight(ctx, program, ds)
     if any(d.is_error for d in diags):
         return BuildResult(ds.name, None, diags)
     tmp = staging / ds.name
@@ -520,6 +529,26 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
         raise
 
 
+def _benchmark_index(ds: ast.Dataset, given: Sequence[Benchmark]
+                     ) -> tuple[Index | None, list[Diagnostic]]:
+    """The dataset's `decontaminate` files, read, with those given on the command line."""
+    from .decontaminate import DEFAULT_NGRAM
+
+    base = Path(ds.span.file).parent
+    sources = [BenchmarkSource(resolve(d.path, base), d.path,
+                               DEFAULT_NGRAM if d.ngram is None else int(d.ngram), d.span,
+                               "statement") for d in ds.decontaminate]
+    loaded, diags = load_all(sources)
+    benchmarks = [*given, *loaded]
+    return (Index(benchmarks) if benchmarks else None), diags
+
+
+def _template_spans(ctx: Context, program: Program) -> dict[str, Span]:
+    """Template id -> its statement (compiled templates keep the source order)."""
+    return {ct.id: t.span for p in ctx.patterns
+            for ct, t in zip(p.templates, program.patterns[p.name].templates, strict=True)}
+
+
 def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCounter, tmp: Path,
               workers: int, progress: Callable[[str, int], Progress] | None,
               diags: list[Diagnostic]) -> BuildResult:
@@ -527,18 +556,29 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
     budget = BudgetCheck(ctx.settings, counter.description)
     stats: dict[str, SplitStats] = {}
     raw_floats: Counter[str] = Counter()
+    scan = None if ctx.decontam is None else Scan(ctx.decontam, ds.name)
+    if scan is not None:
+        scan.check_system(ctx.settings.system)
     for split in ctx.splits:
         tick = progress(split.name, int(split.size)) if progress else None
         path = tmp / f"{split.name}.jsonl"
         with path.open("w", encoding="utf-8", newline="\n") as fh:
             failure = _write_split(ctx, split, registry, budget, fh, workers, tick,
-                                   stats.setdefault(split.name, SplitStats()), raw_floats)
+                                   stats.setdefault(split.name, SplitStats()), raw_floats, scan)
         if failure is not None:
             return BuildResult(ds.name, None, diags + [failure])
-    if budget.violations:
-        return BuildResult(ds.name, None, diags + [_budget_error(budget, ds)])
+    failures = [_budget_error(budget, ds)] if budget.violations else []
+    if scan is not None and not scan.clean:  # a hard error: nothing is written
+        system = setting(ds, "system")
+        failures += scan.diagnostics(_template_spans(ctx, program),
+                                     ds.span if system is None else system.span)
+    if failures:
+        return BuildResult(ds.name, None, diags + failures)
     diags += _raw_float_warnings(raw_floats, ds)
     manifest = _manifest(ctx, ds, program, counter, stats, tmp)
+    if scan is not None:
+        base = Path(ds.span.file).resolve().parent
+        manifest["decontamination"] = scan.to_json(lambda p: _relative(str(p), base))
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
                                        encoding="utf-8")
     counts = {s: sum(st.patterns.values()) for s, st in stats.items()}
@@ -547,7 +587,7 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
 
 def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, budget: BudgetCheck,
                  fh: TextIO, workers: int, tick: Progress | None, stats: SplitStats,
-                 raw_floats: Counter[str]) -> Diagnostic | None:
+                 raw_floats: Counter[str], scan: Scan | None = None) -> Diagnostic | None:
     for index, first in enumerate(first_draws(ctx, split, workers)):
         got = _accept(ctx, split.name, index, first, registry)
         if isinstance(got, Diagnostic):
@@ -558,6 +598,9 @@ def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, bud
         for r in prepared.raw_floats:
             raw_floats[f"{prepared.pattern}: {r}"] += 1
         budget.check(prepared, record_id(ctx, split.name, index))
+        if prepared.overlap is not None and scan is not None:
+            scan.add(prepared.overlap, split.name, prepared.pattern, prepared.template_id,
+                     record_id(ctx, split.name, index))
         fh.write(prepared.line)
         fh.write("\n")
         if tick is not None:

@@ -647,6 +647,17 @@ def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
                                    "as a model id", tok.span))
 
 
+def _check_decontaminate(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
+    from .decontaminate import MAX_NGRAM, MIN_NGRAM
+
+    for d in ds.decontaminate:
+        n = d.ngram
+        if n is not None and not (n.denominator == 1 and MIN_NGRAM <= n <= MAX_NGRAM):
+            diags.append(error("bad-ngram", f"ngram needs a whole number from {MIN_NGRAM} to "
+                               f"{MAX_NGRAM}, not {float(n):g}", d.span,
+                               "13 is lm-evaluation-harness's size; 8 catches shorter copies"))
+
+
 def _listed(ds: ast.Dataset) -> list[ast.Weighted]:
     """The dataset's patterns, first listing only (a repeat is reported as duplicate-name)."""
     seen: set[str] = set()
@@ -780,6 +791,7 @@ def check_dataset(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertT
         if w.weight <= 0:
             diags.append(error("bad-weight", f"weight of {w.pattern} must be positive", w.span))
     _check_settings(ds, diags)
+    _check_decontaminate(ds, diags)
     _check_languages(ds, diags)
     _check_splits(ds, infos, diags)
     _lints(ds, infos, table, diags)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__, exits
+from .decontaminate import DEFAULT_NGRAM, MAX_NGRAM, MIN_NGRAM
 from .exits import CommandError, InputUnreadable, OutputUnwritable
 
 # The table and its reasons live in tasklang/exits.py (and README "Exit codes").
@@ -375,9 +376,15 @@ def _preview_json(item: Any) -> dict[str, Any]:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes; the output bytes do not depend on it.")
 @click.option("--dataset", "only", multiple=True, help="Build only these datasets.")
+@click.option("--decontaminate", "benchmarks", multiple=True, metavar="FILE",
+              help="Benchmark (JSONL with question/prompt, or one item per line): a question "
+                   "sharing an n-gram with it fails the build. Repeatable; every dataset.")
+@click.option("--decontaminate-ngram", "ngram", type=click.IntRange(MIN_NGRAM, MAX_NGRAM),
+              default=DEFAULT_NGRAM,
+              show_default=True, help="n-gram size for --decontaminate files.")
 @_FORMAT
 def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str, ...],
-                fmt: str) -> None:
+                benchmarks: tuple[str, ...], ngram: int, fmt: str) -> None:
     """Compile .task files into verified datasets (train/val/test JSONL + manifest.json)."""
     from .api import compile_paths
 
@@ -392,7 +399,8 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
         return bar.update
 
     try:
-        checked, results = compile_paths(list(paths), Path(out), workers, progress, list(only))
+        checked, results = compile_paths(list(paths), Path(out), workers, progress, list(only),
+                                         benchmarks, ngram)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)

@@ -250,6 +250,10 @@ class _Builder(Transformer[Token, ast.Module]):
     def ds_unique(self, meta: Meta, c: list[Any]) -> ast.UniquePayloads:
         return ast.UniquePayloads(self._span(meta))
 
+    def ds_decontaminate(self, meta: Meta, c: list[Any]) -> ast.Decontaminate:
+        return ast.Decontaminate(c[0].value, None if c[1] is None else c[1].value,
+                                 self._span(meta))
+
     def dataset(self, meta: Meta, c: list[Any]) -> ast.Dataset:
         flat: list[Any] = []
         for item in c[1:]:
@@ -262,6 +266,7 @@ class _Builder(Transformer[Token, ast.Module]):
             languages=tuple(x for x in flat if isinstance(x, ast.LanguageMix)),
             unique_payloads=any(isinstance(x, ast.UniquePayloads) for x in flat),
             span=self._span(meta),
+            decontaminate=tuple(x for x in flat if isinstance(x, ast.Decontaminate)),
         )
 
     def start(self, meta: Meta, c: list[Any]) -> ast.Module:
