@@ -1,7 +1,9 @@
 """How much of GSM8K the runtime can express: answers converted to traces that reach `####`.
 
 Prints the fraction of reference answers whose converted trace executes to the
-gold answer, the failure reasons, and the wall time.
+gold answer (each converted with its question), the failure reasons, how many converted
+traces read one variable twice in a step (by op: `add`/`mul` may, `sub`/`div` never
+should), and the wall time.
 
     python bench/gsm8k_expressible.py [PATH] [--examples N]
 
@@ -27,7 +29,7 @@ def _examples(path: Path, count: int) -> None:
     """The first `count` failures of each reason, to look at."""
     shown: dict[str, int] = {}
     for index, record in enumerate(load_reference(path)):
-        conversion = convert(record.get("answer"))  # type: ignore[arg-type]
+        conversion = convert(record.get("answer"), record.get("question"))  # type: ignore[arg-type]
         reason = conversion.reason
         if reason is None or shown.get(reason, 0) >= count:
             continue
@@ -49,6 +51,10 @@ def main() -> None:
     print(f"expressible: {report.ok}/{report.total} = {report.fraction:.4f}")
     for reason, count in report.reasons.most_common():
         print(f"  {reason:28s} {count:5d}  ({count / max(report.total, 1):.2%})")
+    repeated = ", ".join(f"{op} {n}" for op, n in sorted(report.repeated.items())) or "none"
+    print(f"traces with a step reading one variable twice: {repeated}")
+    print(f"  of sub/div/floordiv/pow: {len(report.self_op_records)}"
+          + (f" (records {list(report.self_op_records)[:20]})" if report.self_op_records else ""))
     print(f"wall time: {elapsed:.2f} s ({report.total / max(elapsed, 1e-9):.0f} answers/s)")
     if args.examples:
         _examples(args.path, args.examples)

@@ -573,16 +573,17 @@ _Node = _Init | _Compute
 class _Graph:
     """Steps under construction, addressed by index; names are given once pruned.
 
-    `mentions` counts how often the question states each value (see `question_mentions`);
-    empty when the question is not known.
+    `question`: the problem's text, when known; read (`question_mentions`) only when an
+    answer repeats a number in one sum or product.
     """
 
-    def __init__(self, mentions: Counter[Fraction] | None = None) -> None:
+    def __init__(self, question: str | None = None) -> None:
         self.nodes: list[_Node] = []
         # The inits of each value, first made first: usually one (`48` read twice is one
         # 48), more where the text has two quantities of that value (see `apart`).
         self.inits: dict[Fraction, list[int]] = {}
-        self.mentions: Counter[Fraction] = mentions if mentions is not None else Counter()
+        self.question = question
+        self._mentions: Counter[Fraction] | None = None
         # (node, exact value, written value) of each equation so far, in order.
         self.results: list[tuple[int, Fraction, Fraction | None]] = []
 
@@ -609,7 +610,8 @@ class _Graph:
             ):
                 return self.literal(-value)  # `-3`: a negative number
             # `-(a+b)`, or `-24` where 24 is an earlier result: negate the step.
-            return self.compute("sub", [self.constant(Fraction(0)), self.lower(node.operand)])
+            zero, operand = self.constant(Fraction(0)), self.lower(node.operand)
+            return self.binary("-", zero, operand, _literal(node.operand))
         if isinstance(node, Pct):  # `100%` is 100/100: two inits, see `binary`
             hundred = Fraction(100)
             return self.binary("/", self.lower(node.operand), self.constant(hundred), hundred)
@@ -673,10 +675,16 @@ class _Graph:
             out.append(arg)
         return out
 
+    def mentions(self, value: Fraction) -> int:
+        """How often the question states `value` (0 without a question)."""
+        if self._mentions is None:
+            self._mentions = question_mentions(self.question) if self.question else Counter()
+        return self._mentions[value]
+
     def sources(self, value: Fraction, uses: int) -> list[int]:
         """The nodes a number used `uses` times in one sum or product may stand for."""
         results = self.matches(value)
-        stated = self.mentions[value] if results else max(self.mentions[value], 1)
+        stated = self.mentions(value) if results else max(self.mentions(value), 1)
         inits = [self.init(value, i) for i in range(min(stated, uses))]
         return results + [i for i in inits if i not in results]
 
@@ -791,9 +799,13 @@ _NUMBER_WORDS: dict[str, tuple[Fraction, ...]] = {
     **{word: (Fraction(n),) for n, word in enumerate(_UNITS)},
     **{word: (Fraction(10 * n),) for n, word in enumerate(_TENS, start=2)},
     "hundred": (Fraction(100),), "thousand": (Fraction(1000),), "dozen": (Fraction(12),),
-    "half": (Fraction(2), Fraction(1, 2)), "twice": (Fraction(2),), "double": (Fraction(2),),
-    "triple": (Fraction(3),), "thrice": (Fraction(3),), "third": (Fraction(3), Fraction(1, 3)),
-    "quarter": (Fraction(4), Fraction(1, 4)),
+    "once": (Fraction(1),), "twice": (Fraction(2),), "thrice": (Fraction(3),),
+    **dict.fromkeys(("half", "halves"), (Fraction(2), Fraction(1, 2))),
+    **dict.fromkeys(("double", "doubles", "doubled"), (Fraction(2),)),
+    **dict.fromkeys(("triple", "triples", "tripled"), (Fraction(3),)),
+    **dict.fromkeys(("third", "thirds"), (Fraction(3), Fraction(1, 3))),
+    **dict.fromkeys(("quarter", "quarters", "fourth", "fourths"), (Fraction(4), Fraction(1, 4))),
+    **dict.fromkeys(("fifth", "fifths"), (Fraction(5), Fraction(1, 5))),
 }
 
 
@@ -851,18 +863,16 @@ def convert(answer: str, question: str | None = None) -> Conversion:
     equations, bad = find_equations(body)
     if not equations:
         return _failed(UNPARSABLE if bad else NO_EQUATIONS, gold)
-    mentions = question_mentions(question) if isinstance(question, str) else None
-    graph, skipped = _build(equations, mentions)
+    graph, skipped = _build(equations, question if isinstance(question, str) else None)
     final = graph.final(gold)
     if final is None:
         return _failed(_why_unreached(graph, gold, bad, skipped), gold, len(equations))
     return _run(graph, final, gold, len(equations))
 
 
-def _build(equations: list[Equation],
-           mentions: Counter[Fraction] | None) -> tuple[_Graph, int]:
+def _build(equations: list[Equation], question: str | None) -> tuple[_Graph, int]:
     """The graph of every evaluable equation, and how many could not be evaluated."""
-    graph, skipped = _Graph(mentions), 0
+    graph, skipped = _Graph(question), 0
     for equation in equations:
         try:
             graph.add_equation(equation)
@@ -921,21 +931,45 @@ class ReferenceReport:
     total: int
     ok: int
     reasons: Counter[str] = field(default_factory=Counter)
+    # Converted traces with a step reading one variable twice, by op (`repeated_operands`), and
+    # the 1-based record numbers of those with such a step of `NEVER_REPEATED` (none expected).
+    repeated: Counter[str] = field(default_factory=Counter)
+    self_op_records: tuple[int, ...] = ()
 
     @property
     def fraction(self) -> float:
         return self.ok / self.total if self.total else 0.0
 
 
+# Ops whose two operands are always two quantities (`x-x` and `x/x` of one are never meant).
+NEVER_REPEATED = frozenset({"sub", "div", "floordiv", "pow"})
+
+
+def repeated_operands(trace: Trace) -> set[str]:
+    """The ops of the trace's steps that name one variable twice among their arguments.
+
+    `add` and `mul` may (doubling, a square: one quantity used twice); an op of
+    `NEVER_REPEATED` never does in a converted trace.
+    """
+    return {step.compute_op for step in trace.steps
+            if isinstance(step, ComputeStep) and len(set(step.args)) < len(step.args)}
+
+
 def reference_report(path: str | Path) -> ReferenceReport:
-    """Convert every answer in a GSM8K-format file and count the failure reasons."""
-    total, ok, reasons = 0, 0, Counter[str]()
+    """Convert every answer in a GSM8K-format file (with its question) and count the failure
+    reasons, and the traces that read one variable twice in a step."""
+    total, ok, reasons, repeated = 0, 0, Counter[str](), Counter[str]()
+    self_op_records: list[int] = []
     for record in load_reference(path):
         total += 1
         answer, question = record.get("answer"), record.get("question")
         conversion = convert(answer, question)  # type: ignore[arg-type]  # checked inside
-        if conversion.ok:
+        if conversion.ok and conversion.trace is not None:
             ok += 1
+            ops = repeated_operands(conversion.trace)
+            repeated.update(ops)
+            if ops & NEVER_REPEATED:
+                self_op_records.append(total)
         else:
             reasons[conversion.reason or "unknown"] += 1
-    return ReferenceReport(total, ok, reasons)
+    return ReferenceReport(total, ok, reasons, repeated, tuple(self_op_records))
