@@ -4,7 +4,9 @@ A GSM8K answer writes its computation as calculator annotations
 (`48/2 = <<48/2=24>>24`) and, now and then, as plain equations with none
 (`3 * 4 = 12`). Each equation becomes compute steps over the numbers it
 reads; a number that repeats an earlier equation's result is wired to that
-step, so the trace is the computation graph the writer had in mind. The
+step, so the trace is the computation graph the writer had in mind, except
+where two equal numbers are two quantities (`$2/2`: a price over the question's
+2 liters; see `_Graph.binary` and `_Graph.stated_apart`). The
 step that reaches the `#### 72` gold answer becomes `result`, dead steps are
 pruned, and the runtime executes the trace to confirm it.
 
@@ -685,7 +687,7 @@ class _Graph:
         """The nodes a number used `uses` times in one sum or product may stand for."""
         results = self.matches(value)
         stated = self.mentions(value) if results else max(self.mentions(value), 1)
-        inits = [self.init(value, i) for i in range(min(stated, uses))]
+        inits = [self.init(value, i) for i in range(min(stated, uses - len(results)))]
         return results + [i for i in inits if i not in results]
 
     def literal(self, value: Fraction) -> int:
