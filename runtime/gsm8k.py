@@ -4,7 +4,9 @@ A GSM8K answer writes its computation as calculator annotations
 (`48/2 = <<48/2=24>>24`) and, now and then, as plain equations with none
 (`3 * 4 = 12`). Each equation becomes compute steps over the numbers it
 reads; a number that repeats an earlier equation's result is wired to that
-step, so the trace is the computation graph the writer had in mind. The
+step, so the trace is the computation graph the writer had in mind, except
+where two equal numbers are two quantities (`$2/2`: a price over the question's
+2 liters; see `_Graph.binary` and `_Graph.stated_apart`). The
 step that reaches the `#### 72` gold answer becomes `result`, dead steps are
 pruned, and the runtime executes the trace to confirm it.
 
@@ -571,11 +573,19 @@ _Node = _Init | _Compute
 
 
 class _Graph:
-    """Steps under construction, addressed by index; names are given once pruned."""
+    """Steps under construction, addressed by index; names are given once pruned.
 
-    def __init__(self) -> None:
+    `question`: the problem's text, when known; read (`question_mentions`) only when an
+    answer repeats a number in one sum or product.
+    """
+
+    def __init__(self, question: str | None = None) -> None:
         self.nodes: list[_Node] = []
-        self.inits: dict[Fraction, int] = {}
+        # The inits of each value, first made first: usually one (`48` read twice is one
+        # 48), more where the text has two quantities of that value (see `apart`).
+        self.inits: dict[Fraction, list[int]] = {}
+        self.question = question
+        self._mentions: Counter[Fraction] | None = None
         # (node, exact value, written value) of each equation so far, in order.
         self.results: list[tuple[int, Fraction, Fraction | None]] = []
 
@@ -587,7 +597,8 @@ class _Graph:
         except TraceError:
             # Drop its partial steps: half an equation is not something the writer computed.
             del self.nodes[size:]
-            self.inits = {v: i for v, i in self.inits.items() if i < size}
+            kept = {v: [i for i in ids if i < size] for v, ids in self.inits.items()}
+            self.inits = {v: ids for v, ids in kept.items() if ids}
             raise
         self.results.append((node, self.nodes[node].value, equation.written))
 
@@ -601,13 +612,83 @@ class _Graph:
             ):
                 return self.literal(-value)  # `-3`: a negative number
             # `-(a+b)`, or `-24` where 24 is an earlier result: negate the step.
-            return self.compute("sub", [self.constant(Fraction(0)), self.lower(node.operand)])
-        if isinstance(node, Pct):
-            return self.compute("div", [self.lower(node.operand), self.constant(Fraction(100))])
+            zero, operand = self.constant(Fraction(0)), self.lower(node.operand)
+            return self.binary("-", zero, operand, _literal(node.operand))
+        if isinstance(node, Pct):  # `100%` is 100/100: two inits, see `binary`
+            hundred = Fraction(100)
+            return self.binary("/", self.lower(node.operand), self.constant(hundred), hundred)
         if node.op in ("+", "*"):
             # `a+b+c` is one sum as written, so one n-ary step.
-            return self.compute(_OP_NAMES[node.op], [self.lower(x) for x in _chain(node, node.op)])
-        return self.compute(_OP_NAMES[node.op], [self.lower(node.left), self.lower(node.right)])
+            operands = _chain(node, node.op)
+            args = self.stated_apart([self.lower(x) for x in operands], operands)
+            return self.compute(_OP_NAMES[node.op], args)
+        left, right = self.lower(node.left), self.lower(node.right)
+        return self.binary(node.op, left, right, _literal(node.right))
+
+    def binary(self, op: str, left: int, right: int, written: Fraction | None) -> int:
+        """`a-b`, `a/b`, `a//b`, `a^b`, never of one variable twice (`written`: the right
+        operand's number as written, when it is one).
+
+        Nobody writes `x-x` or `x/x` of one quantity, so equal operands are two quantities
+        that happen to be equal (`$2/2` per liter: the price just computed, then the
+        question's 2 liters): see `apart`. The text never says otherwise.
+        """
+        if right == left:
+            left, right = self.apart(left, self.nodes[left].value if written is None else written)
+        return self.compute(_OP_NAMES[op], [left, right])
+
+    def apart(self, node: int, value: Fraction) -> tuple[int, int]:
+        """Two different sources for a number that `node` stands for twice, as written `value`.
+
+        An earlier result stays on the left; with two earlier results of that value the
+        older goes left and the latest right (`5 miles / 5 mph`, the speed computed last);
+        with one, the right is an init (the question's mention, or a unit: `60/60`); an
+        init on the left gets a second init of the same value on the right.
+        """
+        results = self.matches(value)
+        if node in results:
+            older = results[results.index(node) + 1 :]
+            if older:
+                return older[0], node
+            if self.init(value, 0) != node:
+                return node, self.init(value, 0)
+        inits = self.inits.get(value, [])
+        return node, self.init(value, inits.index(node) + 1 if node in inits else 0)
+
+    def stated_apart(self, args: list[int], operands: list[Node]) -> list[int]:
+        """A number repeated in one sum or product stands for as many different quantities
+        as the text gives it: the earlier results of that value (`40 + 40 + 10` wheels of
+        bicycles and of cars), latest first, then as many inits as the question states it
+        (`2 hours at 2 mph`: 2*2 is hours times speed; `20 + 20` tubs, 20 bought and the
+        question's 20 in storage). Beyond those, the last source is used again: one
+        quantity taken twice (`30 + 15 + 15` of one stated 15, `9 + 9` of one result).
+        """
+        written = [_literal(operand) for operand in operands]
+        repeated = Counter(w for w in written if w is not None)
+        sources = {w: self.sources(w, count) for w, count in repeated.items() if count > 1}
+        seen: Counter[Fraction] = Counter()
+        out = []
+        for arg, number in zip(args, written, strict=True):
+            mine = sources.get(number) if number is not None else None
+            if number is not None and mine is not None and arg in mine:
+                # (`arg in mine`: the number itself, not a negation computed from it)
+                arg = mine[min(seen[number], len(mine) - 1)]
+                seen[number] += 1
+            out.append(arg)
+        return out
+
+    def mentions(self, value: Fraction) -> int:
+        """How often the question states `value` (0 without a question)."""
+        if self._mentions is None:
+            self._mentions = question_mentions(self.question) if self.question else Counter()
+        return self._mentions[value]
+
+    def sources(self, value: Fraction, uses: int) -> list[int]:
+        """The nodes a number used `uses` times in one sum or product may stand for."""
+        results = self.matches(value)
+        stated = self.mentions(value) if results else max(self.mentions(value), 1)
+        inits = [self.init(value, i) for i in range(min(stated, uses - len(results)))]
+        return results + [i for i in inits if i not in results]
 
     def literal(self, value: Fraction) -> int:
         """A number in the text: the latest earlier result it repeats, else an init.
@@ -618,16 +699,29 @@ class _Graph:
         return self.constant(value) if node is None else node
 
     def match(self, value: Fraction) -> int | None:
+        results = self.matches(value)
+        return results[0] if results else None
+
+    def matches(self, value: Fraction) -> list[int]:
+        """The earlier results a number can repeat, latest first, each node once."""
+        out: list[int] = []
         for node, exact, written in reversed(self.results):
-            if value == exact or (value == written and rounds_to(exact, value)):
-                return node
-        return None
+            if (value == exact or (value == written and rounds_to(exact, value))) and (
+                node not in out
+            ):
+                out.append(node)
+        return out
 
     def constant(self, value: Fraction) -> int:
         """An init, shared by every use of the same number (`48` read twice is one 48)."""
-        if value not in self.inits:
-            self.inits[value] = self._append(_Init(value))
-        return self.inits[value]
+        return self.init(value, 0)
+
+    def init(self, value: Fraction, index: int) -> int:
+        """The `index`-th init of `value` (0: the shared one), made when first asked for."""
+        inits = self.inits.setdefault(value, [])
+        while len(inits) <= index:
+            inits.append(self._append(_Init(value)))
+        return inits[index]
 
     def compute(self, op: str, args: list[int]) -> int:
         value = apply_op(op, [self.nodes[a].value for a in args])
@@ -679,11 +773,59 @@ class _Graph:
         return Trace(expert=EXPERT, trace=tuple(steps))
 
 
+def _literal(node: Node) -> Fraction | None:
+    """The number a leaf writes (`3.33`, `-2`), or None for a computation."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Neg) and isinstance(node.operand, Num):
+        return -node.operand.value
+    return None
+
+
 def _chain(node: Node, op: str) -> list[Node]:
     """Operands of a run of one associative operator: ((a+b)+c) -> [a, b, c]."""
     if isinstance(node, Bin) and node.op == op:
         return _chain(node.left, op) + _chain(node.right, op)
     return [node]
+
+
+# ================================================================ the question
+
+_UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen")
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+# Number words a question states quantities with, and the numbers an answer writes for
+# them (`half` is /2 or *1/2 there). Only counted: see `question_mentions`.
+_NUMBER_WORDS: dict[str, tuple[Fraction, ...]] = {
+    **{word: (Fraction(n),) for n, word in enumerate(_UNITS)},
+    **{word: (Fraction(10 * n),) for n, word in enumerate(_TENS, start=2)},
+    "hundred": (Fraction(100),), "thousand": (Fraction(1000),), "dozen": (Fraction(12),),
+    "once": (Fraction(1),), "twice": (Fraction(2),), "thrice": (Fraction(3),),
+    **dict.fromkeys(("half", "halves"), (Fraction(2), Fraction(1, 2))),
+    **dict.fromkeys(("double", "doubles", "doubled"), (Fraction(2),)),
+    **dict.fromkeys(("triple", "triples", "tripled"), (Fraction(3),)),
+    **dict.fromkeys(("third", "thirds"), (Fraction(3), Fraction(1, 3))),
+    **dict.fromkeys(("quarter", "quarters", "fourth", "fourths"), (Fraction(4), Fraction(1, 4))),
+    **dict.fromkeys(("fifth", "fifths"), (Fraction(5), Fraction(1, 5))),
+}
+
+
+def question_mentions(question: str) -> Counter[Fraction]:
+    """How many times a question states each value, in digits (`$1,200`, `2.5`, `20%`) or
+    in number words (`three`, `half`, `a dozen`).
+
+    The conversion reads this to tell two quantities of one value (`2 hours at 2 miles per
+    hour`: 2*2 is hours times speed, two inits) from one quantity used twice. A rough count:
+    `twenty-five` counts 20 and 5.
+    """
+    counts: Counter[Fraction] = Counter()
+    for token in _lex(question[:MAX_ANSWER_CHARS]):
+        if token.kind == "num" and token.value is not None:
+            counts[token.value] += 1
+        elif token.kind == "word":
+            counts.update(_NUMBER_WORDS.get(token.text.lower(), ()))
+    return counts
 
 
 # ================================================================ conversion
@@ -706,8 +848,13 @@ def _failed(reason: str, gold: Fraction | None = None, equations: int = 0,
     return Conversion(trace, value, gold, False, reason, equations)
 
 
-def convert(answer: str) -> Conversion:
-    """A GSM8K answer -> its trace, executed and compared with `####`. Never raises."""
+def convert(answer: str, question: str | None = None) -> Conversion:
+    """A GSM8K answer -> its trace, executed and compared with `####`. Never raises.
+
+    With the `question`, a value it states more than once can be that many inits in one
+    sum or product (see `_Graph.stated_apart`); `a-b` and `a/b` never read one variable
+    twice, with or without it.
+    """
     if not isinstance(answer, str):
         return _failed(NOT_TEXT)
     if len(answer) > MAX_ANSWER_CHARS:
@@ -718,16 +865,16 @@ def convert(answer: str) -> Conversion:
     equations, bad = find_equations(body)
     if not equations:
         return _failed(UNPARSABLE if bad else NO_EQUATIONS, gold)
-    graph, skipped = _build(equations)
+    graph, skipped = _build(equations, question if isinstance(question, str) else None)
     final = graph.final(gold)
     if final is None:
         return _failed(_why_unreached(graph, gold, bad, skipped), gold, len(equations))
     return _run(graph, final, gold, len(equations))
 
 
-def _build(equations: list[Equation]) -> tuple[_Graph, int]:
+def _build(equations: list[Equation], question: str | None) -> tuple[_Graph, int]:
     """The graph of every evaluable equation, and how many could not be evaluated."""
-    graph, skipped = _Graph(), 0
+    graph, skipped = _Graph(question), 0
     for equation in equations:
         try:
             graph.add_equation(equation)
@@ -786,20 +933,45 @@ class ReferenceReport:
     total: int
     ok: int
     reasons: Counter[str] = field(default_factory=Counter)
+    # Converted traces with a step reading one variable twice, by op (`repeated_operands`), and
+    # the 1-based record numbers of those with such a step of `NEVER_REPEATED` (none expected).
+    repeated: Counter[str] = field(default_factory=Counter)
+    self_op_records: tuple[int, ...] = ()
 
     @property
     def fraction(self) -> float:
         return self.ok / self.total if self.total else 0.0
 
 
+# Ops whose two operands are always two quantities (`x-x` and `x/x` of one are never meant).
+NEVER_REPEATED = frozenset({"sub", "div", "floordiv", "pow"})
+
+
+def repeated_operands(trace: Trace) -> set[str]:
+    """The ops of the trace's steps that name one variable twice among their arguments.
+
+    `add` and `mul` may (doubling, a square: one quantity used twice); an op of
+    `NEVER_REPEATED` never does in a converted trace.
+    """
+    return {step.compute_op for step in trace.steps
+            if isinstance(step, ComputeStep) and len(set(step.args)) < len(step.args)}
+
+
 def reference_report(path: str | Path) -> ReferenceReport:
-    """Convert every answer in a GSM8K-format file and count the failure reasons."""
-    total, ok, reasons = 0, 0, Counter[str]()
+    """Convert every answer in a GSM8K-format file (with its question) and count the failure
+    reasons, and the traces that read one variable twice in a step."""
+    total, ok, reasons, repeated = 0, 0, Counter[str](), Counter[str]()
+    self_op_records: list[int] = []
     for record in load_reference(path):
         total += 1
-        conversion = convert(record.get("answer"))  # type: ignore[arg-type]  # checked inside
-        if conversion.ok:
+        answer, question = record.get("answer"), record.get("question")
+        conversion = convert(answer, question)  # type: ignore[arg-type]  # checked inside
+        if conversion.ok and conversion.trace is not None:
             ok += 1
+            ops = repeated_operands(conversion.trace)
+            repeated.update(ops)
+            if ops & NEVER_REPEATED:
+                self_op_records.append(total)
         else:
             reasons[conversion.reason or "unknown"] += 1
-    return ReferenceReport(total, ok, reasons)
+    return ReferenceReport(total, ok, reasons, repeated, tuple(self_op_records))

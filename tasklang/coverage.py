@@ -139,7 +139,7 @@ def coverage(path: str, problems: list[RefProblem], patterns: list[PatternAudit]
             msets.setdefault(m, []).append(pa.name)
     refs = []
     for problem in problems:
-        conv = convert(problem.answer)
+        conv = convert(problem.answer, problem.question)
         if not conv.ok or conv.trace is None:
             refs.append(RefResult(problem, False, conv.reason))
             continue

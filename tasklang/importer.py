@@ -132,7 +132,7 @@ def convert_all(problems: list[RefProblem]) -> tuple[list[Imported], Counter[str
         lines.setdefault(reason, []).append(p.line)
 
     for p in problems:
-        conv = convert(p.answer)
+        conv = convert(p.answer, p.question)
         if not conv.ok or conv.trace is None or conv.gold is None:
             drop(conv.reason or "unknown", p)
             continue

@@ -14,11 +14,14 @@ from hypothesis import strategies as st
 from runtime import parse, render
 from runtime.grade import grade
 from runtime.gsm8k import (
+    NEVER_REPEATED,
     Conversion,
     convert,
     find_equations,
     load_reference,
+    question_mentions,
     reference_report,
+    repeated_operands,
     rounds_to,
 )
 from runtime.numbers import format_number, is_terminating, magnitude_ok
@@ -207,6 +210,175 @@ def test_non_text_is_a_failure_not_an_exception():
     assert not c.ok and c.reason == "not_text"
 
 
+# ---------------------------------------------------------------- distinct quantities of equal value
+
+# GSM8K train line 2616 (MIT licence): the two 2s are a price just computed and the question's
+# 2 liters, so the last step divides two variables, not one by itself.
+BOTTLES_Q = "Six bottles of 2 liters of water cost $12. What is the price of 1 liter of water?"
+BOTTLES_A = (
+    "Each bottle of 2 liters of water costs $12/6 = $<<12/6=2>>2.\n"
+    "So the cost of 1 liter of water is $2/2 = $<<2/2=1>>1.\n"
+    "#### 1"
+)
+
+
+@pytest.mark.parametrize("question", [BOTTLES_Q, None])
+def test_bottles_price_per_liter_divides_two_quantities(question):
+    c = convert(BOTTLES_A, question)
+    assert c.ok and c.value == 1
+    assert _show(c) == ["n1=12", "n2=6", "step1=div(n1,n2)", "n3=2", "result=div(step1,n3)",
+                        "?result"]
+
+
+def test_two_stated_numbers_of_one_value_are_two_inits():
+    # Line 588: 3 hours catching up, three times as many: `3 / 3` is two quantities.
+    answer = (
+        "On the weekend, Jeff works 3 / 3 = <<3/3=1>>1 hour each day.\n"
+        "On the weekdays, he spends 4 * 3 = <<4*3=12>>12 hours working each day.\n"
+        "Thus, he spends 2 * 1 + 5 * 12 = <<2*1+5*12=62>>62 hours working each week.\n"
+        "#### 62"
+    )
+    c = convert(answer)
+    assert c.ok
+    assert _show(c)[:3] == ["n1=3", "n2=3", "step1=div(n1,n2)"]
+    # Later uses of 3 read the first init, as `48` read twice is one 48.
+    assert "step2=mul(n3,n1)" in _show(c)
+
+
+def test_two_earlier_results_of_one_value_are_both_used():
+    # Line 1876: 5 miles of head start (computed first) over 5 mph faster (computed last).
+    answer = (
+        "The cat got a 15/60=<<15/60=.25>>.25 hour head start\n"
+        "That means it ran 20*.25=<<20*.25=5>>5 miles\n"
+        "The rabbit goes 25-20=<<25-20=5>>5 mph faster than the cat\n"
+        "So it takes 5/5=<<5/5=1>>1 hour for the rabbit to catch up\n"
+        "#### 1"
+    )
+    c = convert(answer)
+    assert c.ok
+    assert _show(c)[-2:] == ["result=div(step2,step3)", "?result"]
+    assert _show(c)[4] == "step2=mul(n3,step1)"  # the miles: 20 * (15/60)
+
+
+@pytest.mark.parametrize(("answer", "last"), [
+    # A result less a unit equal to it (line 627: 60 minutes used, one hour to use).
+    ("It takes 80 x .75 = <<80*.75=60>>60 minutes.\nShe has 60 - 60 = <<60-60=0>>0 left.\n#### 0",
+     "result=sub(step1,n3)"),
+    # A stated number over itself: two inits.
+    ("He drives 6 miles at 6 mph: 6 // 6 = <<6//6=1>>1 hour.\n#### 1", "result=floordiv(n1,n2)"),
+    ("The side is 3^3 = <<3^3=27>>27.\n#### 27", "result=pow(n1,n2)"),
+    # `100%` is 100/100: the percent's 100 is its own init.
+    ("All of it: 100% = <<100%=1>>1.\n#### 1", "result=div(n1,n2)"),
+])
+def test_sub_div_floordiv_pow_never_read_one_variable_twice(answer, last):
+    c = convert(answer)
+    assert c.ok, c.reason
+    assert _show(c)[-2] == last
+    assert c.trace is not None and not repeated_operands(c.trace) & NEVER_REPEATED
+
+
+TOM_Q = ("Tom swims for 2 hours at a speed of 2 miles per hour.  He then runs for half the time "
+         "at 4 times the speed.  How many miles did he cover?")
+TOM_A = (
+    "He swam 2*2=<<2*2=4>>4 miles\n"
+    "He ran for 2/2=<<2/2=1>>1 hour\n"
+    "His running speed was 2*4=<<2*4=8>>8 mph\n"
+    "So he ran 8*1=<<8*1=8>>8 miles\n"
+    "So his total distance was 8+4=<<8+4=12>>12 miles\n"
+    "#### 12"
+)
+
+
+def test_a_product_of_a_value_the_question_states_twice_is_two_inits():
+    # Line 756: 2 hours at 2 mph. With the question, 2*2 is hours times speed.
+    with_question = convert(TOM_A, TOM_Q)
+    assert with_question.ok
+    assert _show(with_question)[:3] == ["n1=2", "n2=2", "step1=mul(n1,n2)"]
+    # Without it nothing says the two 2s differ: one quantity used twice (a square).
+    alone = convert(TOM_A)
+    assert alone.ok
+    assert _show(alone)[:2] == ["n1=2", "step1=mul(n1,n1)"]
+    # `2/2` is two quantities either way.
+    for c in (with_question, alone):
+        assert c.trace is not None and not repeated_operands(c.trace) & NEVER_REPEATED
+
+
+def test_a_sum_takes_each_earlier_result_of_that_value():
+    # Line 2907: 40 bicycle wheels and 40 car wheels are two steps, not one doubled.
+    answer = (
+        "The number of bicycle wheels is 2 × 20 = <<2*20=40>>40.\n"
+        "The number of car wheels is 4 × 10 = <<4*10=40>>40.\n"
+        "The number of motorcycle wheels is 2 × 5 = <<2*5=10>>10.\n"
+        "There are 40 + 40 + 10 = 90 wheels in the garage.\n"
+        "#### 90"
+    )
+    c = convert(answer)
+    assert c.ok
+    assert _show(c)[-2] == "result=add(step2,step1,step3)"
+
+
+def test_a_sum_of_a_result_and_the_questions_equal_number():
+    # Line 6912: 20 tubs bought (computed) and the question's 20 tubs in storage.
+    question = ("A pharmacy has 20 tubs left in storage but needs a total of 100 tubs. Of the "
+                "tubs it still needs, it buys a quarter from a new vendor. How many tubs does it "
+                "buy from its usual vendor?")
+    answer = (
+        "They need 100 - 20 = <<100-20=80>>80 tubs.\n"
+        "From the new vendor, they buy 80 / 4 = <<80/4=20>>20 tubs.\n"
+        "They now have 20 + 20 = <<20+20=40>>40 tubs.\n"
+        "They buy 100 - 40 = <<100-40=60>>60 tubs from the usual vendor.\n"
+        "#### 60"
+    )
+    c = convert(answer, question)
+    assert c.ok
+    assert "step3=add(step2,n2)" in _show(c)
+    # Without the question the 20s are one result doubled: nothing says otherwise.
+    assert "step3=add(step2,step2)" in _show(convert(answer))
+
+
+def test_one_quantity_used_twice_stays_one_variable():
+    # A square of a side just computed, and two breaks of one stated 15 minutes.
+    square = convert("The side is 10/5 = <<10/5=2>>2 m.\nThe area is 2*2 = <<2*2=4>>4.\n#### 4",
+                     "A 10 m rope is cut into 5 equal parts to make a square's side.")
+    assert square.ok and _show(square)[-2] == "result=mul(step1,step1)"
+    breaks = convert("The breaks take 30+15+15=<<30+15+15=60>>60 minutes.\n#### 60",
+                     "A lunch break takes 30 minutes and 2 bathroom breaks take 15 minutes each.")
+    assert breaks.ok and _show(breaks)[-2] == "result=add(n1,n2,n2)"
+
+
+def test_question_mentions_counts_digits_and_number_words():
+    counts = question_mentions("Six bottles of 2 liters cost $1,200, half of 20% and twice 2.5.")
+    assert counts[Fraction(6)] == 1 and counts[Fraction(1200)] == 1
+    assert counts[Fraction(2)] == 3  # 2 liters, half, twice
+    assert counts[Fraction(1, 2)] == 1 and counts[Fraction(20)] == 1
+    assert counts[Fraction(5, 2)] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 40), st.integers(2, 40), st.sampled_from(["-", "/", "*", "+"]),
+       st.booleans())
+def test_distinct_quantities_of_equal_value_never_share_a_variable(per, count, op, with_q):
+    """A generated problem whose every quantity is distinct, one of them equal in value to an
+    earlier result: no step reads a variable twice (with the question; without it, no
+    sub/div does, and a product or sum may read the result twice)."""
+    total = per * count  # larger than both, so it never repeats them
+    question = (f"Each of {count} boxes holds {per} pens. The pens are then shared with "
+                f"{total} children. What does each child end with?")
+    result = {"-": 0, "/": 1, "*": total * total, "+": 2 * total}[op]
+    answer = (f"There are {per}*{count} = <<{per}*{count}={total}>>{total} pens.\n"
+              f"So {total}{op}{total} = <<{total}{op}{total}={result}>>{result}.\n"
+              f"#### {result}")
+    c = convert(answer, question if with_q else None)
+    assert c.ok, (answer, c.reason)
+    assert c.trace is not None
+    repeated = repeated_operands(c.trace)
+    assert not repeated & NEVER_REPEATED
+    if with_q:
+        assert not repeated, _show(c)
+        # The last step reads the product and the question's children, one each.
+        assert _show(c)[-2].endswith("(step1,n3)")
+
+
 # ---------------------------------------------------------------- round trip and grading
 
 
@@ -295,6 +467,12 @@ def _written(value: Fraction) -> str:
     return format_number(value) if is_terminating(value) else f"{float(value):.2f}"
 
 
+def _assert_no_self_op(c: Conversion) -> None:
+    """`x-x`, `x/x`, `x//x`, `x^x` of one variable: never in a converted trace."""
+    assert c.trace is not None
+    assert not repeated_operands(c.trace) & NEVER_REPEATED, _show(c)
+
+
 def _numbers(tree: tuple) -> list[Fraction]:
     if tree[0] == "num":
         return [Fraction(tree[1])]
@@ -315,6 +493,7 @@ def test_annotation_line_converts_to_the_exact_value(tree, times):
     c = convert(answer)
     assert c.ok, (answer, c.reason)
     assert c.value == value
+    _assert_no_self_op(c)
 
 
 @settings(max_examples=300, deadline=None)
@@ -327,6 +506,7 @@ def test_plain_equation_converts_to_the_exact_value(tree, times):
     c = convert(answer)
     assert c.ok, (answer, c.reason)
     assert c.value == value
+    _assert_no_self_op(c)
 
 
 @settings(max_examples=300, deadline=None)
@@ -353,6 +533,7 @@ def test_a_later_line_reads_the_earlier_result(first, second, data):
     c = convert(answer)
     assert c.ok, (answer, c.reason)
     assert c.value == value2  # exact, even where the first result was written rounded
+    _assert_no_self_op(c)
 
 
 def _graft(tree: tuple, path: list[int], leaf: tuple) -> tuple:
@@ -374,6 +555,7 @@ def test_convert_never_raises(text):
     assert isinstance(c, Conversion)
     if c.ok:
         assert c.trace is not None and c.value == c.gold and c.reason is None
+        _assert_no_self_op(c)
     else:
         assert c.reason
 
@@ -424,3 +606,16 @@ def test_gsm8k_train_expressible_floor():
         f"only {report.ok}/{report.total} = {report.fraction:.4f} GSM8K answers convert to a "
         f"trace reaching the gold answer (floor {FLOOR}); reasons: {report.reasons.most_common()}"
     )
+
+
+def test_gsm8k_train_never_reads_one_variable_twice_in_sub_or_div():
+    """Issue 10: 54 of the 7,270 converted train answers had `div(x, x)` or `sub(x, x)` of two
+    quantities of equal value (line 2616's `$2/2`); none may now."""
+    path = _gsm8k_path()
+    if not path.is_file():
+        pytest.fail(f"GSM8K reference file not found at {path}; set TASKLANG_GSM8K.")
+    report = reference_report(path)
+    assert report.ok >= 7270
+    assert report.self_op_records == (), report.self_op_records
+    # Doubling and squares remain (one quantity used twice): measured 127 add, 47 mul.
+    assert set(report.repeated) <= {"add", "mul"}
