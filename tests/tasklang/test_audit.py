@@ -89,10 +89,10 @@ REFERENCE = [
                  "many clips in May. How many clips did Natalia sell altogether?",
      "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
                "Natalia sold 48+24 = <<48+24=72>>72 clips altogether.\n#### 72"},
-    {"question": "Janet's ducks lay 16 eggs per day. She eats three and bakes with four. She "
-                 "sells the rest at $2 each. How much does she make?",
-     "answer": "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n"
-               "She makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18"},
+    {"question": "Omar's quail lay 16 eggs a day. He fries three and puts four into cakes. He "
+                 "sells the others at $2 each. What does he earn?",
+     "answer": "Omar sells 16 - 3 - 4 = <<16-3-4=9>>9 eggs a day.\n"
+               "He earns 9 * 2 = $<<9*2=18>>18 a day.\n#### 18"},
     {"question": "A printer prints 7 pages per minute. How many pages in 6 minutes?",
      "answer": "It prints 7 * 6 = <<7*6=42>>42 pages.\n#### 42"},
 ]
@@ -141,7 +141,7 @@ def test_coverage_counts_and_ranking(report: AuditReport) -> None:
     (first,) = data["uncovered_shapes"]
     assert first["rank"] == 1 and first["count"] == 1
     assert first["shape"] == "mul(L,sub(sub(L,L),L))"
-    assert first["example"]["line"] == 2 and "Janet" in first["example"]["question"]
+    assert first["example"]["line"] == 2 and "Omar" in first["example"]["question"]
     assert data["coverage_by_pattern"]["half_then_add"]["strict"] == 1
     assert data["coverage_by_pattern"]["rate"]["example_lines"] == [3]
     assert data["coverage_by_expert"]["rate_equation"]["strict"] == 1

@@ -37,28 +37,29 @@ REFERENCE = Path(os.environ.get("TASKLANG_GSM8K") or REPO.parent / "shared" / "d
 SAMPLES = 6  # gold examples checked per pattern (templates taken in turn)
 
 # (problem, words of its question, the pattern that covers it, calculator annotations).
-# Eight of the ten are GSM8K *test* problems, absent from the train file: for those the
+# All but the last two are GSM8K *test* problems, absent from the train file: for those only the
 # reference solution's calculator annotations are kept here (numbers only, no problem
-# text) and go through the same converter; a reference file that has the problem wins.
+# text: the test split is never quoted or looked up) and go through the same converter.
+# The last two, train problems, are found in the reference file by the words of their question.
 TEN = [
-    ("Janet's ducks", "Janet’s ducks lay 16 eggs per day", "consume_then_sell",
+    ("Janet's ducks", None, "consume_then_sell",
      "<<16-3-4=9>> <<9*2=18>> #### 18"),
-    ("the robe", "A robe takes 2 bolts of blue fiber", "amount_plus_own_fraction",
+    ("the robe", None, "amount_plus_own_fraction",
      "<<2/2=1>> <<2+1=3>> #### 3"),
-    ("house flipping", "Josh decides to try flipping a house", "flip_profit",
+    ("house flipping", None, "flip_profit",
      "<<80000+50000=130000>> <<80000*1.5=120000>> <<120000+80000=200000>> "
      "<<200000-130000=70000>> #### 70000"),
-    ("James's sprints", "James decides to run 3 sprints 3 times a week", "square_area_cost",
+    ("James's sprints", None, "square_area_cost",
      "<<3*3=9>> <<9*60=540>> #### 540"),
-    ("Wendi's chickens", "Every day, Wendi feeds each of her chickens", "feed_remaining_meal",
+    ("Wendi's chickens", None, "feed_remaining_meal",
      "<<3*20=60>> <<60-15-25=20>> #### 20"),
-    ("Kylar's glasses", "Kylar went to the store to buy glasses", "every_second_discount",
+    ("Kylar's glasses", None, "every_second_discount",
      "<<60/100*5=3>> <<16/2=8>> <<8*3=24>> <<8*5=40>> <<24+40=64>> #### 64"),
-    ("Toulouse's sheep", "Toulouse has twice as many sheep as Charleston", "chained_mul_sum",
+    ("Toulouse's sheep", None, "chained_mul_sum",
      "<<20*4=80>> <<2*80=160>> <<20+160+80=260>> #### 260"),
-    ("Carla's download", "Carla is downloading a 200 GB file", "interrupted_download",
+    ("Carla's download", None, "interrupted_download",
      "<<200*40*.01=80>> <<80/2=40>> <<200/2=100>> <<40+100+20=160>> #### 160"),
-    ("John's dogs", "John takes care of 10 dogs", "decimal_rate_week",
+    ("John's dogs", None, "decimal_rate_week",
      "<<10*.5=5>> <<5*7=35>> #### 35"),
     ("the fish tanks", "Gail has two fish tanks", "fish_tank_difference", None),
     ("Natalia's clips", "Natalia sold clips to 48 of her friends", "half_as_many_total", None),
@@ -162,7 +163,7 @@ def reference_answers() -> dict[str, str]:
         for line in fh:
             record = json.loads(line)
             for problem, words, _, _ in TEN:
-                if words in record.get("question", ""):
+                if words is not None and words in record.get("question", ""):
                     found.setdefault(problem, record["answer"])
     return found
 
