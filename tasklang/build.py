@@ -495,7 +495,8 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, out_r
     base = Path(ds.span.file).parent
     settings_probe = setting(ds, "tokenizer")
     try:
-        counter = make_counter(settings_probe.value if settings_probe else None, base)  # type: ignore[arg-type]
+        counter = make_counter(settings_probe.value if settings_probe else None, base,  # type: ignore[arg-type]
+                               program.confinement)
     except TokenizerLoadError as err:
         span = settings_probe.span if settings_probe else ds.span
         return BuildResult(ds.name, None, [error("missing-tokenizer", str(err), span)])

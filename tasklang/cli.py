@@ -194,6 +194,36 @@ _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), d
                        show_default=True)
 
 
+def _confined(command: Any) -> Any:
+    """--root, --allow-path and --allow-network, passed on as one `load` (LoadOptions): what
+    the .task files may name (tasklang.confine)."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, root: str | None, allow_path: tuple[str, ...], allow_network: bool,
+                **kwargs: Any) -> Any:
+        from .confine import LoadOptions
+
+        load = LoadOptions(None if root is None else Path(root),
+                           tuple(Path(p) for p in allow_path), allow_network)
+        return command(*args, load=load, **kwargs)
+
+    dirs = click.Path(exists=True, file_okay=False)
+    for option in reversed([
+        click.option("--root", type=dirs, default=None, metavar="DIR",
+                     help="Project root: what the .task files name (imports, vocabularies, "
+                          "references, tokenizers) must lie inside it. Default: the common "
+                          "directory of PATHS."),
+        click.option("--allow-path", type=dirs, multiple=True, metavar="DIR",
+                     help="Also allow files under DIR (repeatable)."),
+        click.option("--allow-network", is_flag=True, envvar="TASKLANG_ALLOW_NETWORK",
+                     help="Allow a tokenizer that is a model hub id (downloads it; also "
+                          "TASKLANG_ALLOW_NETWORK=1)."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def _report(checked: Any, fmt: str) -> None:
     """Diagnostics to stderr (text) or as a JSON list on stdout (json)."""
     from .diagnostics import render_all, to_json
@@ -214,11 +244,12 @@ def _report(checked: Any, fmt: str) -> None:
 @main.command("check")
 @click.argument("paths", nargs=-1, required=True)
 @_FORMAT
-def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
+@_confined
+def check_cmd(paths: tuple[str, ...], fmt: str, load: Any) -> None:
     """Check .task files (or directories of them): every error and warning, with positions."""
     from .api import check
 
-    checked = check(list(paths))
+    checked = check(list(paths), load)
     _report(checked, fmt)
     if fmt == "text" and checked.ok:
         n = len(checked.program.patterns)
@@ -234,11 +265,12 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
               help="Samples per pattern.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @_FORMAT
-def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str) -> None:
+@_confined
+def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str, load: Any) -> None:
     """Show rendered samples: question, gold trace and executed answer."""
     from .api import preview as run_preview
 
-    checked, items = run_preview([file], pattern, count, seed)
+    checked, items = run_preview([file], pattern, count, seed, load)
     if not checked.ok:
         _report(checked, "text" if fmt == "text" else fmt)
         sys.exit(EXIT_FAILED)
@@ -281,8 +313,9 @@ def _preview_json(item: Any) -> dict[str, Any]:
               help="Processes; the output bytes do not depend on it.")
 @click.option("--dataset", "only", multiple=True, help="Build only these datasets.")
 @_FORMAT
+@_confined
 def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str, ...],
-                fmt: str) -> None:
+                fmt: str, load: Any) -> None:
     """Compile .task files into verified datasets (train/val/test JSONL + manifest.json)."""
     from .api import compile_paths
 
@@ -297,7 +330,8 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
         return bar.update
 
     try:
-        checked, results = compile_paths(list(paths), Path(out), workers, progress, list(only))
+        checked, results = compile_paths(list(paths), Path(out), workers, progress, list(only),
+                                         load)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)
@@ -349,8 +383,9 @@ def _write_atomically(path: str, text: str) -> None:
 @click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
               help="Write the report here (atomically) instead of stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@_confined
 def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int, seed: int,
-              top: int, out: str | None, quiet: bool) -> None:
+              top: int, out: str | None, quiet: bool, load: Any) -> None:
     """Audit .task files: every pattern samples and solves, lint statistics per dataset,
     and (with --against) coverage of a reference set by computation-graph shape.
 
@@ -372,7 +407,7 @@ def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int,
             click.echo(f"audit: {message}", err=True)
 
     try:
-        report = audit(list(paths), against, count, seed, top, progress)
+        report = audit(list(paths), against, count, seed, top, progress, load)
     except AuditUsageError as err:
         fail_usage(str(err))
     if fmt == "json":
