@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 from tasklang import api
 from tasklang.cli import main
 from tasklang.confine import Confinement, LoadOptions, resolve_named_file
-from tasklang.diagnostics import Diagnostic, Span
+from tasklang.diagnostics import Diagnostic, Span, error, render
 
 from .helpers import REPO, TASKS, write
 
@@ -115,6 +115,12 @@ def test_import_of_a_file_that_is_not_a_task_file(layout: tuple[Path, Path]) -> 
         checked = api.check([str(src)])
         assert all(path.endswith(".task") for path in checked.sources)
         assert not any(SECRET in text for text in checked.sources.values())
+
+
+def test_the_renderer_quotes_only_task_files() -> None:
+    d = error("syntax", "unexpected token", Span.point("notes.txt"))
+    assert SECRET not in render(d, {"notes.txt": f"{SECRET}\n"})
+    assert SECRET in render(error("syntax", "x", Span.point("a.task")), {"a.task": SECRET})
 
 
 def test_symlink_escapes_are_refused(layout: tuple[Path, Path]) -> None:
