@@ -14,7 +14,6 @@ from . import ast
 from .confine import (
     Confinement,
     LoadOptions,
-    TokenizerSource,
     check_source_file,
     real_path,
     resolve_named_file,
@@ -47,7 +46,6 @@ class Program:
     roots: list[str] = field(default_factory=list)  # files named on the command line
     file_hashes: dict[str, str] = field(default_factory=dict)
     references: dict[str, LoadedReference] = field(default_factory=dict)  # pattern -> solution
-    tokenizers: dict[str, TokenizerSource] = field(default_factory=dict)  # dataset -> source
     # What the files may name (None only for a Program not made by load_program).
     confinement: Confinement | None = None
 
@@ -228,8 +226,6 @@ class _Loader:
         found = resolve_tokenizer(tok.value, base, tok.span, self.confinement)
         if isinstance(found, Diagnostic):
             self.diags.append(found)
-        else:
-            self.program.tokenizers[ds.name] = found
 
 
 def load_program(paths: list[str], options: LoadOptions | None = None
