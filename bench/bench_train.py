@@ -35,10 +35,12 @@ from train.sft import Schedule, Trainer  # noqa: E402
 def dataset(path: str | None) -> Path:
     if path:
         return Path(path)
-    from tasklang.api import compile_paths
+    from tasklang.api import LoadOptions, compile_paths
 
     out = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    checked, _ = compile_paths([str(ROOT / "tasks" / "demo" / "rate_arith.task")], out)
+    # The demo imports ../gsm/experts.task: the project root is tasks/, not tasks/demo/.
+    checked, _ = compile_paths([str(ROOT / "tasks" / "demo" / "rate_arith.task")], out,
+                               options=LoadOptions(root=ROOT / "tasks"))
     assert checked.ok
     return out / "demo_rate_arith"
 

@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 t() { local s=$SECONDS; "$@"; echo "[$(( SECONDS - s )) s] $*" >&2; }
 
 # 1. Traces: rate_equation + arithmetic, val payloads never seen in training.
-t tasklang compile tasks/demo/rate_arith.task -o "$OUT/build"
+t tasklang compile tasks/demo/rate_arith.task --root tasks -o "$OUT/build"
 DATA="$OUT/build/demo_rate_arith"
 t tasklang eval --model tiny --data "$DATA/val.jsonl" -o "$OUT/untrained.val.jsonl" --max-new-tokens 160 -n 100
 t tasklang train sft --model tiny --data "$DATA" -o "$OUT/sft" --steps 2400 --batch-size 16 --lr 2e-3 \

@@ -12,6 +12,7 @@ from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context
 from .checks import CheckResult, check_program
 from .compiler import Example, Rejected, compile_pattern
+from .confine import LoadOptions
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
 from .diagnostics import Diagnostic, Span, apply_allows, error
 from .files import staged_output
@@ -39,9 +40,10 @@ class Checked:
         return self.program.sources
 
 
-def check(paths: list[str]) -> Checked:
-    """Parse and check; every diagnostic of every file (syntax errors stop only their file)."""
-    program, diags = load_program(paths)
+def check(paths: list[str], options: LoadOptions | None = None) -> Checked:
+    """Parse and check; every diagnostic of every file (syntax errors stop only their file).
+    `options`: the confinement of what the files name (root, allowed paths, network)."""
+    program, diags = load_program(paths, options)
     if any(d.code in ("missing-file", "no-task-files") for d in diags):
         return Checked(program, None, diags)
     result = check_program(program)
@@ -58,7 +60,8 @@ def datasets_of(checked: Checked) -> list[ast.Dataset]:
 def compile_paths(paths: list[str], out: Path, workers: int = 1,
                   progress: Callable[[str, int], Progress] | None = None,
                   only: list[str] | None = None, decontaminate: Sequence[str] = (),
-                  ngram: int = DEFAULT_NGRAM) -> tuple[Checked, list[BuildResult]]:
+                  ngram: int = DEFAULT_NGRAM, options: LoadOptions | None = None
+                  ) -> tuple[Checked, list[BuildResult]]:
     """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail.
 
     `out` is locked for the whole build (OutputBusy when another run holds it); datasets are
@@ -66,7 +69,7 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
     (files.staged_output): after any kill, every dataset is its complete old or new build.
     `decontaminate` names benchmark files (relative to the working directory) that every
     dataset is checked against, besides its own `decontaminate` statements."""
-    checked = check(paths)
+    checked = check(paths, options)
     if not checked.ok or checked.result is None:
         return checked, []
     benchmarks, diags = _command_line_benchmarks(decontaminate, ngram)
@@ -112,10 +115,10 @@ class PreviewItem:
     rejected: str | None
 
 
-def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0
-            ) -> tuple[Checked, list[PreviewItem]]:
+def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0,
+            options: LoadOptions | None = None) -> tuple[Checked, list[PreviewItem]]:
     """Rendered samples (question, trace, answer) of one or every pattern in the files."""
-    checked = check(paths)
+    checked = check(paths, options)
     if not checked.ok or checked.result is None:
         return checked, []
     program = checked.program
@@ -153,11 +156,12 @@ def _preview_one(compiled, rng: StreamRandom) -> PreviewItem:  # type: ignore[no
 
 
 def audit(paths: list[str], against: str | None = None, n: int = 50, seed: int = 0,
-          top: int = 50, progress: Callable[[str], None] | None = None) -> AuditReport:
+          top: int = 50, progress: Callable[[str], None] | None = None,
+          options: LoadOptions | None = None) -> AuditReport:
     """Generator audit, lint statistics and reference coverage (see tasklang.audit)."""
     from .audit import run_audit
 
-    return run_audit(paths, against, n, seed, top, progress)
+    return run_audit(paths, against, n, seed, top, progress, options)
 
 
 def import_gsm8k(ref: str, out: Path, split_val: int = 0, seed: int = 0,
@@ -168,5 +172,5 @@ def import_gsm8k(ref: str, out: Path, split_val: int = 0, seed: int = 0,
     return run_import(ref, out, split_val, seed, system)
 
 
-__all__ = ["ByteUpperBound", "Checked", "PreviewItem", "audit", "check", "compile_paths",
+__all__ = ["ByteUpperBound", "Checked", "LoadOptions", "PreviewItem", "audit", "check", "compile_paths",
            "datasets_of", "import_gsm8k", "make_context", "preview"]

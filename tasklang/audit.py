@@ -38,6 +38,7 @@ from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_count
 from .build import Context, Failure, candidate, make_context
 from .checks import PatternInfo, setting
 from .compiler import CompiledPattern, Example, Rejected, compile_pattern
+from .confine import LoadOptions
 from .coverage import Coverage, coverage, mset_text
 from .diagnostics import Diagnostic
 from .expr import EvalError, compile_expr, norm
@@ -592,10 +593,11 @@ def length_stats(values: list[int]) -> dict[str, int]:
             "max": max(values, default=0)}
 
 
-def _counter_for(ds: ast.Dataset) -> tuple[TokenCounter, str | None]:
+def _counter_for(ds: ast.Dataset, program: Program) -> tuple[TokenCounter, str | None]:
     spec = setting(ds, "tokenizer")
     try:
-        return make_counter(spec.value if spec else None, Path(ds.span.file).parent), None  # type: ignore[arg-type]
+        return make_counter(spec.value if spec else None, Path(ds.span.file).parent,  # type: ignore[arg-type]
+                            program.confinement), None
     except TokenizerLoadError as err:
         return ByteUpperBound(), f"{err}; counted UTF-8 bytes instead"
 
@@ -657,7 +659,7 @@ def audit_dataset(ds: ast.Dataset, checked: Checked, errors: list[Diagnostic]) -
         da.skipped = ("patterns with errors: " + ", ".join(broken)) if broken else \
             f"the dataset has errors ({inside[0].headline()})"
         return da
-    counter, note = _counter_for(ds)
+    counter, note = _counter_for(ds, checked.program)
     ctx = make_context(checked.program, checked.result, ds, counter)
     da.token_method = counter.description + (f" ({note})" if note else "")
     da.token_exact = counter.exact
@@ -740,7 +742,8 @@ def _allowed(p: ast.Pattern, program: Program, counter: TokenCounter) -> dict[st
 
 
 def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: int = 0,
-              top: int = 50, progress: Progress | None = None) -> AuditReport:
+              top: int = 50, progress: Progress | None = None,
+              options: LoadOptions | None = None) -> AuditReport:
     """The whole audit. Raises AuditUsageError for missing paths or a bad reference file."""
     say = progress or (lambda msg: None)
     problems: list[RefProblem] | None = None
@@ -749,7 +752,7 @@ def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: i
             problems = read_reference(against)
         except InputError as err:
             raise AuditUsageError(str(err)) from None
-    checked = check(paths)
+    checked = check(paths, options)
     missing = [d for d in checked.diagnostics if d.code in ("missing-file", "no-task-files")]
     if missing:
         raise AuditUsageError("; ".join(d.message for d in missing))
@@ -801,7 +804,7 @@ def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
         counter: TokenCounter = ByteUpperBound()
     else:
         if ds.name not in counters:
-            counters[ds.name] = _counter_for(ds)[0]
+            counters[ds.name] = _counter_for(ds, checked.program)[0]
         counter = counters[ds.name]
     program = checked.program
     try:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .confine import Confinement, LoadOptions, resolve_tokenizer
+from .diagnostics import Diagnostic, Span
+
 # A ChatML-style wrapper: what a chat template adds around the messages. Used when
 # the tokenizer brings no chat template of its own (a bare tokenizer.json).
 _CHATML_PROMPT = "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n" \
@@ -73,13 +76,14 @@ class HubTokenizer:
 
     exact = True
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, shown: str | None = None, local: bool = False) -> None:
         from transformers import AutoTokenizer  # type: ignore[import-not-found]
 
-        self.tokenizer = AutoTokenizer.from_pretrained(name)
+        # A local directory is read with local_files_only: nothing is fetched for it.
+        self.tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local)
         self.has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        self.description = f"tokenizer {name}" + ("" if self.has_template
-                                                  else " (no chat template: ChatML wrapper)")
+        self.description = f"tokenizer {shown or name}" + (
+            "" if self.has_template else " (no chat template: ChatML wrapper)")
 
     def prompt_lengths(self, prompts: list[tuple[str, str]]) -> list[int]:
         if not self.has_template:
@@ -100,19 +104,27 @@ class TokenizerLoadError(Exception):
     pass
 
 
-def make_counter(spec: str | None, base: Path) -> TokenCounter:
-    """The dataset's `tokenizer` setting -> a counter. Paths are relative to the .task file."""
+def make_counter(spec: str | None, base: Path, confinement: Confinement | None = None
+                 ) -> TokenCounter:
+    """The dataset's `tokenizer` setting -> a counter. Paths are relative to the .task file and
+    confined (tasklang.confine: by default to `base`, with no network); a hub id is loaded only
+    when the confinement allows the network."""
     if spec is None:
         return ByteUpperBound()
-    for candidate in (base / spec, Path(spec)):
-        if candidate.is_file():
-            try:
-                return TokenizerJson(candidate, spec)
-            except Exception as err:  # the tokenizers package reports many error types
-                raise TokenizerLoadError(f"cannot load {candidate}: {err}") from None
+    source = resolve_tokenizer(spec, base, Span.point(str(base)),
+                               confinement or Confinement.at(base, LoadOptions(allow_network=False)))
+    if isinstance(source, Diagnostic):
+        raise TokenizerLoadError(source.message)
+    path = source.path
+    if path is not None and path.is_file():
+        try:
+            return TokenizerJson(path, spec)
+        except Exception as err:  # the tokenizers package reports many error types
+            raise TokenizerLoadError(f"cannot load {spec}: {err}") from None
     if not hub_tokenizers_available():
-        raise TokenizerLoadError(f"no file {spec!r}; install the train extra to use a model id")
+        raise TokenizerLoadError(f"tokenizer {spec!r} needs the train extra (transformers) "
+                                 "to load" + (" a model id" if path is None else " a directory"))
     try:
-        return HubTokenizer(spec)
+        return HubTokenizer(spec if path is None else str(path), spec, local=path is not None)
     except Exception as err:
         raise TokenizerLoadError(f"cannot load tokenizer {spec!r}: {err}") from None

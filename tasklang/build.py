@@ -28,7 +28,8 @@ from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
 from .checks import CheckResult, setting
 from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
-from .decontaminate import Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all, resolve
+from .confine import Confinement, resolve_named_file
+from .decontaminate import Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
 from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
 from .program import Program
@@ -500,12 +501,13 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
     """Build `ds` into `staging/<name>/` (out_dir of the result when it passed; the caller
     switches it into place). A failed build removes its folder."""
     base = Path(ds.span.file).parent
-    index, bench_diags = _benchmark_index(ds, benchmarks)
+    index, bench_diags = _benchmark_index(ds, benchmarks, program.confinement)
     if any(d.is_error for d in bench_diags):
         return BuildResult(ds.name, None, bench_diags)
     settings_probe = setting(ds, "tokenizer")
     try:
-        counter = make_counter(settings_probe.value if settings_probe else None, base)  # type: ignore[arg-type]
+        counter = make_counter(settings_probe.value if settings_probe else None, base,  # type: ignore[arg-type]
+                               program.confinement)
     except TokenizerLoadError as err:
         span = settings_probe.span if settings_probe else ds.span
         return BuildResult(ds.name, None, [error("missing-tokenizer", str(err), span)])
@@ -529,15 +531,21 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
         raise
 
 
-def _benchmark_index(ds: ast.Dataset, given: Sequence[Benchmark]
+def _benchmark_index(ds: ast.Dataset, given: Sequence[Benchmark], confinement: Confinement | None
                      ) -> tuple[Index | None, list[Diagnostic]]:
     """The dataset's `decontaminate` files, read, with those given on the command line."""
     from .decontaminate import DEFAULT_NGRAM
 
     base = Path(ds.span.file).parent
-    sources = [BenchmarkSource(resolve(d.path, base), d.path,
-                               DEFAULT_NGRAM if d.ngram is None else int(d.ngram), d.span,
-                               "statement") for d in ds.decontaminate]
+    if confinement is None:  # a Program assembled by hand: confined to the dataset's folder
+        confinement = Confinement.for_files([Path(ds.span.file)], None)
+    sources = []
+    for d in ds.decontaminate:
+        # The loader resolved (and reported) each path the same way: a refused one is skipped.
+        found = resolve_named_file(d.path, base, "decontaminate", d.span, confinement)
+        if isinstance(found, Path):
+            sources.append(BenchmarkSource(found, d.path, DEFAULT_NGRAM if d.ngram is None
+                                           else int(d.ngram), d.span, "statement"))
     loaded, diags = load_all(sources)
     benchmarks = [*given, *loaded]
     return (Index(benchmarks) if benchmarks else None), diags

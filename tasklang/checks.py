@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -635,16 +634,8 @@ def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
     fmt = setting(ds, "format")
     if fmt is not None and fmt.value not in ("chat",):
         diags.append(error("bad-setting", f"unknown format {fmt.value!r} (known: chat)", fmt.span))
-    tok = setting(ds, "tokenizer")
-    if tok is not None and isinstance(tok.value, str):
-        base = Path(ds.span.file).parent
-        if not (base / tok.value).is_file() and not Path(tok.value).is_file():
-            from .budget import hub_tokenizers_available
-
-            if not hub_tokenizers_available():
-                diags.append(error("missing-tokenizer", f"no tokenizer file {tok.value!r}, and "
-                                   "the train extra (transformers) is not installed to load it "
-                                   "as a model id", tok.span))
+    # Where the tokenizer comes from (a confined path, or a hub id when the network is
+    # allowed) is checked by the loader, which knows the confinement: program._Loader.
 
 
 def _check_decontaminate(ds: ast.Dataset, diags: list[Diagnostic]) -> None:

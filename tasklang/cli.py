@@ -290,6 +290,36 @@ _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), d
                        show_default=True)
 
 
+def _confined(command: Any) -> Any:
+    """--root, --allow-path and --allow-network, passed on as one `load` (LoadOptions): what
+    the .task files may name (tasklang.confine)."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, root: str | None, allow_path: tuple[str, ...], allow_network: bool,
+                **kwargs: Any) -> Any:
+        from .confine import LoadOptions
+
+        load = LoadOptions(None if root is None else Path(root),
+                           tuple(Path(p) for p in allow_path), allow_network)
+        return command(*args, load=load, **kwargs)
+
+    dirs = click.Path(exists=True, file_okay=False)
+    for option in reversed([
+        click.option("--root", type=dirs, default=None, metavar="DIR",
+                     help="Project root: what the .task files name (imports, vocabularies, "
+                          "references, tokenizers) must lie inside it. Default: the common "
+                          "directory of PATHS."),
+        click.option("--allow-path", type=dirs, multiple=True, metavar="DIR",
+                     help="Also allow files under DIR (repeatable)."),
+        click.option("--allow-network", is_flag=True, envvar="TASKLANG_ALLOW_NETWORK",
+                     help="Allow a tokenizer that is a model hub id (downloads it; also "
+                          "TASKLANG_ALLOW_NETWORK=1)."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def _report(checked: Any, fmt: str) -> None:
     """Diagnostics to stderr (text) or as a JSON list on stdout (json)."""
     from .diagnostics import render_all, to_json
@@ -310,11 +340,12 @@ def _report(checked: Any, fmt: str) -> None:
 @main.command("check")
 @click.argument("paths", nargs=-1, required=True)
 @_FORMAT
-def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
+@_confined
+def check_cmd(paths: tuple[str, ...], fmt: str, load: Any) -> None:
     """Check .task files (or directories of them): every error and warning, with positions."""
     from .api import check
 
-    checked = check(list(paths))
+    checked = check(list(paths), load)
     _report(checked, fmt)
     if fmt == "text" and checked.ok:
         n = len(checked.program.patterns)
@@ -330,11 +361,12 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
               help="Samples per pattern.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @_FORMAT
-def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str) -> None:
+@_confined
+def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str, load: Any) -> None:
     """Show rendered samples: question, gold trace and executed answer."""
     from .api import preview as run_preview
 
-    checked, items = run_preview([file], pattern, count, seed)
+    checked, items = run_preview([file], pattern, count, seed, load)
     if not checked.ok:
         _report(checked, "text" if fmt == "text" else fmt)
         sys.exit(EXIT_FAILED)
@@ -383,8 +415,9 @@ def _preview_json(item: Any) -> dict[str, Any]:
               default=DEFAULT_NGRAM,
               show_default=True, help="n-gram size for --decontaminate files.")
 @_FORMAT
+@_confined
 def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str, ...],
-                benchmarks: tuple[str, ...], ngram: int, fmt: str) -> None:
+                benchmarks: tuple[str, ...], ngram: int, fmt: str, load: Any) -> None:
     """Compile .task files into verified datasets (train/val/test JSONL + manifest.json)."""
     from .api import compile_paths
 
@@ -400,7 +433,7 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
 
     try:
         checked, results = compile_paths(list(paths), Path(out), workers, progress, list(only),
-                                         benchmarks, ngram)
+                                         benchmarks, ngram, load)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)
@@ -452,8 +485,9 @@ def _write_atomically(path: str, text: str) -> None:
 @click.option("-o", "--out", "out", default=None, type=click.Path(),
               help="Write the report here (atomically) instead of stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+@_confined
 def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int, seed: int,
-              top: int, out: str | None, quiet: bool) -> None:
+              top: int, out: str | None, quiet: bool, load: Any) -> None:
     """Audit .task files: every pattern samples and solves, lint statistics per dataset,
     and (with --against) coverage of a reference set by computation-graph shape.
 
@@ -475,7 +509,7 @@ def audit_cmd(paths: tuple[str, ...], against: str | None, fmt: str, count: int,
             click.echo(f"audit: {message}", err=True)
 
     try:
-        report = audit(list(paths), against, count, seed, top, progress)
+        report = audit(list(paths), against, count, seed, top, progress, load)
     except AuditUsageError as err:  # a missing path or a bad reference file: exit 1
         raise CommandError(str(err)) from None
     if fmt == "json":

@@ -83,8 +83,9 @@ class BenchmarkSource:
 
 
 def resolve(raw: str, base: Path) -> Path:
-    """Where a benchmark path points: relative to the `.task` file (statements) or to the
-    working directory (the command line). The one place to add path confinement."""
+    """Where a `--decontaminate` path points (relative to the working directory). The user
+    named it, so it is trusted; statements are resolved by tasklang.confine like every path a
+    .task file names."""
     return base / raw
 
 

@@ -66,7 +66,9 @@ def warning(code: str, message: str, span: Span, *notes: str) -> Diagnostic:
 def render(diag: Diagnostic, sources: dict[str, str] | None = None) -> str:
     """The headline, then the source line with a caret under the span, then notes."""
     lines = [diag.headline()]
-    text = (sources or {}).get(diag.span.file)
+    # Only a .task file is ever quoted: the loader reads no other file as a source
+    # (tasklang.confine), and this keeps any other text out of an excerpt.
+    text = (sources or {}).get(diag.span.file) if diag.span.file.endswith(".task") else None
     if text is not None:
         src_lines = text.splitlines()
         if 1 <= diag.span.line <= len(src_lines):

@@ -3,6 +3,7 @@ reference solutions read)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,17 @@ from pathlib import Path
 from runtime.experts import COMPOSITION, DEFAULT_EXPERTS, Expert, ExpertTable
 
 from . import ast
+from .confine import (
+    Confinement,
+    LoadOptions,
+    check_source_file,
+    real_path,
+    resolve_named_file,
+    resolve_tokenizer,
+)
 from .diagnostics import Diagnostic, Span, error
 from .parser import parse_text
-from .vocab import Vocab, VocabError, find_vocab, load_vocab
+from .vocab import Vocab, VocabError, load_vocab, vocab_file_name, vocab_search_dirs
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,8 @@ class Program:
     roots: list[str] = field(default_factory=list)  # files named on the command line
     file_hashes: dict[str, str] = field(default_factory=dict)
     references: dict[str, LoadedReference] = field(default_factory=dict)  # pattern -> solution
+    # What the files may name (None only for a Program not made by load_program).
+    confinement: Confinement | None = None
 
     def expert_table(self) -> ExpertTable:
         """The runtime's default experts, overridden and extended by `expert` declarations."""
@@ -63,7 +74,7 @@ def expert_from_decl(decl: ast.ExpertDecl) -> Expert | None:
 def display_path(path: Path) -> str:
     """Paths relative to the working directory when possible: what users typed."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(real_path(path).relative_to(real_path(Path.cwd())))
     except ValueError:
         return str(path)
 
@@ -74,6 +85,13 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
     diags = []
     for raw in paths:
         p = Path(raw)
+        try:
+            p.stat()
+        except OSError as err:  # a missing path is reported below; an over-long one here
+            if err.errno not in (errno.ENOENT, errno.ENOTDIR):
+                diags.append(error("bad-path", f"cannot use {raw[:80]!r}: "
+                                   f"{err.strerror or err}", Span.point(raw[:80])))
+                continue
         if p.is_dir():
             found = sorted(p.rglob("*.task"))
             if not found:
@@ -87,13 +105,24 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], list[Diagnostic]]:
 
 
 class _Loader:
-    def __init__(self) -> None:
-        self.program = Program()
+    def __init__(self, confinement: Confinement) -> None:
+        self.program = Program(confinement=confinement)
+        self.confinement = confinement
         self.diags: list[Diagnostic] = []
         self.seen: dict[Path, str] = {}
 
+    def load_root(self, path: Path) -> None:
+        """A file named on the command line or found in a named directory: it must be a
+        .task file inside the confinement too (a named folder may hold symlinks)."""
+        resolved = check_source_file(path, self.confinement, Span.point(display_path(path)))
+        if isinstance(resolved, Diagnostic):
+            self.diags.append(resolved)
+            return
+        self.load_file(path, root=True)
+
     def load_file(self, path: Path, root: bool) -> None:
-        resolved = path.resolve()
+        """`path` has passed the confinement: a .task file inside the allowed directories."""
+        resolved = real_path(path)
         if resolved in self.seen:
             if root and self.seen[resolved] not in self.program.roots:
                 self.program.roots.append(self.seen[resolved])
@@ -118,14 +147,19 @@ class _Loader:
         for item in module.items:
             self._declare(item, resolved.parent)
 
+    def _resolve(self, raw: str, base: Path, kind: str, span: Span,
+                 search: list[Path] | None = None) -> Path | None:
+        found = resolve_named_file(raw, base, kind, span, self.confinement, search=search or [])
+        if isinstance(found, Diagnostic):
+            self.diags.append(found)
+            return None
+        return found
+
     def _declare(self, item: ast.Item, base: Path) -> None:
         if isinstance(item, ast.Import):
-            target = base / item.path
-            if not target.is_file():
-                self.diags.append(error("missing-import", f"cannot import {item.path!r}: no such file",
-                                        item.span))
-                return
-            self.load_file(target, root=False)
+            target = self._resolve(item.path, base, "import", item.span)
+            if target is not None:
+                self.load_file(target, root=False)
         elif isinstance(item, ast.ExpertDecl):
             self._unique(self.program.experts, item.name, item, "expert")
         elif isinstance(item, ast.VocabDecl):
@@ -134,8 +168,11 @@ class _Loader:
         elif isinstance(item, ast.Pattern):
             if self._unique(self.program.patterns, item.name, item, "pattern") and item.references:
                 self._load_reference(item, item.references[0], base)
-        elif isinstance(item, ast.Dataset):
-            self._unique(self.program.datasets, item.name, item, "dataset")
+        elif (isinstance(item, ast.Dataset)
+              and self._unique(self.program.datasets, item.name, item, "dataset")):
+            self._resolve_tokenizer(item, base)
+            for stmt in item.decontaminate:  # read at build time, confined like everything named
+                self._resolve(stmt.path, base, "decontaminate", stmt.span)
 
     def _unique(self, table: dict, name: str, item: ast.Item, kind: str) -> bool:  # type: ignore[type-arg]
         if name in table:
@@ -147,15 +184,15 @@ class _Loader:
         return True
 
     def _load_reference(self, pattern: ast.Pattern, ref: ast.Reference, base: Path) -> None:
-        path = base / ref.path
+        path = self._resolve(ref.path, base, "reference", ref.span)
+        if path is None:
+            return
         try:
             data = path.read_bytes()
             text = data.decode("utf-8")
         except OSError as err:
-            reason = "no such file" if not path.exists() else (err.strerror or str(err))
             self.diags.append(error("missing-reference", f"cannot read the reference solution "
-                                    f"{ref.path!r}: {reason}", ref.span,
-                                    "the path is relative to the .task file"))
+                                    f"{ref.path!r}: {err.strerror or err}", ref.span))
             return
         except UnicodeDecodeError as err:
             self.diags.append(error("unreadable", f"cannot read {ref.path}: {err}", ref.span))
@@ -165,26 +202,43 @@ class _Loader:
         self.program.file_hashes[shown] = hashlib.sha256(data).hexdigest()
 
     def _load_vocab(self, decl: ast.VocabDecl, base: Path) -> None:
-        path = find_vocab(decl.source, base)
+        path = self._resolve(vocab_file_name(decl.source), base, "vocab", decl.span,
+                             vocab_search_dirs(base)[1:])
         if path is None:
-            self.diags.append(error("missing-vocab", f"no vocabulary file {decl.source!r} "
-                                    "(looked beside the file, in vocab/ and in the default vocab)",
-                                    decl.span))
             return
         try:
-            vocab = load_vocab(decl.name, path)
+            data = path.read_bytes()
+            vocab = load_vocab(decl.name, path, data)
+        except OSError as err:
+            self.diags.append(error("bad-vocab", f"{path}: cannot read vocabulary: "
+                                    f"{err.strerror or err}", decl.span))
+            return
         except VocabError as err:
             self.diags.append(error("bad-vocab", str(err), decl.span))
             return
         self.program.vocabs[decl.name] = vocab
-        self.program.file_hashes[display_path(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.program.file_hashes[display_path(path)] = hashlib.sha256(data).hexdigest()
+
+    def _resolve_tokenizer(self, ds: ast.Dataset, base: Path) -> None:
+        """Checked here, where paths are confined; build and audit resolve it again the same
+        way (budget.make_counter). The type of the setting is checks.py's."""
+        tok = next((s for s in ds.settings if s.key == "tokenizer"), None)
+        if tok is None or not isinstance(tok.value, str):
+            return
+        found = resolve_tokenizer(tok.value, base, tok.span, self.confinement)
+        if isinstance(found, Diagnostic):
+            self.diags.append(found)
 
 
-def load_program(paths: list[str]) -> tuple[Program, list[Diagnostic]]:
-    """Parse the given files and everything they import. Diagnostics are collected, not raised."""
-    loader = _Loader()
+def load_program(paths: list[str], options: LoadOptions | None = None
+                 ) -> tuple[Program, list[Diagnostic]]:
+    """Parse the given files and everything they import. Diagnostics are collected, not raised.
+    What the files name is confined to the root (`options.root`, else the common directory of
+    `paths`), `options.allow_paths` and tasklang's own data (see tasklang.confine)."""
+    confinement = Confinement.for_files([Path(p) for p in paths], options)
+    loader = _Loader(confinement)
     files, diags = expand_paths(paths)
     loader.diags += diags
     for f in files:
-        loader.load_file(f, root=True)
+        loader.load_root(f)
     return loader.program, loader.diags

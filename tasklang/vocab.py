@@ -48,22 +48,35 @@ class VocabError(Exception):
     """A vocabulary file is missing or malformed; the message says which entry and why."""
 
 
+def vocab_file_name(source: str) -> str:
+    return source if source.endswith((".yaml", ".yml")) else source + ".yaml"
+
+
+def vocab_search_dirs(near: Path) -> list[Path]:
+    """Where `vocab x from "people"` looks, in order: beside the .task file first, then the
+    default vocab/. (The loader skips those outside the confinement: tasklang.confine.)"""
+    return [near, near / "vocab", near.parent / "vocab", vocab_dir()]
+
+
 def find_vocab(source: str, near: Path) -> Path | None:
-    """`vocab x from "people"`: beside the .task file first, then the default vocab/."""
-    name = source if source.endswith((".yaml", ".yml")) else source + ".yaml"
-    for base in (near, near / "vocab", near.parent / "vocab", vocab_dir()):
+    """The first vocabulary file of that name in the search order, unconfined (for tools
+    that read the shipped vocabularies; the loader resolves through tasklang.confine)."""
+    name = vocab_file_name(source)
+    for base in vocab_search_dirs(near):
         candidate = base / name
         if candidate.is_file():
             return candidate
     return None
 
 
-def load_vocab(name: str, path: Path) -> Vocab:
+def load_vocab(name: str, path: Path, raw: bytes | None = None) -> Vocab:
+    """Parse the vocabulary file at `path` (its bytes `raw` when the caller has read them)."""
     try:
+        text = path.read_text(encoding="utf-8") if raw is None else raw.decode("utf-8")
         # libyaml's safe loader when present: same safe constructors, ~7x faster on the
         # operator payload vocabularies (thousands of entries).
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
-    except (OSError, yaml.YAMLError) as err:
+        data = yaml.load(text, Loader=_SAFE_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise VocabError(f"{path}: cannot read vocabulary: {err}") from None
     if not isinstance(data, dict):
         raise VocabError(f"{path}: expected a mapping with type, fields and entries")
