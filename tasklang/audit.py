@@ -43,6 +43,7 @@ from .diagnostics import Diagnostic
 from .expr import EvalError, compile_expr, norm
 from .formats import Labelled, parse_template
 from .importer import InputError, RefProblem, read_reference
+from .limits import LimitError
 from .program import Program
 from .rng import StreamRandom
 from .vocab import Entry, Vocab
@@ -282,7 +283,7 @@ def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
 def _const(e: ast.Expr) -> Fraction | None:
     try:
         value = compile_expr(e)({})
-    except (EvalError, KeyError, TypeError):
+    except (EvalError, LimitError, KeyError, TypeError):
         return None
     return Fraction(value) if isinstance(value, int | Fraction) else None
 
@@ -453,7 +454,7 @@ def _bound(p: ast.Pattern, fns: list[DomainFn]) -> int | None:
             continue
         try:
             size *= len(fn({}))
-        except (EvalError, KeyError, TypeError, ZeroDivisionError):
+        except (EvalError, LimitError, KeyError, TypeError, ZeroDivisionError):
             return None
     return size
 
@@ -466,7 +467,7 @@ def _producible(compiled: CompiledPattern, env: dict[str, Any]) -> bool:
         try:
             if not test(env):
                 return False
-        except EvalError:
+        except (EvalError, LimitError):
             return False
     for template in compiled.templates:
         try:
@@ -493,7 +494,7 @@ def _enumerate(p: ast.Pattern, compiled: CompiledPattern, fns: list[DomainFn], l
             return
         try:
             values = fns[i](env)
-        except (EvalError, KeyError, TypeError, ZeroDivisionError):
+        except (EvalError, LimitError, KeyError, TypeError, ZeroDivisionError):
             return  # the sampler rejects here as well
         for value in values:
             env[names[i]] = value
