@@ -318,7 +318,15 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
 def _huge_literal(tree: Tree, path: str) -> Diagnostic | None:
     """A number Python cannot even convert (past DIGITS_CEILING digits) stops the file here;
     shorter ones past the dataset's limit are `checks`' business."""
-    for tok in tree.scan_values(lambda v: isinstance(v, Token) and v.type == "NUMBER"):
+    stack: list[Any] = [tree]
+    while stack:  # not Tree.scan_values: it recurses, and nesting can be deep
+        node = stack.pop()
+        if isinstance(node, Tree):
+            stack.extend(node.children)
+            continue
+        if not isinstance(node, Token) or node.type != "NUMBER":
+            continue
+        tok = node
         digits = len(tok) - ("." in tok)
         if digits > DIGITS_CEILING:
             span = Span(path, tok.line, tok.column, tok.end_line or tok.line,

@@ -22,7 +22,7 @@ from tasklang.diagnostics import source_lines
 from tasklang.expr import EvalError, compile_expr, using_limits
 from tasklang.limits import DEFAULT_LIMITS, DIGITS_CEILING, LIMITS, LimitError, Limits
 
-from .helpers import BROKEN, check_text, error_codes, write
+from .helpers import BROKEN, REPO, check_text, error_codes, write
 from .test_expr import parse_expr
 
 FAST = 20.0  # seconds: generous, the machine is shared; the bugs took minutes or never ended
@@ -352,3 +352,15 @@ def test_round_places_evaluate_or_refuse(places: int) -> None:
     else:
         assert abs(places) <= DEFAULT_LIMITS.max_places
         assert got == round(Fraction(22, 7) * Fraction(10) ** places) / Fraction(10) ** places
+
+
+# ---------------------------------------------------------------- docs
+
+
+@pytest.mark.parametrize("limit", LIMITS, ids=lambda lim: lim.setting)
+def test_the_manual_states_each_limit(limit: object) -> None:
+    """docs/LANGUAGE.md's Limits table row of each code: its default and its setting."""
+    text = (REPO / "docs" / "LANGUAGE.md").read_text(encoding="utf-8")
+    code = f"| `{limit.code}` |"  # type: ignore[attr-defined]
+    row = next(line for line in text.splitlines() if line.endswith(code))
+    assert f"{limit.default:,}" in row and f"`{limit.setting} N`" in row  # type: ignore[attr-defined]
