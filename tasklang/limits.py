@@ -29,7 +29,7 @@ class Limit:
     setting: str
     default: int
     code: str
-    what: str  # "examples per dataset", for messages and the docs
+    what: str  # what it bounds, as docs/LANGUAGE.md's Limits table says
     ceiling: int | None = None  # the most the setting may raise it to
 
 
@@ -44,18 +44,20 @@ LIMITS: tuple[Limit, ...] = (
           "seconds of preflight sampling per pattern"),
 )
 BY_SETTING = {limit.setting: limit for limit in LIMITS}
+_DEFAULT = {limit.setting: limit.default for limit in LIMITS}
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The limits in force for one dataset (its settings over the defaults)."""
+    """The limits in force for one dataset (its settings over the defaults). One field per
+    entry of LIMITS, named after its setting; the defaults are LIMITS'."""
 
-    max_examples: int = 10_000_000
-    max_templates: int = 1000
-    max_digits: int = 1000
-    max_places: int = 100
-    max_test_cases: int = 100
-    max_preflight_seconds: int = 10
+    max_examples: int = _DEFAULT["max_examples"]
+    max_templates: int = _DEFAULT["max_templates"]
+    max_digits: int = _DEFAULT["max_digits"]
+    max_places: int = _DEFAULT["max_places"]
+    max_test_cases: int = _DEFAULT["max_test_cases"]
+    max_preflight_seconds: int = _DEFAULT["max_preflight_seconds"]
 
 
 DEFAULT_LIMITS = Limits()
@@ -73,7 +75,8 @@ def limits_of(settings: Callable[[str], Any]) -> Limits:
 
 
 def check_setting(key: str, value: Fraction, span: Span) -> Diagnostic | None:
-    """A limit setting must be a whole number in 1..ceiling."""
+    """A limit setting past its ceiling (whole and at least 1 is checked with the other
+    whole-number settings)."""
     limit = BY_SETTING[key]
     if limit.ceiling is not None and value > limit.ceiling:
         return error("bad-setting", f"{key} can be at most {limit.ceiling}", span,

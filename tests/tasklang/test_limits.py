@@ -72,8 +72,10 @@ UNSATISFIABLE = """pattern never {
 # ---------------------------------------------------------------- examples per dataset
 
 
-def test_examples_limit_is_checked_before_anything_is_sampled(tmp_path: Path) -> None:
-    result = compile_cli(tmp_path, SMALL + dataset("p", split="split train 1000000000000"))
+@pytest.mark.parametrize("size", [100_000_000, 1_000_000_000_000])
+def test_examples_limit_is_checked_before_anything_is_sampled(tmp_path: Path, size: int) -> None:
+    """10**8 examples extrapolated to 73 min and 38 GB; 10**12 reached MemoryError."""
+    result = compile_cli(tmp_path, SMALL + dataset("p", split=f"split train {size}"))
     assert_diagnostic(result, "limit-examples", 8)
     assert "max_examples" in result.output
 
@@ -364,3 +366,10 @@ def test_the_manual_states_each_limit(limit: object) -> None:
     code = f"| `{limit.code}` |"  # type: ignore[attr-defined]
     row = next(line for line in text.splitlines() if line.endswith(code))
     assert f"{limit.default:,}" in row and f"`{limit.setting} N`" in row  # type: ignore[attr-defined]
+
+
+def test_preview_reports_a_limit_as_a_diagnostic(tmp_path: Path) -> None:
+    text = SMALL.replace('    template', '    let b = a / (10**64)**64\n    template')
+    path = write(tmp_path, text + dataset("p"))
+    result = run_cli("preview", str(path), "-n", "2")
+    assert_diagnostic(result, "limit-digits", 3)
