@@ -657,7 +657,8 @@ def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
                                + (" of at least 1" if s.key != "seed" else ""), s.span))
         elif kind == "rate" and not (isinstance(s.value, Fraction) and 0 < s.value <= 1):
             diags.append(error("type-error", f"{s.key} needs a number in (0, 1]", s.span))
-        elif s.key in BY_SETTING and (bad := check_setting(s.key, s.value, s.span)):
+        elif s.key in BY_SETTING and isinstance(s.value, Fraction) and (
+                bad := check_setting(s.key, s.value, s.span)):
             diags.append(bad)
     fmt = setting(ds, "format")
     if fmt is not None and fmt.value not in ("chat",):

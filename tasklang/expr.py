@@ -213,6 +213,7 @@ def _times(left: Fn, right: Fn, span: Span) -> Fn:
 
     def times(env: Env) -> Any:
         x, y = left(env), right(env)
+        value: Number
         if type(x) is int and type(y) is int:
             value = x * y
             if -bound < value < bound:
@@ -254,7 +255,7 @@ def _round_checked(value: Fn, places: Fn, span: Span) -> Fn:
 
     def round_(env: Env) -> Any:
         x, d = _num(value(env)), _num(places(env))
-        if abs(d) > max_places:
+        if abs(Fraction(d)) > max_places:
             raise LimitError("max_places", f"round to {d} places (limit {max_places})", span)
         return _round(x, d)
 

@@ -329,8 +329,8 @@ def _huge_literal(tree: Tree, path: str) -> Diagnostic | None:
         tok = node
         digits = len(tok) - ("." in tok)
         if digits > DIGITS_CEILING:
-            span = Span(path, tok.line, tok.column, tok.end_line or tok.line,
-                        tok.end_column or tok.column + 1)
+            line, col = tok.line or 1, tok.column or 1
+            span = Span(path, line, col, tok.end_line or line, tok.end_column or col + 1)
             return exceeded("max_digits", f"a literal of {digits} digits (no setting allows "
                             f"more than {DIGITS_CEILING})", span, raisable=False)
     return None
