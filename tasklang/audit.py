@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +35,7 @@ from runtime.sandbox import run_code
 from . import __version__, ast
 from .api import Checked, check, datasets_of
 from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
-from .build import Context, Failure, candidate, make_context
+from .build import DOMAIN_CAP, Context, Failure, candidate, make_context
 from .checks import PatternInfo, setting
 from .compiler import CompiledPattern, Example, Rejected, compile_pattern
 from .coverage import Coverage, coverage, mset_text
@@ -400,7 +400,7 @@ class _TooBig(Exception):
     pass
 
 
-DomainFn = Callable[[dict[str, Any]], list[Any]]
+DomainFn = Callable[[dict[str, Any]], Sequence[Any]]
 
 
 def _as_int(value: Any) -> int:
@@ -418,8 +418,9 @@ def _let_values(let: ast.Let, vocabs: Mapping[str, Vocab],
     if isinstance(s, ast.IntRange):
         lo, hi = compile_expr(s.lo), compile_expr(s.hi)
         step = compile_expr(s.step) if s.step is not None else (lambda env: 1)
-        return lambda env: list(range(_as_int(lo(env)), _as_int(hi(env)) + 1,
-                                      max(1, _as_int(step(env)))))
+        # A range, not a list: `int 1..10**12` has a length without 10**12 values in memory.
+        return lambda env: range(_as_int(lo(env)), _as_int(hi(env)) + 1,
+                                 max(1, _as_int(step(env))))
     if isinstance(s, ast.DecimalRange):
         dlo, dhi, dstep = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
 
@@ -453,7 +454,7 @@ def _bound(p: ast.Pattern, fns: list[DomainFn]) -> int | None:
         if isinstance(let.sampler, ast.Derived):
             continue
         try:
-            size *= len(fn({}))
+            size = min(size * len(fn({})), DOMAIN_CAP)  # thirty lets of 10**12: no 10**360
         except (EvalError, LimitError, KeyError, TypeError, ZeroDivisionError):
             return None
     return size
@@ -525,7 +526,8 @@ def domain_size(p: ast.Pattern, compiled: CompiledPattern, vocabs: Mapping[str, 
             except _TooBig:
                 pass
         if bound is not None:
-            return DomainSize(round(bound * acceptance), "estimate:bound*acceptance", bound)
+            return DomainSize(round(bound * Fraction(acceptance)), "estimate:bound*acceptance",
+                              bound)
     if payloads and all(c == 1 for c in payloads.values()):
         return DomainSize(len(payloads), "lower_bound:all_distinct")
     return DomainSize(_chao1(payloads), "estimate:chao1")

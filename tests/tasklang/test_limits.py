@@ -200,6 +200,8 @@ def test_thirty_huge_ranges_do_not_overflow_the_domain_estimate(tmp_path: Path) 
     text = f'pattern p {{\n{lets}\n    template "{shown}"\n    answer "{{v0}}"\n}}\n'
     result = compile_cli(tmp_path, text + dataset("p"))
     assert result.exit_code == 0, result.output
+    audited = run_cli("audit", str(tmp_path / "t.task"))  # it enumerated 10**12 values
+    assert audited.exit_code == 0 and "MemoryError" not in audited.output, audited.output
 
 
 # ---------------------------------------------------------------- templates
