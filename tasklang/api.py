@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 from . import ast
 from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context
-from .checks import CheckResult, check_program
+from .checks import CheckResult, check_program, pattern_limits
 from .compiler import Example, Rejected, compile_pattern
 from .confine import LoadOptions
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
 from .diagnostics import Diagnostic, Span, apply_allows, error
 from .files import staged_output
+from .limits import DEFAULT_LIMITS, LimitError
 from .program import Program, load_program
 from .rng import StreamRandom
 
@@ -131,15 +132,20 @@ def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0,
             return checked, []
         names = [pattern]
     items = []
+    limits = pattern_limits(program)  # those of the datasets listing it, as `check` used
     for name in names:
         p = program.patterns[name]
         loaded = program.references.get(name)
         compiled = compile_pattern(p, program.vocabs, checked.result.table,
                                    program.sources.get(p.span.file),
-                                   reference=None if loaded is None else loaded.text)
+                                   reference=None if loaded is None else loaded.text,
+                                   limits=limits.get(name, DEFAULT_LIMITS))
         rng = StreamRandom.of(seed, "preview", name)
-        for _ in range(n):
-            items.append(_preview_one(compiled, rng))
+        try:
+            for _ in range(n):
+                items.append(_preview_one(compiled, rng))
+        except LimitError as err:
+            checked.diagnostics.append(err.diagnostic(name))
     return checked, items
 
 

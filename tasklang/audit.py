@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +35,7 @@ from runtime.sandbox import run_code
 from . import __version__, ast
 from .api import Checked, check, datasets_of
 from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
-from .build import Context, Failure, candidate, make_context
+from .build import DOMAIN_CAP, Context, Failure, candidate, make_context
 from .checks import PatternInfo, setting
 from .compiler import CompiledPattern, Example, Rejected, compile_pattern
 from .confine import LoadOptions
@@ -44,6 +44,7 @@ from .diagnostics import Diagnostic
 from .expr import EvalError, compile_expr, norm
 from .formats import Labelled, parse_template
 from .importer import InputError, RefProblem, read_reference
+from .limits import LimitError
 from .program import Program
 from .rng import StreamRandom
 from .vocab import Entry, Vocab
@@ -283,7 +284,7 @@ def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
 def _const(e: ast.Expr) -> Fraction | None:
     try:
         value = compile_expr(e)({})
-    except (EvalError, KeyError, TypeError):
+    except (EvalError, LimitError, KeyError, TypeError):
         return None
     return Fraction(value) if isinstance(value, int | Fraction) else None
 
@@ -400,7 +401,7 @@ class _TooBig(Exception):
     pass
 
 
-DomainFn = Callable[[dict[str, Any]], list[Any]]
+DomainFn = Callable[[dict[str, Any]], Sequence[Any]]
 
 
 def _as_int(value: Any) -> int:
@@ -418,8 +419,9 @@ def _let_values(let: ast.Let, vocabs: Mapping[str, Vocab],
     if isinstance(s, ast.IntRange):
         lo, hi = compile_expr(s.lo), compile_expr(s.hi)
         step = compile_expr(s.step) if s.step is not None else (lambda env: 1)
-        return lambda env: list(range(_as_int(lo(env)), _as_int(hi(env)) + 1,
-                                      max(1, _as_int(step(env)))))
+        # A range, not a list: `int 1..10**12` has a length without 10**12 values in memory.
+        return lambda env: range(_as_int(lo(env)), _as_int(hi(env)) + 1,
+                                 max(1, _as_int(step(env))))
     if isinstance(s, ast.DecimalRange):
         dlo, dhi, dstep = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
 
@@ -453,8 +455,8 @@ def _bound(p: ast.Pattern, fns: list[DomainFn]) -> int | None:
         if isinstance(let.sampler, ast.Derived):
             continue
         try:
-            size *= len(fn({}))
-        except (EvalError, KeyError, TypeError, ZeroDivisionError):
+            size = min(size * len(fn({})), DOMAIN_CAP)  # thirty lets of 10**12: no 10**360
+        except (EvalError, LimitError, KeyError, TypeError, ZeroDivisionError):
             return None
     return size
 
@@ -467,7 +469,7 @@ def _producible(compiled: CompiledPattern, env: dict[str, Any]) -> bool:
         try:
             if not test(env):
                 return False
-        except EvalError:
+        except (EvalError, LimitError):
             return False
     for template in compiled.templates:
         try:
@@ -494,7 +496,7 @@ def _enumerate(p: ast.Pattern, compiled: CompiledPattern, fns: list[DomainFn], l
             return
         try:
             values = fns[i](env)
-        except (EvalError, KeyError, TypeError, ZeroDivisionError):
+        except (EvalError, LimitError, KeyError, TypeError, ZeroDivisionError):
             return  # the sampler rejects here as well
         for value in values:
             env[names[i]] = value
@@ -525,7 +527,8 @@ def domain_size(p: ast.Pattern, compiled: CompiledPattern, vocabs: Mapping[str, 
             except _TooBig:
                 pass
         if bound is not None:
-            return DomainSize(round(bound * acceptance), "estimate:bound*acceptance", bound)
+            return DomainSize(round(bound * Fraction(acceptance)), "estimate:bound*acceptance",
+                              bound)
     if payloads and all(c == 1 for c in payloads.values()):
         return DomainSize(len(payloads), "lower_bound:all_distinct")
     return DomainSize(_chao1(payloads), "estimate:chao1")

@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -25,21 +26,31 @@ from runtime.experts import COMPOSITION
 
 from . import __version__, ast
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
-from .checks import CheckResult, setting
+from .checks import CheckResult, dataset_limits, setting
 from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .confine import Confinement, resolve_named_file
 from .decontaminate import Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
 from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
+from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
 from .program import Program
 from .rng import StreamRandom
-from .splits import LeakRegistry, SeedDeriver, derive_seed, pattern_order, payload_key, question_key
+from .splits import (
+    LeakRegistry,
+    SeedDeriver,
+    allocate,
+    derive_seed,
+    pattern_order,
+    payload_key,
+    question_key,
+)
 from .vocab import Entry
 
 MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
 MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example
 PREFLIGHT = 1000  # samples per pattern to measure rejection rates
+DOMAIN_CAP = 10**30  # domain sizes count up to here: more than any dataset could ask
 MAIN_LANGUAGE = "en"
 Progress = Callable[[int], None]
 
@@ -97,6 +108,7 @@ class Context:
     usable: dict[tuple[int, str, str | None], list[CompiledTemplate]] = field(default_factory=dict)
     derivers: dict[str, SeedDeriver] = field(default_factory=dict)
     decontam: Index | None = None  # the benchmarks no question may share an n-gram with
+    limits: Limits = DEFAULT_LIMITS
 
     @cached_property
     def language_thresholds(self) -> list[tuple[str, float]]:
@@ -118,6 +130,10 @@ class Context:
             deriver = self.derivers[split] = SeedDeriver(self.settings.seed, self.name, split)
         return deriver
 
+    def order_all(self) -> None:
+        for split in self.splits:
+            self.order(split)
+
     def order(self, split: ast.SplitDecl) -> list[int]:
         if split.name not in self.orders:
             seed = derive_seed(self.settings.seed, self.name, split.name, "order")
@@ -129,6 +145,7 @@ class Context:
 class Failure:
     pattern: str
     reasons: Counter[str]
+    limit: Diagnostic | None = None  # a value past a limit: reported as it is, not as rejections
 
 
 def _language(ctx: Context, rng: StreamRandom) -> str | None:
@@ -158,6 +175,8 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
         except Rejected as rejected:
             reasons = reasons if reasons is not None else Counter()
             reasons[rejected.reason] += 1
+        except LimitError as err:
+            return Failure(pattern.name, Counter(), err.diagnostic(pattern.name))
     return Failure(pattern.name, reasons or Counter())
 
 
@@ -359,7 +378,7 @@ def _domain_size(p: ast.Pattern, program: Program, pick_sizes: dict[str, int]) -
         n = pick_sizes.get(let.name) if isinstance(s, ast.Pick) else _let_domain(s, program)
         if n is None:
             return None
-        size *= n
+        size = min(size * n, DOMAIN_CAP)  # thirty lets of 10**12 values: no 10**360
     return size
 
 
@@ -381,29 +400,23 @@ def _let_domain(s: ast.Sampler, program: Program) -> int | None:
 
 
 def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnostic]:
-    """Measure each pattern's rejection rate and check its domain against the request."""
+    """Measure each pattern's rejection rate and check its domain against the request.
+
+    Runs before any split is ordered: it needs only the counts per pattern, so an
+    unsatisfiable pattern is reported before anything the size of a split is allocated."""
     diags = []
     by_name = {w.pattern: w for w in ds.patterns}
     totals = {name: 0 for name, _ in ctx.weights}
     for split in ctx.splits:
-        order = ctx.order(split)
-        counts = Counter(order)
-        for i, (name, _) in enumerate(ctx.weights):
-            totals[name] += counts.get(i, 0)
+        for (name, _), n in zip(ctx.weights, allocate(int(split.size), ctx.weights), strict=True):
+            totals[name] += n
     for pattern in ctx.patterns:
         w = by_name[pattern.name]
-        rng = StreamRandom.of(ctx.settings.seed, ctx.name, pattern.name, "preflight")
-        reasons: Counter[str] = Counter()
-        seen: set[tuple[tuple[str, str], ...]] = set()
-        accepted = 0
-        for _ in range(PREFLIGHT):
-            try:
-                env = pattern.sample_payload(rng)
-                pattern.realize(env, pattern.templates[rng.below(len(pattern.templates))])
-                accepted += 1
-                seen.add(tuple(sorted((k, str(v)) for k, v in env.items())))
-            except Rejected as r:
-                reasons[r.reason] += 1
+        sampled = _preflight_samples(ctx, pattern, w)
+        if isinstance(sampled, Diagnostic):
+            diags.append(sampled)
+            continue
+        accepted, reasons, seen = sampled
         rate = 1 - accepted / PREFLIGHT
         top = reasons.most_common(1)[0] if reasons else ("", 0)
         if accepted == 0:
@@ -416,8 +429,36 @@ def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnosti
                                f"rejected (limit {float(ctx.settings.max_reject_rate):.0%}); "
                                f"most by `{top[0]}`", w.span,
                                *[f"{r}: {n}" for r, n in reasons.most_common(4)]))
-        diags += _domain_check(pattern, program, ds, totals[pattern.name], 1 - rate, len(seen), w)
+        diags += _domain_check(pattern, program, ds, totals[pattern.name], 1 - rate, seen, w)
     return diags
+
+
+def _preflight_samples(ctx: Context, pattern: CompiledPattern, w: ast.Weighted
+                       ) -> tuple[int, Counter[str], int] | Diagnostic:
+    """(accepted, rejection reasons, distinct payloads) of PREFLIGHT samples, or the
+    diagnostic of a limit: a value too large, or more than the preflight time."""
+    rng = StreamRandom.of(ctx.settings.seed, ctx.name, pattern.name, "preflight")
+    reasons: Counter[str] = Counter()
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    accepted = 0
+    seconds = ctx.limits.max_preflight_seconds
+    deadline = time.monotonic() + seconds
+    for i in range(PREFLIGHT):
+        if time.monotonic() > deadline:
+            return exceeded("max_preflight_seconds", f"{pattern.name}: preflight sampling took "
+                            f"more than {seconds} s ({i} of {PREFLIGHT} samples)", w.span,
+                            "a sample this slow makes a dataset take hours: fewer test cases, "
+                            "smaller values or simpler constraints")
+        try:
+            env = pattern.sample_payload(rng)
+            pattern.realize(env, pattern.templates[rng.below(len(pattern.templates))])
+            accepted += 1
+            seen.add(tuple(sorted((k, str(v)) for k, v in env.items())))
+        except Rejected as r:
+            reasons[r.reason] += 1
+        except LimitError as err:
+            return err.diagnostic(pattern.name)
+    return accepted, reasons, len(seen)
 
 
 def _domain_check(pattern: CompiledPattern, program: Program, ds: ast.Dataset, asked: int,
@@ -427,8 +468,8 @@ def _domain_check(pattern: CompiledPattern, program: Program, ds: ast.Dataset, a
     largest = max((int(s.size) for s in ds.splits), default=0)
     need = asked if ds.unique_payloads else max(1, asked - largest + 1)
     if size is not None:
-        estimate = int(size * acceptance)
-        if need > size or need > max(estimate, 1) * 1.0:
+        estimate = int(size * Fraction(acceptance))  # exact: a domain can pass any float
+        if need > size or need > max(estimate, 1):
             return [error("domain-too-small", f"{pattern.name} can produce "
                           f"{'at most ' + str(size) if need > size else 'about ' + str(estimate)} "
                           f"distinct payloads; the dataset needs {need} distinct ones", w.span,
@@ -470,7 +511,9 @@ def _filter_picks(p: ast.Pattern, program: Program, counter: TokenCounter
 
 
 def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
-                 counter: TokenCounter) -> Context:
+                 counter: TokenCounter, ordered: bool = True) -> Context:
+    """The generation context of a dataset; `ordered=False` leaves the splits unordered
+    (an order is as large as its split: build_dataset orders them after the preflight)."""
     names = [w.pattern for w in ds.patterns]
     experts: list[str] = []
     for name in names:
@@ -478,19 +521,21 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
             if e not in experts:
                 experts.append(e)
     settings = settings_of(ds, experts)
+    limits = dataset_limits(ds)
     patterns = [
         compile_pattern(program.patterns[n], program.vocabs, checked.table,
                         program.sources.get(program.patterns[n].span.file),
                         _filter_picks(program.patterns[n], program, counter),
-                        program.references[n].text if n in program.references else None)
+                        program.references[n].text if n in program.references else None,
+                        limits)
         for n in names
     ]
     # Smallest splits first: evaluation sets take their payloads before train can use them up.
     splits = sorted(ds.splits, key=lambda s: (s.size, [x.name for x in ds.splits].index(s.name)))
     ctx = Context(ds.name, settings, patterns, [(w.pattern, w.weight) for w in ds.patterns], splits,
-                  counter, {w.pattern: w.span for w in ds.patterns})
-    for split in splits:
-        ctx.order(split)
+                  counter, {w.pattern: w.span for w in ds.patterns}, limits=limits)
+    if ordered:
+        ctx.order_all()
     bind_splits(ctx)
     return ctx
 
@@ -511,11 +556,12 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
     except TokenizerLoadError as err:
         span = settings_probe.span if settings_probe else ds.span
         return BuildResult(ds.name, None, [error("missing-tokenizer", str(err), span)])
-    ctx = make_context(program, checked, ds, counter)
+    ctx = make_context(program, checked, ds, counter, ordered=False)
     ctx.decontam = index
     diags = bench_diags + preflight(ctx, program, ds)
     if any(d.is_error for d in diags):
         return BuildResult(ds.name, None, diags)
+    ctx.order_all()  # only now, once the preflight found the constraints satisfiable
     tmp = staging / ds.name
     tmp.mkdir()
     try:
@@ -623,6 +669,8 @@ def _accept(ctx: Context, split: str, index: int, first: Prepared | Failure,
     clashes: Counter[str] = Counter()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         if isinstance(current, Failure):
+            if current.limit is not None:
+                return current.limit
             top = current.reasons.most_common(1)[0]
             return error("unsatisfiable", f"{current.pattern}: {MAX_TRIES} samples in a row "
                          f"were rejected while building {split} #{index}; most by `{top[0]}`",

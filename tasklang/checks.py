@@ -24,10 +24,20 @@ from runtime.trace import Trace
 
 from . import ast
 from .code_answers import check_code
-from .diagnostics import Diagnostic, Span, error, warning
+from .diagnostics import Diagnostic, Span, error, source_lines, warning
 from .expr import FUNCTIONS
 from .formats import NUMBER_FORMATS, parse_template
 from .generators import GENERATORS
+from .limits import (
+    BY_SETTING,
+    DEFAULT_LIMITS,
+    LIMITS,
+    Limits,
+    check_setting,
+    exceeded,
+    limits_of,
+    too_many_digits,
+)
 from .program import Program, expert_from_decl
 
 
@@ -65,6 +75,7 @@ class PatternInfo:
 SETTINGS: dict[str, str] = {
     "seed": "int", "max_length": "int", "max_new_tokens": "int", "min_template_repeats": "int",
     "system": "str", "tokenizer": "str", "format": "str", "max_reject_rate": "rate",
+    **{key: "int" for key in BY_SETTING},  # the limits (tasklang/limits.py)
 }
 RESERVED_NAMES = frozenset({"answer", "prev"})
 _TEMPLATED_SEGMENT = re.compile(r"\{([^{}]*)\}")
@@ -74,13 +85,18 @@ _TEMPLATED_SEGMENT = re.compile(r"\{([^{}]*)\}")
 
 
 class _Scope:
-    def __init__(self, vars: dict[str, VarInfo], diags: list[Diagnostic]) -> None:
+    def __init__(self, vars: dict[str, VarInfo], diags: list[Diagnostic],
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.vars = vars
         self.diags = diags
         self.used: set[str] = set()
+        self.limits = limits
 
     def infer(self, e: ast.Expr) -> Ty:
         if isinstance(e, ast.Num):
+            if too_many_digits(e.value, self.limits.max_digits):
+                self.diags.append(exceeded("max_digits", f"a literal of more than "
+                                           f"{self.limits.max_digits} digits", e.span))
             return Ty.NUMBER
         if isinstance(e, ast.Str):
             return Ty.STRING
@@ -130,6 +146,10 @@ class _Scope:
             self.diags.append(error("bad-arity", f"{e.fn}() takes {lo}..{hi} arguments, "
                                     f"got {len(e.args)}", e.span))
         result = self._numeric(e, e.args, f"{e.fn}()")
+        places = _const(e.args[1]) if e.fn == "round" and len(e.args) == 2 else None
+        if places is not None and abs(places) > self.limits.max_places:
+            self.diags.append(exceeded("max_places", f"round to {places} places (limit "
+                                       f"{self.limits.max_places})", e.args[1].span))
         return Ty.BOOL if e.fn == "is_int" else result
 
     def _ref(self, e: ast.Ref) -> Ty:
@@ -288,7 +308,7 @@ def _raw_col(statement: str, offset: int) -> int | None:
 def _template_col(t: ast.Template, offset: int, source: str | None = None) -> Span:
     """Position of a template offset (exact for one-line statements)."""
     s = t.span
-    lines = source.splitlines() if source is not None else []
+    lines = source_lines(source) if source is not None else ()
     if s.line == s.end_line and 1 <= s.line <= len(lines):
         raw = _raw_col(lines[s.line - 1][s.col - 1 : s.end_col - 1], offset)
         if raw is not None:
@@ -514,10 +534,11 @@ def _inited_lets(pattern: ast.Pattern, vars: dict[str, VarInfo]) -> set[str]:
 # ---------------------------------------------------------------- patterns
 
 
-def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable
-                  ) -> tuple[list[Diagnostic], PatternInfo]:
+def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
+                  limits: Limits = DEFAULT_LIMITS) -> tuple[list[Diagnostic], PatternInfo]:
+    """`limits`: the most generous of the datasets listing the pattern (pattern_limits)."""
     diags: list[Diagnostic] = []
-    scope = _Scope({}, diags)
+    scope = _Scope({}, diags, limits)
     for let in p.lets:
         if let.name in RESERVED_NAMES:
             diags.append(error("reserved-name", f"{let.name} is reserved", let.span))
@@ -527,13 +548,17 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable
         scope.vars[let.name] = _let_info(let, scope, program)
     answer_scope = dict(scope.vars)
     answer_scope["answer"] = VarInfo("answer", Ty.NUMBER if p.traces else Ty.STRING, p.span)
-    req_scope = _Scope(answer_scope, diags)
+    req_scope = _Scope(answer_scope, diags, limits)
     for req in p.requires:
         req_scope.infer(req.expr)
     scope.used |= req_scope.used
     templates = p.templates
     if not templates:
         diags.append(error("no-template", f"pattern {p.name} has no template", p.span))
+    if len(templates) > limits.max_templates:
+        diags.append(exceeded("max_templates", f"pattern {p.name} has {len(templates)} "
+                              f"templates (limit {limits.max_templates})",
+                              templates[limits.max_templates].span))
     shown: dict[int, set[str]] = {}
     named: set[str] = set()
     for i, t in enumerate(templates):
@@ -631,6 +656,9 @@ def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
                                + (" of at least 1" if s.key != "seed" else ""), s.span))
         elif kind == "rate" and not (isinstance(s.value, Fraction) and 0 < s.value <= 1):
             diags.append(error("type-error", f"{s.key} needs a number in (0, 1]", s.span))
+        elif s.key in BY_SETTING and isinstance(s.value, Fraction) and (
+                bad := check_setting(s.key, s.value, s.span)):
+            diags.append(bad)
     fmt = setting(ds, "format")
     if fmt is not None and fmt.value not in ("chat",):
         diags.append(error("bad-setting", f"unknown format {fmt.value!r} (known: chat)", fmt.span))
@@ -690,6 +718,44 @@ def _check_splits(ds: ast.Dataset, infos: dict[str, PatternInfo], diags: list[Di
                                        f"`lang {lang}` template for split {s.name}", w.span))
             if s.held_out:
                 _check_held_out(s, ds, info, diags)
+
+
+def dataset_limits(ds: ast.Dataset) -> Limits:
+    """The limits of a dataset: its settings over the defaults (values that failed
+    _check_settings count as unset)."""
+    def value(key: str) -> Any:
+        s = setting(ds, key)
+        ok = s is not None and isinstance(s.value, Fraction) and s.value.denominator == 1 \
+            and s.value >= 1 and check_setting(key, s.value, s.span) is None
+        return s.value if ok and s is not None else None
+
+    return limits_of(value)
+
+
+def _check_examples_limit(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
+    """Before anything is sampled or allocated: a split order is as large as its split."""
+    limit = dataset_limits(ds).max_examples
+    total = Fraction(0)
+    for s in ds.splits:
+        total += s.size
+        if total > limit:
+            diags.append(exceeded("max_examples", f"dataset {ds.name} asks for {total} "
+                                  f"examples by split {s.name} (limit {limit})", s.span))
+            return
+
+
+def pattern_limits(program: Program) -> dict[str, Limits]:
+    """Per pattern, the most generous limits of the datasets listing it: a dataset that
+    raises a limit accepts the patterns it names (patterns no dataset lists get the defaults)."""
+    out: dict[str, Limits] = {}
+    for ds in program.datasets.values():
+        limits = dataset_limits(ds)
+        for w in ds.patterns:
+            prev = out.get(w.pattern, DEFAULT_LIMITS)
+            out[w.pattern] = Limits(**{lim.setting: max(getattr(prev, lim.setting),
+                                                        getattr(limits, lim.setting))
+                                       for lim in LIMITS})
+    return out
 
 
 def _check_held_out(s: ast.SplitDecl, ds: ast.Dataset, info: PatternInfo,
@@ -785,6 +851,7 @@ def check_dataset(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertT
     _check_decontaminate(ds, diags)
     _check_languages(ds, diags)
     _check_splits(ds, infos, diags)
+    _check_examples_limit(ds, diags)
     _lints(ds, infos, table, diags)
     return diags
 
@@ -812,8 +879,9 @@ def check_program(program: Program) -> CheckResult:
     declared = {n: d for n, d in program.experts.items() if n != COMPOSITION}
     table = Program(experts=declared).expert_table()
     infos: dict[str, PatternInfo] = {}
+    limits = pattern_limits(program)
     for p in program.patterns.values():
-        pd, info = check_pattern(p, program, table)
+        pd, info = check_pattern(p, program, table, limits.get(p.name, DEFAULT_LIMITS))
         diags += pd
         infos[p.name] = info
     for ds in program.datasets.values():

@@ -32,6 +32,7 @@ from . import ast
 from .diagnostics import Diagnostic, error
 from .expr import EvalError, Structure, compile_expr
 from .generators import GENERATORS, Generator
+from .limits import exceeded
 from .rng import StreamRandom
 from .splits import derive_seed
 
@@ -73,8 +74,14 @@ def check_code(p: ast.Pattern, reference: str | None, scope: Any, diags: list[Di
     if not p.tests:
         diags.append(error("no-tests", f"{fn.name} has no test cases", fn.span,
                            "add e.g. `tests 8 from generate rpn(difficulty = 1..7)`"))
+    total = 0
     for tests in p.tests:
         _check_tests(tests, fn if signature_ok else None, scope, diags)
+        total += int(tests.count) if tests.count.denominator == 1 and tests.count > 0 else 0
+        if total > scope.limits.max_test_cases >= total - tests.count:  # once, where it passes
+            diags.append(exceeded("max_test_cases", f"{fn.name} has {total} test cases by "
+                                  f"this statement (limit {scope.limits.max_test_cases} per "
+                                  "pattern)", tests.span, "every example runs every case"))
     if not p.references:
         diags.append(error("missing-reference", f"{fn.name} has no reference solution", fn.span,
                            'add `reference "path/to/solution.py"` (relative to this file): '

@@ -25,7 +25,17 @@ from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
 from .code_answers import CodeAnswer, compile_code
-from .expr import EvalError, Structure, compile_expr, field_of, free_names, norm
+from .diagnostics import source_lines
+from .expr import (
+    EvalError,
+    Structure,
+    compile_expr,
+    current_limits,
+    field_of,
+    free_names,
+    norm,
+    using_limits,
+)
 from .formats import (
     TEXT_FORMATS,
     FormatError,
@@ -36,6 +46,7 @@ from .formats import (
     render_value,
 )
 from .generators import GENERATORS
+from .limits import DEFAULT_LIMITS, LimitError, Limits, too_many_digits
 from .rng import StreamRandom
 from .vocab import Entry, Vocab
 
@@ -105,7 +116,7 @@ def _const_of(e: ast.Expr | None) -> Any:
         return None
     try:
         return compile_expr(e)({})
-    except EvalError:
+    except (EvalError, LimitError):  # sampling reports it, with the pattern's name
         return None
 
 
@@ -143,8 +154,22 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
             return gen.fn(rng, **args)
 
         return generate
-    fn = compile_expr(s.expr)
-    return lambda rng, env: fn(env)
+    return _derived(let, compile_expr(s.expr))
+
+
+def _derived(let: ast.Let, fn: Callable[[Env], Any]) -> LetFn:
+    """A derived let, refusing a value past the digit limit: `*`, `/` and `**` are bounded
+    where they compute, but sums of big values, let after let, could still grow."""
+    max_digits = current_limits().max_digits
+
+    def derived(rng: StreamRandom, env: Env) -> Any:
+        value = fn(env)
+        if too_many_digits(value, max_digits):
+            raise LimitError("max_digits", f"let {let.name} has more than {max_digits} digits",
+                             let.span)
+        return value
+
+    return derived
 
 
 def _int_range(s: ast.IntRange) -> LetFn:
@@ -647,7 +672,7 @@ def payload_items(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 def _expr_text(e: ast.Expr, source: str | None) -> str:
     if source is None:
         return "constraint"
-    lines = source.splitlines()
+    lines = source_lines(source)
     s = e.span
     if s.line == s.end_line and 1 <= s.line <= len(lines):
         return lines[s.line - 1][s.col - 1 : s.end_col - 1]
@@ -663,9 +688,18 @@ def _uses_answer(e: ast.Expr) -> bool:
 def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,
                     source: str | None = None,
                     allowed: Mapping[str, list[Entry]] | None = None,
-                    reference: str | None = None) -> CompiledPattern:
+                    reference: str | None = None, limits: Limits = DEFAULT_LIMITS
+                    ) -> CompiledPattern:
     """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise).
-    `reference` is the text of a code answer's reference solution (Program.references)."""
+    `reference` is the text of a code answer's reference solution (Program.references).
+    Values computed while sampling are held to `limits` (LimitError past them)."""
+    with using_limits(limits):
+        return _compile_pattern(p, vocabs, table, source, allowed, reference)
+
+
+def _compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,
+                     source: str | None, allowed: Mapping[str, list[Entry]] | None,
+                     reference: str | None) -> CompiledPattern:
     lets = [(let.name, _compile_let(let, vocabs, allowed or {})) for let in p.lets]
     conjuncts = [c for r in p.requires for c in _conjuncts(r.expr)]
     requires = [(_expr_text(c, source), compile_expr(c), _uses_answer(c)) for c in conjuncts]

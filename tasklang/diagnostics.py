@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -63,6 +64,13 @@ def warning(code: str, message: str, span: Span, *notes: str) -> Diagnostic:
     return Diagnostic(code, Severity.WARNING, message, span, tuple(notes))
 
 
+@lru_cache(maxsize=16)
+def source_lines(text: str) -> tuple[str, ...]:
+    """A source's lines, split once: positions are looked up per template and per
+    diagnostic, and splitting the file each time made 10,000 templates quadratic."""
+    return tuple(text.splitlines())
+
+
 def render(diag: Diagnostic, sources: dict[str, str] | None = None) -> str:
     """The headline, then the source line with a caret under the span, then notes."""
     lines = [diag.headline()]
@@ -70,7 +78,7 @@ def render(diag: Diagnostic, sources: dict[str, str] | None = None) -> str:
     # (tasklang.confine), and this keeps any other text out of an excerpt.
     text = (sources or {}).get(diag.span.file) if diag.span.file.endswith(".task") else None
     if text is not None:
-        src_lines = text.splitlines()
+        src_lines = source_lines(text)
         if 1 <= diag.span.line <= len(src_lines):
             src = src_lines[diag.span.line - 1].expandtabs(1)
             width = 1

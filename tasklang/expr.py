@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from . import ast
+from .diagnostics import Span
+from .limits import DEFAULT_LIMITS, LimitError, Limits, digits_at_least, too_many_digits
 from .vocab import Entry
 
 
@@ -139,10 +143,14 @@ def compile_expr(e: ast.Expr) -> Fn:
         return _compile_ref(e)
     if isinstance(e, ast.BinOp):
         left, right, op = compile_expr(e.left), compile_expr(e.right), e.op
+        if op == "*":  # `*`, `/` and `**` are what can make a value huge: each is bounded
+            return _times(left, right, e.span)
         if op in _RING:
             return _ring(_RING[op], left, right)
         if op == "/":
-            return _divide(left, right)
+            return _divide(left, right, e.span)
+        if op == "**":
+            return _power(left, right, e.span)
         return lambda env: _binop(op, left(env), right(env))
     if isinstance(e, ast.Neg):
         inner = compile_expr(e.operand)
@@ -166,11 +174,92 @@ def compile_expr(e: ast.Expr) -> Fn:
     if isinstance(e, ast.Call):
         fn = FUNCTIONS[e.fn][2]  # checks guarantee the name and the arity
         args = [compile_expr(a) for a in e.args]
+        if e.fn == "round" and len(args) == 2:
+            return _round_checked(args[0], args[1], e.args[1].span)
         if len(args) == 1:
             only = args[0]
             return lambda env: fn(only(env))
         return lambda env: fn(*[a(env) for a in args])
     raise TypeError(f"not an expression: {e!r}")
+
+
+# The limits closures check against, set by whoever compiles (a dataset's limits).
+_LIMITS: ContextVar[Limits] = ContextVar("limits", default=DEFAULT_LIMITS)
+
+
+def current_limits() -> Limits:
+    return _LIMITS.get()
+
+
+@contextmanager
+def using_limits(limits: Limits) -> Iterator[None]:
+    """Expressions compiled inside check values against `limits` (else the defaults)."""
+    token = _LIMITS.set(limits)
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+def _too_long(max_digits: int, span: Span) -> LimitError:
+    return LimitError("max_digits", f"a value of more than {max_digits} digits", span)
+
+
+def _times(left: Fn, right: Fn, span: Span) -> Fn:
+    """`*` (as _ring), refusing a result of more than the digit limit: LimitError, not a
+    rejection. Inline, not a wrapper: this runs for every product of every sample."""
+    max_digits = _LIMITS.get().max_digits
+    bound = 10**max_digits
+
+    def times(env: Env) -> Any:
+        x, y = left(env), right(env)
+        value: Number
+        if type(x) is int and type(y) is int:
+            value = x * y
+            if -bound < value < bound:
+                return value
+        else:
+            value = norm(_num(x) * _num(y))
+            if not too_many_digits(value, max_digits):
+                return value
+        raise _too_long(max_digits, span)
+
+    return times
+
+
+def _power(left: Fn, right: Fn, span: Span) -> Fn:
+    """`**`, refusing before computing when the result would pass the digit limit: a base
+    of d digits to the n has at least n*(d-1)+1 digits."""
+    max_digits = _LIMITS.get().max_digits
+
+    def power(env: Env) -> Any:
+        x, y = _num(left(env)), _num(right(env))
+        if y.denominator == 1 and x != 0:
+            n = abs(int(y))
+            if n > 64:  # the rule of _binop, tested before the size so it says the same
+                raise EvalError("** needs a small integer exponent")
+            big = x.numerator if abs(x.numerator) >= x.denominator else x.denominator
+            if n * (digits_at_least(big) - 1) + 1 > max_digits:
+                raise _too_long(max_digits, span)
+        value = _binop("**", x, y)
+        if too_many_digits(value, max_digits):
+            raise _too_long(max_digits, span)
+        return value
+
+    return power
+
+
+def _round_checked(value: Fn, places: Fn, span: Span) -> Fn:
+    """`round(x, places)` with |places| within the limit: 10**places is what it computes."""
+    max_places = _LIMITS.get().max_places
+
+    def round_(env: Env) -> Any:
+        x, d = _num(value(env)), _num(places(env))
+        if abs(Fraction(d)) > max_places:
+            raise LimitError("max_places", f"round to {d} places (limit {max_places})", span)
+        return _round(x, d)
+
+    return round_
 
 
 def _ring(fn: Callable[[Any, Any], Any], left: Fn, right: Fn) -> Fn:
@@ -184,14 +273,23 @@ def _ring(fn: Callable[[Any, Any], Any], left: Fn, right: Fn) -> Fn:
     return ring
 
 
-def _divide(left: Fn, right: Fn) -> Fn:
-    """`/`: an int when two ints divide exactly, else the exact Fraction (as _binop)."""
+def _divide(left: Fn, right: Fn, span: Span) -> Fn:
+    """`/`: an int when two ints divide exactly, else the exact Fraction (as _binop);
+    refusing, like `*`, a result past the digit limit."""
+    max_digits = _LIMITS.get().max_digits
+
     def divide(env: Env) -> Any:
         x, y = left(env), right(env)
         if type(x) is int and type(y) is int and y:
             q, r = divmod(x, y)
-            return q if not r else Fraction(x, y)
-        return _binop("/", x, y)
+            if not r:
+                return q  # no longer than x, which was within the limit
+            value = Fraction(x, y)
+        else:
+            value = _binop("/", x, y)
+        if too_many_digits(value, max_digits):
+            raise _too_long(max_digits, span)
+        return value
 
     return divide
 

@@ -18,10 +18,11 @@ from lark.exceptions import (
     UnexpectedToken,
     VisitError,
 )
-from lark.tree import Meta
+from lark.tree import Meta, Tree
 
 from . import ast
 from .diagnostics import Diagnostic, Span, error
+from .limits import DIGITS_CEILING, exceeded
 from .resources import grammar_path
 
 
@@ -319,6 +320,27 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
     return error("syntax", f"unexpected {what}", span, f"expected {_expected(set(err.expected))}")
 
 
+def _huge_literal(tree: Tree, path: str) -> Diagnostic | None:
+    """A number Python cannot even convert (past DIGITS_CEILING digits) stops the file here;
+    shorter ones past the dataset's limit are `checks`' business."""
+    stack: list[Any] = [tree]
+    while stack:  # not Tree.scan_values: it recurses, and nesting can be deep
+        node = stack.pop()
+        if isinstance(node, Tree):
+            stack.extend(node.children)
+            continue
+        if not isinstance(node, Token) or node.type != "NUMBER":
+            continue
+        tok = node
+        digits = len(tok) - ("." in tok)
+        if digits > DIGITS_CEILING:
+            line, col = tok.line or 1, tok.column or 1
+            span = Span(path, line, col, tok.end_line or line, tok.end_column or col + 1)
+            return exceeded("max_digits", f"a literal of {digits} digits (no setting allows "
+                            f"more than {DIGITS_CEILING})", span, raisable=False)
+    return None
+
+
 def parse_text(text: str, path: str = "<string>") -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one file. Returns the module, or None and the syntax diagnostic."""
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark: blank it, columns stay put
@@ -327,6 +349,9 @@ def parse_text(text: str, path: str = "<string>") -> tuple[ast.Module | None, li
         tree = _parser().parse(text)
     except UnexpectedInput as err:
         return None, [_syntax_diagnostic(err, path, text)]
+    huge = _huge_literal(tree, path)
+    if huge is not None:
+        return None, [huge]
     try:
         return _Builder(path).transform(tree), []
     except (RecursionError, VisitError) as err:  # building is recursive; parsing is not

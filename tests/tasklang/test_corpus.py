@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tasklang import api
+from tasklang.limits import LIMITS
 
 from .helpers import BROKEN, REPO
 
@@ -109,6 +110,8 @@ ELSEWHERE = {
     "missing-file": "test_program.py::test_missing_path",
     "no-task-files": "test_program.py::test_directory_without_task_files",
     "undefined-dataset": "test_api.py::test_compile_unknown_dataset",
+    "limit-templates": "test_limits.py::test_templates_per_pattern",
+    "limit-preflight-time": "test_limits.py::test_slow_preflight_names_the_pattern",
 }
 # Codes the source can emit in principle but no input reaches (reported as dead code).
 UNREACHABLE = {
@@ -131,7 +134,7 @@ def emitted_codes() -> set[str]:
                     isinstance(t, pyast.Name) and t.id == "_ISSUE_CODES" for t in node.targets)
                     and isinstance(node.value, pyast.Dict)):
                 found |= {v.value for v in node.value.values if isinstance(v, pyast.Constant)}
-    return found
+    return found | {limit.code for limit in LIMITS}  # emitted through limits.exceeded()
 
 
 def test_code_scan_finds_the_known_codes() -> None:
