@@ -64,12 +64,14 @@ class _Env:
         if init_only:
             self.init_only.add(name)
 
-    def update(self, name: str, value: Value) -> None:
+    def update(self, name: str, value: Value, *, copy: bool = False) -> None:
         if name not in self.values:
             raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined")
         self.values[name] = self._bounded(name, value)
-        # A domain op changed it: it is now a computed state, not a copied input.
-        self.init_only.discard(name)
+        # A domain op changed it: it is now a computed state, not a copied input, unless
+        # the step was an identity for it (consume 0), whose facts say `copy`.
+        if not copy:
+            self.init_only.discard(name)
 
 
 def _check_vocabulary(trace: Trace, expert: Expert, part: int | None) -> ExecError | None:
@@ -126,15 +128,6 @@ def _static_checks(
     return None
 
 
-_COPYING = frozenset({"min", "max"})  # over a single distinct argument they only copy it
-
-
-def _launders(step: object, env: _Env) -> bool:
-    """`max(a, a)` of an init-only `a` would pass a copied input off as computed."""
-    return (isinstance(step, ComputeStep) and step.compute_op in _COPYING
-            and len(set(step.args)) == 1 and step.args[0] in env.init_only)
-
-
 def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) -> Value:
     env = _Env(prev, max_digits)
     for i, step in enumerate(trace.steps):
@@ -142,14 +135,13 @@ def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) ->
             step.apply(env)
         except TraceError as err:
             raise _Located(ExecError(err.kind, err.message, part, i)) from None
-        if _launders(step, env):
-            env.init_only.add(step.var)  # type: ignore[attr-defined]
     query = trace.steps[-1]
     assert isinstance(query, QueryStep)
     if query.var in env.init_only:
         raise _Located(ExecError(
             ErrorKind.SHORT_CIRCUIT,
-            f"query reads {query.var}, which only an init set: the answer must be computed",
+            f"query reads {query.var}, which only an init set (or a step that copied one, "
+            "like add(x, 0)): the answer must be computed",
             part, len(trace.steps) - 1))
     return env.values[query.var]
 

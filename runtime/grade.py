@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -109,8 +109,24 @@ class Grade:
 
 def _expert_matches(expected: str, raw: RawTrace) -> bool:
     if raw.composed:
-        return expected in (COMPOSITION, "+".join(raw.experts))
+        return expected == "+".join(raw.experts)
     return expected == raw.experts[0]
+
+
+def expected_expert(expert: str | None, experts: Sequence[str] | None = None) -> str | None:
+    """The expert a record expects: its `expert`, or for a composed record (labelled
+    `composition`) its expert sequence joined by `+` (`percentage+arithmetic`). The one
+    home of this rule: eval, RL, `tasklang grade` and `tasklang_reward` all use it."""
+    if expert == COMPOSITION and experts:
+        return "+".join(experts)
+    return expert
+
+
+def _check_expected(expert: str | None) -> None:
+    # The bare label used to accept any composed sequence: a trace could pick its own.
+    if expert == COMPOSITION:
+        raise UsageError(f"expected expert {COMPOSITION!r} names no sequence: pass the "
+                         "composed record's experts joined by '+' (percentage+arithmetic)")
 
 
 def coerce_answer(answer: Any) -> Fraction | None:
@@ -137,10 +153,12 @@ def grade(
 
     Only the executed query counts: text that merely contains the answer earns
     nothing. Model text never raises; a bad `answer` raises UsageError.
-    For a composed trace the expected expert is `composition` or the
-    `+`-joined sequence of its experts (`percentage+arithmetic`).
+    For a composed trace the expected expert is the `+`-joined sequence of its
+    experts (`percentage+arithmetic`); the bare label `composition` raises UsageError
+    (see `expected_expert`, which turns a record's label and `experts` into the sequence).
     """
     target = coerce_answer(answer)
+    _check_expected(expert)
     raw = extract(text, limits, loader)
     if isinstance(raw, ParseFailure):
         return Grade(PARSE_FAILURE, weights.parse_failure, error=raw)

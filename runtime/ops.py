@@ -5,6 +5,13 @@ To add an op, write one `Step` subclass with an `op: Literal[...]` field, its
 Compute ops (add, sub, ...) are one `register_compute` line each. Nothing else
 in the runtime needs to change: validation, the JSON Schema, rendering, static
 analysis and execution all dispatch on these classes.
+
+Each op also declares its `Facts` here, once: commutativity and when a step only copies
+one of its inputs (`add(x, 0)`, `max(x, x)`, `percent_of(x, 100)`, `consume` of 0). A
+copy of an init-only value stays init-only, so the anti-short-circuit rule cannot be
+laundered through an identity step; execution, static analysis and the test strategies
+all read these facts. Whatever an op declares, a step whose inputs all have one value
+and whose output is that value (`avg(a, a)`) is a copy: a new op cannot reopen the hole.
 """
 
 from __future__ import annotations
@@ -152,6 +159,57 @@ Value = int | Fraction
 
 
 ComputeFn = Callable[[Sequence[Value]], Value]
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What an op is, declared on its registration (the one home of these facts).
+
+    `neutral`: an operand equal to it leaves the other operand unchanged in any position
+    (add 0, mul 1, percent_of 100); `right_neutral`: a second operand equal to it returns
+    the first (sub 0, div 1, floordiv 1, pow 1, percent_off 0, consume 0); `selects`: the
+    result is always one of the inputs (min, max), so statically a selection of init-only
+    inputs is init-only; `copy_if_equal`: a result equal to an input is a copy of it (min,
+    max, and mod, whose `x mod m` is `x` when x < m).
+    """
+
+    commutative: bool = False
+    neutral: int | None = None
+    right_neutral: int | None = None
+    selects: bool = False
+    copy_if_equal: bool = False
+
+    def copied(self, values: Sequence[Value], out: Value) -> tuple[int, ...]:
+        """Indices of the inputs that `out` merely copies; () when the step computed.
+
+        Called only when `out` equals some input (the caller checks `out in values`).
+        """
+        hits = []
+        for i, v in enumerate(values):
+            if v != out:
+                continue
+            others = [o for j, o in enumerate(values) if j != i]
+            if (self.copy_if_equal or all(o == v for o in others)
+                    or (self.neutral is not None and all(o == self.neutral for o in others))
+                    or (self.right_neutral is not None and i == 0 and len(values) == 2
+                        and values[1] == self.right_neutral)):
+                hits.append(i)
+        return tuple(hits)
+
+
+NO_FACTS = Facts()
+
+
+def copies_init_only(facts: Facts, names: Sequence[str], values: Sequence[Value], out: Value,
+                     init_only: set[str] | frozenset[str]) -> bool:
+    """Whether `out`, made from `names` (with `values`), is only a copy of init-only inputs:
+    then it stays init-only. A copy of a computed input is computed (`max(x, y)`, y computed)."""
+    if out not in values:  # the common case: a real computation, decided in C
+        return False
+    hits = facts.copied(values, out)
+    return bool(hits) and all(names[i] in init_only for i in hits)
+
+
 # Far above any real value (the solver's own bound is max_digits), low enough to be cheap.
 MAX_INTERMEDIATE_BITS = 4096
 
@@ -165,16 +223,19 @@ class ComputeOp:
     max_args: int | None  # None: variadic
     fn: ComputeFn
     doc: str
+    facts: Facts = NO_FACTS
 
 
 COMPUTE_OPS: dict[str, ComputeOp] = {}
 
 
 def register_compute(
-    name: str, min_args: int, max_args: int | None, doc: str
+    name: str, min_args: int, max_args: int | None, doc: str, facts: Facts = NO_FACTS
 ) -> Callable[[ComputeFn], ComputeFn]:
+    """Register a compute op. `facts` say when it only copies an input (see Facts); an op
+    that declares none is still covered by the one-value rule (`avg(a, a)` copies `a`)."""
     def deco(fn: ComputeFn) -> ComputeFn:
-        COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc)
+        COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc, facts)
         return fn
 
     return deco
@@ -186,7 +247,7 @@ def _nonzero(x: Value) -> Value:
     return x
 
 
-@register_compute("add", 2, None, "sum of all args")
+@register_compute("add", 2, None, "sum of all args", Facts(commutative=True, neutral=0))
 def _add(a: Sequence[Value]) -> Value:
     out: Value = 0
     for x in a:
@@ -197,12 +258,12 @@ def _add(a: Sequence[Value]) -> Value:
     return out
 
 
-@register_compute("sub", 2, 2, "first arg minus second")
+@register_compute("sub", 2, 2, "first arg minus second", Facts(right_neutral=0))
 def _sub(a: Sequence[Value]) -> Value:
     return a[0] - a[1]
 
 
-@register_compute("mul", 2, None, "product of all args")
+@register_compute("mul", 2, None, "product of all args", Facts(commutative=True, neutral=1))
 def _mul(a: Sequence[Value]) -> Value:
     out: Value = 1
     for x in a:
@@ -214,22 +275,25 @@ def _mul(a: Sequence[Value]) -> Value:
     return out
 
 
-@register_compute("div", 2, 2, "first arg divided by second (exact)")
+@register_compute("div", 2, 2, "first arg divided by second (exact)", Facts(right_neutral=1))
 def _div(a: Sequence[Value]) -> Value:
     return Fraction(a[0]) / _nonzero(a[1])
 
 
-@register_compute("floordiv", 2, 2, "whole number of times the second fits in the first")
+@register_compute("floordiv", 2, 2, "whole number of times the second fits in the first",
+                  Facts(right_neutral=1))
 def _floordiv(a: Sequence[Value]) -> Value:
     return a[0] // _nonzero(a[1])
 
 
-@register_compute("mod", 2, 2, "remainder of first divided by second")
+@register_compute("mod", 2, 2, "remainder of first divided by second",
+                  Facts(copy_if_equal=True))
 def _mod(a: Sequence[Value]) -> Value:
     return a[0] % _nonzero(a[1])
 
 
-@register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)")
+@register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)",
+                  Facts(right_neutral=1))
 def _pow(a: Sequence[Value]) -> Value:
     base, exp = Fraction(a[0]), Fraction(a[1])
     if exp.denominator != 1 or abs(exp) > 64:  # exp: int or Fraction, both have .denominator
@@ -239,12 +303,14 @@ def _pow(a: Sequence[Value]) -> Value:
     return Fraction(base) ** int(exp)
 
 
-@register_compute("min", 2, None, "smallest arg")
+@register_compute("min", 2, None, "smallest arg",
+                  Facts(commutative=True, selects=True, copy_if_equal=True))
 def _min(a: Sequence[Value]) -> Value:
     return min(a)
 
 
-@register_compute("max", 2, None, "largest arg")
+@register_compute("max", 2, None, "largest arg",
+                  Facts(commutative=True, selects=True, copy_if_equal=True))
 def _max(a: Sequence[Value]) -> Value:
     return max(a)
 
@@ -256,10 +322,11 @@ class Env(Protocol):
     """What a step may do to the execution state (implemented by the solver)."""
 
     prev: Value | None
+    init_only: set[str]  # variables only an init (or copies of one) ever set
 
     def read(self, name: str) -> Value: ...
     def define(self, name: str, value: Value, *, init_only: bool) -> None: ...
-    def update(self, name: str, value: Value) -> None: ...
+    def update(self, name: str, value: Value, *, copy: bool = False) -> None: ...
 
 
 # ---------------------------------------------------------------- steps
@@ -274,6 +341,8 @@ class Step(BaseModel):
     op: str
     # Canonical key order when rendered, by YAML key (aliases, not attributes).
     KEYS: ClassVar[tuple[str, ...]] = ("op",)
+    # When the step only copies an input (see Facts); compute steps use their compute op's.
+    FACTS: ClassVar[Facts] = NO_FACTS
 
     def reads(self) -> tuple[str, ...]:
         return ()
@@ -393,9 +462,16 @@ class ComputeStep(Step):
     def defines(self) -> str:
         return self.var
 
+    @property
+    def facts(self) -> Facts:
+        return COMPUTE_OPS[self.compute_op].facts
+
     def apply(self, env: Env) -> None:
         values = [env.read(a) for a in self.args]
-        env.define(self.var, COMPUTE_OPS[self.compute_op].fn(values), init_only=False)
+        spec = COMPUTE_OPS[self.compute_op]
+        out = spec.fn(values)
+        env.define(self.var, out,
+                   init_only=copies_init_only(spec.facts, self.args, values, out, env.init_only))
 
 
 @register_op
@@ -421,6 +497,7 @@ class ConsumeStep(Step):
     entity: Name
     amount: Name
     KEYS = ("op", "entity", "amount")
+    FACTS = Facts(right_neutral=0)  # consuming 0 leaves the entity a copy of what it was
 
     def reads(self) -> tuple[str, ...]:
         return (self.entity, self.amount)
@@ -429,7 +506,10 @@ class ConsumeStep(Step):
         return (self.entity,)
 
     def apply(self, env: Env) -> None:
-        env.update(self.entity, env.read(self.entity) - env.read(self.amount))
+        old, amount = env.read(self.entity), env.read(self.amount)
+        new = old - amount
+        env.update(self.entity, new, copy=copies_init_only(
+            self.FACTS, (self.entity, self.amount), (old, amount), new, env.init_only))
 
 
 @register_op
@@ -441,6 +521,7 @@ class TransferStep(Step):
     to: Name
     amount: Name
     KEYS = ("op", "from", "to", "amount")
+    FACTS = Facts(right_neutral=0)  # moving 0 leaves both sides copies of what they were
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -456,8 +537,14 @@ class TransferStep(Step):
 
     def apply(self, env: Env) -> None:
         amount = env.read(self.amount)
-        env.update(self.source_entity, env.read(self.source_entity) - amount)
-        env.update(self.to, env.read(self.to) + amount)
+        names = (self.source_entity, self.amount), (self.to, self.amount)
+        # Both sides read before either changes: `copies_init_only` sees the old marks.
+        old = env.read(self.source_entity), env.read(self.to)
+        new = old[0] - amount, old[1] + amount
+        copies = [copies_init_only(self.FACTS, n, (o, amount), v, env.init_only)
+                  for n, o, v in zip(names, old, new, strict=True)]
+        env.update(self.source_entity, new[0], copy=copies[0])
+        env.update(self.to, new[1], copy=copies[1])
 
 
 def _hundredths(x: Value) -> Value:
@@ -488,7 +575,10 @@ class PercentStep(Step):
         return self.var
 
     def apply(self, env: Env) -> None:
-        env.define(self.var, self.formula(env.read(self.base), env.read(self.rate)), init_only=False)
+        values = (env.read(self.base), env.read(self.rate))
+        out = self.formula(*values)
+        env.define(self.var, out, init_only=copies_init_only(
+            self.FACTS, (self.base, self.rate), values, out, env.init_only))
 
 
 @register_op
@@ -496,6 +586,7 @@ class PercentOfStep(PercentStep):
     """`rate`% of `base`: 40% of 200 is 80."""
 
     op: Literal["percent_of"] = "percent_of"
+    FACTS = Facts(commutative=True, neutral=100)  # 100% of x is x; x% of 100 is x
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
@@ -507,6 +598,7 @@ class PercentIncreaseStep(PercentStep):
     """`base` increased by `rate`%: 80,000 increased by 150% is 200,000."""
 
     op: Literal["percent_increase"] = "percent_increase"
+    FACTS = Facts(right_neutral=0)
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
@@ -518,6 +610,7 @@ class PercentOffStep(PercentStep):
     """`base` less `rate`%: 20% off 50 is 40."""
 
     op: Literal["percent_off"] = "percent_off"
+    FACTS = Facts(right_neutral=0)
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:

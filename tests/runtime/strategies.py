@@ -25,9 +25,9 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from runtime import COMPOSITION, DEFAULT_EXPERTS, ErrorKind, Expert, RewardWeights
+from runtime import COMPUTE_OPS, DEFAULT_EXPERTS, STEP_TYPES, ErrorKind, Expert, RewardWeights
 from runtime.numbers import magnitude_ok
-from runtime.ops import PREV_RESULT
+from runtime.ops import PREV_RESULT, Facts, copies_init_only
 
 # ---------------------------------------------------------------- the oracle
 
@@ -47,7 +47,21 @@ ORACLE: dict[str, Callable[[Sequence[Fraction]], Fraction]] = {
     "min": min,
     "max": max,
 }
-ARITY = {"add": (2, 4), "mul": (2, 4), "min": (2, 4), "max": (2, 4)}  # others take 2
+MAX_VARIADIC = 4  # args drawn for a variadic op
+
+
+def arity(op: str) -> tuple[int, int]:
+    """The op's registered arity (variadic ops draw up to MAX_VARIADIC args)."""
+    spec = COMPUTE_OPS[op]
+    return spec.min_args, spec.max_args or MAX_VARIADIC
+
+
+def _mark(s: _State, facts: Facts, var: str, names_: Sequence[str], out: Fraction,
+          old: Sequence[Fraction] | None = None) -> bool:
+    """Whether `var` stays init-only: the op's registered facts say the step only copied an
+    init-only input (`add(x, 0)`, `max(a, b)` of inits). The values are the oracle's."""
+    values = [s.env[n] for n in names_] if old is None else list(old)
+    return copies_init_only(facts, list(names_), values, out, s.init_only)
 DIVIDES = frozenset({"div", "floordiv", "mod"})
 
 PERCENT: dict[str, Callable[[Fraction, Fraction], Fraction]] = {
@@ -128,9 +142,10 @@ class GenTrace:
         return self.parts[0].data()
 
     def expected_experts(self) -> list[str]:
-        """Every expected-expert name that grading must accept for this trace."""
+        """Every expected-expert name that grading must accept for this trace (a composed
+        one: its sequence only, never the bare label `composition`)."""
         if self.composed:
-            return [COMPOSITION, "+".join(p.expert for p in self.parts)]
+            return ["+".join(p.expert for p in self.parts)]
         return [self.parts[0].expert]
 
     def with_query(self, part: int, var: str) -> Any:
@@ -177,7 +192,7 @@ def _compute(draw: st.DrawFn, expert: Expert, s: _State, must: str | None, var: 
         if exponents:
             args = [base, _pick(draw, exponents)]
     else:
-        low, high = ARITY.get(op, (2, 2))
+        low, high = arity(op)
         n = draw(st.integers(low, high))
         args = draw(st.lists(st.sampled_from(names_), min_size=n, max_size=n))
         if must is not None:
@@ -185,10 +200,11 @@ def _compute(draw: st.DrawFn, expert: Expert, s: _State, must: str | None, var: 
     if args is None:  # no legal divisor or exponent: an op without preconditions instead
         op = "mul" if "mul" in expert.compute_ops else "add"
         args = [must or _pick(draw, names_), _pick(draw, names_)]
-    if op in ("min", "max") and len(set(args)) == 1:
-        # max(a, a) only copies `a`; the runtime treats it as the copy it is.
-        op = "mul" if "mul" in expert.compute_ops else "add"
-    s.set(var, ORACLE[op]([s.env[a] for a in args]))
+    out = ORACLE[op]([s.env[a] for a in args])
+    copy = _mark(s, COMPUTE_OPS[op].facts, var, args, out)
+    s.set(var, out)
+    if copy:
+        s.init_only.add(var)
     s.steps.append({"op": "compute", "compute_op": op, "args": args, "var": var})
 
 
@@ -200,7 +216,11 @@ def _percent(draw: st.DrawFn, op: str, s: _State, must: str | None, var: str) ->
             base = must
         else:
             rate = must
-    s.set(var, PERCENT[op](s.env[base], s.env[rate]))
+    out = PERCENT[op](s.env[base], s.env[rate])
+    copy = _mark(s, STEP_TYPES[op].FACTS, var, [base, rate], out)
+    s.set(var, out)
+    if copy:
+        s.init_only.add(var)
     s.steps.append({"op": op, "base": base, "rate": rate, "var": var})
 
 
@@ -210,17 +230,24 @@ def _update(draw: st.DrawFn, op: str, s: _State, must: str | None) -> None:
         entity, amount = _pick(draw, names_), _pick(draw, names_)
         if must is not None:
             entity, amount = (must, amount) if draw(st.booleans()) else (entity, must)
-        s.set(entity, s.env[entity] - s.env[amount])
-        s.init_only.discard(entity)
+        out = s.env[entity] - s.env[amount]
+        if not _mark(s, STEP_TYPES["consume"].FACTS, entity, [entity, amount], out):
+            s.init_only.discard(entity)
+        s.set(entity, out)
         s.steps.append({"op": "consume", "entity": entity, "amount": amount})
         return
     source = must if must is not None and draw(st.booleans()) else _pick(draw, names_)
     to = _pick(draw, [n for n in names_ if n != source])
     amount = must if must is not None and must not in (source, to) else _pick(draw, names_)
     moved = s.env[amount]  # read before either side changes
-    s.set(source, s.env[source] - moved)
-    s.set(to, s.env[to] + moved)
-    s.init_only.difference_update({source, to})
+    facts = STEP_TYPES["transfer"].FACTS
+    old = s.env[source], s.env[to]
+    new = old[0] - moved, old[1] + moved
+    copies = [_mark(s, facts, n, [n, amount], v, [o, moved])
+              for n, o, v in zip((source, to), old, new, strict=True)]
+    s.set(source, new[0])
+    s.set(to, new[1])
+    s.init_only.difference_update(n for n, c in zip((source, to), copies, strict=True) if not c)
     s.steps.append({"op": "transfer", "from": source, "to": to, "amount": amount})
 
 
@@ -263,6 +290,8 @@ def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None) -> Pa
         _op_step(draw, expert, s, kind, must, f"step{s.counter}")
         must = None
     _op_step(draw, expert, s, _pick(draw, _defining_kinds(expert)), must, "result")
+    # An identity last step (add(x, 0), max of inits) copies an init: not a valid trace.
+    assume("result" not in s.init_only)
     s.steps.append({"op": "query", "var": "result"})
     return Part(expert_name, tuple(s.steps), s.env["result"], frozenset(s.init_only))
 

@@ -142,7 +142,7 @@ CASES = [
                                        "{op: compute, compute_op: mul, args: [rate, time], "
                                        "var: result}",
                                        "{op: query, var: result}"])] * 3),
-         "exec_error:dead_subtrace", 0.5, expert="composition"),
+         "exec_error:dead_subtrace", 0.5, expert="rate_equation+rate_equation+rate_equation"),
     Case("undefined-variable",  # the notes' run 23: count2 never initialised
          single("arithmetic", "{op: init, var: count1, value: 9}",
                 "{op: init, var: factor2, value: 2}",
@@ -221,9 +221,19 @@ def test_min_max_of_one_init_is_still_a_short_circuit() -> None:
         assert grade(text, 18).status == "exec_error:short_circuit"
 
 
-def test_max_of_two_inits_is_a_real_computation() -> None:
+def test_max_of_two_inits_selects_a_stated_number() -> None:
+    """min/max only select: picking one of two inits copies it (`min(x, 10^9)` is the trick)."""
     text = single("arithmetic", "{op: init, var: a, value: 18}", "{op: init, var: b, value: 5}",
                   "{op: compute, compute_op: max, args: [a, b], var: result}",
+                  "{op: query, var: result}")
+    assert grade(text, 18).status == "exec_error:short_circuit"
+
+
+def test_max_of_computed_values_is_a_real_computation() -> None:
+    text = single("arithmetic", "{op: init, var: a, value: 9}", "{op: init, var: b, value: 2}",
+                  "{op: compute, compute_op: mul, args: [a, b], var: c}",
+                  "{op: compute, compute_op: add, args: [a, b], var: d}",
+                  "{op: compute, compute_op: max, args: [c, d], var: result}",
                   "{op: query, var: result}")
     assert grade(text, 18).status == "correct"
 
