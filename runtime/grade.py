@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -11,6 +11,7 @@ from .errors import ErrorKind, ExecError, ParseFailure, UsageError
 from .execute import Outcome, execute
 from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert
 from .extract import LoaderChoice, extract
+from .grounding import Grounding, ungrounded
 from .numbers import NumberError, format_number, parse_answer
 from .ops import COMPUTE_OPS, STEP_TYPES
 from .trace import DEFAULT_LIMITS, AnyTrace, Limits, RawTrace, build
@@ -148,6 +149,8 @@ def grade(
     weights: RewardWeights = DEFAULT_WEIGHTS,
     limits: Limits = DEFAULT_LIMITS,
     loader: LoaderChoice = "auto",
+    question: str | None = None,
+    constants: Iterable[Fraction | int | str] = (),
 ) -> Grade:
     """Grade raw model text against a reference answer (and optionally the expected expert).
 
@@ -156,6 +159,10 @@ def grade(
     For a composed trace the expected expert is the `+`-joined sequence of its
     experts (`percentage+arithmetic`); the bare label `composition` raises UsageError
     (see `expected_expert`, which turns a record's label and `experts` into the sequence).
+
+    With `question` (the prompt the model answered), every init value must be grounded
+    in it (runtime.grounding): a number it states, a unit constant, one of the dataset's
+    `constants`, or the previous result; else `exec_error:ungrounded_init`.
     """
     target = coerce_answer(answer)
     _check_expected(expert)
@@ -170,7 +177,8 @@ def grade(
     built = build(raw, limits)
     if isinstance(built, ExecError):
         return _exec_error(built, weights, raw.experts)
-    return grade_trace(built, target, experts=experts, weights=weights, limits=limits)
+    return grade_trace(built, target, experts=experts, weights=weights, limits=limits,
+                       question=question, constants=constants)
 
 
 def vocabulary_error(raw: RawTrace, experts: Mapping[str, Expert]) -> ExecError | None:
@@ -212,10 +220,18 @@ def grade_trace(
     experts: Mapping[str, Expert] = DEFAULT_EXPERTS,
     weights: RewardWeights = DEFAULT_WEIGHTS,
     limits: Limits = DEFAULT_LIMITS,
+    question: str | None = None,
+    constants: Iterable[Fraction | int | str] = (),
 ) -> Grade:
     """Grade an already-typed trace (the compiler uses this on gold traces)."""
-    outcome: Outcome = execute(trace, experts, limits)
     names = trace.experts
+    if question is not None:
+        if not isinstance(question, str):
+            raise UsageError(f"question must be a string, got {type(question).__name__}")
+        unstated = ungrounded(trace, Grounding.of(question, constants))
+        if unstated is not None:
+            return _exec_error(unstated, weights, names, trace)
+    outcome: Outcome = execute(trace, experts, limits)
     if outcome.error is not None:
         return _exec_error(outcome.error, weights, names, trace)
     if target is None:

@@ -34,7 +34,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import ErrorKind, TraceError
-from .numbers import MAX_LITERAL_CHARS, format_number, parse_answer
+from .numbers import MAX_LITERAL_CHARS, format_number, parse_answer, parse_trace_number
 
 # ---------------------------------------------------------------- field types
 
@@ -83,7 +83,8 @@ def check_name(value: Any) -> str:
 
 
 def to_number(value: Any) -> Fraction:
-    """An exact value from YAML: ints, decimals, numeric strings ("18", "80,000", "1/2").
+    """An exact value from YAML: ints, decimals, plain numeric strings ("18", "80,000",
+    "1/2"; strictly, see numbers.parse_trace_number: '4 5' and '$18' are not numbers).
 
     A value is accepted only if its canonical rendering is itself an acceptable
     literal, so every accepted trace renders to text that parses back to it
@@ -105,9 +106,9 @@ def _number_or_none(value: Any) -> Fraction | None:
         return value
     if isinstance(value, int):
         return Fraction(value) if abs(value) < 10**MAX_LITERAL_CHARS else None
-    if isinstance(value, str) and len(value) > MAX_LITERAL_CHARS:
-        return None
-    if isinstance(value, float | str):
+    if isinstance(value, str):
+        return parse_trace_number(value, MAX_LITERAL_CHARS)
+    if isinstance(value, float):
         try:
             return parse_answer(value, MAX_LITERAL_CHARS)
         except ValueError:
