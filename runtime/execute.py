@@ -143,7 +143,40 @@ def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) ->
             f"query reads {query.var}, which only an init set (or a step that copied one, "
             "like add(x, 0)): the answer must be computed",
             part, len(trace.steps) - 1))
-    return env.values[query.var]
+    value = env.values[query.var]
+    if _from_copies_of(trace, prev, value):
+        raise _Located(ExecError(
+            ErrorKind.SHORT_CIRCUIT,
+            f"query reads {query.var}, computed only from inits that all hold the answer "
+            "itself (like (a + a) - a): the answer must be computed from the question's "
+            "numbers", part, len(trace.steps) - 1))
+    return value
+
+
+def _init_value(step: InitStep, prev: Value | None) -> Value | None:
+    return prev if step.source is not None else step.value
+
+
+def _from_copies_of(trace: Trace, prev: Value | None, value: Value) -> bool:
+    """Whether every init the answer depends on holds the answer's own value: a trace
+    whose inputs were all replaced by its answer (`(a + a) - a`, `(a * a) / a`). No single
+    step is an identity there, so the op facts cannot see it; the value can."""
+    steps = trace.steps
+    for s in steps:  # the common case: the answer equals no init (one pass, no sets)
+        if type(s) is InitStep and (prev if s.source is not None else s.value) == value:
+            break
+    else:
+        return False
+    needed = {steps[-1].var}  # type: ignore[attr-defined]
+    sources = []
+    for step in reversed(steps[:-1]):
+        defined = step.defines()
+        if defined in needed or needed.intersection(step.updates()):
+            if isinstance(step, InitStep):
+                sources.append(_init_value(step, prev))
+            needed.discard(defined)  # type: ignore[arg-type]
+            needed.update(step.reads())
+    return bool(sources) and all(v == value for v in sources)
 
 
 class _Located(Exception):

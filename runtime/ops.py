@@ -162,40 +162,40 @@ Value = int | Fraction
 ComputeFn = Callable[[Sequence[Value]], Value]
 
 
+ANY, FIRST = "any", "first"
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What an op is, declared on its registration (the one home of these facts).
 
-    `neutral`: an operand equal to it leaves the other operand unchanged in any position
-    (add 0, mul 1, percent_of 100); `right_neutral`: a second operand equal to it returns
-    the first (sub 0, div 1, floordiv 1, pow 1, percent_off 0, consume 0); `selects`: the
-    result is always one of the inputs (min, max), so statically a selection of init-only
-    inputs is init-only; `copy_if_equal`: a result equal to an input is a copy of it (min,
-    max, and mod, whose `x mod m` is `x` when x < m).
+    `copies` says which inputs an output equal to them merely copies: `"any"` input (add:
+    the others sum to 0, as in `x + 0`; mul: the others multiply to 1, or x is 0; min and
+    max; percent_of: a rate of 100 or a base of 100), the `"first"` input only (sub 0, div
+    1, floordiv 1, mod by more than x, pow 1, percent_off/percent_increase 0, consume or
+    transfer 0: for these an output equal to the *second* input can be an honest result,
+    like 10 - 5 = 5), or `None`. For every op, declared or not, an output equal to inputs
+    that all have one value copies them (`avg(a, a)`, `div(1, 1)`). `selects`: the result
+    is always one of the inputs (min, max): statically, a selection of init-only inputs
+    is init-only. `commutative`: argument order does not matter (the audit's shapes).
     """
 
     commutative: bool = False
-    neutral: int | None = None
-    right_neutral: int | None = None
+    copies: str | None = None  # ANY, FIRST or None
     selects: bool = False
-    copy_if_equal: bool = False
 
     def copied(self, values: Sequence[Value], out: Value) -> tuple[int, ...]:
         """Indices of the inputs that `out` merely copies; () when the step computed.
 
         Called only when `out` equals some input (the caller checks `out in values`).
         """
-        hits = []
-        for i, v in enumerate(values):
-            if v != out:
-                continue
-            others = [o for j, o in enumerate(values) if j != i]
-            if (self.copy_if_equal or all(o == v for o in others)
-                    or (self.neutral is not None and all(o == self.neutral for o in others))
-                    or (self.right_neutral is not None and i == 0 and len(values) == 2
-                        and values[1] == self.right_neutral)):
-                hits.append(i)
-        return tuple(hits)
+        if all(v == out for v in values):
+            return tuple(range(len(values)))
+        if self.copies == ANY:
+            return tuple(i for i, v in enumerate(values) if v == out)
+        if self.copies == FIRST and values[0] == out:
+            return (0,)
+        return ()
 
 
 NO_FACTS = Facts()
@@ -248,7 +248,7 @@ def _nonzero(x: Value) -> Value:
     return x
 
 
-@register_compute("add", 2, None, "sum of all args", Facts(commutative=True, neutral=0))
+@register_compute("add", 2, None, "sum of all args", Facts(commutative=True, copies=ANY))
 def _add(a: Sequence[Value]) -> Value:
     out: Value = 0
     for x in a:
@@ -259,12 +259,12 @@ def _add(a: Sequence[Value]) -> Value:
     return out
 
 
-@register_compute("sub", 2, 2, "first arg minus second", Facts(right_neutral=0))
+@register_compute("sub", 2, 2, "first arg minus second", Facts(copies=FIRST))
 def _sub(a: Sequence[Value]) -> Value:
     return a[0] - a[1]
 
 
-@register_compute("mul", 2, None, "product of all args", Facts(commutative=True, neutral=1))
+@register_compute("mul", 2, None, "product of all args", Facts(commutative=True, copies=ANY))
 def _mul(a: Sequence[Value]) -> Value:
     out: Value = 1
     for x in a:
@@ -276,25 +276,26 @@ def _mul(a: Sequence[Value]) -> Value:
     return out
 
 
-@register_compute("div", 2, 2, "first arg divided by second (exact)", Facts(right_neutral=1))
+@register_compute("div", 2, 2, "first arg divided by second (exact)",
+                  Facts(copies=FIRST))
 def _div(a: Sequence[Value]) -> Value:
     return Fraction(a[0]) / _nonzero(a[1])
 
 
 @register_compute("floordiv", 2, 2, "whole number of times the second fits in the first",
-                  Facts(right_neutral=1))
+                  Facts(copies=FIRST))
 def _floordiv(a: Sequence[Value]) -> Value:
     return a[0] // _nonzero(a[1])
 
 
 @register_compute("mod", 2, 2, "remainder of first divided by second",
-                  Facts(copy_if_equal=True))
+                  Facts(copies=FIRST))
 def _mod(a: Sequence[Value]) -> Value:
     return a[0] % _nonzero(a[1])
 
 
 @register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)",
-                  Facts(right_neutral=1))
+                  Facts(copies=FIRST))
 def _pow(a: Sequence[Value]) -> Value:
     base, exp = Fraction(a[0]), Fraction(a[1])
     if exp.denominator != 1 or abs(exp) > 64:  # exp: int or Fraction, both have .denominator
@@ -305,13 +306,13 @@ def _pow(a: Sequence[Value]) -> Value:
 
 
 @register_compute("min", 2, None, "smallest arg",
-                  Facts(commutative=True, selects=True, copy_if_equal=True))
+                  Facts(commutative=True, copies=ANY, selects=True))
 def _min(a: Sequence[Value]) -> Value:
     return min(a)
 
 
 @register_compute("max", 2, None, "largest arg",
-                  Facts(commutative=True, selects=True, copy_if_equal=True))
+                  Facts(commutative=True, copies=ANY, selects=True))
 def _max(a: Sequence[Value]) -> Value:
     return max(a)
 
@@ -471,8 +472,9 @@ class ComputeStep(Step):
         values = [env.read(a) for a in self.args]
         spec = COMPUTE_OPS[self.compute_op]
         out = spec.fn(values)
-        env.define(self.var, out,
-                   init_only=copies_init_only(spec.facts, self.args, values, out, env.init_only))
+        # `out in values` first: the common case (a real computation) costs no call.
+        env.define(self.var, out, init_only=out in values and copies_init_only(
+            spec.facts, self.args, values, out, env.init_only))
 
 
 @register_op
@@ -498,7 +500,7 @@ class ConsumeStep(Step):
     entity: Name
     amount: Name
     KEYS = ("op", "entity", "amount")
-    FACTS = Facts(right_neutral=0)  # consuming 0 leaves the entity a copy of what it was
+    FACTS = Facts(copies=FIRST)  # consuming 0 leaves the entity a copy of what it was
 
     def reads(self) -> tuple[str, ...]:
         return (self.entity, self.amount)
@@ -522,7 +524,7 @@ class TransferStep(Step):
     to: Name
     amount: Name
     KEYS = ("op", "from", "to", "amount")
-    FACTS = Facts(right_neutral=0)  # moving 0 leaves both sides copies of what they were
+    FACTS = Facts(copies=FIRST)  # moving 0 leaves both sides copies of what they were
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -578,7 +580,7 @@ class PercentStep(Step):
     def apply(self, env: Env) -> None:
         values = (env.read(self.base), env.read(self.rate))
         out = self.formula(*values)
-        env.define(self.var, out, init_only=copies_init_only(
+        env.define(self.var, out, init_only=out in values and copies_init_only(
             self.FACTS, (self.base, self.rate), values, out, env.init_only))
 
 
@@ -587,7 +589,7 @@ class PercentOfStep(PercentStep):
     """`rate`% of `base`: 40% of 200 is 80."""
 
     op: Literal["percent_of"] = "percent_of"
-    FACTS = Facts(commutative=True, neutral=100)  # 100% of x is x; x% of 100 is x
+    FACTS = Facts(commutative=True, copies=ANY)  # 100% of x is x; x% of 100 is x
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
@@ -599,7 +601,7 @@ class PercentIncreaseStep(PercentStep):
     """`base` increased by `rate`%: 80,000 increased by 150% is 200,000."""
 
     op: Literal["percent_increase"] = "percent_increase"
-    FACTS = Facts(right_neutral=0)
+    FACTS = Facts(copies=FIRST)
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
@@ -611,7 +613,7 @@ class PercentOffStep(PercentStep):
     """`base` less `rate`%: 20% off 50 is 40."""
 
     op: Literal["percent_off"] = "percent_off"
-    FACTS = Facts(right_neutral=0)
+    FACTS = Facts(copies=FIRST)
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:

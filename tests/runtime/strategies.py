@@ -269,6 +269,36 @@ def _init(draw: st.DrawFn, s: _State) -> None:
     s.steps.append({"op": "init", "var": name, "value": value})
 
 
+def _step_io(step: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(names a step writes, names it reads), from the plain data."""
+    op = step["op"]
+    if op == "init":
+        return [step["var"]], []
+    if op == "compute":
+        return [step["var"]], list(step["args"])
+    if op in PERCENT:
+        return [step["var"]], [step["base"], step["rate"]]
+    if op == "consume":
+        return [step["entity"]], [step["entity"], step["amount"]]
+    return [step["from"], step["to"]], [step["from"], step["to"], step["amount"]]
+
+
+def from_copies(steps: Sequence[dict[str, Any]], prev: Fraction | None, value: Fraction) -> bool:
+    """Whether every init the answer `result` depends on holds the answer's value (the
+    runtime refuses such a trace as a short circuit: its inputs are copies of the answer)."""
+    needed, sources = {"result"}, []
+    for step in reversed(steps):
+        writes, reads = _step_io(step)
+        if needed.intersection(writes):
+            if step["op"] == "init":
+                sources.append(prev if "source" in step else step["value"])
+                needed.discard(step["var"])
+            else:
+                needed.difference_update(w for w in writes if w not in reads)
+                needed.update(reads)
+    return bool(sources) and all(v == value for v in sources)
+
+
 @st.composite
 def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None) -> Part:
     """One valid sub-trace under `expert_name`; `prev` is the previous sub-trace's result."""
@@ -290,8 +320,10 @@ def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None) -> Pa
         _op_step(draw, expert, s, kind, must, f"step{s.counter}")
         must = None
     _op_step(draw, expert, s, _pick(draw, _defining_kinds(expert)), must, "result")
-    # An identity last step (add(x, 0), max of inits) copies an init: not a valid trace.
+    # An identity last step (add(x, 0), max of inits) copies an init: not a valid trace;
+    # nor is an answer made only from inits that all hold it ((a + a) - a).
     assume("result" not in s.init_only)
+    assume(not from_copies(s.steps, prev, s.env["result"]))
     s.steps.append({"op": "query", "var": "result"})
     return Part(expert_name, tuple(s.steps), s.env["result"], frozenset(s.init_only))
 
