@@ -128,7 +128,10 @@ def _static_checks(
     return None
 
 
-def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) -> Value:
+def _run(trace: Trace, prev: Value | None, prev_sources: tuple[Value, ...] | None,
+         max_digits: int, part: int | None) -> tuple[Value, tuple[Value, ...] | None]:
+    """The sub-trace's answer and, when `prev_sources` is given (composed traces), the init
+    values it was computed from (through earlier sub-traces too), for the next one."""
     env = _Env(prev, max_digits)
     for i, step in enumerate(trace.steps):
         try:
@@ -144,39 +147,46 @@ def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) ->
             "like add(x, 0)): the answer must be computed",
             part, len(trace.steps) - 1))
     value = env.values[query.var]
-    if _from_copies_of(trace, prev, value):
+    sources = None
+    if prev_sources is not None:
+        sources = _sources(trace, prev_sources)
+    elif _answer_is_an_init(trace, prev, value):
+        sources = _sources(trace, (prev,) if prev is not None else ())
+    if sources and all(v == value for v in sources):
         raise _Located(ExecError(
             ErrorKind.SHORT_CIRCUIT,
             f"query reads {query.var}, computed only from inits that all hold the answer "
             "itself (like (a + a) - a): the answer must be computed from the question's "
             "numbers", part, len(trace.steps) - 1))
-    return value
+    return value, sources
 
 
-def _init_value(step: InitStep, prev: Value | None) -> Value | None:
-    return prev if step.source is not None else step.value
-
-
-def _from_copies_of(trace: Trace, prev: Value | None, value: Value) -> bool:
-    """Whether every init the answer depends on holds the answer's own value: a trace
-    whose inputs were all replaced by its answer (`(a + a) - a`, `(a * a) / a`). No single
-    step is an identity there, so the op facts cannot see it; the value can."""
-    steps = trace.steps
-    for s in steps:  # the common case: the answer equals no init (one pass, no sets)
+def _answer_is_an_init(trace: Trace, prev: Value | None, value: Value) -> bool:
+    for s in trace.steps:  # the common case: the answer equals no init (one pass, no sets)
         if type(s) is InitStep and (prev if s.source is not None else s.value) == value:
-            break
-    else:
-        return False
+            return True
+    return False
+
+
+def _sources(trace: Trace, prev_sources: tuple[Value, ...]) -> tuple[Value, ...]:
+    """The init values the answer depends on (`source: prev.result` stands for the
+    previous sub-trace's own sources). When they all hold the answer's value, the trace's
+    inputs were replaced by its answer (`(a + a) - a`, `(a * a) / a`): no single step is
+    an identity there, so the op facts cannot see it; the values can."""
+    steps = trace.steps
     needed = {steps[-1].var}  # type: ignore[attr-defined]
-    sources = []
+    sources: list[Value] = []
     for step in reversed(steps[:-1]):
         defined = step.defines()
         if defined in needed or needed.intersection(step.updates()):
             if isinstance(step, InitStep):
-                sources.append(_init_value(step, prev))
+                if step.source is not None:
+                    sources.extend(prev_sources)
+                else:
+                    sources.append(step.value)  # type: ignore[arg-type]
             needed.discard(defined)  # type: ignore[arg-type]
             needed.update(step.reads())
-    return bool(sources) and all(v == value for v in sources)
+    return tuple(sources)
 
 
 class _Located(Exception):
@@ -205,9 +215,10 @@ def execute(
         return Outcome(None, error)
     results: list[Fraction] = []
     prev: Value | None = None
+    sources: tuple[Value, ...] | None = () if composed else None
     for p, part in enumerate(parts):
         try:
-            prev = _run(part, prev, limits.max_digits, p if composed else None)
+            prev, sources = _run(part, prev, sources, limits.max_digits, p if composed else None)
         except _Located as located:
             return Outcome(None, located.error, tuple(results))
         except (ArithmeticError, ValueError, OverflowError) as exc:  # defensive: never escape

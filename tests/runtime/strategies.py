@@ -119,6 +119,7 @@ class Part:
     steps: tuple[dict[str, Any], ...]
     value: Fraction  # the value its query reads
     init_only: frozenset[str]  # variables only an init ever set (query them: short-circuit)
+    sources: tuple[Fraction, ...] = ()  # the init values its answer depends on, all parts
 
     def data(self) -> dict[str, Any]:
         return {"expert": self.expert, "trace": [dict(s) for s in self.steps]}
@@ -283,25 +284,30 @@ def _step_io(step: dict[str, Any]) -> tuple[list[str], list[str]]:
     return [step["from"], step["to"]], [step["from"], step["to"], step["amount"]]
 
 
-def from_copies(steps: Sequence[dict[str, Any]], prev: Fraction | None, value: Fraction) -> bool:
-    """Whether every init the answer `result` depends on holds the answer's value (the
-    runtime refuses such a trace as a short circuit: its inputs are copies of the answer)."""
-    needed, sources = {"result"}, []
+def sources_of(steps: Sequence[dict[str, Any]], prev_sources: Sequence[Fraction]
+               ) -> list[Fraction]:
+    """The init values `result` depends on; a `prev.result` init stands for the previous
+    sub-trace's sources. When they all hold the answer's value, the runtime refuses the
+    trace as a short circuit: its inputs are copies of the answer."""
+    needed: set[str] = {"result"}
+    sources: list[Fraction] = []
     for step in reversed(steps):
         writes, reads = _step_io(step)
         if needed.intersection(writes):
             if step["op"] == "init":
-                sources.append(prev if "source" in step else step["value"])
+                sources.extend(prev_sources if "source" in step else [step["value"]])
                 needed.discard(step["var"])
             else:
                 needed.difference_update(w for w in writes if w not in reads)
                 needed.update(reads)
-    return bool(sources) and all(v == value for v in sources)
+    return sources
 
 
 @st.composite
-def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None) -> Part:
-    """One valid sub-trace under `expert_name`; `prev` is the previous sub-trace's result."""
+def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None,
+          prev_sources: tuple[Fraction, ...] = ()) -> Part:
+    """One valid sub-trace under `expert_name`; `prev` is the previous sub-trace's result,
+    `prev_sources` the init values it was computed from."""
     expert = DEFAULT_EXPERTS[expert_name]
     s = _State(draw(names))
     must: str | None = None
@@ -323,9 +329,11 @@ def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None) -> Pa
     # An identity last step (add(x, 0), max of inits) copies an init: not a valid trace;
     # nor is an answer made only from inits that all hold it ((a + a) - a).
     assume("result" not in s.init_only)
-    assume(not from_copies(s.steps, prev, s.env["result"]))
+    sources = sources_of(s.steps, prev_sources)
+    assume(not all(v == s.env["result"] for v in sources))
     s.steps.append({"op": "query", "var": "result"})
-    return Part(expert_name, tuple(s.steps), s.env["result"], frozenset(s.init_only))
+    return Part(expert_name, tuple(s.steps), s.env["result"], frozenset(s.init_only),
+                tuple(sources))
 
 
 experts = st.sampled_from(GENERATIVE_EXPERTS)
@@ -341,7 +349,7 @@ def composed_traces(draw: st.DrawFn, min_parts: int = 2, max_parts: int = 4) -> 
     out: list[Part] = []
     prev: Fraction | None = None
     for _ in range(draw(st.integers(min_parts, max_parts))):
-        part = draw(parts(draw(experts), prev))
+        part = draw(parts(draw(experts), prev, out[-1].sources if out else ()))
         out.append(part)
         prev = part.value
     return GenTrace(tuple(out))
