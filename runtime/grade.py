@@ -123,7 +123,22 @@ def expected_expert(expert: str | None, experts: Sequence[str] | None = None) ->
     return expert
 
 
-def _check_expected(expert: str | None) -> None:
+def question_of(prompt: Any) -> str | None:
+    """The question a model answered: a string as is, or the last user message of a chat
+    prompt (a compiled record's `prompt`); None when there is none. Eval, RL, the loop,
+    `tasklang_reward` and `tasklang grade` ground traces in it."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list | tuple):
+        for message in reversed(prompt):
+            if isinstance(message, Mapping) and message.get("role") == "user" \
+                    and isinstance(message.get("content"), str):
+                return message["content"]
+    return None
+
+
+def check_expected_expert(expert: str | None) -> None:
+    """UsageError for the bare label `composition`, which names no sequence."""
     # The bare label used to accept any composed sequence: a trace could pick its own.
     if expert == COMPOSITION:
         raise UsageError(f"expected expert {COMPOSITION!r} names no sequence: pass the "
@@ -165,7 +180,7 @@ def grade(
     `constants`, or the previous result; else `exec_error:ungrounded_init`.
     """
     target = coerce_answer(answer)
-    _check_expected(expert)
+    check_expected_expert(expert)
     raw = extract(text, limits, loader)
     if isinstance(raw, ParseFailure):
         return Grade(PARSE_FAILURE, weights.parse_failure, error=raw)
