@@ -223,6 +223,30 @@ def _grounding(question: str, constants: tuple[Fraction, ...]) -> Grounding:
     return Grounding(frozenset(values))
 
 
+def states_integer(question: str, n: int) -> bool:
+    """A fast sufficient test that the question writes the whole number `n` in digits, as
+    a number of its own (not inside 160, 1,200 or 0.16): then `Grounding.of(question)`
+    grounds it. For the compiler, which checks every gold init of every example."""
+    text = str(abs(n))
+    at = question.find(text)
+    while at >= 0:
+        end = at + len(text)
+        before = question[at - 1] if at else " "
+        after = question[end] if end < len(question) else " "
+        after2 = question[end + 1] if end + 1 < len(question) else " "
+        if before not in "0123456789,." and after not in "0123456789":
+            if not (after in ",." and after2 in "0123456789"):
+                return True
+            # `280,000` in thousands: 280 (what _digits grounds), not `280,0001` or `1,280,000`
+            nxt, nxt2 = question[end + 4:end + 5], question[end + 5:end + 6]
+            if question.startswith(",000", end) and len(text) <= 3 \
+                    and not (nxt and nxt in "0123456789,") \
+                    and not (nxt == "." and nxt2 and nxt2 in "0123456789"):
+                return True
+        at = question.find(text, at + 1)
+    return False
+
+
 def ungrounded(trace: AnyTrace, grounding: Grounding) -> ExecError | None:
     """The first init whose value the question does not ground, as an `ungrounded_init`."""
     composed = isinstance(trace, ComposedTrace)

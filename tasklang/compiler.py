@@ -17,7 +17,7 @@ from typing import Any
 from runtime.errors import TraceError
 from runtime.execute import execute
 from runtime.experts import COMPOSITION, ExpertTable
-from runtime.grounding import Grounding
+from runtime.grounding import UNIT_CONSTANTS, Grounding, states_integer
 from runtime.numbers import format_number
 from runtime.ops import COMPUTE_OPS, NAME_RE, PREV_RESULT, STEP_TYPES, ComputeStep, InitStep, QueryStep, Step
 from runtime.render import assemble, render_step
@@ -627,8 +627,11 @@ def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTempl
     model's will be when graded: a trace that starts from a number the question never
     states teaches the model to invent numbers. A template that never renders a let the
     trace inits fails every draw, so the build stops with `unsatisfiable` naming it."""
-    grounding = Grounding.fresh(question)
+    grounding = None
     for value in inits:
+        if type(value) is int and (value in UNIT_CONSTANTS or states_integer(question, value)):
+            continue  # the common case, without extracting every number of the question
+        grounding = grounding or Grounding.fresh(question)
         if not grounding.grounds(value):
             raise Rejected(f"gold trace: ungrounded_init: init {format_number(Fraction(value))} "
                            f"is not stated in the question of template {template.id}")
