@@ -470,11 +470,11 @@ def test_honest_control_keeps_full_reward(case: Honest) -> None:
 
 
 def test_dataset_constants_extend_the_unit_table() -> None:
-    text = calc("{op: init, var: yards, value: 4}", "{op: init, var: feet, value: 3}",
-                "{op: compute, compute_op: mul, args: [yards, feet], var: result}")
-    q = "A rope is 4 yards long. How many feet is that?"
-    assert grade(text, 12, question=q).status == UNGROUNDED  # 3 feet a yard: not a unit constant
-    assert grade(text, 12, question=q, constants=[3]).status == "correct"
+    text = calc("{op: init, var: spiders, value: 4}", "{op: init, var: legs, value: 8}",
+                "{op: compute, compute_op: mul, args: [spiders, legs], var: result}")
+    q = "A jar holds 4 spiders. How many legs are in the jar?"
+    assert grade(text, 32, question=q).status == UNGROUNDED  # 8 legs: no unit constant
+    assert grade(text, 32, question=q, constants=[8]).status == "correct"
 
 
 def test_a_new_op_added_the_documented_way_cannot_launder() -> None:
