@@ -353,6 +353,8 @@ TRICKS = [
                  "{op: query, var: result}"), "correct"),
     Trick("value-with-a-space", janet("value: 16}", "value: '1 6'}"), NAN, EXPERT),
     Trick("digits-joined-by-nel", janet("value: 16}", "value: \"1\\x856\"}"), NAN, EXPERT),
+    Trick("digits-joined-by-a-raw-nel", janet("value: 16}", "value: 1\x856}"), NAN, EXPERT),
+    Trick("non-ascii-digits", janet("value: 16}", "value: '\u0661\u0666'}"), NAN, EXPERT),
     Trick("dollar-value", janet("value: 2}", "value: '$2'}"), NAN, EXPERT),
     Trick("percent-value", pct("percent_of", 100).replace("value: 100}", "value: '100%'}"),
           NAN, "percentage"),
