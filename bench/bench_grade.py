@@ -53,6 +53,13 @@ COMPOSED = """- expert: percentage
   - {op: query, var: result}
 """
 ANSWERS = {"8-step": "18", "3-expert": "35000"}
+# The questions the traces answer: `grade(..., question=)` grounds every init in them.
+QUESTIONS = {
+    "8-step": "Janet's hens lay 16 eggs a day. She eats 3 and bakes with 4, and sells the rest "
+              "at $2 each. How many dollars does she make a day?",
+    "3-expert": "A house bought for $80,000 rises 150% in value and is sold; $130,000 of costs "
+                "are paid, and 2 partners split the rest. What does each get?",
+}
 
 
 def block_style(text: str) -> str:
@@ -83,6 +90,7 @@ def main() -> None:
     for name, text in docs.items():
         answer = ANSWERS[name]
         assert runtime.grade(text, answer).status == "correct", name
+        assert runtime.grade(text, answer, question=QUESTIONS[name]).status == "correct", name
         block = block_style(text)
         assert runtime.grade(block, answer).status == "correct", name
         parsed = runtime.parse(text)
@@ -92,6 +100,9 @@ def main() -> None:
             "pyyaml SafeLoader load only (reference)":
                 lambda t=text: yaml.load(t, Loader=yaml.SafeLoader),
             "grade, canonical text (fast path)": lambda t=text, a=answer: runtime.grade(t, a),
+            # RL grades many samples of one prompt: the question's numbers are cached.
+            "grade, canonical text, with question":
+                lambda t=text, a=answer, q=QUESTIONS[name]: runtime.grade(t, a, question=q),
             "grade, block YAML, C loader":
                 lambda t=block, a=answer: runtime.grade(t, a, loader="c"),
             "grade, block YAML, Python loader":

@@ -8,7 +8,16 @@ from .exact import grade_exact
 from .execute import Outcome, execute
 from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert, ExpertTable
 from .extract import extract, load
-from .grade import DEFAULT_WEIGHTS, Grade, RewardWeights, grade, grade_trace
+from .grade import (
+    DEFAULT_WEIGHTS,
+    Grade,
+    RewardWeights,
+    expected_expert,
+    grade,
+    grade_trace,
+    question_of,
+)
+from .grounding import UNIT_CONSTANTS, Grounding
 from .numbers import format_number, parse_answer
 from .ops import COMPUTE_OPS, STEP_TYPES, Step, register_compute, register_op
 from .render import render, render_step
@@ -27,9 +36,10 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> AnyTrace | ExecError | 
 
 __all__ = [
     "COMPOSITION", "COMPUTE_OPS", "DEFAULT_EXPERTS", "DEFAULT_LIMITS", "DEFAULT_WEIGHTS",
-    "STEP_TYPES", "AnyTrace", "ComposedTrace", "ErrorKind", "ExecError", "Expert",
-    "ExpertTable", "Grade", "Limits", "Outcome", "ParseFailure", "ParseReason",
-    "RewardWeights", "Step", "Trace", "UsageError", "execute", "extract", "format_number",
-    "from_data", "grade", "grade_exact", "grade_trace", "load", "parse", "parse_answer", "register_compute",
+    "STEP_TYPES", "UNIT_CONSTANTS", "AnyTrace", "ComposedTrace", "ErrorKind", "ExecError", "Expert",
+    "ExpertTable", "Grade", "Grounding", "Limits", "Outcome", "ParseFailure", "ParseReason",
+    "RewardWeights", "Step", "Trace", "UsageError", "execute", "expected_expert", "extract",
+    "format_number", "from_data", "grade", "grade_exact", "grade_trace", "load", "parse",
+    "parse_answer", "question_of", "register_compute",
     "register_op", "render", "render_step",
 ]

@@ -16,6 +16,7 @@ from fractions import Fraction
 from .errors import ErrorKind
 from .experts import Expert
 from .ops import (
+    COMPUTE_OPS,
     ComputeStep,
     ConsumeStep,
     InitStep,
@@ -99,10 +100,17 @@ def _check_step(step: Step, i: int, part: int | None, expert: Expert | None,
         if new in defined:
             issues.append(StaticIssue(ErrorKind.OVERWRITE.value, f"{new} is defined twice", part, i))
         defined.add(new)
-        if isinstance(step, InitStep):
+        if isinstance(step, InitStep) or _selects_init_only(step, init_only):
             init_only.add(new)
     init_only.difference_update(step.updates())
     return issues
+
+
+def _selects_init_only(step: Step, init_only: set[str]) -> bool:
+    """A selection (min, max: ops.Facts.selects) of init-only values copies one of them,
+    whatever the values; other identities (add(x, 0)) depend on values: execute finds them."""
+    return (isinstance(step, ComputeStep) and step.facts.selects
+            and all(a in init_only for a in step.args))
 
 
 def check_static_all(trace: AnyTrace, experts: Mapping[str, Expert] | None = None
@@ -118,7 +126,12 @@ def check_static_all(trace: AnyTrace, experts: Mapping[str, Expert] | None = Non
 
 # ---------------------------------------------------------------- graph shape
 
-COMMUTATIVE = frozenset({"add", "mul", "min", "max"})
+def commutative(op: str) -> bool:
+    """Read from the op's registration (ops.Facts), so that a new op is ordered right."""
+    spec = COMPUTE_OPS.get(op)
+    return spec is not None and spec.facts.commutative
+
+
 _HUNDRED = Fraction(100)
 
 
@@ -243,7 +256,7 @@ def _canonical(graph: _Graph, root: int) -> str:
         if n not in sig:
             op, kids = graph.nodes[n]
             parts = [signature(k) for k in kids]
-            if op in COMMUTATIVE:
+            if commutative(op):
                 parts.sort()
             sig[n] = op if not kids else f"{op}({','.join(parts)})"
         return sig[n]
@@ -261,7 +274,7 @@ def _canonical(graph: _Graph, root: int) -> str:
             return f"@{order[n]}"
         order[n] = len(order)
         op, kids = graph.nodes[n]
-        if op in COMMUTATIVE:
+        if commutative(op):
             # Ties between equal signatures: nodes already numbered first, by number.
             kid_ids = sorted(kids, key=lambda k: (sig[k], -indegree.get(k, 0), k not in order,
                                                   order.get(k, 0)))

@@ -26,6 +26,7 @@ class ErrorKind(StrEnum):
     NO_PREV_RESULT = "no_prev_result"  # `source: prev.result` with no previous sub-trace
     DEAD_SUBTRACE = "dead_subtrace"  # a sub-trace whose result the next one never reads
     LIMITS_EXCEEDED = "limits_exceeded"  # too many steps, too large a number, ...
+    UNGROUNDED_INIT = "ungrounded_init"  # an init value the question does not state
 
 
 class ParseReason(StrEnum):

@@ -64,12 +64,14 @@ class _Env:
         if init_only:
             self.init_only.add(name)
 
-    def update(self, name: str, value: Value) -> None:
+    def update(self, name: str, value: Value, *, copy: bool = False) -> None:
         if name not in self.values:
             raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined")
         self.values[name] = self._bounded(name, value)
-        # A domain op changed it: it is now a computed state, not a copied input.
-        self.init_only.discard(name)
+        # A domain op changed it: it is now a computed state, not a copied input, unless
+        # the step was an identity for it (consume 0), whose facts say `copy`.
+        if not copy:
+            self.init_only.discard(name)
 
 
 def _check_vocabulary(trace: Trace, expert: Expert, part: int | None) -> ExecError | None:
@@ -126,32 +128,65 @@ def _static_checks(
     return None
 
 
-_COPYING = frozenset({"min", "max"})  # over a single distinct argument they only copy it
-
-
-def _launders(step: object, env: _Env) -> bool:
-    """`max(a, a)` of an init-only `a` would pass a copied input off as computed."""
-    return (isinstance(step, ComputeStep) and step.compute_op in _COPYING
-            and len(set(step.args)) == 1 and step.args[0] in env.init_only)
-
-
-def _run(trace: Trace, prev: Value | None, max_digits: int, part: int | None) -> Value:
+def _run(trace: Trace, prev: Value | None, prev_sources: tuple[Value, ...] | None,
+         max_digits: int, part: int | None) -> tuple[Value, tuple[Value, ...] | None]:
+    """The sub-trace's answer and, when `prev_sources` is given (composed traces), the init
+    values it was computed from (through earlier sub-traces too), for the next one."""
     env = _Env(prev, max_digits)
     for i, step in enumerate(trace.steps):
         try:
             step.apply(env)
         except TraceError as err:
             raise _Located(ExecError(err.kind, err.message, part, i)) from None
-        if _launders(step, env):
-            env.init_only.add(step.var)  # type: ignore[attr-defined]
     query = trace.steps[-1]
     assert isinstance(query, QueryStep)
     if query.var in env.init_only:
         raise _Located(ExecError(
             ErrorKind.SHORT_CIRCUIT,
-            f"query reads {query.var}, which only an init set: the answer must be computed",
+            f"query reads {query.var}, which only an init set (or a step that copied one, "
+            "like add(x, 0)): the answer must be computed",
             part, len(trace.steps) - 1))
-    return env.values[query.var]
+    value = env.values[query.var]
+    sources = None
+    if prev_sources is not None:
+        sources = _sources(trace, prev_sources)
+    elif _answer_is_an_init(trace, prev, value):
+        sources = _sources(trace, (prev,) if prev is not None else ())
+    if sources and all(v == value for v in sources):
+        raise _Located(ExecError(
+            ErrorKind.SHORT_CIRCUIT,
+            f"query reads {query.var}, computed only from inits that all hold the answer "
+            "itself (like (a + a) - a): the answer must be computed from the question's "
+            "numbers", part, len(trace.steps) - 1))
+    return value, sources
+
+
+def _answer_is_an_init(trace: Trace, prev: Value | None, value: Value) -> bool:
+    for s in trace.steps:  # the common case: the answer equals no init (one pass, no sets)
+        if type(s) is InitStep and (prev if s.source is not None else s.value) == value:
+            return True
+    return False
+
+
+def _sources(trace: Trace, prev_sources: tuple[Value, ...]) -> tuple[Value, ...]:
+    """The init values the answer depends on (`source: prev.result` stands for the
+    previous sub-trace's own sources). When they all hold the answer's value, the trace's
+    inputs were replaced by its answer (`(a + a) - a`, `(a * a) / a`): no single step is
+    an identity there, so the op facts cannot see it; the values can."""
+    steps = trace.steps
+    needed = {steps[-1].var}  # type: ignore[attr-defined]
+    sources: list[Value] = []
+    for step in reversed(steps[:-1]):
+        defined = step.defines()
+        if defined in needed or needed.intersection(step.updates()):
+            if isinstance(step, InitStep):
+                if step.source is not None:
+                    sources.extend(prev_sources)
+                else:
+                    sources.append(step.value)  # type: ignore[arg-type]
+            needed.discard(defined)  # type: ignore[arg-type]
+            needed.update(step.reads())
+    return tuple(sources)
 
 
 class _Located(Exception):
@@ -180,9 +215,10 @@ def execute(
         return Outcome(None, error)
     results: list[Fraction] = []
     prev: Value | None = None
+    sources: tuple[Value, ...] | None = () if composed else None
     for p, part in enumerate(parts):
         try:
-            prev = _run(part, prev, limits.max_digits, p if composed else None)
+            prev, sources = _run(part, prev, sources, limits.max_digits, p if composed else None)
         except _Located as located:
             return Outcome(None, located.error, tuple(results))
         except (ArithmeticError, ValueError, OverflowError) as exc:  # defensive: never escape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -11,6 +11,7 @@ from .errors import ErrorKind, ExecError, ParseFailure, UsageError
 from .execute import Outcome, execute
 from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert
 from .extract import LoaderChoice, extract
+from .grounding import Grounding, ungrounded
 from .numbers import NumberError, format_number, parse_answer
 from .ops import COMPUTE_OPS, STEP_TYPES
 from .trace import DEFAULT_LIMITS, AnyTrace, Limits, RawTrace, build
@@ -109,8 +110,39 @@ class Grade:
 
 def _expert_matches(expected: str, raw: RawTrace) -> bool:
     if raw.composed:
-        return expected in (COMPOSITION, "+".join(raw.experts))
+        return expected == "+".join(raw.experts)
     return expected == raw.experts[0]
+
+
+def expected_expert(expert: str | None, experts: Sequence[str] | None = None) -> str | None:
+    """The expert a record expects: its `expert`, or for a composed record (labelled
+    `composition`) its expert sequence joined by `+` (`percentage+arithmetic`). The one
+    home of this rule: eval, RL, `tasklang grade` and `tasklang_reward` all use it."""
+    if expert == COMPOSITION and experts:
+        return "+".join(experts)
+    return expert
+
+
+def question_of(prompt: Any) -> str | None:
+    """The question a model answered: a string as is, or the last user message of a chat
+    prompt (a compiled record's `prompt`); None when there is none. Eval, RL, the loop,
+    `tasklang_reward` and `tasklang grade` ground traces in it."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list | tuple):
+        for message in reversed(prompt):
+            if isinstance(message, Mapping) and message.get("role") == "user" \
+                    and isinstance(message.get("content"), str):
+                return message["content"]
+    return None
+
+
+def check_expected_expert(expert: str | None) -> None:
+    """UsageError for the bare label `composition`, which names no sequence."""
+    # The bare label used to accept any composed sequence: a trace could pick its own.
+    if expert == COMPOSITION:
+        raise UsageError(f"expected expert {COMPOSITION!r} names no sequence: pass the "
+                         "composed record's experts joined by '+' (percentage+arithmetic)")
 
 
 def coerce_answer(answer: Any) -> Fraction | None:
@@ -132,15 +164,23 @@ def grade(
     weights: RewardWeights = DEFAULT_WEIGHTS,
     limits: Limits = DEFAULT_LIMITS,
     loader: LoaderChoice = "auto",
+    question: str | None = None,
+    constants: Iterable[Fraction | int | str] = (),
 ) -> Grade:
     """Grade raw model text against a reference answer (and optionally the expected expert).
 
     Only the executed query counts: text that merely contains the answer earns
     nothing. Model text never raises; a bad `answer` raises UsageError.
-    For a composed trace the expected expert is `composition` or the
-    `+`-joined sequence of its experts (`percentage+arithmetic`).
+    For a composed trace the expected expert is the `+`-joined sequence of its
+    experts (`percentage+arithmetic`); the bare label `composition` raises UsageError
+    (see `expected_expert`, which turns a record's label and `experts` into the sequence).
+
+    With `question` (the prompt the model answered), every init value must be grounded
+    in it (runtime.grounding): a number it states, a unit constant, one of the dataset's
+    `constants`, or the previous result; else `exec_error:ungrounded_init`.
     """
     target = coerce_answer(answer)
+    check_expected_expert(expert)
     raw = extract(text, limits, loader)
     if isinstance(raw, ParseFailure):
         return Grade(PARSE_FAILURE, weights.parse_failure, error=raw)
@@ -152,7 +192,8 @@ def grade(
     built = build(raw, limits)
     if isinstance(built, ExecError):
         return _exec_error(built, weights, raw.experts)
-    return grade_trace(built, target, experts=experts, weights=weights, limits=limits)
+    return grade_trace(built, target, experts=experts, weights=weights, limits=limits,
+                       question=question, constants=constants)
 
 
 def vocabulary_error(raw: RawTrace, experts: Mapping[str, Expert]) -> ExecError | None:
@@ -194,10 +235,18 @@ def grade_trace(
     experts: Mapping[str, Expert] = DEFAULT_EXPERTS,
     weights: RewardWeights = DEFAULT_WEIGHTS,
     limits: Limits = DEFAULT_LIMITS,
+    question: str | None = None,
+    constants: Iterable[Fraction | int | str] = (),
 ) -> Grade:
     """Grade an already-typed trace (the compiler uses this on gold traces)."""
-    outcome: Outcome = execute(trace, experts, limits)
     names = trace.experts
+    if question is not None:
+        if not isinstance(question, str):
+            raise UsageError(f"question must be a string, got {type(question).__name__}")
+        unstated = ungrounded(trace, Grounding.of(question, constants))
+        if unstated is not None:
+            return _exec_error(unstated, weights, names, trace)
+    outcome: Outcome = execute(trace, experts, limits)
     if outcome.error is not None:
         return _exec_error(outcome.error, weights, names, trace)
     if target is None:

@@ -8,10 +8,10 @@ from fractions import Fraction
 # A plain decimal literal as a model writes it: 16, -3, 0.5, .5, 2.50, 1e3, 1.5e-2.
 # Hex, octal, sexagesimal and inf/nan are deliberately not numbers: a model that
 # writes them has not written a quantity from the question.
-_DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 # Thousands separators as written in GSM8K answers and questions: 80,000 or 1,234.5
-_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_FRACTION = re.compile(r"[-+]?\d+/\d+")
+_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
+_FRACTION = re.compile(r"[-+]?\d+/\d+", re.ASCII)
 
 MAX_LITERAL_CHARS = 40  # longest numeric literal accepted from untrusted text
 MAX_EXPONENT = 30  # |e| bound on scientific notation in literals
@@ -37,6 +37,24 @@ def parse_decimal(text: str, max_chars: int = MAX_LITERAL_CHARS) -> Fraction | N
     if exponent and abs(int(exponent)) > MAX_EXPONENT:
         return None
     return Fraction(text)
+
+
+def parse_trace_number(text: str, max_chars: int = MAX_LITERAL_CHARS) -> Fraction | None:
+    """A value as a model's trace may write it, strictly: a plain decimal (`18`, `-2.5`,
+    `1e3`), a fraction (`1/3`) or a number with well-formed thousands separators
+    (`1,000`: unambiguous, and what a question writes). Nothing else: no spaces (`'4 5'`
+    is not 45), no other separators (NEL), no `$` or `%` (a value is a number, not its
+    decoration), ASCII digits only. None when `text` is not one."""
+    if len(text) > max_chars:
+        return None
+    if _GROUPED.fullmatch(text):
+        text = text.replace(",", "")
+    value = parse_decimal(text, max_chars)
+    if value is None and _FRACTION.fullmatch(text):
+        num, den = text.split("/")
+        if int(den) != 0:
+            value = Fraction(int(num), int(den))
+    return value
 
 
 MAX_ANSWER_CHARS = 400  # reference answers are trusted, but still bounded

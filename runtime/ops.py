@@ -5,6 +5,13 @@ To add an op, write one `Step` subclass with an `op: Literal[...]` field, its
 Compute ops (add, sub, ...) are one `register_compute` line each. Nothing else
 in the runtime needs to change: validation, the JSON Schema, rendering, static
 analysis and execution all dispatch on these classes.
+
+Each op also declares its `Facts` here, once: commutativity and when a step only copies
+one of its inputs (`add(x, 0)`, `max(x, x)`, `percent_of(x, 100)`, `consume` of 0). A
+copy of an init-only value stays init-only, so the anti-short-circuit rule cannot be
+laundered through an identity step; execution, static analysis and the test strategies
+all read these facts. Whatever an op declares, a step whose inputs all have one value
+and whose output is that value (`avg(a, a)`) is a copy: a new op cannot reopen the hole.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import ErrorKind, TraceError
-from .numbers import MAX_LITERAL_CHARS, format_number, parse_answer
+from .numbers import MAX_LITERAL_CHARS, format_number, parse_answer, parse_trace_number
 
 # ---------------------------------------------------------------- field types
 
@@ -76,7 +83,8 @@ def check_name(value: Any) -> str:
 
 
 def to_number(value: Any) -> Fraction:
-    """An exact value from YAML: ints, decimals, numeric strings ("18", "80,000", "1/2").
+    """An exact value from YAML: ints, decimals, plain numeric strings ("18", "80,000",
+    "1/2"; strictly, see numbers.parse_trace_number: '4 5' and '$18' are not numbers).
 
     A value is accepted only if its canonical rendering is itself an acceptable
     literal, so every accepted trace renders to text that parses back to it
@@ -98,9 +106,9 @@ def _number_or_none(value: Any) -> Fraction | None:
         return value
     if isinstance(value, int):
         return Fraction(value) if abs(value) < 10**MAX_LITERAL_CHARS else None
-    if isinstance(value, str) and len(value) > MAX_LITERAL_CHARS:
-        return None
-    if isinstance(value, float | str):
+    if isinstance(value, str):
+        return parse_trace_number(value, MAX_LITERAL_CHARS)
+    if isinstance(value, float):
         try:
             return parse_answer(value, MAX_LITERAL_CHARS)
         except ValueError:
@@ -152,6 +160,63 @@ Value = int | Fraction
 
 
 ComputeFn = Callable[[Sequence[Value]], Value]
+
+
+ANY, FIRST = "any", "first"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What an op is, declared on its registration (the one home of these facts).
+
+    `copies` says which inputs an output equal to them merely copies: `"any"` input (add:
+    the others sum to 0, as in `x + 0`; mul: the others multiply to 1, or x is 0; min and
+    max; percent_of: a rate of 100 or a base of 100), the `"first"` input only (sub 0, div
+    1, floordiv 1, mod by more than x, pow 1, percent_off/percent_increase 0, consume or
+    transfer 0: for these an output equal to the *second* input can be an honest result,
+    like 10 - 5 = 5), or `None`. For every op, declared or not, an output equal to inputs
+    that all have one value copies them (`avg(a, a)`, `div(1, 1)`). `selects`: the result
+    is always one of the inputs (min, max): statically, a selection of init-only inputs
+    is init-only. `commutative`: argument order does not matter (the audit's shapes).
+    """
+
+    commutative: bool = False
+    copies: str | None = None  # ANY, FIRST or None
+    selects: bool = False
+
+    def copied(self, values: Sequence[Value], out: Value) -> tuple[int, ...]:
+        """Indices of the inputs that `out` merely copies; () when the step computed.
+
+        Called only when `out` equals some input (the caller checks `out in values`).
+        """
+        if all(v == out for v in values):
+            return tuple(range(len(values)))
+        if self.copies == ANY:
+            return tuple(i for i, v in enumerate(values) if v == out)
+        if self.copies == FIRST and values[0] == out:
+            return (0,)
+        return ()
+
+
+NO_FACTS = Facts()
+
+
+def copies_init_only(facts: Facts, names: Sequence[str], values: Sequence[Value], out: Value,
+                     init_only: set[str] | frozenset[str]) -> bool:
+    """Whether `out`, made from `names` (with `values`), is only a copy of init-only inputs:
+    then it stays init-only. A copy of a computed input is computed (`max(x, y)`, y computed)."""
+    if out not in values:  # the common case: a real computation, decided in C
+        return False
+    hits = facts.copied(values, out)
+    if not hits or not all(names[i] in init_only for i in hits):
+        return False
+    if facts.selects or len(hits) == len(values):
+        return True  # min/max picked a written number, or every input is that number
+    # An identity (`x * 1`, `x + 0`) launders only when its identity operand was written too:
+    # `12 * (4 / 4)` multiplies by a computed 1 and computes (GSM8K train line 3379).
+    return all(name in init_only for name in names)
+
+
 # Far above any real value (the solver's own bound is max_digits), low enough to be cheap.
 MAX_INTERMEDIATE_BITS = 4096
 
@@ -165,16 +230,19 @@ class ComputeOp:
     max_args: int | None  # None: variadic
     fn: ComputeFn
     doc: str
+    facts: Facts = NO_FACTS
 
 
 COMPUTE_OPS: dict[str, ComputeOp] = {}
 
 
 def register_compute(
-    name: str, min_args: int, max_args: int | None, doc: str
+    name: str, min_args: int, max_args: int | None, doc: str, facts: Facts = NO_FACTS
 ) -> Callable[[ComputeFn], ComputeFn]:
+    """Register a compute op. `facts` say when it only copies an input (see Facts); an op
+    that declares none is still covered by the one-value rule (`avg(a, a)` copies `a`)."""
     def deco(fn: ComputeFn) -> ComputeFn:
-        COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc)
+        COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc, facts)
         return fn
 
     return deco
@@ -186,7 +254,7 @@ def _nonzero(x: Value) -> Value:
     return x
 
 
-@register_compute("add", 2, None, "sum of all args")
+@register_compute("add", 2, None, "sum of all args", Facts(commutative=True, copies=ANY))
 def _add(a: Sequence[Value]) -> Value:
     out: Value = 0
     for x in a:
@@ -197,12 +265,12 @@ def _add(a: Sequence[Value]) -> Value:
     return out
 
 
-@register_compute("sub", 2, 2, "first arg minus second")
+@register_compute("sub", 2, 2, "first arg minus second", Facts(copies=FIRST))
 def _sub(a: Sequence[Value]) -> Value:
     return a[0] - a[1]
 
 
-@register_compute("mul", 2, None, "product of all args")
+@register_compute("mul", 2, None, "product of all args", Facts(commutative=True, copies=ANY))
 def _mul(a: Sequence[Value]) -> Value:
     out: Value = 1
     for x in a:
@@ -214,22 +282,26 @@ def _mul(a: Sequence[Value]) -> Value:
     return out
 
 
-@register_compute("div", 2, 2, "first arg divided by second (exact)")
+@register_compute("div", 2, 2, "first arg divided by second (exact)",
+                  Facts(copies=FIRST))
 def _div(a: Sequence[Value]) -> Value:
     return Fraction(a[0]) / _nonzero(a[1])
 
 
-@register_compute("floordiv", 2, 2, "whole number of times the second fits in the first")
+@register_compute("floordiv", 2, 2, "whole number of times the second fits in the first",
+                  Facts(copies=FIRST))
 def _floordiv(a: Sequence[Value]) -> Value:
     return a[0] // _nonzero(a[1])
 
 
-@register_compute("mod", 2, 2, "remainder of first divided by second")
+@register_compute("mod", 2, 2, "remainder of first divided by second",
+                  Facts(copies=FIRST))
 def _mod(a: Sequence[Value]) -> Value:
     return a[0] % _nonzero(a[1])
 
 
-@register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)")
+@register_compute("pow", 2, 2, "first arg to the power of the second (an integer up to 64)",
+                  Facts(copies=FIRST))
 def _pow(a: Sequence[Value]) -> Value:
     base, exp = Fraction(a[0]), Fraction(a[1])
     if exp.denominator != 1 or abs(exp) > 64:  # exp: int or Fraction, both have .denominator
@@ -239,12 +311,14 @@ def _pow(a: Sequence[Value]) -> Value:
     return Fraction(base) ** int(exp)
 
 
-@register_compute("min", 2, None, "smallest arg")
+@register_compute("min", 2, None, "smallest arg",
+                  Facts(commutative=True, copies=ANY, selects=True))
 def _min(a: Sequence[Value]) -> Value:
     return min(a)
 
 
-@register_compute("max", 2, None, "largest arg")
+@register_compute("max", 2, None, "largest arg",
+                  Facts(commutative=True, copies=ANY, selects=True))
 def _max(a: Sequence[Value]) -> Value:
     return max(a)
 
@@ -256,10 +330,11 @@ class Env(Protocol):
     """What a step may do to the execution state (implemented by the solver)."""
 
     prev: Value | None
+    init_only: set[str]  # variables only an init (or copies of one) ever set
 
     def read(self, name: str) -> Value: ...
     def define(self, name: str, value: Value, *, init_only: bool) -> None: ...
-    def update(self, name: str, value: Value) -> None: ...
+    def update(self, name: str, value: Value, *, copy: bool = False) -> None: ...
 
 
 # ---------------------------------------------------------------- steps
@@ -274,6 +349,8 @@ class Step(BaseModel):
     op: str
     # Canonical key order when rendered, by YAML key (aliases, not attributes).
     KEYS: ClassVar[tuple[str, ...]] = ("op",)
+    # When the step only copies an input (see Facts); compute steps use their compute op's.
+    FACTS: ClassVar[Facts] = NO_FACTS
 
     def reads(self) -> tuple[str, ...]:
         return ()
@@ -393,9 +470,17 @@ class ComputeStep(Step):
     def defines(self) -> str:
         return self.var
 
+    @property
+    def facts(self) -> Facts:
+        return COMPUTE_OPS[self.compute_op].facts
+
     def apply(self, env: Env) -> None:
         values = [env.read(a) for a in self.args]
-        env.define(self.var, COMPUTE_OPS[self.compute_op].fn(values), init_only=False)
+        spec = COMPUTE_OPS[self.compute_op]
+        out = spec.fn(values)
+        # `out in values` first: the common case (a real computation) costs no call.
+        env.define(self.var, out, init_only=out in values and copies_init_only(
+            spec.facts, self.args, values, out, env.init_only))
 
 
 @register_op
@@ -421,6 +506,7 @@ class ConsumeStep(Step):
     entity: Name
     amount: Name
     KEYS = ("op", "entity", "amount")
+    FACTS = Facts(copies=FIRST)  # consuming 0 leaves the entity a copy of what it was
 
     def reads(self) -> tuple[str, ...]:
         return (self.entity, self.amount)
@@ -429,7 +515,10 @@ class ConsumeStep(Step):
         return (self.entity,)
 
     def apply(self, env: Env) -> None:
-        env.update(self.entity, env.read(self.entity) - env.read(self.amount))
+        old, amount = env.read(self.entity), env.read(self.amount)
+        new = old - amount
+        env.update(self.entity, new, copy=copies_init_only(
+            self.FACTS, (self.entity, self.amount), (old, amount), new, env.init_only))
 
 
 @register_op
@@ -441,6 +530,7 @@ class TransferStep(Step):
     to: Name
     amount: Name
     KEYS = ("op", "from", "to", "amount")
+    FACTS = Facts(copies=FIRST)  # moving 0 leaves both sides copies of what they were
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -456,8 +546,14 @@ class TransferStep(Step):
 
     def apply(self, env: Env) -> None:
         amount = env.read(self.amount)
-        env.update(self.source_entity, env.read(self.source_entity) - amount)
-        env.update(self.to, env.read(self.to) + amount)
+        names = (self.source_entity, self.amount), (self.to, self.amount)
+        # Both sides read before either changes: `copies_init_only` sees the old marks.
+        old = env.read(self.source_entity), env.read(self.to)
+        new = old[0] - amount, old[1] + amount
+        copies = [copies_init_only(self.FACTS, n, (o, amount), v, env.init_only)
+                  for n, o, v in zip(names, old, new, strict=True)]
+        env.update(self.source_entity, new[0], copy=copies[0])
+        env.update(self.to, new[1], copy=copies[1])
 
 
 def _hundredths(x: Value) -> Value:
@@ -488,7 +584,10 @@ class PercentStep(Step):
         return self.var
 
     def apply(self, env: Env) -> None:
-        env.define(self.var, self.formula(env.read(self.base), env.read(self.rate)), init_only=False)
+        values = (env.read(self.base), env.read(self.rate))
+        out = self.formula(*values)
+        env.define(self.var, out, init_only=out in values and copies_init_only(
+            self.FACTS, (self.base, self.rate), values, out, env.init_only))
 
 
 @register_op
@@ -496,6 +595,7 @@ class PercentOfStep(PercentStep):
     """`rate`% of `base`: 40% of 200 is 80."""
 
     op: Literal["percent_of"] = "percent_of"
+    FACTS = Facts(commutative=True, copies=ANY)  # 100% of x is x; x% of 100 is x
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
@@ -507,6 +607,7 @@ class PercentIncreaseStep(PercentStep):
     """`base` increased by `rate`%: 80,000 increased by 150% is 200,000."""
 
     op: Literal["percent_increase"] = "percent_increase"
+    FACTS = Facts(copies=FIRST)
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:
@@ -518,6 +619,7 @@ class PercentOffStep(PercentStep):
     """`base` less `rate`%: 20% off 50 is 40."""
 
     op: Literal["percent_off"] = "percent_off"
+    FACTS = Facts(copies=FIRST)
 
     @staticmethod
     def formula(base: Value, rate: Value) -> Value:

@@ -9,8 +9,11 @@ names and their order (undefined, overwritten, short circuit, composition wiring
 vocabulary), which is the same for every trace of one structure and was ruled out
 when the skeleton was made from a trace that executed, or about values (division by
 zero, limits), which `run` meets with the same op functions and the same bounding as
-`execute`, and then raises. A caller that sees `run` raise executes the full trace to
-learn which error it was; `run` never reports one itself.
+`execute`, and then raises. Short circuits that depend on values (an identity step,
+`add(x, 0)`, see ops.Facts; an answer made only from inits holding it) need an answer
+equal to an init so far or to the previous result, so `run` raises whenever it is. A caller
+that sees `run` raise executes the full trace to learn which error it was; `run` never
+reports one itself.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Skeleton:
         prev: Value | None = None
         limit = self.int_limit
         for instrs, query, plain in self.parts:
+            prev_in = prev
             # Parts of holes and computes only need no _Env, just its variables.
             env = None if plain else _Env(prev, self.max_digits)
             known: dict[str, Value] = {} if env is None else env.values
@@ -75,6 +79,9 @@ class Skeleton:
                 else:
                     known[var] = _bounded(var, value, self.max_digits)
             prev = known[query]
+            # Necessary for a copied init (see the module docstring): execute decides.
+            if prev == prev_in or prev in values[:h]:
+                raise ValueError("the answer equals an init: it may be a copy of one")
         if h != self.holes:
             raise ValueError(f"{len(values)} values for {self.holes} holes")
         return prev  # type: ignore[return-value]

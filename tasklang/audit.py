@@ -26,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from runtime import expected_expert
 from runtime import grade as runtime_grade
 from runtime.analysis import op_multiset, shape_of
 from runtime.experts import ExpertTable
@@ -293,7 +294,8 @@ def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: E
                    plurals: PluralChecker) -> None:
     q = ex.question
     if ex.trace is not None:
-        graded = runtime_grade(ex.completion, ex.answer, expert=ex.expert, experts=table)
+        graded = runtime_grade(ex.completion, ex.answer, experts=table, question=ex.question,
+                               expert=expected_expert(ex.expert, ex.experts))
         if graded.reward != 1.0:
             pa.add("grade", ERROR, f"the gold completion grades {graded.status} "
                    f"(reward {graded.reward}) against its own answer {ex.answer}", q)

@@ -103,20 +103,44 @@ _LOADER = click.option("--loader", type=click.Choice(["auto", "c", "python"]), d
 @click.argument("file", type=str)
 @click.option("--answer", "-a", default=None, help="Reference answer (18, 18.0, $1,000, 3/4 ...).")
 @click.option("--expert", "-e", default=None,
-              help="Expected expert; for composed traces 'composition' or 'a+b'.")
+              help="Expected expert; for composed traces the sequence 'a+b'.")
+@click.option("--question", "-q", default=None,
+              help="The question the model answered: every init must be grounded in it.")
+@click.option("--question-file", default=None, type=str,
+              help="Read the question from this file (- for stdin).")
+@click.option("--constant", "constants", multiple=True,
+              help="A unit constant the question may use unstated (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @_LOADER
-def solve(file: str, answer: str | None, expert: str | None, fmt: str, loader: str) -> None:
+def solve(file: str, answer: str | None, expert: str | None, question: str | None,
+          question_file: str | None, constants: tuple[str, ...], fmt: str, loader: str) -> None:
     """Grade one model output read from FILE (or - for stdin).
 
-    Exits 0 whenever it graded, whatever the grade.
+    With --question (or --question-file), an init value the question does not state is
+    exec_error:ungrounded_init. Exits 0 whenever it graded, whatever the grade.
     """
     from runtime import UsageError, grade, render
+    from runtime.grade import check_expected_expert
+    from runtime.numbers import parse_trace_number
 
+    if question is not None and question_file is not None:
+        fail_usage("give --question or --question-file, not both")
+    if question_file is not None:
+        if question_file == "-" and file == "-":
+            fail_usage("--question-file - and FILE - cannot both read stdin")
+        question = _read_text(question_file)
+    numbers = [parse_trace_number(c) for c in constants]
+    if None in numbers:
+        fail_usage(f"--constant: not a number: {constants[numbers.index(None)]!r}")
+    try:
+        check_expected_expert(expert)
+    except UsageError as err:
+        fail_usage(f"--expert: {err}")
     text = _read_text(file)
     try:
-        result = grade(text, answer, expert=expert, loader=loader)  # type: ignore[arg-type]
+        result = grade(text, answer, expert=expert, loader=loader,  # type: ignore[arg-type]
+                       question=question, constants=numbers)  # type: ignore[arg-type]
     except UsageError as err:
         fail_usage(f"--answer: {err}")
     except ValueError as err:  # e.g. --loader c without libyaml
@@ -137,7 +161,7 @@ def solve(file: str, answer: str | None, expert: str | None, fmt: str, loader: s
 
 
 def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
-    from runtime import UsageError, grade
+    from runtime import UsageError, expected_expert, grade, question_of
 
     try:
         record = _json_record(line)
@@ -156,11 +180,26 @@ def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
     expert = record.get("expert")
     if expert is not None and not isinstance(expert, str):
         return {**out, "status": "input_error", "error": '"expert" must be a string'}
+    experts = record.get("experts")
+    if experts is not None and not (isinstance(experts, list)
+                                    and all(isinstance(e, str) for e in experts)):
+        return {**out, "status": "input_error", "error": '"experts" must be a list of strings'}
+    expert = expected_expert(expert, experts)  # a compiled composed record: its sequence
+    # "question" (a string), else a compiled record's own prompt: inits must be grounded.
+    question = record.get("question", question_of(record.get("prompt")))
+    if question is not None and not isinstance(question, str):
+        return {**out, "status": "input_error", "error": '"question" must be a string'}
+    constants = record.get("constants") or []
+    if not isinstance(constants, list):
+        return {**out, "status": "input_error", "error": '"constants" must be a list'}
     try:
         result = grade(record["text"], record.get("answer"), expert=expert,
-                       loader=loader)  # type: ignore[arg-type]
+                       loader=loader, question=question,  # type: ignore[arg-type]
+                       constants=constants)
     except UsageError as err:
         return {**out, "status": "input_error", "error": f'"answer": {err}'}
+    except (ValueError, TypeError, ZeroDivisionError) as err:  # a constant that is no number
+        return {**out, "status": "input_error", "error": f'"constants": {err}'}
     return {**out, **result.to_json()}
 
 
@@ -246,7 +285,8 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
               show_default=True, help="Format of the summary on stderr.")
 @_LOADER
 def grade_cmd(infile: str, fmt: str, loader: str) -> None:
-    """Grade a JSONL file of model outputs ({"text", "answer", "expert"?, "id"?} per line).
+    """Grade a JSONL file of model outputs ({"text", "answer", "expert"?, "question"?, "id"?}
+    per line). With "question" (or a compiled record's "prompt") inits must be grounded in it.
 
     A line with "function" and "tests" (a compiled code-answer record plus the model's
     "text") is graded by running the function on the record's test cases in the sandbox.

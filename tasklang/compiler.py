@@ -17,6 +17,7 @@ from typing import Any
 from runtime.errors import TraceError
 from runtime.execute import execute
 from runtime.experts import COMPOSITION, ExpertTable
+from runtime.grounding import UNIT_CONSTANTS, Grounding, states_integer
 from runtime.numbers import format_number
 from runtime.ops import COMPUTE_OPS, NAME_RE, PREV_RESULT, STEP_TYPES, ComputeStep, InitStep, QueryStep, Step
 from runtime.render import assemble, render_step
@@ -530,9 +531,11 @@ class CompiledPattern:
             return self._code_example(env, template, self._question(env, template, None),
                                       split, rng)
         # The answer first: a `require` on the answer then rejects before any rendering.
-        gold, answer, completion = self._answer(env)
+        gold, answer, completion, inits = self._answer(env)
         raw: list[str] = []
         question = self._question(env, template, raw)
+        if inits:
+            _check_grounded(question, inits, template)
         # Positional, in field order: this runs once per example.
         return Example(self.name, self.expert_label, self.experts, template.id, template.lang,
                        payload_items(env), question, answer, completion, gold,
@@ -558,15 +561,17 @@ class CompiledPattern:
                        question, code.answer, code.completion, None, function=code.function,
                        tests=cases)
 
-    def _answer(self, env: Env) -> tuple[Callable[[], AnyTrace] | None, str, str]:
-        """(gold trace maker, answer, completion); the answer is the executed query."""
+    def _answer(self, env: Env
+                ) -> tuple[Callable[[], AnyTrace] | None, str, str, Sequence[Any]]:
+        """(gold trace maker, answer, completion, init values); the answer is the executed
+        query; the init values must be grounded in the question (see _check_grounded)."""
         if self.answer is not None:
             try:
                 text = self.answer(env, None)
             except (EvalError, KeyError) as err:
                 raise Rejected(f"answer: {err}") from None
             self._check_answer_requires(env, text)
-            return None, text, text
+            return None, text, text, ()
         if self.skeleton is not None:
             try:
                 values = self.hole_values(env)
@@ -577,7 +582,8 @@ class CompiledPattern:
                 if self.answer_requires:
                     self._check_answer_requires(env, value)  # an int or a Fraction, as norm() gives
                 answer = str(value) if type(value) is int else format_number(value)
-                return partial(self.gold_trace, env), answer, self.skeleton.text(values)
+                return (partial(self.gold_trace, env), answer, self.skeleton.text(values),
+                        values)
         trace, text = self.build_trace(env)
         outcome = execute(trace, self.table)
         if outcome.error is not None or outcome.value is None:
@@ -586,7 +592,10 @@ class CompiledPattern:
         if self.fixed_structure and self.skeleton is None:
             self.skeleton = _skeleton(trace, self.table, len(self.holes))
         self._check_answer_requires(env, outcome.value)
-        return partial(_same, trace), format_number(outcome.value), text
+        parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
+        inits = [s.value for part in parts for s in part.steps
+                 if isinstance(s, InitStep) and s.value is not None]
+        return partial(_same, trace), format_number(outcome.value), text, inits
 
     def gold_trace(self, env: Env) -> AnyTrace:
         return self.build_trace(env)[0]
@@ -636,6 +645,21 @@ def _test_all(checks: list[tuple[str, Test]], env: Env) -> None:
             ok = False
         if not ok:
             raise Rejected(f"require {text}")
+
+
+def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTemplate) -> None:
+    """Every gold init must be grounded in its own question (runtime.grounding), as the
+    model's will be when graded: a trace that starts from a number the question never
+    states teaches the model to invent numbers. A template that never renders a let the
+    trace inits fails every draw, so the build stops with `unsatisfiable` naming it."""
+    grounding = None
+    for value in inits:
+        if type(value) is int and (value in UNIT_CONSTANTS or states_integer(question, value)):
+            continue  # the common case, without extracting every number of the question
+        grounding = grounding or Grounding.fresh(question)
+        if not grounding.grounds(value):
+            raise Rejected(f"gold trace: ungrounded_init: init {format_number(Fraction(value))} "
+                           f"is not stated in the question of template {template.id}")
 
 
 def _same(trace: AnyTrace) -> AnyTrace:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runtime import Grade, grade, grade_exact
+from runtime import Grade, expected_expert, grade, grade_exact, question_of
 from runtime.errors import UsageError
 
 
@@ -52,7 +52,11 @@ def grade_record(text: str, record: Mapping[str, Any]) -> Grade:
         raise UsageError(f"record {record.get('id', '?')} has no answer")
     if kind == "exact":
         return grade_exact(text, str(answer))
-    return grade(text, answer, expert=record["expert"])
+    # The record's own prompt is the question: every init must be grounded in it; a
+    # composed record is graded against its expert sequence, not the bare `composition`.
+    return grade(text, answer, expert=expected_expert(record["expert"], record.get("experts")),
+                 question=question_of(record.get("prompt")),
+                 constants=record.get("constants") or ())
 
 
 def _column(columns: Mapping[str, Any], key: str, i: int) -> Any:
@@ -66,12 +70,16 @@ def tasklang_reward(completions: Sequence[Any], **columns: Any) -> list[float]:
     """Reward function with TRL's GRPOTrainer signature: `reward_funcs=[tasklang_reward]`.
 
     TRL passes every dataset column as a keyword argument holding one value per completion,
-    so a compiled tasklang dataset (`answer`, `expert`, and for code tasks `function` and
-    `tests`) needs no adapter. Returns the runtime's graded reward for each completion.
+    so a compiled tasklang dataset (`answer`, `expert`, `experts`, and for code tasks
+    `function` and `tests`) needs no adapter; the prompt (`prompts`) grounds the inits.
+    Returns the runtime's graded reward for each completion.
     """
     rewards = []
     for i, completion in enumerate(completions):
-        record = {key: _column(columns, key, i) for key in ("answer", "expert", "function", "tests", "id")}
+        record = {key: _column(columns, key, i) for key in
+                  ("answer", "expert", "experts", "function", "tests", "id", "prompt", "constants")}
+        if record["prompt"] is None:  # TRL passes the prompt column as `prompts`
+            record["prompt"] = _column(columns, "prompts", i)
         result = grade_record(completion_text(completion), record)
         rewards.append(float(result.reward or 0.0))
     return rewards

@@ -25,9 +25,9 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from runtime import COMPOSITION, DEFAULT_EXPERTS, ErrorKind, Expert, RewardWeights
+from runtime import COMPUTE_OPS, DEFAULT_EXPERTS, STEP_TYPES, ErrorKind, Expert, RewardWeights
 from runtime.numbers import magnitude_ok
-from runtime.ops import PREV_RESULT
+from runtime.ops import PREV_RESULT, Facts, copies_init_only
 
 # ---------------------------------------------------------------- the oracle
 
@@ -47,7 +47,21 @@ ORACLE: dict[str, Callable[[Sequence[Fraction]], Fraction]] = {
     "min": min,
     "max": max,
 }
-ARITY = {"add": (2, 4), "mul": (2, 4), "min": (2, 4), "max": (2, 4)}  # others take 2
+MAX_VARIADIC = 4  # args drawn for a variadic op
+
+
+def arity(op: str) -> tuple[int, int]:
+    """The op's registered arity (variadic ops draw up to MAX_VARIADIC args)."""
+    spec = COMPUTE_OPS[op]
+    return spec.min_args, spec.max_args or MAX_VARIADIC
+
+
+def _mark(s: _State, facts: Facts, var: str, names_: Sequence[str], out: Fraction,
+          old: Sequence[Fraction] | None = None) -> bool:
+    """Whether `var` stays init-only: the op's registered facts say the step only copied an
+    init-only input (`add(x, 0)`, `max(a, b)` of inits). The values are the oracle's."""
+    values = [s.env[n] for n in names_] if old is None else list(old)
+    return copies_init_only(facts, list(names_), values, out, s.init_only)
 DIVIDES = frozenset({"div", "floordiv", "mod"})
 
 PERCENT: dict[str, Callable[[Fraction, Fraction], Fraction]] = {
@@ -105,6 +119,7 @@ class Part:
     steps: tuple[dict[str, Any], ...]
     value: Fraction  # the value its query reads
     init_only: frozenset[str]  # variables only an init ever set (query them: short-circuit)
+    sources: tuple[Fraction, ...] = ()  # the init values its answer depends on, all parts
 
     def data(self) -> dict[str, Any]:
         return {"expert": self.expert, "trace": [dict(s) for s in self.steps]}
@@ -128,9 +143,10 @@ class GenTrace:
         return self.parts[0].data()
 
     def expected_experts(self) -> list[str]:
-        """Every expected-expert name that grading must accept for this trace."""
+        """Every expected-expert name that grading must accept for this trace (a composed
+        one: its sequence only, never the bare label `composition`)."""
         if self.composed:
-            return [COMPOSITION, "+".join(p.expert for p in self.parts)]
+            return ["+".join(p.expert for p in self.parts)]
         return [self.parts[0].expert]
 
     def with_query(self, part: int, var: str) -> Any:
@@ -177,7 +193,7 @@ def _compute(draw: st.DrawFn, expert: Expert, s: _State, must: str | None, var: 
         if exponents:
             args = [base, _pick(draw, exponents)]
     else:
-        low, high = ARITY.get(op, (2, 2))
+        low, high = arity(op)
         n = draw(st.integers(low, high))
         args = draw(st.lists(st.sampled_from(names_), min_size=n, max_size=n))
         if must is not None:
@@ -185,10 +201,11 @@ def _compute(draw: st.DrawFn, expert: Expert, s: _State, must: str | None, var: 
     if args is None:  # no legal divisor or exponent: an op without preconditions instead
         op = "mul" if "mul" in expert.compute_ops else "add"
         args = [must or _pick(draw, names_), _pick(draw, names_)]
-    if op in ("min", "max") and len(set(args)) == 1:
-        # max(a, a) only copies `a`; the runtime treats it as the copy it is.
-        op = "mul" if "mul" in expert.compute_ops else "add"
-    s.set(var, ORACLE[op]([s.env[a] for a in args]))
+    out = ORACLE[op]([s.env[a] for a in args])
+    copy = _mark(s, COMPUTE_OPS[op].facts, var, args, out)
+    s.set(var, out)
+    if copy:
+        s.init_only.add(var)
     s.steps.append({"op": "compute", "compute_op": op, "args": args, "var": var})
 
 
@@ -200,7 +217,11 @@ def _percent(draw: st.DrawFn, op: str, s: _State, must: str | None, var: str) ->
             base = must
         else:
             rate = must
-    s.set(var, PERCENT[op](s.env[base], s.env[rate]))
+    out = PERCENT[op](s.env[base], s.env[rate])
+    copy = _mark(s, STEP_TYPES[op].FACTS, var, [base, rate], out)
+    s.set(var, out)
+    if copy:
+        s.init_only.add(var)
     s.steps.append({"op": op, "base": base, "rate": rate, "var": var})
 
 
@@ -210,17 +231,24 @@ def _update(draw: st.DrawFn, op: str, s: _State, must: str | None) -> None:
         entity, amount = _pick(draw, names_), _pick(draw, names_)
         if must is not None:
             entity, amount = (must, amount) if draw(st.booleans()) else (entity, must)
-        s.set(entity, s.env[entity] - s.env[amount])
-        s.init_only.discard(entity)
+        out = s.env[entity] - s.env[amount]
+        if not _mark(s, STEP_TYPES["consume"].FACTS, entity, [entity, amount], out):
+            s.init_only.discard(entity)
+        s.set(entity, out)
         s.steps.append({"op": "consume", "entity": entity, "amount": amount})
         return
     source = must if must is not None and draw(st.booleans()) else _pick(draw, names_)
     to = _pick(draw, [n for n in names_ if n != source])
     amount = must if must is not None and must not in (source, to) else _pick(draw, names_)
     moved = s.env[amount]  # read before either side changes
-    s.set(source, s.env[source] - moved)
-    s.set(to, s.env[to] + moved)
-    s.init_only.difference_update({source, to})
+    facts = STEP_TYPES["transfer"].FACTS
+    old = s.env[source], s.env[to]
+    new = old[0] - moved, old[1] + moved
+    copies = [_mark(s, facts, n, [n, amount], v, [o, moved])
+              for n, o, v in zip((source, to), old, new, strict=True)]
+    s.set(source, new[0])
+    s.set(to, new[1])
+    s.init_only.difference_update(n for n, c in zip((source, to), copies, strict=True) if not c)
     s.steps.append({"op": "transfer", "from": source, "to": to, "amount": amount})
 
 
@@ -242,9 +270,44 @@ def _init(draw: st.DrawFn, s: _State) -> None:
     s.steps.append({"op": "init", "var": name, "value": value})
 
 
+def _step_io(step: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(names a step writes, names it reads), from the plain data."""
+    op = step["op"]
+    if op == "init":
+        return [step["var"]], []
+    if op == "compute":
+        return [step["var"]], list(step["args"])
+    if op in PERCENT:
+        return [step["var"]], [step["base"], step["rate"]]
+    if op == "consume":
+        return [step["entity"]], [step["entity"], step["amount"]]
+    return [step["from"], step["to"]], [step["from"], step["to"], step["amount"]]
+
+
+def sources_of(steps: Sequence[dict[str, Any]], prev_sources: Sequence[Fraction]
+               ) -> list[Fraction]:
+    """The init values `result` depends on; a `prev.result` init stands for the previous
+    sub-trace's sources. When they all hold the answer's value, the runtime refuses the
+    trace as a short circuit: its inputs are copies of the answer."""
+    needed: set[str] = {"result"}
+    sources: list[Fraction] = []
+    for step in reversed(steps):
+        writes, reads = _step_io(step)
+        if needed.intersection(writes):
+            if step["op"] == "init":
+                sources.extend(prev_sources if "source" in step else [step["value"]])
+                needed.discard(step["var"])
+            else:
+                needed.difference_update(w for w in writes if w not in reads)
+                needed.update(reads)
+    return sources
+
+
 @st.composite
-def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None) -> Part:
-    """One valid sub-trace under `expert_name`; `prev` is the previous sub-trace's result."""
+def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None,
+          prev_sources: tuple[Fraction, ...] = ()) -> Part:
+    """One valid sub-trace under `expert_name`; `prev` is the previous sub-trace's result,
+    `prev_sources` the init values it was computed from."""
     expert = DEFAULT_EXPERTS[expert_name]
     s = _State(draw(names))
     must: str | None = None
@@ -263,8 +326,14 @@ def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None) -> Pa
         _op_step(draw, expert, s, kind, must, f"step{s.counter}")
         must = None
     _op_step(draw, expert, s, _pick(draw, _defining_kinds(expert)), must, "result")
+    # An identity last step (add(x, 0), max of inits) copies an init: not a valid trace;
+    # nor is an answer made only from inits that all hold it ((a + a) - a).
+    assume("result" not in s.init_only)
+    sources = sources_of(s.steps, prev_sources)
+    assume(not all(v == s.env["result"] for v in sources))
     s.steps.append({"op": "query", "var": "result"})
-    return Part(expert_name, tuple(s.steps), s.env["result"], frozenset(s.init_only))
+    return Part(expert_name, tuple(s.steps), s.env["result"], frozenset(s.init_only),
+                tuple(sources))
 
 
 experts = st.sampled_from(GENERATIVE_EXPERTS)
@@ -280,7 +349,7 @@ def composed_traces(draw: st.DrawFn, min_parts: int = 2, max_parts: int = 4) -> 
     out: list[Part] = []
     prev: Fraction | None = None
     for _ in range(draw(st.integers(min_parts, max_parts))):
-        part = draw(parts(draw(experts), prev))
+        part = draw(parts(draw(experts), prev, out[-1].sources if out else ()))
         out.append(part)
         prev = part.value
     return GenTrace(tuple(out))

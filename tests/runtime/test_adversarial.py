@@ -7,10 +7,11 @@ earns credit only for what its trace executes to, never for text that contains t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import pytest
 
-from runtime import grade
+from runtime import UsageError, grade
 
 from .helpers import composed, single
 
@@ -142,7 +143,7 @@ CASES = [
                                        "{op: compute, compute_op: mul, args: [rate, time], "
                                        "var: result}",
                                        "{op: query, var: result}"])] * 3),
-         "exec_error:dead_subtrace", 0.5, expert="composition"),
+         "exec_error:dead_subtrace", 0.5, expert="rate_equation+rate_equation+rate_equation"),
     Case("undefined-variable",  # the notes' run 23: count2 never initialised
          single("arithmetic", "{op: init, var: count1, value: 9}",
                 "{op: init, var: factor2, value: 2}",
@@ -221,9 +222,19 @@ def test_min_max_of_one_init_is_still_a_short_circuit() -> None:
         assert grade(text, 18).status == "exec_error:short_circuit"
 
 
-def test_max_of_two_inits_is_a_real_computation() -> None:
+def test_max_of_two_inits_selects_a_stated_number() -> None:
+    """min/max only select: picking one of two inits copies it (`min(x, 10^9)` is the trick)."""
     text = single("arithmetic", "{op: init, var: a, value: 18}", "{op: init, var: b, value: 5}",
                   "{op: compute, compute_op: max, args: [a, b], var: result}",
+                  "{op: query, var: result}")
+    assert grade(text, 18).status == "exec_error:short_circuit"
+
+
+def test_max_of_computed_values_is_a_real_computation() -> None:
+    text = single("arithmetic", "{op: init, var: a, value: 9}", "{op: init, var: b, value: 2}",
+                  "{op: compute, compute_op: mul, args: [a, b], var: c}",
+                  "{op: compute, compute_op: add, args: [a, b], var: d}",
+                  "{op: compute, compute_op: max, args: [c, d], var: result}",
                   "{op: query, var: result}")
     assert grade(text, 18).status == "correct"
 
@@ -252,3 +263,256 @@ def test_prose_bullets_after_a_bare_trace_are_not_steps() -> None:
                   "{op: query, var: result}")
     assert grade(text + "- step 1: multiply the bags by the apples\n- done\n", 18).status \
         == "correct"
+
+
+# ---------------------------------------------------------------- issue 10: laundering and grounding
+#
+# Every trick initialises the answer (or numbers the question never states) and passes it
+# through a step that computes nothing. Each is graded without the question (the identity
+# ones must already fail) and with it (all must fail). Honest controls keep 1.0.
+
+QUESTION = ("Janet's hens lay 16 eggs a day. She eats 3 of them and bakes with 4, and sells "
+            "the rest at $2 an egg. How many dollars does she take in each day?")
+Q_NUMBERS = "x is 18 and q is 16."  # a question that states the answer: identities only
+
+
+def launder(expert: str, *steps: str) -> str:
+    return single(expert, "{op: init, var: x, value: 18}", *steps)
+
+
+def via(op: str, operand: str | int, expert: str = "arithmetic") -> str:
+    return launder(expert, f"{{op: init, var: k, value: {operand}}}",
+                   f"{{op: compute, compute_op: {op}, args: [x, k], var: result}}",
+                   "{op: query, var: result}")
+
+
+def pct(op: str, rate: int) -> str:
+    return launder("percentage", f"{{op: init, var: r, value: {rate}}}",
+                   f"{{op: {op}, base: x, rate: r, var: result}}", "{op: query, var: result}")
+
+
+@dataclass(frozen=True)
+class Trick:
+    id: str
+    text: str
+    bare: str  # status without the question
+    expert: str = "arithmetic"
+
+
+SC, UNGROUNDED, NAN = "exec_error:short_circuit", "exec_error:ungrounded_init", \
+    "exec_error:not_a_number"
+TRICKS = [
+    Trick("add-0", via("add", 0), SC),
+    Trick("sub-0", via("sub", 0), SC),
+    Trick("mul-1", via("mul", 1), SC),
+    Trick("div-1", via("div", 1), SC),
+    Trick("floordiv-1", via("floordiv", 1), SC),
+    Trick("pow-1", via("pow", 1), SC),
+    Trick("mod-1e9", via("mod", 10**9), SC),
+    Trick("min-1e9", via("min", 10**9), SC),
+    Trick("max-x-y-equal", via("max", 18), SC),
+    Trick("min-max-x-x",
+          launder("arithmetic", "{op: compute, compute_op: max, args: [x, x], var: m}",
+                  "{op: compute, compute_op: min, args: [m, x], var: result}",
+                  "{op: query, var: result}"), SC),
+    Trick("answer-minus-1-plus-1",
+          launder("arithmetic", "{op: init, var: one, value: 1}",
+                  "{op: compute, compute_op: sub, args: [x, one], var: y}",
+                  "{op: compute, compute_op: add, args: [y, one], var: result}",
+                  "{op: query, var: result}"), "correct"),
+    Trick("half-plus-half",
+          launder("arithmetic", "{op: init, var: two, value: 2}",
+                  "{op: compute, compute_op: div, args: [x, two], var: h}",
+                  "{op: compute, compute_op: add, args: [h, h], var: result}",
+                  "{op: query, var: result}"), "correct"),
+    Trick("add-then-sub-a-question-number",
+          launder("arithmetic", "{op: init, var: q, value: 16}",
+                  "{op: compute, compute_op: add, args: [x, q], var: y}",
+                  "{op: compute, compute_op: sub, args: [y, q], var: result}",
+                  "{op: query, var: result}"), "correct"),
+    Trick("a-plus-a-minus-a",  # every input is the answer: refused on values alone
+          launder("arithmetic", "{op: init, var: y, value: 18}",
+                  "{op: compute, compute_op: add, args: [x, y], var: s}",
+                  "{op: compute, compute_op: sub, args: [s, x], var: result}",
+                  "{op: query, var: result}"), SC),
+    Trick("consume-0",
+          launder("entity_track", "{op: init, var: none, value: 0}",
+                  "{op: consume, entity: x, amount: none}", "{op: query, var: x}"),
+          SC, "entity_track"),
+    Trick("transfer-0",
+          launder("entity_track", "{op: init, var: y, value: 5}",
+                  "{op: init, var: none, value: 0}",
+                  "{op: transfer, from: x, to: y, amount: none}", "{op: query, var: x}"),
+          SC, "entity_track"),
+    Trick("percent-of-100", pct("percent_of", 100), SC, "percentage"),
+    Trick("percent-off-0", pct("percent_off", 0), SC, "percentage"),
+    Trick("percent-increase-0", pct("percent_increase", 0), SC, "percentage"),
+    Trick("two-ungrounded-inits-sum",
+          single("arithmetic", "{op: init, var: a, value: 10}", "{op: init, var: b, value: 8}",
+                 "{op: compute, compute_op: add, args: [a, b], var: result}",
+                 "{op: query, var: result}"), "correct"),
+    Trick("value-with-a-space", janet("value: 16}", "value: '1 6'}"), NAN, EXPERT),
+    Trick("digits-joined-by-nel", janet("value: 16}", "value: \"1\\x856\"}"), NAN, EXPERT),
+    Trick("digits-joined-by-a-raw-nel", janet("value: 16}", "value: 1\x856}"), NAN, EXPERT),
+    Trick("non-ascii-digits", janet("value: 16}", "value: '\u0661\u0666'}"), NAN, EXPERT),
+    Trick("dollar-value", janet("value: 2}", "value: '$2'}"), NAN, EXPERT),
+    Trick("percent-value", pct("percent_of", 100).replace("value: 100}", "value: '100%'}"),
+          NAN, "percentage"),
+]
+
+
+@pytest.mark.parametrize("trick", TRICKS, ids=[t.id for t in TRICKS])
+def test_trick_without_the_question(trick: Trick) -> None:
+    g = grade(trick.text, GOLD, expert=trick.expert)
+    assert g.status == trick.bare, g.error
+    if trick.bare != "correct":  # identities earn what an honest short circuit earns
+        assert g.reward == 0.5
+
+
+@pytest.mark.parametrize("trick", TRICKS, ids=[t.id for t in TRICKS])
+def test_trick_with_the_question_never_earns_full_reward(trick: Trick) -> None:
+    g = grade(trick.text, GOLD, expert=trick.expert, question=QUESTION)
+    assert g.reward is not None and g.reward < 1.0
+    expected = trick.bare if trick.bare == NAN else UNGROUNDED
+    assert (g.status, g.reward) == (expected, 0.5), g.error
+
+
+@pytest.mark.parametrize("trick", [t for t in TRICKS if t.bare == SC], ids=lambda t: t.id)
+def test_identity_trick_fails_even_when_the_question_states_every_number(trick: Trick) -> None:
+    """Grounding cannot help when the answer is stated: the identity rule still refuses."""
+    q = Q_NUMBERS + " Also 0, 1, 5, 100 and 1000000000."
+    g = grade(trick.text, GOLD, expert=trick.expert, question=q)
+    assert (g.status, g.reward) == (SC, 0.5), g.error
+
+
+def test_the_tricks_cover_every_registered_compute_op() -> None:
+    from runtime import COMPUTE_OPS
+
+    used = {op for op in COMPUTE_OPS if f"compute_op: {op}," in "".join(t.text for t in TRICKS)}
+    assert used == set(COMPUTE_OPS)
+
+
+# -- honest controls: grounded in their question, they keep 1.0
+
+
+@dataclass(frozen=True)
+class Honest:
+    id: str
+    question: str
+    text: str
+    answer: object
+    expert: str = "arithmetic"
+
+
+def calc(*steps: str, expert: str = "arithmetic") -> str:
+    return single(expert, *steps, "{op: query, var: result}")
+
+
+HONEST = [
+    Honest("janet", QUESTION, JANET18, GOLD, EXPERT),
+    Honest("sixty-minutes", "A press stamps 4 parts a minute. How many parts in 2 hours?",
+           calc("{op: init, var: rate, value: 4}", "{op: init, var: minutes, value: 60}",
+                "{op: compute, compute_op: mul, args: [rate, minutes], var: per_hour}",
+                "{op: init, var: hours, value: 2}",
+                "{op: compute, compute_op: mul, args: [per_hour, hours], var: result}"), 480),
+    Honest("seven-days-and-words", "Sam reads five pages a day. How many pages in three weeks?",
+           calc("{op: init, var: pages, value: 5}", "{op: init, var: days, value: 7}",
+                "{op: init, var: weeks, value: 3}",
+                "{op: compute, compute_op: mul, args: [pages, days, weeks], var: result}"), 105),
+    Honest("thousands-separator", "A farm picks 1,200 apples and sells 450. How many are left?",
+           calc("{op: init, var: picked, value: 1200}", "{op: init, var: sold, value: 450}",
+                "{op: compute, compute_op: sub, args: [picked, sold], var: result}"), 750),
+    Honest("thousands-separator-as-written", "A farm picks 1,200 apples and sells 450.",
+           "expert: arithmetic\ntrace:\n- op: init\n  var: picked\n  value: 1,200\n"
+           "- {op: init, var: sold, value: 450}\n"
+           "- {op: compute, compute_op: sub, args: [picked, sold], var: result}\n"
+           "- {op: query, var: result}\n", 750),
+    Honest("cents", "A sticker costs $0.25. What do 8 stickers cost, in dollars?",
+           calc("{op: init, var: price, value: 0.25}", "{op: init, var: n, value: 8}",
+                "{op: compute, compute_op: mul, args: [price, n], var: result}"), 2),
+    Honest("half", "Tom has 40 marbles and gives half of them to Ann. How many does Ann get?",
+           calc("{op: init, var: marbles, value: 40}", "{op: init, var: part, value: 0.5}",
+                "{op: compute, compute_op: mul, args: [marbles, part], var: result}"), 20),
+    Honest("a-dozen-and-twice", "Eva buys a dozen eggs and twice as many apples. How many fruit"
+           " and eggs in all?",
+           calc("{op: init, var: eggs, value: 12}", "{op: init, var: factor, value: 2}",
+                "{op: compute, compute_op: mul, args: [eggs, factor], var: apples}",
+                "{op: compute, compute_op: add, args: [eggs, apples], var: result}"), 36),
+    Honest("mixed-number", "A cake needs 3 1/2 cups of flour. How many cups for 4 cakes?",
+           calc("{op: init, var: cups, value: 3.5}", "{op: init, var: cakes, value: 4}",
+                "{op: compute, compute_op: mul, args: [cups, cakes], var: result}"), 14),
+    Honest("a-third-as-a-fraction", "A class of 27 sends a third of its pupils. How many go?",
+           calc("{op: init, var: pupils, value: 27}", "{op: init, var: part, value: 1/3}",
+                "{op: compute, compute_op: mul, args: [pupils, part], var: result}"), 9),
+    Honest("percent-rate", "A $40 coat is 25% off. What does it cost?",
+           calc("{op: init, var: price, value: 40}", "{op: init, var: rate, value: 25}",
+                "{op: percent_off, base: price, rate: rate, var: result}",
+                expert="percentage"), 30, "percentage"),
+    Honest("percent-as-a-fraction", "A $40 coat is 25% off. How many dollars are taken off?",
+           calc("{op: init, var: price, value: 40}", "{op: init, var: rate, value: 0.25}",
+                "{op: compute, compute_op: mul, args: [price, rate], var: result}"), 10),
+    # A computed 1 is not a written identity operand: 12 * (4 / 4) computes (GSM8K train
+    # line 3379), while 12 * 1 with the 1 written is the mul-1 trick.
+    Honest("times-a-computed-one", "12 boxes, and each of the 4 crates holds 4 boxes' worth. "
+           "How many boxes?",
+           calc("{op: init, var: a, value: 4}", "{op: init, var: b, value: 4}",
+                "{op: compute, compute_op: div, args: [a, b], var: one}",
+                "{op: init, var: boxes, value: 12}",
+                "{op: compute, compute_op: mul, args: [boxes, one], var: result}"), 12),
+    Honest("composed-prev-result", "A house bought for $80,000 rises 150% in value; repairs "
+           "cost $130,000. What is the profit?", HOUSE_TEXT := (
+               "- expert: percentage\n  trace:\n  - {op: init, var: price, value: 80000}\n"
+               "  - {op: init, var: rate, value: 150}\n"
+               "  - {op: percent_increase, base: price, rate: rate, var: result}\n"
+               "  - {op: query, var: result}\n- expert: arithmetic\n  trace:\n"
+               "  - {op: init, var: up, source: prev.result}\n"
+               "  - {op: init, var: cost, value: 130000}\n"
+               "  - {op: compute, compute_op: sub, args: [up, cost], var: result}\n"
+               "  - {op: query, var: result}\n"), 70000, "percentage+arithmetic"),
+]
+
+
+@pytest.mark.parametrize("case", HONEST, ids=[c.id for c in HONEST])
+def test_honest_control_keeps_full_reward(case: Honest) -> None:
+    g = grade(case.text, case.answer, expert=case.expert, question=case.question)
+    assert (g.status, g.reward) == ("correct", 1.0), g.error
+    assert grade(case.text, case.answer, expert=case.expert).reward == 1.0  # and without
+
+
+def test_dataset_constants_extend_the_unit_table() -> None:
+    text = calc("{op: init, var: spiders, value: 4}", "{op: init, var: legs, value: 8}",
+                "{op: compute, compute_op: mul, args: [spiders, legs], var: result}")
+    q = "A jar holds 4 spiders. How many legs are in the jar?"
+    assert grade(text, 32, question=q).status == UNGROUNDED  # 8 legs: no unit constant
+    assert grade(text, 32, question=q, constants=[8]).status == "correct"
+
+
+def test_a_new_op_added_the_documented_way_cannot_launder() -> None:
+    """`avg` registered with no facts at all: avg(a, a) is still a copy, like max(a, a)."""
+    from runtime import COMPUTE_OPS, Expert, ExpertTable, register_compute
+
+    @register_compute("avg", 2, None, "mean of the args")
+    def _avg(a):  # type: ignore[no-untyped-def]
+        return Fraction(sum(a), len(a))
+
+    try:
+        table = ExpertTable([Expert("stats", frozenset({"compute"}), frozenset({"avg", "add"}))])
+        same = single("stats", "{op: init, var: a, value: 18}",
+                      "{op: compute, compute_op: avg, args: [a, a], var: result}",
+                      "{op: query, var: result}")
+        assert grade(same, 18, experts=table).status == SC
+        equal = single("stats", "{op: init, var: a, value: 18}", "{op: init, var: b, value: 18}",
+                       "{op: compute, compute_op: avg, args: [a, b], var: result}",
+                       "{op: query, var: result}")
+        assert grade(equal, 18, experts=table).status == SC
+        real = equal.replace("var: b, value: 18", "var: b, value: 20")
+        assert grade(real, 19, experts=table).status == "correct"
+    finally:
+        del COMPUTE_OPS["avg"]
+
+
+def test_composition_is_graded_against_its_sequence() -> None:
+    assert grade(HOUSE_TEXT, 70000, expert="percentage+arithmetic").status == "correct"
+    assert grade(HOUSE_TEXT, 70000, expert="arithmetic+percentage").status == "wrong_expert"
+    with pytest.raises(UsageError):
+        grade(HOUSE_TEXT, 70000, expert="composition")

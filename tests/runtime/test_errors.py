@@ -47,12 +47,16 @@ ERROR_CASES: dict[str, str] = {
     "limits_exceeded": single(  # (10**30)**2 has 61 digits; the default bound is 60
         "arithmetic", "{op: init, var: a, value: 1000000000000000000000000000000}",
         "{op: compute, compute_op: mul, args: [a, a], var: result}", Q),
+    "ungrounded_init": single("arithmetic", A, B, MUL, Q),  # graded with QUESTIONS below
 }
+# The question a case is graded with (grounding needs one): 3 is not in this one.
+QUESTIONS = {"ungrounded_init": "A crate holds 6 boxes. How many boxes do 3 crates hold?"
+             .replace("3 crates", "some crates")}
 
 
 @pytest.mark.parametrize("kind", sorted(ERROR_CASES))
 def test_error_kind_via_grade(kind: str) -> None:
-    g = grade(ERROR_CASES[kind], 18)
+    g = grade(ERROR_CASES[kind], 18, question=QUESTIONS.get(kind))
     assert g.status == f"exec_error:{kind}", g.error
     assert g.reward == 0.5 == DEFAULT_WEIGHTS.exec_error
     assert isinstance(g.error, ExecError) and g.error.kind == ErrorKind(kind)

@@ -86,9 +86,12 @@ def test_querying_prev_result_directly_is_a_short_circuit() -> None:
 
 def test_domain_update_makes_an_init_a_computed_state() -> None:
     text = single("entity_track",
-                  "{op: init, var: cards, value: 20}", "{op: init, var: lost, value: 0}",
+                  "{op: init, var: cards, value: 20}", "{op: init, var: lost, value: 5}",
                   "{op: consume, entity: cards, amount: lost}", "{op: query, var: cards}")
-    assert run_text(text).value == 20
+    assert run_text(text).value == 15
+    # Consuming 0 is an identity: the entity stays a copy of its init (no laundering).
+    zero = run_text(text.replace("value: 5", "value: 0"))
+    assert zero.error is not None and zero.error.kind == "short_circuit"
 
 
 def test_first_static_error_wins_in_part_order() -> None:

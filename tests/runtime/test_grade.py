@@ -149,7 +149,7 @@ def test_usage_error_comes_first_even_for_unparsable_text() -> None:
 
 @pytest.mark.parametrize(
     ("expert", "status"),
-    [(None, "correct"), (COMPOSITION, "correct"), ("percentage+arithmetic", "correct"),
+    [(None, "correct"), ("percentage+arithmetic", "correct"),
      ("arithmetic+percentage", "wrong_expert"), ("percentage", "wrong_expert"),
      ("arithmetic", "wrong_expert"), ("percentage+arithmetic+comparison", "wrong_expert")],
 )
@@ -160,15 +160,27 @@ def test_expected_expert_of_a_composed_trace(expert: str | None, status: str) ->
     assert g.experts == ("percentage", "arithmetic")
 
 
-def test_composition_is_not_a_single_trace_expert() -> None:
-    assert grade(JANET, 26, expert=COMPOSITION).status == "wrong_expert"
+def test_bare_composition_accepts_no_sequence() -> None:
+    """The label `composition` once matched any composed trace; now the caller names one."""
+    for text in (JANET, HOUSE):
+        with pytest.raises(UsageError, match="names no sequence"):
+            grade(text, 26, expert=COMPOSITION)
+
+
+def test_expected_expert_of_a_record() -> None:
+    from runtime.grade import expected_expert
+
+    assert expected_expert(COMPOSITION, ["percentage", "arithmetic"]) == "percentage+arithmetic"
+    assert expected_expert("arithmetic", ["arithmetic"]) == "arithmetic"
+    assert expected_expert(None, []) is None
 
 
 def test_composed_wrong_answer_and_error() -> None:
-    assert grade(HOUSE, 70001, expert=COMPOSITION).status == "wrong_answer"
+    seq = "percentage+arithmetic"
+    assert grade(HOUSE, 70001, expert=seq).status == "wrong_answer"
     dead = HOUSE.replace("{op: init, var: increased, source: prev.result}",
                          "{op: init, var: increased, value: 200000}")
-    g = grade(dead, 70000, expert=COMPOSITION)
+    g = grade(dead, 70000, expert=seq)
     assert (g.status, g.reward) == ("exec_error:dead_subtrace", 0.5)
 
 

@@ -491,6 +491,7 @@ def test_annotation_line_converts_to_the_exact_value(tree, times):
         f"#### {format_number(value)}"
     )
     c = convert(answer)
+    assume(c.reason != "exec_error:short_circuit")  # 0+0, x*1: an identity copies
     assert c.ok, (answer, c.reason)
     assert c.value == value
     _assert_no_self_op(c)
@@ -504,6 +505,7 @@ def test_plain_equation_converts_to_the_exact_value(tree, times):
     assert value is not None
     answer = f"So {_text(tree, times)} = {_written(value)} apples.\n#### {format_number(value)}"
     c = convert(answer)
+    assume(c.reason != "exec_error:short_circuit")  # 0+0, x*1: an identity copies
     assert c.ok, (answer, c.reason)
     assert c.value == value
     _assert_no_self_op(c)
@@ -531,6 +533,7 @@ def test_a_later_line_reads_the_earlier_result(first, second, data):
         f"#### {format_number(value2)}"
     )
     c = convert(answer)
+    assume(c.reason != "exec_error:short_circuit")  # 0+0, x*1: an identity copies
     assert c.ok, (answer, c.reason)
     assert c.value == value2  # exact, even where the first result was written rounded
     _assert_no_self_op(c)
@@ -615,7 +618,10 @@ def test_gsm8k_train_never_reads_one_variable_twice_in_sub_or_div():
     if not path.is_file():
         pytest.fail(f"GSM8K reference file not found at {path}; set TASKLANG_GSM8K.")
     report = reference_report(path)
-    assert report.ok >= 7270
+    # 7,270 before issue 10's laundering rules; 3 converted traces are refused by them since
+    # (lines 1040 and 1137 multiply a stated number by a written 1, line 710 computes 3 from
+    # three 3s and nothing else).
+    assert report.ok >= 7267
     assert report.self_op_records == (), report.self_op_records
     # Doubling and squares remain (one quantity used twice): measured 127 add, 47 mul.
     assert set(report.repeated) <= {"add", "mul"}

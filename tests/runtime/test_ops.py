@@ -35,9 +35,16 @@ def init(var: str, value: Any) -> dict[str, Any]:
 
 
 def compute_with(op: str, values: list[str]) -> Outcome:
-    """init x0..xn from decimal strings, result = op(x0..xn), query result."""
+    """x0..xn computed as (v + 1) - 1 from decimal strings, result = op(x0..xn), query result.
+
+    The inputs are computed, not inits: min/max of inits only select (copy) a stated
+    number, which the anti-short-circuit rule refuses; here the op's value is under test.
+    """
     names = [f"x{i}" for i in range(len(values))]
-    steps = [init(n, v) for n, v in zip(names, values, strict=True)]
+    steps = [init("one", 1)]
+    for n, v in zip(names, values, strict=True):
+        steps.append(init(f"{n}p", str(Fraction(v) + 1)))
+        steps.append({"op": "compute", "compute_op": "sub", "args": [f"{n}p", "one"], "var": n})
     steps.append({"op": "compute", "compute_op": op, "args": names, "var": "result"})
     steps.append({"op": "query", "var": "result"})
     return run(steps)
@@ -330,7 +337,7 @@ PERCENT_CASES = [
     ("percent_of", "60", "12.5", Fraction(15, 2)),
     ("percent_increase", "80000", "150", Fraction(200000)),  # the house flip
     ("percent_increase", "50", "12.5", Fraction(225, 4)),  # 56.25
-    ("percent_increase", "10", "0", Fraction(10)),
+    ("percent_increase", "10", "0.5", Fraction(201, 20)),
     ("percent_off", "50", "20", Fraction(40)),
     ("percent_off", "80", "12.5", Fraction(70)),
     ("percent_off", "15", "100", Fraction(0)),
@@ -343,6 +350,18 @@ def test_percent_ops(op: str, base: str, rate: str, expected: Fraction) -> None:
              {"op": op, "base": "base", "rate": "rate", "var": "result"},
              {"op": "query", "var": "result"}]
     assert value_of(run(steps, "percentage")) == expected
+
+
+@pytest.mark.parametrize(("op", "base", "rate"), [
+    ("percent_increase", "10", "0"), ("percent_off", "10", "0"), ("percent_of", "10", "100"),
+    ("percent_of", "100", "10")])
+def test_percent_identities_copy_their_input(op: str, base: str, rate: str) -> None:
+    """An identity rate (0% more, 100% of) only copies an init: the query short circuits."""
+    steps = [init("base", base), init("rate", rate),
+             {"op": op, "base": "base", "rate": "rate", "var": "result"},
+             {"op": "query", "var": "result"}]
+    outcome = run(steps, "percentage")
+    assert outcome.error is not None and outcome.error.kind == ErrorKind.SHORT_CIRCUIT
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from runtime import (
+    COMPUTE_OPS,
     DEFAULT_LIMITS,
     ComposedTrace,
     ErrorKind,
     ExecError,
+    Grounding,
     Limits,
     RewardWeights,
     Trace,
@@ -115,7 +117,7 @@ def test_any_other_answer_is_wrong(gt: gen.GenTrace, delta: Fraction) -> None:
 
 
 @PROPERTY
-@given(gen.traces, st.sampled_from(sorted(gen.GENERATIVE_EXPERTS) + ["composition", "x+y"]))
+@given(gen.traces, st.sampled_from(sorted(gen.GENERATIVE_EXPERTS) + ["x+y"]))
 def test_an_unexpected_expert_is_wrong_expert(gt: gen.GenTrace, expected: str) -> None:
     g = grade(render(typed(gt)), gt.value, expert=expected)
     if expected in gt.expected_experts():
@@ -280,3 +282,74 @@ def test_generated_names_are_valid_non_scaffolding_names(name: str) -> None:
     step = build_step({"op": "init", "var": name, "value": 1})
     assert not isinstance(step, ExecError), step
     assert name != "result" and not re.fullmatch(r"step\d+", name)
+
+
+# ---------------------------------------------------------------- grounding: no laundering
+
+
+def question_for(gt: gen.GenTrace) -> str:
+    """A question stating exactly the init values of the generated (honest) trace."""
+    values = [format_number(s["value"]) for p in gt.parts for s in p.steps if "value" in s]
+    return "The numbers are " + ", ".join(values) + "."
+
+
+@PROPERTY
+@given(gen.traces)
+def test_an_honest_trace_is_grounded_in_a_question_stating_its_numbers(gt: gen.GenTrace) -> None:
+    g = grade(render(typed(gt)), gt.value, question=question_for(gt))
+    assert (g.status, g.reward) == ("correct", 1.0), g.error
+
+
+@PROPERTY
+@given(gen.traces)
+def test_inits_replaced_by_the_answer_never_earn_full_reward(gt: gen.GenTrace) -> None:
+    """Every value init set to the answer: whatever the ops do, no 1.0 with the question."""
+    data = gt.data()
+    for part in (data if isinstance(data, list) else [data]):
+        for step in part["trace"]:
+            if "value" in step:
+                step["value"] = gt.value
+    trace = from_data(data)
+    assume(isinstance(trace, Trace | ComposedTrace))  # an answer too long to write as an init
+    assert isinstance(trace, Trace | ComposedTrace)
+    g = timed_grade(render(trace), gt.value, question=question_for(gt))
+    assert g.reward is not None and g.reward < 1.0, (g.status, render(trace))
+
+
+LAUNDRY_OPS = sorted(COMPUTE_OPS) + ["percent_of", "percent_off", "percent_increase",
+                                     "consume", "transfer"]
+
+
+def _laundered(op: str, answer: str, operand: str, twice: bool) -> str:
+    """`answer` through one step of `op` with `operand` (or with itself), then queried."""
+    k = "x" if twice else "k"
+    head = [f"{{op: init, var: x, value: {answer}}}", f"{{op: init, var: k, value: {operand}}}"]
+    if op in COMPUTE_OPS:
+        body = [f"{{op: compute, compute_op: {op}, args: [x, {k}], var: result}}"]
+        expert, query = "arithmetic", "result"
+    elif op.startswith("percent"):
+        body = [f"{{op: {op}, base: x, rate: {k}, var: result}}"]
+        expert, query = "percentage", "result"
+    elif op == "consume":
+        body = ["{op: consume, entity: x, amount: k}"]
+        expert, query = "entity_track", "x"
+    else:
+        head.append("{op: init, var: y, value: 1}")
+        body = ["{op: transfer, from: x, to: y, amount: k}"]
+        expert, query = "entity_track", "x"
+    return "".join([f"expert: {expert}\ntrace:\n", *(f"- {s}\n" for s in head + body),
+                    f"- {{op: query, var: {query}}}\n"])
+
+
+@PROPERTY
+@given(gen.traces, st.sampled_from(LAUNDRY_OPS), st.booleans(), st.data())
+def test_the_answer_laundered_through_any_registered_op_never_earns_full_reward(
+        gt: gen.GenTrace, op: str, twice: bool, data: st.DataObject) -> None:
+    """init the answer, pass it through one step of any op with a grounded operand (a
+    number of the question, a unit constant, or the answer again): never 1.0."""
+    question = question_for(gt)
+    grounded = sorted(Grounding.of(question).values | {gt.value})
+    operand = data.draw(st.sampled_from(grounded), label="operand")
+    text = _laundered(op, format_number(gt.value), format_number(operand), twice)
+    g = timed_grade(text, gt.value, question=question)
+    assert g.reward is not None and g.reward < 1.0, (g.status, text)

@@ -45,7 +45,15 @@ def test_the_skeleton_of_a_trace_gives_back_its_answer_and_text(gt: gen.GenTrace
     assert skeleton is not None
     own = [s["value"] for s in holes_of(data)]
     assert skeleton.holes == len(own)
-    assert Fraction(skeleton.run(own)) == execute(trace).value == gt.value
+    try:
+        assert Fraction(skeleton.run(own)) == execute(trace).value == gt.value
+    except ValueError:
+        # Documented: run defers to execute when a sub-trace's answer equals one of its
+        # inits (it might be a copy of one); this trace executes, so that was a false alarm.
+        assert execute(trace).value == gt.value
+        assert any(p.value in {st["value"] for st in p.steps if "value" in st}
+                   or (i and p.value == gt.parts[i - 1].value)
+                   for i, p in enumerate(gt.parts))
     assert skeleton.text(own) == render(trace)
 
 
@@ -68,7 +76,11 @@ def test_other_values_give_what_executing_the_trace_with_them_gives(gt: gen.GenT
     except Exception:  # noqa: BLE001 - any exception is the skeleton saying "not this one"
         got = None
     if outcome.error is None:
-        assert got == outcome.value
+        # run may defer to execute (raise) when an answer equals an init (a possible copy)
+        deferred = got is None and any(
+            r in {Fraction(v) for v in new} or (i and r == outcome.results[i - 1])
+            for i, r in enumerate(outcome.results))
+        assert got == outcome.value or deferred
     else:
         assert got is None, outcome.error
     assert skeleton.text(new) == render(trace)

@@ -84,7 +84,8 @@ def check_record(r: dict[str, Any], inits_in_question: bool) -> None:
     if r["expert"] is None:
         assert content == r["answer"], r["id"]
         return
-    g = runtime.grade(content, r["answer"], expert=r["expert"])
+    g = runtime.grade(content, r["answer"], expert=runtime.expected_expert(r["expert"], r["experts"]),
+                      question=question)
     assert (g.status, g.reward) == ("correct", 1.0), (r["id"], g)
     if len(r["experts"]) > 1:
         assert r["expert"] == "composition"

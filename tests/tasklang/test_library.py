@@ -143,7 +143,10 @@ def test_every_pattern_has_one_train_and_one_held_out_phrasing() -> None:
 def test_gold_traces_grade_correct(name: str) -> None:
     for ex in samples(name):
         assert ex.expert is not None and ex.trace is not None
-        g = runtime.grade(ex.completion, ex.answer, expert=ex.expert)
+        # Graded as a model's trace is: against its expert sequence and grounded in its own
+        # question (every init a number the question states, or a unit constant).
+        g = runtime.grade(ex.completion, ex.answer, question=ex.question,
+                          expert=runtime.expected_expert(ex.expert, ex.experts))
         assert (g.status, g.reward) == ("correct", 1.0), (ex.template_id, ex.question, g)
         if len(ex.experts) > 1:
             assert ex.expert == "composition"

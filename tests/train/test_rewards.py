@@ -48,10 +48,36 @@ def test_trl_signature_with_dataset_columns() -> None:
         completions,
         answer=["42", "41", "42", "[x]"],
         expert=["rate_equation", "rate_equation", "rate_equation", None],
-        prompt=["p"] * 4,
+        prompt=["A press makes 6 cans a minute. How many cans in 7 minutes?"] * 4,
         pattern=["a"] * 4,
     )
     assert rewards == [1.0, 0.7, 0.0, 1.0]
+
+
+def test_the_records_prompt_grounds_the_inits() -> None:
+    """Eval, RL, the loop and TRL grade against the record's own prompt automatically."""
+    prompt = [{"role": "system", "content": "Experts: rate_equation"},
+              {"role": "user", "content": "A press makes 6 cans a minute. How many in 7?"}]
+    record = {"answer": "42", "expert": "rate_equation", "prompt": prompt}
+    assert grade_record(TRACE, record).reward == 1.0
+    other = {**record, "prompt": [{"role": "user", "content": "It runs for 7 minutes."}]}
+    assert grade_record(TRACE, other).status == "exec_error:ungrounded_init"
+    # TRL hands the prompt column over as `prompts`
+    assert tasklang_reward([TRACE], answer=["42"], expert=["rate_equation"],
+                           prompts=[other["prompt"]]) == [0.5]
+
+
+def test_a_composed_record_is_graded_against_its_sequence() -> None:
+    house = ("- expert: percentage\n  trace:\n  - {op: init, var: p, value: 80}\n"
+             "  - {op: init, var: r, value: 50}\n  - {op: percent_increase, base: p, rate: r, "
+             "var: result}\n  - {op: query, var: result}\n- expert: arithmetic\n  trace:\n"
+             "  - {op: init, var: v, source: prev.result}\n  - {op: init, var: c, value: 20}\n"
+             "  - {op: compute, compute_op: sub, args: [v, c], var: result}\n"
+             "  - {op: query, var: result}\n")
+    record = {"answer": "100", "expert": "composition", "experts": ["percentage", "arithmetic"]}
+    assert grade_record(house, record).status == "correct"
+    swapped = {**record, "experts": ["arithmetic", "percentage"]}
+    assert grade_record(house, swapped).status == "wrong_expert"
 
 
 def test_code_records_run_in_the_sandbox() -> None:
@@ -72,7 +98,8 @@ def test_code_records_run_in_the_sandbox() -> None:
 
 def test_rewards_for_compiled_records(records: list[dict]) -> None:
     gold = [r["completion"] for r in records[:20]]
-    columns = {key: [r[key] for r in records[:20]] for key in ("answer", "expert", "id")}
+    columns = {key: [r[key] for r in records[:20]]
+               for key in ("answer", "expert", "experts", "id", "prompt")}
     assert tasklang_reward(gold, **columns) == [1.0] * 20
 
 
