@@ -51,7 +51,8 @@ _SMALL: dict[str, int] = {w: i for i, w in enumerate(_ONES)}
 _SMALL.update({w: 20 + 10 * i for i, w in enumerate(_TENS)})
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 # Words that stand for a number on their own (multipliers, collective nouns).
-_MULTIPLES: dict[str, int | Fraction] = {"twice": 2, "double": 2, "doubled": 2, "triple": 3, "tripled": 3, "thrice": 3,
+_MULTIPLES: dict[str, int | Fraction] = {
+              "twice": 2, "double": 2, "doubled": 2, "triple": 3, "tripled": 3, "thrice": 3,
               "quadruple": 4, "dozen": 12, "dozens": 12, "pair": 2, "pairs": 2, "couple": 2,
               "none": 0, "half": Fraction(1, 2), "halves": Fraction(1, 2),
               "quarter": Fraction(1, 4), "quarters": Fraction(1, 4)}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from . import ast
 from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context
-from .checks import CheckResult, check_program, pattern_limits
+from .checks import CheckResult, check_program, pattern_constants, pattern_limits
 from .compiler import Example, Rejected, compile_pattern
 from .confine import LoadOptions
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
@@ -133,13 +133,15 @@ def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0,
         names = [pattern]
     items = []
     limits = pattern_limits(program)  # those of the datasets listing it, as `check` used
+    constants = pattern_constants(program)
     for name in names:
         p = program.patterns[name]
         loaded = program.references.get(name)
         compiled = compile_pattern(p, program.vocabs, checked.result.table,
                                    program.sources.get(p.span.file),
                                    reference=None if loaded is None else loaded.text,
-                                   limits=limits.get(name, DEFAULT_LIMITS))
+                                   limits=limits.get(name, DEFAULT_LIMITS),
+                                   constants=constants.get(name, frozenset()))
         rng = StreamRandom.of(seed, "preview", name)
         try:
             for _ in range(n):

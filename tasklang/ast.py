@@ -381,8 +381,17 @@ class Decontaminate:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class Constants:
+    """`constants 1760, 5280`: numbers a trace may init without the question stating them,
+    besides the runtime's unit table (runtime/grounding.py). Recorded in every record."""
+
+    values: tuple[Fraction, ...]
+    span: Span
+
+
 DatasetStmt: TypeAlias = (Weighted | SplitDecl | Setting | LanguageMix | UniquePayloads
-                          | Decontaminate)
+                          | Decontaminate | Constants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +404,7 @@ class Dataset:
     unique_payloads: bool
     span: Span
     decontaminate: tuple[Decontaminate, ...] = ()
+    constants: tuple[Constants, ...] = ()
 
 
 Item: TypeAlias = Import | ExpertDecl | VocabDecl | Pattern | Dataset

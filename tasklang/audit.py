@@ -37,7 +37,7 @@ from . import __version__, ast
 from .api import Checked, check, datasets_of
 from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
 from .build import DOMAIN_CAP, Context, Failure, candidate, make_context
-from .checks import PatternInfo, setting
+from .checks import PatternInfo, pattern_constants, setting
 from .compiler import CompiledPattern, Example, Rejected, compile_pattern
 from .confine import LoadOptions
 from .coverage import Coverage, coverage, mset_text
@@ -291,11 +291,12 @@ def _const(e: ast.Expr) -> Fraction | None:
 
 
 def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: ExpertTable,
-                   plurals: PluralChecker) -> None:
+                   plurals: PluralChecker, constants: frozenset[Fraction] = frozenset()) -> None:
     q = ex.question
     if ex.trace is not None:
         graded = runtime_grade(ex.completion, ex.answer, experts=table, question=ex.question,
-                               expert=expected_expert(ex.expert, ex.experts))
+                               expert=expected_expert(ex.expert, ex.experts),
+                               constants=constants)
         if graded.reward != 1.0:
             pa.add("grade", ERROR, f"the gold completion grades {graded.status} "
                    f"(reward {graded.reward}) against its own answer {ex.answer}", q)
@@ -385,7 +386,7 @@ def audit_pattern(pa: PatternAudit, p: ast.Pattern, compiled: CompiledPattern,
         pa.accepted += 1
         pa.checked += 1
         _observe(pa, ex, payloads)
-        _check_example(pa, ex, facts, table, plurals)
+        _check_example(pa, ex, facts, table, plurals, compiled.constants)
     rate = pa.rejection_rate or 0.0
     if rate > REJECT_FAIL:
         pa.add("near_unsatisfiable", ERROR, f"{rate:.1%} of draws rejected (the compiler's limit "
@@ -817,7 +818,8 @@ def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
         loaded = program.references.get(p.name)
         compiled = compile_pattern(p, program.vocabs, checked.result.table,
                                    program.sources.get(p.span.file), allowed,
-                                   None if loaded is None else loaded.text)
+                                   None if loaded is None else loaded.text,
+                                   constants=pattern_constants(program).get(p.name, frozenset()))
         audit_pattern(pa, p, compiled, program.vocabs, allowed, checked.result.table,
                       plurals, n, seed)
     except Exception as err:  # noqa: BLE001 - a generator that crashes fails its audit

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runtime.experts import COMPOSITION
+from runtime.numbers import format_number
 
 from . import __version__, ast
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
-from .checks import CheckResult, dataset_limits, setting
+from .checks import CheckResult, dataset_constants, dataset_limits, setting
 from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .confine import Confinement, resolve_named_file
@@ -109,6 +110,7 @@ class Context:
     derivers: dict[str, SeedDeriver] = field(default_factory=dict)
     decontam: Index | None = None  # the benchmarks no question may share an n-gram with
     limits: Limits = DEFAULT_LIMITS
+    constants: tuple[str, ...] = ()  # the dataset's `constants`, written into every record
 
     @cached_property
     def language_thresholds(self) -> list[tuple[str, float]]:
@@ -122,6 +124,13 @@ class Context:
     @cached_property
     def system_json(self) -> str:
         return json.encoder.encode_basestring(self.settings.system)  # type: ignore[attr-defined,no-any-return]
+
+    @cached_property
+    def constants_json(self) -> str:
+        """`, "constants": [...]` when the dataset declares constants, else nothing."""
+        if not self.constants:
+            return ""
+        return ', "constants": [' + ", ".join(_S(c) for c in self.constants) + "]"
 
     def seeds(self, split: str) -> SeedDeriver:
         """Per-example random streams of a split, keyed by (seed, dataset, split, index, attempt)."""
@@ -194,6 +203,7 @@ def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
         "prompt": [{"role": "system", "content": ctx.settings.system},
                    {"role": "user", "content": ex.question}],
         "completion": [{"role": "assistant", "content": ex.completion}],
+        **({"constants": list(ctx.constants)} if ctx.constants else {}),
         **record_fields(ex),
     }
 
@@ -215,7 +225,7 @@ def record_line(ex: Example, ctx: Context, split: str, index: int) -> str:
         f'"prompt": [{{"role": "system", "content": {ctx.system_json}}}, '
         f'{{"role": "user", "content": {_S(ex.question)}}}], '
         f'"completion": [{{"role": "assistant", "content": {_S(ex.completion)}}}]'
-        f'{record_fields_json(ex)}}}'
+        f'{ctx.constants_json}{record_fields_json(ex)}}}'
     )
 
 
@@ -522,18 +532,20 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
                 experts.append(e)
     settings = settings_of(ds, experts)
     limits = dataset_limits(ds)
+    constants = dataset_constants(ds)
     patterns = [
         compile_pattern(program.patterns[n], program.vocabs, checked.table,
                         program.sources.get(program.patterns[n].span.file),
                         _filter_picks(program.patterns[n], program, counter),
                         program.references[n].text if n in program.references else None,
-                        limits)
+                        limits, frozenset(constants))
         for n in names
     ]
     # Smallest splits first: evaluation sets take their payloads before train can use them up.
     splits = sorted(ds.splits, key=lambda s: (s.size, [x.name for x in ds.splits].index(s.name)))
     ctx = Context(ds.name, settings, patterns, [(w.pattern, w.weight) for w in ds.patterns], splits,
-                  counter, {w.pattern: w.span for w in ds.patterns}, limits=limits)
+                  counter, {w.pattern: w.span for w in ds.patterns}, limits=limits,
+                  constants=tuple(format_number(c) for c in constants))
     if ordered:
         ctx.order_all()
     bind_splits(ctx)

@@ -744,6 +744,22 @@ def _check_examples_limit(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
             return
 
 
+def dataset_constants(ds: ast.Dataset) -> tuple[Fraction, ...]:
+    """The dataset's `constants` statements, sorted, each value once."""
+    return tuple(sorted({v for stmt in ds.constants for v in stmt.values}))
+
+
+def pattern_constants(program: Program) -> dict[str, frozenset[Fraction]]:
+    """Per pattern, the constants of every dataset listing it (preview and audit sample a
+    pattern outside any one dataset; grounded in any of them is grounded)."""
+    out: dict[str, frozenset[Fraction]] = {}
+    for ds in program.datasets.values():
+        constants = frozenset(dataset_constants(ds))
+        for w in ds.patterns:
+            out[w.pattern] = out.get(w.pattern, frozenset()) | constants
+    return out
+
+
 def pattern_limits(program: Program) -> dict[str, Limits]:
     """Per pattern, the most generous limits of the datasets listing it: a dataset that
     raises a limit accepts the patterns it names (patterns no dataset lists get the defaults)."""

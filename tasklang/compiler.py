@@ -465,6 +465,7 @@ class CompiledPattern:
     # are run and rendered from their init values alone (see runtime.skeleton).
     skeleton: Skeleton | None = None
     holes: tuple[ValueFn, ...] = ()  # the init values of a gold trace, in trace order
+    constants: frozenset[Fraction] = frozenset()  # the dataset's `constants`: grounded too
     hole_names: tuple[str, ...] | None = None  # when every init is `init x` of a let x
 
     # Set from the fields: each let with the answer-free constraints that can be tested as
@@ -535,7 +536,7 @@ class CompiledPattern:
         raw: list[str] = []
         question = self._question(env, template, raw)
         if inits:
-            _check_grounded(question, inits, template)
+            _check_grounded(question, inits, template, self.constants)
         # Positional, in field order: this runs once per example.
         return Example(self.name, self.expert_label, self.experts, template.id, template.lang,
                        payload_items(env), question, answer, completion, gold,
@@ -647,7 +648,8 @@ def _test_all(checks: list[tuple[str, Test]], env: Env) -> None:
             raise Rejected(f"require {text}")
 
 
-def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTemplate) -> None:
+def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTemplate,
+                    constants: frozenset[Fraction] = frozenset()) -> None:
     """Every gold init must be grounded in its own question (runtime.grounding), as the
     model's will be when graded: a trace that starts from a number the question never
     states teaches the model to invent numbers. A template that never renders a let the
@@ -656,6 +658,8 @@ def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTempl
     for value in inits:
         if type(value) is int and (value in UNIT_CONSTANTS or states_integer(question, value)):
             continue  # the common case, without extracting every number of the question
+        if value in constants:
+            continue
         grounding = grounding or Grounding.fresh(question)
         if not grounding.grounds(value):
             raise Rejected(f"gold trace: ungrounded_init: init {format_number(Fraction(value))} "
@@ -712,13 +716,16 @@ def _uses_answer(e: ast.Expr) -> bool:
 def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,
                     source: str | None = None,
                     allowed: Mapping[str, list[Entry]] | None = None,
-                    reference: str | None = None, limits: Limits = DEFAULT_LIMITS
-                    ) -> CompiledPattern:
+                    reference: str | None = None, limits: Limits = DEFAULT_LIMITS,
+                    constants: frozenset[Fraction] = frozenset()) -> CompiledPattern:
     """IR of a pattern that passed `checks` (compiling an unchecked pattern may raise).
     `reference` is the text of a code answer's reference solution (Program.references).
-    Values computed while sampling are held to `limits` (LimitError past them)."""
+    Values computed while sampling are held to `limits` (LimitError past them).
+    `constants`: the dataset's, which gold inits may take without the question stating them."""
     with using_limits(limits):
-        return _compile_pattern(p, vocabs, table, source, allowed, reference)
+        compiled = _compile_pattern(p, vocabs, table, source, allowed, reference)
+    compiled.constants = constants
+    return compiled
 
 
 def _compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,

@@ -255,6 +255,9 @@ class _Builder(Transformer[Token, ast.Module]):
         return ast.Decontaminate(c[0].value, None if c[1] is None else c[1].value,
                                  self._span(meta))
 
+    def ds_constants(self, meta: Meta, c: list[Any]) -> ast.Constants:
+        return ast.Constants(tuple(n.value for n in c), self._span(meta))
+
     def dataset(self, meta: Meta, c: list[Any]) -> ast.Dataset:
         flat: list[Any] = []
         for item in c[1:]:
@@ -268,6 +271,7 @@ class _Builder(Transformer[Token, ast.Module]):
             unique_payloads=any(isinstance(x, ast.UniquePayloads) for x in flat),
             span=self._span(meta),
             decontaminate=tuple(x for x in flat if isinstance(x, ast.Decontaminate)),
+            constants=tuple(x for x in flat if isinstance(x, ast.Constants)),
         )
 
     def start(self, meta: Meta, c: list[Any]) -> ast.Module:
