@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from tasklang import api
 from tasklang.cli import main
 
+from ..conftest import LibraryBuild
 from .helpers import SHIPPED, TASKS, write
 
 BROKEN = """
@@ -86,12 +87,13 @@ def test_preview_of_a_broken_file_fails(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "undefined-name" in r.stderr
 
 
-def test_compile_text_and_json(tmp_path: Path) -> None:
-    r = run("compile", str(TASKS), "-o", str(tmp_path / "a"))
+def test_compile_text_and_json(tmp_path: Path, compiled_library_again: LibraryBuild) -> None:
+    """Text: one line per dataset on stderr (tasks/gsm/core.task: one small dataset). JSON: the
+    session's CLI build of all of tasks/."""
+    r = run("compile", str(TASKS / "gsm" / "core.task"), "-o", str(tmp_path / "a"))
     assert r.exit_code == 0
     assert "gsm_core: " in r.stderr and (tmp_path / "a" / "gsm_core" / "manifest.json").is_file()
-    r = run("compile", str(TASKS), "-o", str(tmp_path / "b"), "--format", "json")
-    data = json.loads(r.stdout)
+    data = json.loads(compiled_library_again.output)
     assert data["ok"] is True
     ds = next(d for d in data["datasets"] if d["name"] == "gsm_core")
     assert ds["counts"] == {"val": 100, "train": 400}

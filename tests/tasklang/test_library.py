@@ -1,6 +1,6 @@
 """The GSM8K-style task library (tasks/gsm):
 
-- every dataset it ships compiles, twice to the same bytes (splits shrunk for speed);
+- every dataset it ships compiles, twice to the same bytes (the session's two builds);
 - every pattern's gold traces grade 1.0 with runtime.grade, whatever its template;
 - it has the size and layout the research notes call for (60+ patterns, one file per
   expert, 10+ compositions of which 2+ chain three experts);
@@ -31,8 +31,9 @@ from tasklang import api
 from tasklang.compiler import CompiledPattern, Example, Rejected, compile_pattern
 from tasklang.rng import StreamRandom
 
+from ..conftest import LibraryBuild
 from ..gsm8k_files import FULL_SIZE, SAMPLE, SAMPLE_SIZE, reference, require_full
-from .helpers import TASKS, copy_tasks, tree_bytes
+from .helpers import TASKS, tree_bytes
 
 GSM = TASKS / "gsm"
 SAMPLES = 6  # gold examples checked per pattern (templates taken in turn)
@@ -183,17 +184,13 @@ def test_ten_problems_are_covered_by_strict_shape(problem: str, pattern: str) ->
 # ---------------------------------------------------------------- datasets
 
 
-def test_shipped_datasets_compile_deterministically(tmp_path: Path) -> None:
-    copies = copy_tasks(GSM, tmp_path / "src", size=60)
-    outs = []
-    for run in ("one", "two"):
-        checked, results = api.compile_paths([str(p) for p in copies], tmp_path / run)
-        assert checked.ok, [d.headline() for d in checked.diagnostics if d.is_error]
-        assert {r.dataset for r in results} >= {"gsm_core", "gsm_library"}
-        assert all(r.ok for r in results), [d.headline() for r in results for d in r.diagnostics]
-        outs.append(tree_bytes(tmp_path / run))
-    assert outs[0] == outs[1]
-    manifest = json.loads(outs[0]["gsm_library/manifest.json"])
+def test_shipped_datasets_compile_deterministically(compiled_library: LibraryBuild,
+                                                   compiled_library_again: LibraryBuild) -> None:
+    """The session's two builds of tasks/ (see tests/conftest.py) hold the same GSM datasets."""
+    for name in ("gsm_core", "gsm_library"):
+        assert tree_bytes(compiled_library.dirs[name]) == tree_bytes(
+            compiled_library_again.dirs[name])
+    manifest = json.loads((compiled_library.dirs["gsm_library"] / "manifest.json").read_text())
     assert manifest["splits"]["val"]["templates"] == "held-out"
     assert set(manifest["counts"]["train"]["experts"]) == {
         "arithmetic", "entity_track", "comparison", "composition", "percentage", "rate_equation"}
