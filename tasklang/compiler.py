@@ -25,6 +25,7 @@ from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
 from .code_answers import CodeAnswer, compile_code
+from .diagnostics import source_lines
 from .expr import EvalError, Structure, compile_expr, field_of, free_names, norm
 from .formats import (
     TEXT_FORMATS,
@@ -647,7 +648,7 @@ def payload_items(env: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 def _expr_text(e: ast.Expr, source: str | None) -> str:
     if source is None:
         return "constraint"
-    lines = source.splitlines()
+    lines = source_lines(source)
     s = e.span
     if s.line == s.end_line and 1 <= s.line <= len(lines):
         return lines[s.line - 1][s.col - 1 : s.end_col - 1]

@@ -63,12 +63,22 @@ def warning(code: str, message: str, span: Span, *notes: str) -> Diagnostic:
     return Diagnostic(code, Severity.WARNING, message, span, tuple(notes))
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of a source as the parser numbers them: split at "\\n" only, without the "\\r"
+    of a CRLF ending. (str.splitlines also breaks at \\r, \\v, \\f, \\x1c-\\x1e, \\x85, \\u2028
+    and \\u2029: a file holding one would get its carets drawn under the wrong line.)"""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def render(diag: Diagnostic, sources: dict[str, str] | None = None) -> str:
     """The headline, then the source line with a caret under the span, then notes."""
     lines = [diag.headline()]
     text = (sources or {}).get(diag.span.file)
     if text is not None:
-        src_lines = text.splitlines()
+        src_lines = source_lines(text)
         if 1 <= diag.span.line <= len(src_lines):
             src = src_lines[diag.span.line - 1].expandtabs(1)
             width = 1
@@ -123,7 +133,7 @@ def apply_allows(diags: Iterable[Diagnostic], sources: dict[str, str]
         if not d.is_error and d.span.file in sources:
             text = lines.get(d.span.file)
             if text is None:
-                text = lines[d.span.file] = sources[d.span.file].splitlines()
+                text = lines[d.span.file] = source_lines(sources[d.span.file])
             if 1 <= d.span.line <= len(text) and d.code in allowed_codes(text[d.span.line - 1]):
                 allowed += 1
                 continue
