@@ -1,6 +1,6 @@
 """Mutation fuzzing campaign of .task files (the long one; the suite runs a few seconds of it).
 
-    python bench/fuzz_tasks.py [--seed 1] [--n 2000] [--timeout 10] [--small]
+    python bench/fuzz_tasks.py [--seed 1] [--n 2000] [--timeout 60] [--small]
     python bench/fuzz_tasks.py --seed 1 --case 17 --show      # reproduce one case
 
 Cases come from tests/tasklang/mutations.py (shipped tasks and golden inputs, splits shrunk to 8,
@@ -61,7 +61,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n", type=int, default=2000, help="cases to run")
     ap.add_argument("--start", type=int, default=0, help="first case index")
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per case")
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per case")
     ap.add_argument("--small", action="store_true", help="only the small seeds (the suite's)")
     ap.add_argument("--case", type=int, help="run this one case and show it")
     ap.add_argument("--show", action="store_true", help="print the mutant's text")

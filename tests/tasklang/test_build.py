@@ -99,6 +99,7 @@ def test_compiling_twice_gives_identical_bytes(tmp_path: Path) -> None:
         assert tree_bytes(a) == tree_bytes(b)
 
 
+@pytest.mark.slow
 def test_the_library_compiles_to_the_same_bytes_whatever_the_workers(
         compiled_library: LibraryBuild, compiled_library_again: LibraryBuild) -> None:
     """The session's two builds of tasks/: API with one worker, CLI with two (more examples
@@ -152,6 +153,7 @@ def test_the_seed_changes_the_data(tmp_path: Path) -> None:
     assert len(qa & qb) < len(qa) // 10  # neighbouring seeds: nearly disjoint datasets
 
 
+@pytest.mark.slow
 def test_manifest_does_not_depend_on_the_working_directory(
         compiled_library: LibraryBuild, compiled_library_again: LibraryBuild) -> None:
     """The same sources compiled from two working directories (the repository and a folder

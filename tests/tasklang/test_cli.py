@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from tasklang import api
@@ -87,12 +88,16 @@ def test_preview_of_a_broken_file_fails(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "undefined-name" in r.stderr
 
 
-def test_compile_text_and_json(tmp_path: Path, compiled_library_again: LibraryBuild) -> None:
-    """Text: one line per dataset on stderr (tasks/gsm/core.task: one small dataset). JSON: the
-    session's CLI build of all of tasks/."""
+def test_compile_text(tmp_path: Path) -> None:
+    """One line per dataset on stderr (tasks/gsm/core.task: one small dataset)."""
     r = run("compile", str(TASKS / "gsm" / "core.task"), "-o", str(tmp_path / "a"))
     assert r.exit_code == 0
     assert "gsm_core: " in r.stderr and (tmp_path / "a" / "gsm_core" / "manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_compile_json(compiled_library_again: LibraryBuild) -> None:
+    """The session's CLI build of all of tasks/ (`--format json`)."""
     data = json.loads(compiled_library_again.output)
     assert data["ok"] is True
     ds = next(d for d in data["datasets"] if d["name"] == "gsm_core")

@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,6 +130,7 @@ def test_the_library_build_grades_correct_and_shows_its_inits(
 
 # Another seed and split size for one shipped dataset per example: a compile checks every
 # pattern with a 1,000-sample preflight, so each example costs seconds.
+@pytest.mark.slow
 @settings(SETTINGS, max_examples=4)
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 30),
        dataset=st.sampled_from(SHIPPED_DATASETS))

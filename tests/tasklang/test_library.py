@@ -184,6 +184,7 @@ def test_ten_problems_are_covered_by_strict_shape(problem: str, pattern: str) ->
 # ---------------------------------------------------------------- datasets
 
 
+@pytest.mark.slow
 def test_shipped_datasets_compile_deterministically(compiled_library: LibraryBuild,
                                                    compiled_library_again: LibraryBuild) -> None:
     """The session's two builds of tasks/ (see tests/conftest.py) hold the same GSM datasets."""
