@@ -1,4 +1,5 @@
-"""Session fixtures shared by every test directory: the shipped library, compiled once.
+"""Session fixtures shared by every test directory: the shipped library, checked and compiled
+once.
 
 Compiling all of tasks/ costs about 12 CPU seconds (checks and a 1,000-sample preflight per
 pattern, whatever the split sizes); eight tests used to pay it each. Now the library is built
@@ -13,6 +14,7 @@ from __future__ import annotations
 from contextlib import chdir
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,15 @@ class LibraryBuild:
     out: Path  # the OUT folder: one folder per dataset, nothing else
     dirs: dict[str, Path]  # dataset name -> its folder, in the order the compiler built them
     output: str  # what the CLI printed on stdout (empty for the API build)
+
+
+@pytest.fixture(scope="session")
+def checked_library() -> Any:
+    """`tasklang.api.check` of all of tasks/ (about 2 s), once per session. Read it only."""
+    from tasklang import api
+
+    with chdir(REPO):
+        return api.check([str(TASKS)])
 
 
 @pytest.fixture(scope="session")

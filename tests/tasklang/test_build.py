@@ -17,7 +17,7 @@ from tasklang.cli import main
 from tasklang.splits import allocate, normalise_question, payload_key
 
 from ..conftest import LibraryBuild
-from .helpers import GOLDEN, REPO, TASKS, read_jsonl, tree_bytes, write
+from .helpers import GOLDEN, REPO, read_jsonl, tree_bytes, write
 
 # ---------------------------------------------------------------- shared builds
 
@@ -386,15 +386,15 @@ def test_relative_paths_from_the_repository_root() -> None:
     assert Path.cwd() == REPO
 
 
-def test_record_lines_are_exactly_json_dumps_of_the_record(tmp_path: Path) -> None:
+def test_record_lines_are_exactly_json_dumps_of_the_record(checked_library: api.Checked) -> None:
     """The writer assembles lines directly for speed; they must equal json.dumps."""
     import json as _json
 
-    from tasklang.api import check, datasets_of
+    from tasklang.api import datasets_of
     from tasklang.budget import ByteUpperBound
     from tasklang.build import candidate, make_context, record, record_line
 
-    checked = check([str(TASKS)])
+    checked = checked_library
     assert checked.result is not None
     for ds in datasets_of(checked):
         ctx = make_context(checked.program, checked.result, ds, ByteUpperBound())

@@ -27,10 +27,10 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-def test_check_ok() -> None:
+def test_check_ok(checked_library: api.Checked) -> None:
     r = run("check", str(TASKS))
     assert r.exit_code == 0
-    checked = api.check([str(TASKS)])
+    checked = checked_library
     program = checked.program
     assert (f"ok: {len(SHIPPED)} file(s), {len(program.patterns)} pattern(s), "
             f"{len(api.datasets_of(checked))} dataset(s)") in r.stderr

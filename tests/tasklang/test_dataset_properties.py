@@ -115,9 +115,9 @@ STRIDE = 13  # every 13th record of the session's library build (about 2,000 rec
 
 
 def test_the_library_build_grades_correct_and_shows_its_inits(
-        compiled_library: LibraryBuild) -> None:
+        compiled_library: LibraryBuild, checked_library: api.Checked) -> None:
     """The session's build of tasks/ at the shipped seeds and sizes, every STRIDE-th record."""
-    _must_show(api.check([str(TASKS)]))
+    _must_show(checked_library)
     assert sorted(compiled_library.dirs) == SHIPPED_DATASETS
     seen = 0
     for d in compiled_library.dirs.values():
