@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from multiprocessing.connection import Connection
@@ -36,23 +38,28 @@ from tests.tasklang.mutations import (  # noqa: E402 - after the path is set
 )
 
 
-def _child(conn: Connection, case: Case) -> None:
-    conn.send(run_case(case))
+def _child(conn: Connection, case: Case, tmp: Path) -> None:
+    conn.send(run_case(case, tmp=tmp))
     conn.close()
 
 
 def run_limited(case: Case, timeout: float) -> Outcome | None:
-    """The case's outcome, or None when it ran past `timeout` seconds (killed)."""
+    """The case's outcome, or None when it ran past `timeout` seconds (killed). The parent
+    owns the temporary folder, so a killed case leaves nothing behind."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, case))
-    proc.start()
-    child.close()
-    outcome = parent.recv() if parent.poll(timeout) else None
-    proc.join(1)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
+    tmp = Path(tempfile.mkdtemp(prefix="tasklang-fuzz-"))
+    try:
+        proc = ctx.Process(target=_child, args=(child, case, tmp))
+        proc.start()
+        child.close()
+        outcome = parent.recv() if parent.poll(timeout) else None
+        proc.join(1)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return outcome
 
 
@@ -88,6 +95,9 @@ def main() -> int:
     clean = compiled = 0
     slowest = (0.0, "")
     for i in range(args.start, args.start + args.n):
+        if (i - args.start) % 100 == 0 and i > args.start:
+            print(f"... {i - args.start} cases, {sum(map(len, crashes.values()))} internal "
+                  f"errors, {len(timeouts)} timeouts", file=sys.stderr, flush=True)
         case = make_case(args.seed, i, names)
         ops.update(case.ops)
         ref = f"--seed {args.seed} --case {i}" + (" --small" if args.small else "")

@@ -163,7 +163,10 @@ def _long_name(rng: random.Random, text: str) -> str:
     # Every occurrence (the name stays defined) or only this one (an undefined name).
     name = m.group() + "x" * size
     if rng.random() < 0.5:
-        return re.sub(rf"\b{re.escape(m.group())}\b", name, text)
+        guard = _protected(text)
+        return re.sub(rf"\b{re.escape(m.group())}\b",
+                      lambda o: o.group() if any(s <= o.start() < e for s, e in guard) else name,
+                      text)
     return text[:m.start()] + name + text[m.end():]
 
 
@@ -278,12 +281,13 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}{where}: {str(err)[:200]}"
 
 
-def run_case(case: Case, compile_clean: bool = True) -> Outcome:
+def run_case(case: Case, compile_clean: bool = True, tmp: Path | None = None) -> Outcome:
+    """Run one case in `tmp` (a fresh temporary folder by default), removed afterwards."""
     start = time.perf_counter()
     problems: list[str] = []
     crash = None
     checked_ok = compiled = False
-    tmp = Path(tempfile.mkdtemp(prefix="tasklang-fuzz-"))
+    tmp = tmp or Path(tempfile.mkdtemp(prefix="tasklang-fuzz-"))
     try:
         path = materialise(tmp, case.name, case.data)
         try:

@@ -88,3 +88,17 @@ def test_known_crasher_generate_with_derived_difficulty() -> None:
         path.write_text(text, encoding="utf-8")
         result = CliRunner().invoke(main, ["compile", str(path), "-o", str(Path(tmp) / "o")])
         assert result.exit_code in (0, 1), result.output
+
+
+def test_known_crasher_a_split_name_too_long_for_a_file_name() -> None:
+    """Found by the campaign (seed 2, case 816): a 300-character split name made compile raise
+    OSError "File name too long" writing `<split>.jsonl`; now it is a check diagnostic."""
+    text = ('pattern p {\n  let a = int 1..9\n  template "{a}"\n  answer "{a}"\n}\n'
+            f'dataset d {{\n  patterns p\n  split {"v" * 300} 3\n  min_template_repeats 1\n}}\n')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.task"
+        path.write_text(text, encoding="utf-8")
+        checked, results = api.compile_paths([str(path)], Path(tmp) / "o")
+        assert results == []
+        (d,) = checked.diagnostics
+        assert (d.code, d.span.line, d.span.col) == ("name-too-long", 8, 3)
