@@ -692,12 +692,26 @@ def _usable(t: ast.Template, split: str) -> bool:
     return not t.splits or split in t.splits
 
 
+# A dataset's name is its output folder and a split's its file (`train.jsonl`): past the file
+# system's 255 bytes a compile would fail with "File name too long", so they stop here,
+# with room for the staging suffixes.
+MAX_FILE_NAME = 100
+
+
+def _check_file_name(kind: str, name: str, span: Span, diags: list[Diagnostic]) -> None:
+    if len(name) > MAX_FILE_NAME:
+        diags.append(error("name-too-long", f"{kind} name of {len(name)} characters; it names "
+                           f"a {'folder' if kind == 'dataset' else 'file'}, at most "
+                           f"{MAX_FILE_NAME}", span, f"shorten {name[:20]}..."))
+
+
 def _check_splits(ds: ast.Dataset, infos: dict[str, PatternInfo], diags: list[Diagnostic]) -> None:
     if not ds.splits:
         diags.append(error("no-splits", f"dataset {ds.name} declares no split", ds.span,
                            "add e.g. `split train 1000` and `split val 200 held_out`"))
     names = [s.name for s in ds.splits]
     for s in ds.splits:
+        _check_file_name("split", s.name, s.span, diags)
         if names.count(s.name) > 1:
             diags.append(error("duplicate-name", f"split {s.name} declared twice", s.span))
         if s.size.denominator != 1 or s.size < 1:
@@ -852,6 +866,7 @@ def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
 def check_dataset(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable
                   ) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
+    _check_file_name("dataset", ds.name, ds.span, diags)
     if not ds.patterns:
         diags.append(error("no-patterns", f"dataset {ds.name} lists no patterns", ds.span))
     seen = set()

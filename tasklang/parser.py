@@ -21,7 +21,7 @@ from lark.exceptions import (
 from lark.tree import Meta, Tree
 
 from . import ast
-from .diagnostics import Diagnostic, Span, error
+from .diagnostics import Diagnostic, Span, error, source_lines
 from .limits import DIGITS_CEILING, exceeded
 from .resources import grammar_path
 
@@ -312,7 +312,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         span = Span(path, line, col, line, col + 1)
         return error("syntax", message, span)
     if isinstance(err, UnexpectedEOF):
-        lines = text.splitlines() or [""]
+        lines = source_lines(text) or [""]
         span = Span.point(path, len(lines), len(lines[-1]) + 1)
         return error("syntax", "unexpected end of file (a missing '}'?)", span,
                      f"expected {_expected(set(err.expected))}")

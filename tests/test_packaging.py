@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import site
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # builds a wheel and a virtual environment (seconds)
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +61,19 @@ def test_installed_wheel_runs_outside_the_source_tree(wheel: Path, tmp_path: Pat
         "  trace arithmetic {\n    init a\n    init b\n    result = mul(a, b)\n"
         "    query result\n  }\n}\n"
         "dataset d {\n  patterns p\n  split train 5\n}\n")
+    # Without PYTHONPATH: a checkout put on the path (`PYTHONPATH=$PWD pytest`) would be
+    # imported instead of the installed copy under test.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = subprocess.run(
         [python, "-c", "import tasklang, runtime.schema as s; from tasklang.resources import "
          "grammar_path, vocab_dir; print(tasklang.__file__); print(grammar_path()); "
          "print(vocab_dir()); print(s.shipped_schema()['title'])"],
-        cwd=work, check=True, capture_output=True, text=True).stdout.splitlines()
+        cwd=work, env=env, check=True, capture_output=True, text=True).stdout.splitlines()
     assert str(env_dir) in probe[0], probe  # the installed copy, not the checkout
     assert str(env_dir) in probe[1] and str(env_dir) in probe[2]
     assert probe[3] == "tasklang trace"
     tasklang = env_dir / "bin" / "tasklang"
-    compiled = subprocess.run([tasklang, "compile", "t.task", "-o", "out"], cwd=work,
+    compiled = subprocess.run([tasklang, "compile", "t.task", "-o", "out"], cwd=work, env=env,
                               capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stderr
     assert len((work / "out" / "d" / "train.jsonl").read_text().splitlines()) == 5

@@ -76,6 +76,6 @@ def test_preview_refuses_files_with_errors(tmp_path: Path) -> None:
     assert not checked.ok and items == []
 
 
-def test_checked_exposes_sources_for_rendering() -> None:
-    checked = api.check([str(TASKS)])
+def test_checked_exposes_sources_for_rendering(checked_library: api.Checked) -> None:
+    checked = checked_library
     assert any(name.endswith("core.task") for name in checked.sources)

@@ -314,6 +314,7 @@ def test_deterministic(files: tuple[Path, Path]) -> None:
     assert first == render_json(api.audit([str(lib)], str(ref), n=3, seed=5))
 
 
+@pytest.mark.slow
 def test_shipped_library_passes() -> None:
     report = api.audit([str(TASKS)], None, n=5)
     assert report.patterns and report.failing == [], [

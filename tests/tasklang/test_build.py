@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter
 from fractions import Fraction
@@ -17,7 +16,8 @@ from tasklang import api
 from tasklang.cli import main
 from tasklang.splits import allocate, normalise_question, payload_key
 
-from .helpers import GOLDEN, REPO, TASKS, read_jsonl, tree_bytes, write
+from ..conftest import LibraryBuild
+from .helpers import GOLDEN, REPO, read_jsonl, tree_bytes, write
 
 # ---------------------------------------------------------------- shared builds
 
@@ -73,13 +73,14 @@ HELD_OUT = """
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every shipped dataset, the golden ones and a held-out mixture, compiled once."""
+def builds(tmp_path_factory: pytest.TempPathFactory, compiled_library: LibraryBuild
+           ) -> dict[str, Path]:
+    """Every shipped dataset (the session's build), the golden ones and a held-out mixture."""
     root = tmp_path_factory.mktemp("builds")
-    dirs = build([TASKS], root / "out") + build([GOLDEN], root / "out")
+    dirs = build([GOLDEN], root / "out")
     src = write(root, HELD_OUT, "mixed.task")
     dirs += build([src], root / "out")
-    return {d.name: d for d in dirs}
+    return {**compiled_library.dirs, **{d.name: d for d in dirs}}
 
 
 def records(d: Path) -> dict[str, list[dict[str, Any]]]:
@@ -90,13 +91,22 @@ def records(d: Path) -> dict[str, list[dict[str, Any]]]:
 # ---------------------------------------------------------------- determinism
 
 
-@pytest.mark.parametrize("source", [TASKS, GOLDEN], ids=["shipped", "golden"])
-def test_compiling_twice_gives_identical_bytes(source: Path, tmp_path: Path) -> None:
-    first = build([source], tmp_path / "a")
-    second = build([source], tmp_path / "b")
+def test_compiling_twice_gives_identical_bytes(tmp_path: Path) -> None:
+    first = build([GOLDEN], tmp_path / "a")
+    second = build([GOLDEN], tmp_path / "b")
     assert [d.name for d in first] == [d.name for d in second]
     for a, b in zip(first, second, strict=True):
         assert tree_bytes(a) == tree_bytes(b)
+
+
+@pytest.mark.slow
+def test_the_library_compiles_to_the_same_bytes_whatever_the_workers(
+        compiled_library: LibraryBuild, compiled_library_again: LibraryBuild) -> None:
+    """The session's two builds of tasks/: API with one worker, CLI with two (more examples
+    than one worker chunk, so the pool really runs), from two working directories."""
+    assert list(compiled_library.dirs) == list(compiled_library_again.dirs)
+    for name, here in compiled_library.dirs.items():
+        assert tree_bytes(here) == tree_bytes(compiled_library_again.dirs[name]), name
 
 
 def _cli_compile(src: Path, out: Path, workers: int) -> dict[str, bytes]:
@@ -135,10 +145,6 @@ def test_workers_do_not_change_the_bytes(tmp_path: Path) -> None:
     assert len(read_jsonl(tmp_path / "two" / "big" / "train.jsonl")) == 1100
 
 
-def test_workers_on_the_shipped_tasks(tmp_path: Path) -> None:
-    assert _cli_compile(TASKS, tmp_path / "one", 1) == _cli_compile(TASKS, tmp_path / "two", 2)
-
-
 def test_the_seed_changes_the_data(tmp_path: Path) -> None:
     text = HELD_OUT.replace("seed 99", "seed {seed}")
     a = build([write(tmp_path, text.replace("{seed}", "1"), "a.task")], tmp_path / "a")[0]
@@ -148,11 +154,13 @@ def test_the_seed_changes_the_data(tmp_path: Path) -> None:
     assert len(qa & qb) < len(qa) // 10  # neighbouring seeds: nearly disjoint datasets
 
 
-def test_manifest_does_not_depend_on_the_working_directory(tmp_path: Path) -> None:
-    """The same sources compiled from two working directories give the same manifest."""
-    here = build([TASKS], tmp_path / "a")[0]
-    os.chdir(tmp_path)  # the autouse fixture restores the working directory
-    there = build([TASKS], tmp_path / "b")[0]
+@pytest.mark.slow
+def test_manifest_does_not_depend_on_the_working_directory(
+        compiled_library: LibraryBuild, compiled_library_again: LibraryBuild) -> None:
+    """The same sources compiled from two working directories (the repository and a folder
+    outside it: the session's two builds) give the same manifest."""
+    name = next(iter(compiled_library.dirs))
+    here, there = compiled_library.dirs[name], compiled_library_again.dirs[name]
     assert (here / "train.jsonl").read_bytes() == (there / "train.jsonl").read_bytes()
     a, b = (json.loads((d / "manifest.json").read_text(encoding="utf-8")) for d in (here, there))
     differ = {k: (a[k], b[k]) for k in a if a[k] != b.get(k)}
@@ -365,9 +373,13 @@ def test_token_budget_counts_examples_not_violations(tmp_path: Path) -> None:
     assert d.message.startswith("20 examples would be truncated"), d.message
 
 
-def test_out_dir_holds_one_folder_per_dataset(tmp_path: Path) -> None:
-    dirs = build([TASKS], tmp_path / "out") + build([GOLDEN], tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(d.name for d in dirs)
+def test_out_dir_holds_one_folder_per_dataset(compiled_library: LibraryBuild,
+                                             tmp_path: Path) -> None:
+    """A second compile into an OUT that holds the library adds its folders beside them."""
+    shutil.copytree(compiled_library.out, tmp_path / "out")
+    dirs = build([GOLDEN], tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [*compiled_library.dirs, *(d.name for d in dirs)])
     shutil.rmtree(tmp_path / "out")
 
 
@@ -375,15 +387,15 @@ def test_relative_paths_from_the_repository_root() -> None:
     assert Path.cwd() == REPO
 
 
-def test_record_lines_are_exactly_json_dumps_of_the_record(tmp_path: Path) -> None:
+def test_record_lines_are_exactly_json_dumps_of_the_record(checked_library: api.Checked) -> None:
     """The writer assembles lines directly for speed; they must equal json.dumps."""
     import json as _json
 
-    from tasklang.api import check, datasets_of
+    from tasklang.api import datasets_of
     from tasklang.budget import ByteUpperBound
     from tasklang.build import candidate, make_context, record, record_line
 
-    checked = check([str(TASKS)])
+    checked = checked_library
     assert checked.result is not None
     for ds in datasets_of(checked):
         ctx = make_context(checked.program, checked.result, ds, ByteUpperBound())

@@ -8,18 +8,16 @@ from pathlib import Path
 import pytest
 
 from tasklang import api
-from tasklang.checks import check_program
-from tasklang.program import load_program
 
-from .helpers import GOLDEN, SHIPPED, TASKS, check_text, codes, error_codes, write
+from .helpers import GOLDEN, SHIPPED, check_text, codes, error_codes, write
 
 # ---------------------------------------------------------------- clean inputs
 
 
-def test_shipped_tasks_check_clean() -> None:
+def test_shipped_tasks_check_clean(checked_library: api.Checked) -> None:
     """No diagnostics; the one warning the library accepts on purpose (arithmetic chains of
     different lengths) is acknowledged with `# allow: step-count-mismatch` on its dataset."""
-    checked = api.check([str(TASKS)])
+    checked = checked_library
     assert checked.ok
     assert not checked.diagnostics, [d.headline() for d in checked.diagnostics]
     assert checked.allowed == 1
@@ -31,9 +29,9 @@ def test_golden_inputs_check_clean() -> None:
     assert not checked.diagnostics, [d.headline() for d in checked.diagnostics]
 
 
-def test_pattern_infos() -> None:
-    program, _ = load_program([str(TASKS)])
-    result = check_program(program)
+def test_pattern_infos(checked_library: api.Checked) -> None:
+    result = checked_library.result
+    assert result is not None
     info = result.patterns["percent_increase_then_profit"]
     assert info.experts == ("percentage", "arithmetic")
     assert info.query_targets == ("result", "result")

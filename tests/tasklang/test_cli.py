@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from tasklang import api
 from tasklang.cli import main
 
+from ..conftest import LibraryBuild
 from .helpers import SHIPPED, TASKS, write
 
 BROKEN = """
@@ -25,10 +27,10 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-def test_check_ok() -> None:
+def test_check_ok(checked_library: api.Checked) -> None:
     r = run("check", str(TASKS))
     assert r.exit_code == 0
-    checked = api.check([str(TASKS)])
+    checked = checked_library
     program = checked.program
     assert (f"ok: {len(SHIPPED)} file(s), {len(program.patterns)} pattern(s), "
             f"{len(api.datasets_of(checked))} dataset(s)") in r.stderr
@@ -86,12 +88,17 @@ def test_preview_of_a_broken_file_fails(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "undefined-name" in r.stderr
 
 
-def test_compile_text_and_json(tmp_path: Path) -> None:
-    r = run("compile", str(TASKS), "-o", str(tmp_path / "a"))
+def test_compile_text(tmp_path: Path) -> None:
+    """One line per dataset on stderr (tasks/gsm/core.task: one small dataset)."""
+    r = run("compile", str(TASKS / "gsm" / "core.task"), "-o", str(tmp_path / "a"))
     assert r.exit_code == 0
     assert "gsm_core: " in r.stderr and (tmp_path / "a" / "gsm_core" / "manifest.json").is_file()
-    r = run("compile", str(TASKS), "-o", str(tmp_path / "b"), "--format", "json")
-    data = json.loads(r.stdout)
+
+
+@pytest.mark.slow
+def test_compile_json(compiled_library_again: LibraryBuild) -> None:
+    """The session's CLI build of all of tasks/ (`--format json`)."""
+    data = json.loads(compiled_library_again.output)
     assert data["ok"] is True
     ds = next(d for d in data["datasets"] if d["name"] == "gsm_core")
     assert ds["counts"] == {"val": 100, "train": 400}

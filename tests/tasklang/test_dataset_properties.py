@@ -1,4 +1,5 @@
-"""Properties of compiled datasets (shipped tasks, random seeds, small splits):
+"""Properties of compiled datasets (the session's build of the shipped tasks, and shipped
+datasets at random seeds with small splits):
 
 - every record's completion grades 1.0 against its own answer with runtime.grade
   (expert = the record's expert; "composition" for composed traces);
@@ -17,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +29,7 @@ from runtime.trace import ComposedTrace
 from tasklang import api
 from tasklang.formats import FormatError, money, number_words, with_commas
 
+from ..conftest import LibraryBuild
 from .helpers import GOLDEN, TASKS, copy_tasks, read_jsonl
 
 MUST_SHOW: dict[str, set[str]] = {}  # pattern -> lets whose values the question must show
@@ -43,9 +46,10 @@ def _must_show(checked: api.Checked) -> None:
         MUST_SHOW[p.name] = names - labelled
 
 
-def compile_copy(src: Path, size: int, seed: int, tmp: Path) -> list[dict[str, Any]]:
+def compile_copy(src: Path, size: int, seed: int, tmp: Path, only: list[str] | None = None
+                 ) -> list[dict[str, Any]]:
     copies = copy_tasks(src, tmp / "src", size=size, seed=seed)
-    checked, results = api.compile_paths([str(p) for p in copies], tmp / "out")
+    checked, results = api.compile_paths([str(p) for p in copies], tmp / "out", only=only)
     assert checked.ok, [d.headline() for d in checked.diagnostics]
     _must_show(checked)
     assert results and all(r.ok for r in results), [
@@ -105,11 +109,36 @@ SETTINGS = settings(max_examples=6, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-@SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 30))
-def test_shipped_datasets_grade_correct_and_show_their_inits(seed: int, size: int) -> None:
+# The shipped datasets, by name (read from the sources: no check at collection time).
+SHIPPED_DATASETS = sorted({name for path in TASKS.rglob("*.task") for name in re.findall(
+    r"^dataset\s+(\w+)", path.read_text(encoding="utf-8"), re.MULTILINE)})
+STRIDE = 13  # every 13th record of the session's library build (about 2,000 records)
+
+
+def test_the_library_build_grades_correct_and_shows_its_inits(
+        compiled_library: LibraryBuild, checked_library: api.Checked) -> None:
+    """The session's build of tasks/ at the shipped seeds and sizes, every STRIDE-th record."""
+    _must_show(checked_library)
+    assert sorted(compiled_library.dirs) == SHIPPED_DATASETS
+    seen = 0
+    for d in compiled_library.dirs.values():
+        for path in sorted(d.glob("*.jsonl")):
+            for r in read_jsonl(path)[::STRIDE]:
+                check_record(r, inits_in_question=True)
+                seen += 1
+    assert seen > 1000
+
+
+# Another seed and split size for one shipped dataset per example: a compile checks every
+# pattern with a 1,000-sample preflight, so each example costs seconds.
+@pytest.mark.slow
+@settings(SETTINGS, max_examples=4)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 30),
+       dataset=st.sampled_from(SHIPPED_DATASETS))
+def test_shipped_datasets_grade_correct_and_show_their_inits(seed: int, size: int,
+                                                             dataset: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        recs = compile_copy(TASKS, size, seed, Path(tmp))
+        recs = compile_copy(TASKS, size, seed, Path(tmp), only=[dataset])
     assert recs
     for r in recs:
         check_record(r, inits_in_question=True)

@@ -14,6 +14,7 @@ from tasklang.diagnostics import (
     error,
     render,
     render_all,
+    source_lines,
     to_json,
     warning,
 )
@@ -167,3 +168,22 @@ def test_template_carets_in_concatenated_strings(tmp_path: Path) -> None:
     found = sorted(d.span.col for d in checked.diagnostics if d.code == "undefined-name")
     line = checked.sources[checked.diagnostics[0].span.file].splitlines()[2]
     assert [line[c - 1:].split("}")[0] + "}" for c in found] == ["{nope}", "{nope2}"]
+
+
+def test_carets_land_on_the_parsers_line_whatever_the_line_separators(tmp_path: Path) -> None:
+    """Found by the fuzzer: a form feed, \\u2028 or \\x85 in a comment or a string is one line
+    to the parser, but str.splitlines breaks there, so the caret was drawn under another line."""
+    for odd in ("\u2028", "\x0c", "\x85", "\x1e", "\r"):
+        path = write(tmp_path, f'# a comment with{odd}inside\npattern p {{\n    let a = int 1..zz\n'
+                               f'    template "{{a}} and{odd}more"\n    answer "{{a}}"\n}}\n')
+        checked = api.check([str(path)])
+        (d,) = [d for d in checked.diagnostics if d.code == "undefined-name"]
+        assert d.span.line == 3, (repr(odd), d.headline())
+        _, line, caret = render(d, checked.sources).splitlines()[:3]
+        assert line.endswith("let a = int 1..zz") and caret.endswith("^~"), (repr(odd), line)
+        assert len(caret) == len(line)
+
+
+def test_source_lines_split_where_the_parser_counts_lines() -> None:
+    assert source_lines("a\r\nb\u2028c\n\nd") == ("a", "b\u2028c", "", "d")
+    assert source_lines("a\n") == ("a",) and source_lines("") == ()

@@ -1,150 +1,81 @@
-"""Mutation fuzzing: valid .task files (shipped tasks and golden inputs) with random tokens or
-characters deleted, inserted or swapped. check() must return diagnostics and never raise;
-when a mutant still checks clean it must compile (small splits) without raising; and the CLI
-must exit 0 or 1 with no traceback."""
+"""Mutation fuzzing: valid .task files (shipped tasks and golden inputs) with bytes flipped,
+tokens deleted, duplicated, swapped or inserted, lines spliced in from other files, deep
+nesting, huge numbers, long names and random unicode (tests/tasklang/mutations.py).
+
+A bounded, seeded campaign: check() returns diagnostics and never raises, each with a file and
+a line:col inside it; a mutant that still checks clean compiles (small splits) without raising;
+the CLI exits 0 or 1 with no traceback and no "internal error" (exit 3). The long campaign
+over every seed file is bench/fuzz_tasks.py (figures in docs/BENCHMARKS.md); a failure here
+names its case, which `python bench/fuzz_tasks.py --seed S --case I --small --show` replays.
+"""
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tasklang import api
 from tasklang.cli import main
-from tasklang.confine import LoadOptions
-from tasklang.diagnostics import Diagnostic
 
-from .helpers import GOLDEN, SHIPPED, TASKS, shrink_splits, support_files
+from .mutations import SANDBOXED, SEEDS, SMALL, make_case, materialise, run_case
 
-SEEDS: dict[str, str] = {}
-for _path in SHIPPED:
-    SEEDS[str(_path.relative_to(TASKS))] = shrink_splits(_path.read_text(encoding="utf-8"), 8)
-for _path in sorted(GOLDEN.glob("*.task")):
-    SEEDS["golden/" + _path.name] = shrink_splits(_path.read_text(encoding="utf-8"), 8)
-
-TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|\{[^{}\s]*\}|[A-Za-z_]\w*|\d+(?:\.\d+)?|\.\.|\*\*|//|'
-                   r"[<>=!]=|\S")
-INSERTS = ["let", "int", "decimal", "choice", "pick", "generate", "require", "template", "trace",
-           "init", "query", "answer", "for", "lang", "step", "prev", "=", "..", ",", "(", ")",
-           "{", "}", '"x"', '"{a}"', '"{{"', "0", "-1", "1.5", "99999999999", "**", "/", "//",
-           "%", "and", "not", "held_out", "split", "seed", "patterns", "max_length", "1/0",
-           "result", "answer", "distinct from", "max_tokens", ".", "{who}", "@", ":", "unique",
-           "payloads", "language", "consume", "percent_of", "add", "div", "expert", "vocab",
-           "import", "'", "\\", "#", "\n", "round(", "min(", "is_int(", "words", "money"]
-CHARS = '{}"@:.=,()x1\n\\#-'
-
-
-@st.composite
-def mutants(draw: st.DrawFn) -> tuple[str, str]:
-    """(seed file name, mutated text): one to four token or character edits."""
-    name = draw(st.sampled_from(sorted(SEEDS)))
-    text = SEEDS[name]
-    for _ in range(draw(st.integers(1, 4))):
-        spans = [m.span() for m in TOKEN.finditer(text)]
-        kind = draw(st.sampled_from(["delete", "insert", "swap", "duplicate", "char-delete",
-                                     "char-insert"]))
-        s, e = spans[draw(st.integers(0, len(spans) - 1))]
-        if kind == "delete":
-            text = text[:s] + text[e:]
-        elif kind == "insert":
-            text = text[:s] + draw(st.sampled_from(INSERTS)) + " " + text[s:]
-        elif kind == "duplicate":
-            text = text[:e] + " " + text[s:e] + text[e:]
-        elif kind == "swap":
-            s2, e2 = spans[draw(st.integers(0, len(spans) - 1))]
-            if s2 >= e:
-                text = text[:s] + text[s2:e2] + text[e:s2] + text[s:e] + text[e2:]
-        else:
-            i = draw(st.integers(0, max(0, len(text) - 1)))
-            text = text[:i] + text[i + 1:] if kind == "char-delete" else (
-                text[:i] + draw(st.sampled_from(CHARS)) + text[i:])
-    return name, text
-
-
-def materialise(tmp: Path, name: str, text: str) -> Path:
-    """All seed files in a fresh directory (imports keep working), the mutant in place of one."""
-    supports = [(s, tmp / s.relative_to(TASKS)) for s in support_files(TASKS)]  # tokenizer.json
-    supports += [(s, tmp / "golden" / s.relative_to(GOLDEN)) for s in support_files(GOLDEN)]
-    for support, target in supports:  # ... and reference solutions, beside their .task files
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(support.read_bytes())
-    for other, body in SEEDS.items():
-        target = tmp / other
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(body, encoding="utf-8")
-    path = tmp / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def assert_spans_inside(checked: api.Checked) -> None:
-    """Every diagnostic points at a real position of its file (carets can be drawn)."""
-    for d in checked.diagnostics:
-        text = checked.sources.get(d.span.file)
-        if text is None:
-            continue
-        lines = text.splitlines() or [""]
-        assert 1 <= d.span.line <= len(lines) + 1, d.headline()
-        if d.span.line <= len(lines):
-            assert 1 <= d.span.col <= len(lines[d.span.line - 1]) + 1, d.headline()
-        assert (d.span.end_line, d.span.end_col) >= (d.span.line, d.span.col), d.headline()
-
-
-FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                      HealthCheck.data_too_large])
-
-
-@settings(FUZZ, max_examples=120)
-@given(mutants())
-def test_check_and_compile_never_raise(mutant: tuple[str, str]) -> None:
-    name, text = mutant
-    with tempfile.TemporaryDirectory() as tmp:
-        path = materialise(Path(tmp), name, text)
-        root = LoadOptions(root=Path(tmp))  # the seeds import each other across folders
-        checked = api.check([str(path)], root)
-        assert isinstance(checked.diagnostics, list)
-        assert all(isinstance(d, Diagnostic) for d in checked.diagnostics)
-        assert_spans_inside(checked)
-        if checked.ok:
-            out = Path(tmp) / "out"
-            checked, results = api.compile_paths([str(path)], out, options=root)
-            for r in results:
-                assert isinstance(r.diagnostics, list)
-                assert r.ok == (r.out_dir is not None)
-            if out.exists():
-                assert not [p for p in out.iterdir() if p.name.startswith(".")]
-
-
-@settings(FUZZ, max_examples=40)
-@given(mutants())
-def test_cli_exits_cleanly_on_mutants(mutant: tuple[str, str]) -> None:
-    name, text = mutant
-    runner = CliRunner()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = materialise(Path(tmp), name, text)
-        for args in (["check", "--root", tmp, str(path)],
-                     ["compile", "--root", tmp, str(path), "-o", str(Path(tmp) / "o")],
-                     ["check", "--root", tmp, "--format", "json", str(path)]):
-            result = runner.invoke(main, args)
-            output = result.output + (result.stderr if result.stderr_bytes is not None else "")
-            assert result.exit_code in (0, 1), (args, result.exit_code, output[-2000:])
-            assert "Traceback" not in output and "internal error" not in output, output[-2000:]
-            assert result.exception is None or isinstance(result.exception, SystemExit)
-        shutil.rmtree(Path(tmp) / "o", ignore_errors=True)
+SEED = 11  # the campaign; every case is a pure function of (SEED, index)
+CASES = 60  # about 40 ms each: the campaign takes a few seconds
+CLI_CASES = 12
 
 
 def test_seeds_are_valid() -> None:
     """The fuzzer starts from files that check clean: its mutants are near misses."""
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in SEEDS.items():
-            checked = api.check([str(materialise(Path(tmp), name, text))],
-                                LoadOptions(root=Path(tmp)))
-            assert checked.ok, (name, [d.headline() for d in checked.diagnostics])
+        for name in SMALL:
+            checked = api.check([str(materialise(Path(tmp), name, SEEDS[name].encode("utf-8")))])
+            assert checked.ok, (name, [d.headline() for d in checked.diagnostics if d.is_error])
+
+
+@pytest.mark.parametrize("block", range(4))
+def test_check_and_compile_never_raise(block: int) -> None:
+    """Four blocks of the campaign, so that a failure names fewer cases to replay."""
+    failures = []
+    for index in range(block * CASES // 4, (block + 1) * CASES // 4):
+        case = make_case(SEED, index, SMALL)
+        outcome = run_case(case, compile_clean=case.name not in SANDBOXED)
+        if outcome.crash or outcome.problems:
+            failures.append(f"--seed {SEED} --case {index} ({case.name}, {list(case.ops)}): "
+                            f"{outcome.crash or outcome.problems}")
+    assert not failures, "\n".join(failures)
+
+
+def test_cli_exits_cleanly_on_mutants() -> None:
+    runner = CliRunner()
+    for index in range(CASES, CASES + CLI_CASES):
+        case = make_case(SEED, index, SMALL)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = materialise(Path(tmp), case.name, case.data)
+            commands = [["check", str(path)], ["check", "--format", "json", str(path)]]
+            if case.name not in SANDBOXED:
+                commands.append(["compile", str(path), "-o", str(Path(tmp) / "o")])
+            for args in commands:
+                result = runner.invoke(main, args)
+                output = result.output + (result.stderr if result.stderr_bytes is not None else "")
+                where = f"--seed {SEED} --case {index} ({case.name}, {list(case.ops)}) {args[0]}"
+                assert result.exit_code in (0, 1), (where, result.exit_code, output[-2000:])
+                assert "Traceback" not in output and "internal error" not in output, (
+                    where, output[-2000:])
+                assert result.exception is None or isinstance(result.exception, SystemExit)
+            shutil.rmtree(Path(tmp) / "o", ignore_errors=True)
+
+
+def test_the_campaign_is_deterministic_and_mutates() -> None:
+    """Case i is the same bytes every time, and differs from its seed file."""
+    first = [make_case(SEED, i, SMALL) for i in range(20)]
+    assert first == [make_case(SEED, i, SMALL) for i in range(20)]
+    assert all(c.data != SEEDS[c.name].encode("utf-8") for c in first[:20]) or sum(
+        c.data == SEEDS[c.name].encode("utf-8") for c in first) <= 2
+    assert len({op for c in first for op in c.ops}) >= 6
 
 
 def test_known_crasher_generate_with_derived_difficulty() -> None:
@@ -157,3 +88,17 @@ def test_known_crasher_generate_with_derived_difficulty() -> None:
         path.write_text(text, encoding="utf-8")
         result = CliRunner().invoke(main, ["compile", str(path), "-o", str(Path(tmp) / "o")])
         assert result.exit_code in (0, 1), result.output
+
+
+def test_known_crasher_a_split_name_too_long_for_a_file_name() -> None:
+    """Found by the campaign (seed 2, case 816): a 300-character split name made compile raise
+    OSError "File name too long" writing `<split>.jsonl`; now it is a check diagnostic."""
+    text = ('pattern p {\n  let a = int 1..9\n  template "{a}"\n  answer "{a}"\n}\n'
+            f'dataset d {{\n  patterns p\n  split {"v" * 300} 3\n  min_template_repeats 1\n}}\n')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.task"
+        path.write_text(text, encoding="utf-8")
+        checked, results = api.compile_paths([str(path)], Path(tmp) / "o")
+        assert results == []
+        (d,) = checked.diagnostics
+        assert (d.code, d.span.line, d.span.col) == ("name-too-long", 8, 3)

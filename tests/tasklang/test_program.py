@@ -7,7 +7,7 @@ from pathlib import Path
 from tasklang import api
 from tasklang.program import load_program
 
-from .helpers import TASKS, codes, write
+from .helpers import codes, write
 
 PATTERN = 'pattern {name} {{ let a = int 1..9 template "{{a}}" answer "{{a}}" }}\n'
 
@@ -59,8 +59,8 @@ def test_syntax_error_in_one_file_does_not_hide_the_others(tmp_path: Path) -> No
     assert codes(api.check([str(tmp_path)]).diagnostics) == ["syntax", "undefined-name"]
 
 
-def test_file_hashes_cover_sources_and_vocabularies() -> None:
-    program, _ = load_program([str(TASKS)])
+def test_file_hashes_cover_sources_and_vocabularies(checked_library: api.Checked) -> None:
+    program = checked_library.program
     names = {Path(p).name for p in program.file_hashes}
     assert {"core.task", "experts.task", "people.yaml", "items.yaml", "producers.yaml"} <= names
     assert all(len(h) == 64 for h in program.file_hashes.values())

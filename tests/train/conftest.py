@@ -16,6 +16,10 @@ torch = pytest.importorskip("torch", reason="the train extra is not installed")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The tiny models multiply 64-wide matrices: one thread is fastest, and torch's default of a
+# thread per core makes every step wait on the others when the cores are busy (a 10-step test
+# took 25 s on a loaded 2-core machine, 1.4 s with one thread).
+torch.set_num_threads(1)
 
 TASK = """
 import "{experts}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from tasklang.cli import main
@@ -15,6 +16,7 @@ def _run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_sft_then_eval_then_compare(dataset_dir, tmp_path) -> None:
     run = tmp_path / "run"
     result = _run(

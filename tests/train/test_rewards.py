@@ -103,6 +103,7 @@ def test_rewards_for_compiled_records(records: list[dict]) -> None:
     assert tasklang_reward(gold, **columns) == [1.0] * 20
 
 
+@pytest.mark.slow
 def test_trl_grpo_trainer_calls_the_reward(tmp_path, dataset_dir, records) -> None:
     """One GRPO step through TRL itself with our reward function (skipped without TRL)."""
     trl = pytest.importorskip("trl", reason="TRL is not installed (compatibility test only)")

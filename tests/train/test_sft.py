@@ -115,6 +115,7 @@ def test_run_directory_holds_config_metrics_checkpoint_and_curve(dataset_dir, tm
     assert summary["best_step"] in (6, 12)
 
 
+@pytest.mark.slow
 def test_resume_continues_where_it_stopped(dataset_dir, tmp_path) -> None:
     full = run_sft(_config(dataset_dir, tmp_path / "full"))
     cut = _config(dataset_dir, tmp_path / "cut", schedule=Schedule(lr=3e-3, batch_size=16, steps=12))
