@@ -78,7 +78,17 @@ class Compare:
     span: Span
 
 
-Expr: TypeAlias = Num | Str | Ref | Call | BinOp | Neg | Not | BoolOp | Compare
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """`if test then a else b`: only the taken branch is evaluated."""
+
+    test: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+
+
+Expr: TypeAlias = Num | Str | Ref | Call | BinOp | Neg | Not | BoolOp | Compare | Cond
 
 # ---------------------------------------------------------------- samplers (right of `let x =`)
 
@@ -143,6 +153,9 @@ class Let:
     name: str
     sampler: Sampler
     span: Span
+    # `where C`: the let alone is redrawn until C holds (uniform over the values that pass).
+    where: Expr | None = None
+    hidden: bool = False  # `let hidden x`: not in the payload, refused in templates
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,24 @@ class _Scope:
             return Ty.BOOL
         if isinstance(e, ast.Compare):
             return self._compare(e)
+        if isinstance(e, ast.Cond):
+            return self._cond(e)
         return self._call(e)
+
+    def _cond(self, e: ast.Cond) -> Ty:
+        """`if c then a else b`: c is a condition (a bool or a number, read as `and` reads it);
+        both branches have one type, which is the value's."""
+        test = self.infer(e.test)
+        if test not in (Ty.BOOL, Ty.NUMBER, Ty.UNKNOWN):
+            self.diags.append(error("type-error", f"if needs a condition, got {test}", e.test.span))
+        then, orelse = self.infer(e.then), self.infer(e.orelse)
+        if Ty.UNKNOWN in (then, orelse):
+            return Ty.UNKNOWN
+        if then is not orelse:
+            self.diags.append(error("type-error", f"if gives a {then} or a {orelse}: both "
+                                    "branches need one type", e.orelse.span))
+            return Ty.UNKNOWN
+        return then
 
     def _numeric(self, e: ast.Expr, operands: tuple[ast.Expr, ...], what: str) -> Ty:
         ok = True
