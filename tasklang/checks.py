@@ -91,6 +91,7 @@ class _Scope:
         self.diags = diags
         self.used: set[str] = set()
         self.limits = limits
+        self.hidden: set[str] = set()  # `let hidden` names: refused in question templates
 
     def infer(self, e: ast.Expr) -> Ty:
         if isinstance(e, ast.Num):
@@ -225,6 +226,24 @@ def _let_info(let: ast.Let, scope: _Scope, program: Program) -> VarInfo:
     return VarInfo(let.name, ty, let.span)
 
 
+def _check_where(let: ast.Let, scope: _Scope) -> None:
+    """`let n = ... where C`: C reads n and the lets above; n's own use there is no use."""
+    assert let.where is not None
+    if isinstance(let.sampler, ast.Derived):
+        scope.diags.append(error("bad-where", f"let {let.name} is computed, not drawn: it has "
+                                 "one value per sample, so `where` cannot redraw it",
+                                 let.where.span, f"write `require` for a condition on "
+                                 f"{let.name}, or `where` on a let it is computed from"))
+        return
+    used = let.name in scope.used
+    ty = scope.infer(let.where)
+    if not used:
+        scope.used.discard(let.name)
+    if ty not in (Ty.BOOL, Ty.NUMBER, Ty.UNKNOWN):
+        scope.diags.append(error("type-error", f"where needs a condition, got {ty}",
+                                 let.where.span))
+
+
 def _const(e: ast.Expr | None) -> Fraction | None:
     if isinstance(e, ast.Num):
         return e.value
@@ -352,6 +371,13 @@ def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
         if info is None:  # `{answer}` in the answer itself included: it has no value yet
             diags.append(error("undefined-name", f"{{{ph.raw}}}: {ph.path[0]} is not defined",
                                span))
+            continue
+        if ph.path[0] in scope.hidden and what == "template":
+            diags.append(error("hidden-in-template", f"{{{ph.raw}}}: {ph.path[0]} is a hidden "
+                               "let: it is kept out of the payload and out of questions", span,
+                               f"drop `hidden` from let {ph.path[0]}, or show a let computed "
+                               "from it"))
+            scope.used.add(ph.path[0])
             continue
         scope.used.add(ph.path[0])
         names.add(ph.path[0])
@@ -563,6 +589,10 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
             diags.append(error("duplicate-name", f"{let.name} is defined twice", let.span))
             continue
         scope.vars[let.name] = _let_info(let, scope, program)
+        if let.hidden:
+            scope.hidden.add(let.name)
+        if let.where is not None:
+            _check_where(let, scope)
     answer_scope = dict(scope.vars)
     answer_scope["answer"] = VarInfo("answer", Ty.NUMBER if p.traces else Ty.STRING, p.span)
     req_scope = _Scope(answer_scope, diags, limits)
