@@ -558,6 +558,9 @@ def _check_tvar_template(tvar: ast.TVar, scope: _Scope, diags: list[Diagnostic])
                                tvar.span))
         else:
             scope.used.add(name)
+            if name in scope.hidden:  # the model writes the name: the question must show it
+                diags.append(error("hidden-in-template", f"{{{m.group(1)}}}: {name} is a "
+                                   "hidden let: a trace name cannot show it", tvar.span))
 
 
 def _inited_lets(pattern: ast.Pattern, vars: dict[str, VarInfo]) -> set[str]:
