@@ -283,10 +283,23 @@ PatternStmt: TypeAlias = (Let | Require | Template | TraceBlock | Answer | Funct
 
 
 @dataclass(frozen=True, slots=True)
+class Family:
+    """`pattern fraction_of for part in 1/2, 1/3 { ... }`: one pattern per value."""
+
+    var: str
+    items: tuple[ChoiceItem, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Pattern:
     name: str
     body: tuple[PatternStmt, ...]
     span: Span
+    # A family as written (parsed), or, on each of its instances (program.py), the family
+    # it came from: the instance's first let is `let var = <its value>`.
+    family: Family | None = None
+    family_name: str | None = None  # on instances: the name the datasets list
 
     @property
     def lets(self) -> tuple[Let, ...]:

@@ -8,6 +8,7 @@ compiler, which reports them with the same Diagnostic type.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -930,10 +931,54 @@ def check_program(program: Program) -> CheckResult:
     table = Program(experts=declared).expert_table()
     infos: dict[str, PatternInfo] = {}
     limits = pattern_limits(program)
+    owners: dict[tuple[Span, str, str], str] = {}  # a family diagnostic -> its first instance
     for p in program.patterns.values():
         pd, info = check_pattern(p, program, table, limits.get(p.name, DEFAULT_LIMITS))
+        if p.family_name is not None:  # the instances share their source: report it once
+            if p.name == program.families[p.family_name][0]:
+                pd += _check_family(p, limits.get(p.name, DEFAULT_LIMITS))
+            pd = _once(pd, {p.name: p.family_name}, owners, p.name)
         diags += pd
         infos[p.name] = info
     for ds in program.datasets.values():
-        diags += check_dataset(ds, infos, table)
+        families = {w.pattern: program.patterns[w.pattern].family_name for w in ds.patterns
+                    if w.pattern in program.patterns
+                    and program.patterns[w.pattern].family_name is not None}
+        diags += _once(check_dataset(ds, infos, table), families, {})  # type: ignore[arg-type]
     return CheckResult(diags, infos, table)
+
+
+def _once(diags: list[Diagnostic], families: dict[str, str],
+          owners: dict[tuple[Span, str, str], str], instance: str | None = None
+          ) -> list[Diagnostic]:
+    """Diagnostics of family instances (`families`: instance -> family) as one: the instance's
+    name becomes the family's, and what another instance reported at the same place is
+    dropped. `instance`: whose diagnostics these are (else: the instance a message names;
+    diagnostics naming none pass unchanged)."""
+    if not families:
+        return diags
+    names = re.compile(r"\b(" + "|".join(map(re.escape, families)) + r")\b")
+    out = []
+    for d in diags:
+        named = names.search(d.message)
+        owner = instance or (named.group(1) if named else None)
+        if owner is None:
+            out.append(d)
+            continue
+        message = names.sub(lambda m: families[m.group(1)], d.message)
+        key = (d.span, d.code, message)
+        if owners.setdefault(key, owner) == owner:
+            out.append(dataclasses.replace(d, message=message) if named else d)
+    return out
+
+
+def _check_family(p: ast.Pattern, limits: Limits) -> list[Diagnostic]:
+    """A family's values are one let's values across its instances: one type, like a choice."""
+    assert p.family is not None
+    diags: list[Diagnostic] = []
+    scope = _Scope({}, diags, limits)
+    types = {scope.infer(item.value) for item in p.family.items} - {Ty.UNKNOWN}
+    if len(types) > 1:
+        diags.append(error("type-error", f"family {p.family_name} mixes numbers and text",
+                           p.family.span))
+    return diags

@@ -222,8 +222,11 @@ class _Builder(Transformer[Token, ast.Module]):
     def note_stmt(self, meta: Meta, c: list[Any]) -> ast.Note:
         return ast.Note(c[0].value, self._span(meta))
 
+    def pattern_family(self, meta: Meta, c: list[Any]) -> ast.Family:
+        return ast.Family(str(c[0]), tuple(c[1:]), self._span(meta))
+
     def pattern(self, meta: Meta, c: list[Any]) -> ast.Pattern:
-        return ast.Pattern(str(c[0]), tuple(c[1:]), self._span(meta))
+        return ast.Pattern(str(c[0]), tuple(c[2:]), self._span(meta), c[1])
 
     # ---- top level
     def import_stmt(self, meta: Meta, c: list[Any]) -> ast.Import:

@@ -224,3 +224,78 @@ def test_hidden_lets_feed_lets_requires_and_inits(tmp_path: Path) -> None:
     example = pattern.realize(env, pattern.templates[0])
     assert [k for k, _ in example.payload] == ["hours", "pay"]
     assert example.answer == str(env["rate"])
+
+
+# ---------------------------------------------------------------- pattern families
+
+
+FAMILY = """
+pattern fraction_of for part in "half" = 1/2, "a third" = 1/3, "a quarter" = 1/4, "three quarters" = 3/4 {
+    let total = int 1..100 where is_int(total * part)
+    template "A farm has {total} goats and {part} of them are brown. How many goats are brown?"
+    trace arithmetic {
+        init total
+        init part
+        result = mul(total, part)
+        query result
+    }
+}
+
+pattern other {
+    let a = int 1..50
+    let b = int 1..50
+    template "What is {a} plus {b}?"
+    trace arithmetic {
+        init a
+        init b
+        result = add(a, b)
+        query result
+    }
+}
+
+dataset goats {
+    patterns fraction_of: 3, other
+    split train 400
+    split val 40
+    seed 2
+}
+"""
+
+
+def test_a_family_is_one_pattern_per_value_with_an_exact_share(tmp_path: Path) -> None:
+    checked, results = compile_file(write(tmp_path, FAMILY), tmp_path / "o")
+    assert all(r.ok for r in results), [d.headline() for r in results for d in r.diagnostics]
+    assert checked.program.families["fraction_of"] == tuple(f"fraction_of_{i}" for i in (1, 2, 3, 4))
+    records = read_jsonl(tmp_path / "o" / "goats" / "train.jsonl")
+    shares = Counter(r["pattern"] for r in records)
+    assert shares == {"fraction_of_1": 75, "fraction_of_2": 75, "fraction_of_3": 75,
+                      "fraction_of_4": 75, "other": 100}  # 3/4 of 400, split four ways
+    for i, value in enumerate(("0.5", "1/3", "0.25", "0.75"), start=1):
+        assert {r["payload"]["part"] for r in records if r["pattern"] == f"fraction_of_{i}"} == {value}
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.integers(1, 7), weight=st.integers(1, 5), other=st.integers(1, 5),
+       size=st.integers(1, 500))
+def test_family_instances_share_the_family_weight_exactly(values: int, weight: int, other: int,
+                                                          size: int) -> None:
+    """Each instance gets weight/len; the exact mixture then gives every value its share to
+    within one example (exactly, when the split divides evenly)."""
+    from tasklang.program import Program, _expand_families
+    from tasklang.splits import allocate
+
+    items = ", ".join(str(i) for i in range(values))
+    module, diags = parse_text(f"pattern f for x in {items} {{ template \"{{x}}\" answer \"{{x}}\" }}"
+                               f"dataset d {{ patterns f: {weight}, g: {other} split train 1 }}")
+    assert module is not None, [d.headline() for d in diags]
+    pattern, dataset = module.items
+    assert isinstance(pattern, ast.Pattern) and isinstance(dataset, ast.Dataset)
+    program = Program(datasets={"d": dataset},
+                      families={"f": tuple(f"f_{i}" for i in range(1, values + 1))})
+    _expand_families(program)
+    weights = [(w.pattern, w.weight) for w in program.datasets["d"].patterns]
+    assert weights[:-1] == [(f"f_{i}", Fraction(weight, values)) for i in range(1, values + 1)]
+    counts = allocate(size, weights)
+    exact = Fraction(size * weight, (weight + other) * values)
+    assert all(abs(c - exact) < 1 for c in counts[:-1])  # each value its share, to one example
+    assert max(counts[:-1]) - min(counts[:-1]) <= 1  # and the values equal shares
