@@ -285,6 +285,7 @@ def let_values(let: ast.Let, vocabs: Mapping[str, Vocab],
 WHERE_ENUMERATE = 4096
 WHERE_TRIES = 1000
 _CACHE_SIZE = 4096  # draw contexts remembered per `where` let
+_QUICK_TRIES = 8  # plain draws tried before the list of passing values is made
 
 
 @dataclass(slots=True)
@@ -313,8 +314,10 @@ def _sampler_exprs(s: ast.Sampler) -> list[ast.Expr]:
 
 def _with_where(let: ast.Let, draw: LetFn, domain: DomainFn | None, stats: WhereStats) -> LetFn:
     """`let n = <sampler> where C`: uniform over the values of n that meet C, given the lets
-    above. A small domain is filtered once per draw context (the values of the lets the
-    sampler and C read) and drawn from exactly; a large one is redrawn until C holds."""
+    above. A small domain (after a few plain draws fail) is filtered once per draw context
+    (the values of the lets the sampler and C read) and drawn from exactly; a large one is
+    redrawn until C holds. The sampler `draw` and the listing `domain` give the same values,
+    each equally often (let_values' contract)."""
     assert let.where is not None
     name, test = let.name, compile_expr(let.where)
     reads = [r.name for e in (*_sampler_exprs(let.sampler), let.where) for r in free_names(e)]
@@ -351,6 +354,15 @@ def _with_where(let: ast.Let, draw: LetFn, domain: DomainFn | None, stats: Where
 
     def where(rng: StreamRandom, env: Env) -> Any:
         stats.draws += 1
+        if domain is not None:
+            # A few plain draws first: when most values pass, one of them does, and no list
+            # is made. Each is uniform over the domain, so the first that passes is uniform
+            # over the values that pass, and so is the list drawn from after: the mixture is.
+            for _ in range(_QUICK_TRIES):
+                value = draw(rng, env)
+                if passes(env, value):
+                    stats.hits += 1
+                    return value
         values = valid(env) if domain is not None else None
         if values is not None:
             if not values:

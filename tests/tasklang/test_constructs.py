@@ -299,3 +299,10 @@ def test_family_instances_share_the_family_weight_exactly(values: int, weight: i
     exact = Fraction(size * weight, (weight + other) * values)
     assert all(abs(c - exact) < 1 for c in counts[:-1])  # each value its share, to one example
     assert max(counts[:-1]) - min(counts[:-1]) <= 1  # and the values equal shares
+
+
+def test_a_constant_conditional_bound_keeps_the_constant_range_fast_path() -> None:
+    pattern = compiled("let n = int 1..(if 2 > 1 then 5 else 9)  let m = int 1..(if n > 3 then n else 1)")
+    samples = [s for s in draws(pattern, 500) if s is not None]
+    assert {s["n"] for s in samples} == {1, 2, 3, 4, 5}
+    assert all(s["m"] == 1 if s["n"] <= 3 else 1 <= s["m"] <= s["n"] for s in samples)
