@@ -125,7 +125,9 @@ def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0,
     program = checked.program
     roots = set(program.roots)
     names = [p.name for p in program.patterns.values() if p.span.file in roots]
-    if pattern is not None:
+    if pattern is not None and pattern in program.families:  # a family: each instance
+        names = list(program.families[pattern])
+    elif pattern is not None:
         if pattern not in program.patterns:
             checked.diagnostics.append(error("undefined-pattern", f"no pattern named {pattern}",
                                              Span.point(paths[0])))

@@ -78,7 +78,17 @@ class Compare:
     span: Span
 
 
-Expr: TypeAlias = Num | Str | Ref | Call | BinOp | Neg | Not | BoolOp | Compare
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """`if test then a else b`: only the taken branch is evaluated."""
+
+    test: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+
+
+Expr: TypeAlias = Num | Str | Ref | Call | BinOp | Neg | Not | BoolOp | Compare | Cond
 
 # ---------------------------------------------------------------- samplers (right of `let x =`)
 
@@ -143,6 +153,9 @@ class Let:
     name: str
     sampler: Sampler
     span: Span
+    # `where C`: the let alone is redrawn until C holds (uniform over the values that pass).
+    where: Expr | None = None
+    hidden: bool = False  # `let hidden x`: not in the payload, refused in templates
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,10 +283,23 @@ PatternStmt: TypeAlias = (Let | Require | Template | TraceBlock | Answer | Funct
 
 
 @dataclass(frozen=True, slots=True)
+class Family:
+    """`pattern fraction_of for part in 1/2, 1/3 { ... }`: one pattern per value."""
+
+    var: str
+    items: tuple[ChoiceItem, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Pattern:
     name: str
     body: tuple[PatternStmt, ...]
     span: Span
+    # A family as written (parsed), or, on each of its instances (program.py), the family
+    # it came from: the instance's first let is `let var = <its value>`.
+    family: Family | None = None
+    family_name: str | None = None  # on instances: the name the datasets list
 
     @property
     def lets(self) -> tuple[Let, ...]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -38,12 +38,12 @@ from .api import Checked, check, datasets_of
 from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
 from .build import DOMAIN_CAP, Context, Failure, candidate, make_context
 from .checks import PatternInfo, pattern_constants, setting
-from .compiler import CompiledPattern, Example, Rejected, compile_pattern
+from .compiler import CompiledPattern, DomainFn, Example, Rejected, compile_pattern, let_values
 from .confine import LoadOptions
 from .coverage import Coverage, coverage, mset_text
 from .diagnostics import Diagnostic
-from .expr import EvalError, compile_expr, norm
-from .formats import Labelled, parse_template
+from .expr import EvalError, compile_expr
+from .formats import parse_template
 from .importer import InputError, RefProblem, read_reference
 from .limits import LimitError
 from .program import Program
@@ -404,53 +404,6 @@ class _TooBig(Exception):
     pass
 
 
-DomainFn = Callable[[dict[str, Any]], Sequence[Any]]
-
-
-def _as_int(value: Any) -> int:
-    if type(value) is int:
-        return value
-    if isinstance(value, Fraction) and value.denominator == 1:
-        return int(value)
-    raise EvalError(f"not a whole number: {value!r}")
-
-
-def _let_values(let: ast.Let, vocabs: Mapping[str, Vocab],
-                allowed: Mapping[str, list[Entry]]) -> DomainFn | None:
-    """Every value a let can take given the lets before it (None: not enumerable)."""
-    s = let.sampler
-    if isinstance(s, ast.IntRange):
-        lo, hi = compile_expr(s.lo), compile_expr(s.hi)
-        step = compile_expr(s.step) if s.step is not None else (lambda env: 1)
-        # A range, not a list: `int 1..10**12` has a length without 10**12 values in memory.
-        return lambda env: range(_as_int(lo(env)), _as_int(hi(env)) + 1,
-                                 max(1, _as_int(step(env))))
-    if isinstance(s, ast.DecimalRange):
-        dlo, dhi, dstep = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
-
-        def decimals(env: dict[str, Any]) -> list[Any]:
-            a, b, d = dlo(env), dhi(env), dstep(env)
-            if d <= 0 or a > b:
-                return []
-            return [norm(a + d * k) for k in range(int(Fraction(b - a) / d) + 1)]
-
-        return decimals
-    if isinstance(s, ast.Choice):
-        items = [(i.label, compile_expr(i.value)) for i in s.items]
-        return lambda env: [Labelled(fn(env), label) if label is not None else fn(env)
-                            for label, fn in items]
-    if isinstance(s, ast.Pick):
-        if s.vocab not in vocabs:
-            return None
-        entries = list(allowed[let.name]) if let.name in allowed else list(vocabs[s.vocab].entries)
-        others = s.distinct_from
-        return lambda env: [e for e in entries if e not in {env.get(o) for o in others}]
-    if isinstance(s, ast.Derived):
-        fn = compile_expr(s.expr)
-        return lambda env: [fn(env)]
-    return None  # generate: structures are not enumerable
-
-
 def _bound(p: ast.Pattern, fns: list[DomainFn]) -> int | None:
     """Product of the constant let domains (before constraints), None if some depend on others."""
     size = 1
@@ -520,7 +473,10 @@ def _chao1(payloads: Counter[Any]) -> int:
 def domain_size(p: ast.Pattern, compiled: CompiledPattern, vocabs: Mapping[str, Vocab],
                 allowed: Mapping[str, list[Entry]], payloads: Counter[Any],
                 acceptance: float) -> DomainSize:
-    fns = [_let_values(let, vocabs, allowed) for let in p.lets]
+    # A let with a `where` or a hidden one is not enumerated: the count would be of
+    # assignments, not of the distinct visible payloads that pass (sampling estimates them).
+    fns = [None if let.where is not None or let.hidden else let_values(let, vocabs, allowed)
+           for let in p.lets]
     if all(fn is not None for fn in fns):
         known = [fn for fn in fns if fn is not None]
         bound = _bound(p, known)

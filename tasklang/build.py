@@ -385,6 +385,8 @@ def _domain_size(p: ast.Pattern, program: Program, pick_sizes: dict[str, int]) -
         s = let.sampler
         if isinstance(s, ast.Derived):
             continue
+        if let.where is not None:  # fewer values than the sampler's: unknown in advance
+            return None
         n = pick_sizes.get(let.name) if isinstance(s, ast.Pick) else _let_domain(s, program)
         if n is None:
             return None
@@ -427,6 +429,12 @@ def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnosti
             diags.append(sampled)
             continue
         accepted, reasons, seen = sampled
+        never = [s for s in pattern.where_stats.values() if s.draws and not s.hits]
+        if never:  # the let named, at its condition, rather than "every sample was rejected"
+            diags += [error("unsatisfiable", f"{pattern.name}: no value of let {s.let} meets "
+                            f"`where {s.text}` (in {s.draws} draws)", s.span,
+                            "widen the let's range, or loosen the condition") for s in never]
+            continue
         rate = 1 - accepted / PREFLIGHT
         top = reasons.most_common(1)[0] if reasons else ("", 0)
         if accepted == 0:
@@ -463,7 +471,7 @@ def _preflight_samples(ctx: Context, pattern: CompiledPattern, w: ast.Weighted
             env = pattern.sample_payload(rng)
             pattern.realize(env, pattern.templates[rng.below(len(pattern.templates))])
             accepted += 1
-            seen.add(tuple(sorted((k, str(v)) for k, v in env.items())))
+            seen.add(tuple(sorted(pattern.payload(env))))  # the visible payload
         except Rejected as r:
             reasons[r.reason] += 1
         except LimitError as err:

@@ -8,6 +8,7 @@ compiler, which reports them with the same Diagnostic type.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -91,6 +92,7 @@ class _Scope:
         self.diags = diags
         self.used: set[str] = set()
         self.limits = limits
+        self.hidden: set[str] = set()  # `let hidden` names: refused in question templates
 
     def infer(self, e: ast.Expr) -> Ty:
         if isinstance(e, ast.Num):
@@ -115,7 +117,24 @@ class _Scope:
             return Ty.BOOL
         if isinstance(e, ast.Compare):
             return self._compare(e)
+        if isinstance(e, ast.Cond):
+            return self._cond(e)
         return self._call(e)
+
+    def _cond(self, e: ast.Cond) -> Ty:
+        """`if c then a else b`: c is a condition (a bool or a number, read as `and` reads it);
+        both branches have one type, which is the value's."""
+        test = self.infer(e.test)
+        if test not in (Ty.BOOL, Ty.NUMBER, Ty.UNKNOWN):
+            self.diags.append(error("type-error", f"if needs a condition, got {test}", e.test.span))
+        then, orelse = self.infer(e.then), self.infer(e.orelse)
+        if Ty.UNKNOWN in (then, orelse):
+            return Ty.UNKNOWN
+        if then is not orelse:
+            self.diags.append(error("type-error", f"if gives a {then} or a {orelse}: both "
+                                    "branches need one type", e.orelse.span))
+            return Ty.UNKNOWN
+        return then
 
     def _numeric(self, e: ast.Expr, operands: tuple[ast.Expr, ...], what: str) -> Ty:
         ok = True
@@ -206,6 +225,24 @@ def _let_info(let: ast.Let, scope: _Scope, program: Program) -> VarInfo:
         return _generate_info(let, s, scope)
     ty = scope.infer(s.expr)
     return VarInfo(let.name, ty, let.span)
+
+
+def _check_where(let: ast.Let, scope: _Scope) -> None:
+    """`let n = ... where C`: C reads n and the lets above; n's own use there is no use."""
+    assert let.where is not None
+    if isinstance(let.sampler, ast.Derived):
+        scope.diags.append(error("bad-where", f"let {let.name} is computed, not drawn: it has "
+                                 "one value per sample, so `where` cannot redraw it",
+                                 let.where.span, f"write `require` for a condition on "
+                                 f"{let.name}, or `where` on a let it is computed from"))
+        return
+    used = let.name in scope.used
+    ty = scope.infer(let.where)
+    if not used:
+        scope.used.discard(let.name)
+    if ty not in (Ty.BOOL, Ty.NUMBER, Ty.UNKNOWN):
+        scope.diags.append(error("type-error", f"where needs a condition, got {ty}",
+                                 let.where.span))
 
 
 def _const(e: ast.Expr | None) -> Fraction | None:
@@ -335,6 +372,13 @@ def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
         if info is None:  # `{answer}` in the answer itself included: it has no value yet
             diags.append(error("undefined-name", f"{{{ph.raw}}}: {ph.path[0]} is not defined",
                                span))
+            continue
+        if ph.path[0] in scope.hidden and what == "template":
+            diags.append(error("hidden-in-template", f"{{{ph.raw}}}: {ph.path[0]} is a hidden "
+                               "let: it is kept out of the payload and out of questions", span,
+                               f"drop `hidden` from let {ph.path[0]}, or show a let computed "
+                               "from it"))
+            scope.used.add(ph.path[0])
             continue
         scope.used.add(ph.path[0])
         names.add(ph.path[0])
@@ -515,6 +559,9 @@ def _check_tvar_template(tvar: ast.TVar, scope: _Scope, diags: list[Diagnostic])
                                tvar.span))
         else:
             scope.used.add(name)
+            if name in scope.hidden:  # the model writes the name: the question must show it
+                diags.append(error("hidden-in-template", f"{{{m.group(1)}}}: {name} is a "
+                                   "hidden let: a trace name cannot show it", tvar.span))
 
 
 def _inited_lets(pattern: ast.Pattern, vars: dict[str, VarInfo]) -> set[str]:
@@ -546,6 +593,10 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
             diags.append(error("duplicate-name", f"{let.name} is defined twice", let.span))
             continue
         scope.vars[let.name] = _let_info(let, scope, program)
+        if let.hidden:
+            scope.hidden.add(let.name)
+        if let.where is not None:
+            _check_where(let, scope)
     answer_scope = dict(scope.vars)
     answer_scope["answer"] = VarInfo("answer", Ty.NUMBER if p.traces else Ty.STRING, p.span)
     req_scope = _Scope(answer_scope, diags, limits)
@@ -911,10 +962,54 @@ def check_program(program: Program) -> CheckResult:
     table = Program(experts=declared).expert_table()
     infos: dict[str, PatternInfo] = {}
     limits = pattern_limits(program)
+    owners: dict[tuple[Span, str, str], str] = {}  # a family diagnostic -> its first instance
     for p in program.patterns.values():
         pd, info = check_pattern(p, program, table, limits.get(p.name, DEFAULT_LIMITS))
+        if p.family_name is not None:  # the instances share their source: report it once
+            if p.name == program.families[p.family_name][0]:
+                pd += _check_family(p, limits.get(p.name, DEFAULT_LIMITS))
+            pd = _once(pd, {p.name: p.family_name}, owners, p.name)
         diags += pd
         infos[p.name] = info
     for ds in program.datasets.values():
-        diags += check_dataset(ds, infos, table)
+        families = {w.pattern: program.patterns[w.pattern].family_name for w in ds.patterns
+                    if w.pattern in program.patterns
+                    and program.patterns[w.pattern].family_name is not None}
+        diags += _once(check_dataset(ds, infos, table), families, {})  # type: ignore[arg-type]
     return CheckResult(diags, infos, table)
+
+
+def _once(diags: list[Diagnostic], families: dict[str, str],
+          owners: dict[tuple[Span, str, str], str], instance: str | None = None
+          ) -> list[Diagnostic]:
+    """Diagnostics of family instances (`families`: instance -> family) as one: the instance's
+    name becomes the family's, and what another instance reported at the same place is
+    dropped. `instance`: whose diagnostics these are (else: the instance a message names;
+    diagnostics naming none pass unchanged)."""
+    if not families:
+        return diags
+    names = re.compile(r"\b(" + "|".join(map(re.escape, families)) + r")\b")
+    out = []
+    for d in diags:
+        named = names.search(d.message)
+        owner = instance or (named.group(1) if named else None)
+        if owner is None:
+            out.append(d)
+            continue
+        message = names.sub(lambda m: families[m.group(1)], d.message)
+        key = (d.span, d.code, message)
+        if owners.setdefault(key, owner) == owner:
+            out.append(dataclasses.replace(d, message=message) if named else d)
+    return out
+
+
+def _check_family(p: ast.Pattern, limits: Limits) -> list[Diagnostic]:
+    """A family's values are one let's values across its instances: one type, like a choice."""
+    assert p.family is not None
+    diags: list[Diagnostic] = []
+    scope = _Scope({}, diags, limits)
+    types = {scope.infer(item.value) for item in p.family.items} - {Ty.UNKNOWN}
+    if len(types) > 1:
+        diags.append(error("type-error", f"family {p.family_name} mixes numbers and text",
+                           p.family.span))
+    return diags

@@ -26,7 +26,7 @@ from runtime.trace import AnyTrace, ComposedTrace, Trace
 
 from . import ast
 from .code_answers import CodeAnswer, compile_code
-from .diagnostics import source_lines
+from .diagnostics import Span, source_lines
 from .expr import (
     EvalError,
     Structure,
@@ -230,6 +230,154 @@ def _pick(s: ast.Pick, entries: list[Entry]) -> LetFn:
         return rest[rng.below(len(rest))]
 
     return pick
+
+
+# ---------------------------------------------------------------- domains and `where`
+
+DomainFn = Callable[[Mapping[str, Any]], Sequence[Any]]
+
+
+def let_values(let: ast.Let, vocabs: Mapping[str, Vocab],
+               allowed: Mapping[str, list[Entry]]) -> DomainFn | None:
+    """Every value a let can take given the lets before it, each as often as its sampler
+    draws it (None: not enumerable). An empty or impossible range raises EvalError, as the
+    sampler rejects it."""
+    s = let.sampler
+    if isinstance(s, ast.IntRange):
+        lo, hi = compile_expr(s.lo), compile_expr(s.hi)
+        step = compile_expr(s.step) if s.step is not None else (lambda env: 1)
+
+        def ints(env: Mapping[str, Any]) -> range:
+            by = _as_int(step(env), "step")
+            if by <= 0:
+                raise EvalError(f"step {by} is not positive")
+            # A range, not a list: `int 1..10**12` has a length without 10**12 values in memory.
+            return range(_as_int(lo(env), "range start"), _as_int(hi(env), "range end") + 1, by)
+
+        return ints
+    if isinstance(s, ast.DecimalRange):
+        dlo, dhi, dstep = compile_expr(s.lo), compile_expr(s.hi), compile_expr(s.step)
+
+        def decimals(env: Mapping[str, Any]) -> list[Any]:
+            a, b, d = dlo(env), dhi(env), dstep(env)
+            if d <= 0 or a > b:
+                return []
+            return [norm(a + d * k) for k in range(int(Fraction(b - a) / d) + 1)]
+
+        return decimals
+    if isinstance(s, ast.Choice):
+        items = [(i.label, compile_expr(i.value)) for i in s.items]
+        return lambda env: [Labelled(fn(env), label) if label is not None else fn(env)
+                            for label, fn in items]
+    if isinstance(s, ast.Pick):
+        if s.vocab not in vocabs:
+            return None
+        entries = list(allowed[let.name]) if let.name in allowed else list(vocabs[s.vocab].entries)
+        others = s.distinct_from
+        return lambda env: [e for e in entries if e not in {env.get(o) for o in others}]
+    if isinstance(s, ast.Derived):
+        fn = compile_expr(s.expr)
+        return lambda env: [fn(env)]
+    return None  # generate: structures are not enumerable
+
+
+# A `where` let whose domain (given the lets above) has at most this many values draws from
+# the list of those that pass; a larger one is redrawn, at most WHERE_TRIES times.
+WHERE_ENUMERATE = 4096
+WHERE_TRIES = 1000
+_CACHE_SIZE = 4096  # draw contexts remembered per `where` let
+_QUICK_TRIES = 8  # plain draws tried before the list of passing values is made
+
+
+@dataclass(slots=True)
+class WhereStats:
+    """Draws of one `where` let and how many found a value: preflight reports a let whose
+    condition never held. Counters, updated while sampling (so not frozen)."""
+
+    let: str
+    text: str
+    span: Span
+    draws: int = 0
+    hits: int = 0
+
+
+def _sampler_exprs(s: ast.Sampler) -> list[ast.Expr]:
+    if isinstance(s, ast.IntRange | ast.DecimalRange):
+        return [x for x in (s.lo, s.hi, s.step) if x is not None]
+    if isinstance(s, ast.Choice):
+        return [i.value for i in s.items]
+    if isinstance(s, ast.Generate):
+        return [v for _, v in s.kwargs]
+    if isinstance(s, ast.Derived):
+        return [s.expr]
+    return []
+
+
+def _with_where(let: ast.Let, draw: LetFn, domain: DomainFn | None, stats: WhereStats) -> LetFn:
+    """`let n = <sampler> where C`: uniform over the values of n that meet C, given the lets
+    above. A small domain (after a few plain draws fail) is filtered once per draw context
+    (the values of the lets the sampler and C read) and drawn from exactly; a large one is
+    redrawn until C holds. The sampler `draw` and the listing `domain` give the same values,
+    each equally often (let_values' contract)."""
+    assert let.where is not None
+    name, test = let.name, compile_expr(let.where)
+    reads = [r.name for e in (*_sampler_exprs(let.sampler), let.where) for r in free_names(e)]
+    if isinstance(let.sampler, ast.Pick):
+        reads += let.sampler.distinct_from
+    context = [n for n in dict.fromkeys(reads) if n != name]
+    cache: dict[tuple[Any, ...], list[Any] | None] = {}
+
+    def passes(env: Env, value: Any) -> bool:
+        env[name] = value
+        try:
+            return bool(test(env))
+        except EvalError:
+            return False
+        finally:
+            del env[name]
+
+    def valid(env: Env) -> list[Any] | None:
+        """The values that pass, or None when the domain is too large to list."""
+        assert domain is not None
+        key = tuple(env.get(n) for n in context)
+        try:
+            if key in cache:
+                return cache[key]
+        except TypeError:  # an unhashable value (a structure's fields): no caching
+            key = None  # type: ignore[assignment]
+        values = domain(env)
+        out = None if len(values) > WHERE_ENUMERATE else [v for v in values if passes(env, v)]
+        if key is not None:
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[key] = out
+        return out
+
+    def where(rng: StreamRandom, env: Env) -> Any:
+        stats.draws += 1
+        if domain is not None:
+            # A few plain draws first: when most values pass, one of them does, and no list
+            # is made. Each is uniform over the domain, so the first that passes is uniform
+            # over the values that pass, and so is the list drawn from after: the mixture is.
+            for _ in range(_QUICK_TRIES):
+                value = draw(rng, env)
+                if passes(env, value):
+                    stats.hits += 1
+                    return value
+        values = valid(env) if domain is not None else None
+        if values is not None:
+            if not values:
+                raise EvalError(f"no value meets `where {stats.text}`")
+            stats.hits += 1
+            return values[rng.below(len(values))]
+        for _ in range(WHERE_TRIES):
+            value = draw(rng, env)
+            if passes(env, value):
+                stats.hits += 1
+                return value
+        raise EvalError(f"no value met `where {stats.text}` in {WHERE_TRIES} draws")
+
+    return where
 
 
 # ---------------------------------------------------------------- templates
@@ -476,6 +624,8 @@ class CompiledPattern:
     experts: tuple[str, ...] = field(init=False)
     expert_label: str | None = field(init=False)  # Example.expert: None, one, or "composition"
     requires_names: list[frozenset[str]] | None = None  # the let names each require reads
+    where_stats: dict[str, WhereStats] = field(default_factory=dict)  # the `where` lets
+    hidden: frozenset[str] = frozenset()  # `let hidden`: left out of the payload
 
     def __post_init__(self) -> None:
         self.answer_requires = any(uses_answer for _, _, uses_answer in self.requires)
@@ -539,8 +689,16 @@ class CompiledPattern:
             _check_grounded(question, inits, template, self.constants)
         # Positional, in field order: this runs once per example.
         return Example(self.name, self.expert_label, self.experts, template.id, template.lang,
-                       payload_items(env), question, answer, completion, gold,
+                       self.payload(env), question, answer, completion, gold,
                        tuple(raw) if raw else ())
+
+    def payload(self, env: Env) -> tuple[tuple[str, str], ...]:
+        """The visible payload: every let but the hidden ones. Leak and uniqueness keys are
+        made from it, so hidden values never make two equal payloads distinct."""
+        hidden = self.hidden
+        if not hidden:
+            return payload_items(env)
+        return payload_items({k: v for k, v in env.items() if k not in hidden})
 
     @staticmethod
     def _question(env: Env, template: CompiledTemplate, raw: Raw) -> str:
@@ -558,7 +716,7 @@ class CompiledPattern:
         except EvalError as err:
             raise Rejected(f"tests: {err}") from None
         self._check_answer_requires(env, code.answer)
-        return Example(self.name, None, (), template.id, template.lang, payload_items(env),
+        return Example(self.name, None, (), template.id, template.lang, self.payload(env),
                        question, code.answer, code.completion, None, function=code.function,
                        tests=cases)
 
@@ -731,7 +889,14 @@ def compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTa
 def _compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertTable,
                      source: str | None, allowed: Mapping[str, list[Entry]] | None,
                      reference: str | None) -> CompiledPattern:
-    lets = [(let.name, _compile_let(let, vocabs, allowed or {})) for let in p.lets]
+    lets, where_stats = [], {}
+    for let in p.lets:
+        fn = _compile_let(let, vocabs, allowed or {})
+        if let.where is not None:
+            stats = where_stats[let.name] = WhereStats(let.name, _expr_text(let.where, source),
+                                                       let.where.span)
+            fn = _with_where(let, fn, let_values(let, vocabs, allowed or {}), stats)
+        lets.append((let.name, fn))
     conjuncts = [c for r in p.requires for c in _conjuncts(r.expr)]
     requires = [(_expr_text(c, source), compile_expr(c), _uses_answer(c)) for c in conjuncts]
     reads = [frozenset(ref.parts[0] for ref in free_names(c)) for c in conjuncts]
@@ -753,7 +918,8 @@ def _compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertT
     return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes,
                            fixed, code=compile_code(p, reference), holes=holes,
                            hole_names=tuple(s.var.text for s in inits) if plain else None,
-                           requires_names=reads)
+                           requires_names=reads, where_stats=where_stats,
+                           hidden=frozenset(let.name for let in p.lets if let.hidden))
 
 
 def _conjuncts(e: ast.Expr) -> list[ast.Expr]:

@@ -171,6 +171,8 @@ def compile_expr(e: ast.Expr) -> Fn:
         return boolop
     if isinstance(e, ast.Compare):
         return _compile_compare(e)
+    if isinstance(e, ast.Cond):
+        return _compile_cond(e)
     if isinstance(e, ast.Call):
         fn = FUNCTIONS[e.fn][2]  # checks guarantee the name and the arity
         args = [compile_expr(a) for a in e.args]
@@ -336,6 +338,30 @@ def _compile_compare(e: ast.Compare) -> Fn:
     return compare
 
 
+def _compile_cond(e: ast.Cond) -> Fn:
+    """`if c then a else b`: the test is read as `and`/`or`/`not` read theirs (truthiness),
+    and only the taken branch runs, so `if b > 0 then a / b else 0` never divides by zero."""
+    test, then, orelse = compile_expr(e.test), compile_expr(e.then), compile_expr(e.orelse)
+    folded = _folded(e.test, test)
+    if folded is not None:  # a constant test: the other branch is dead code
+        return then if folded else orelse
+
+    def cond(env: Env) -> Any:
+        return then(env) if test(env) else orelse(env)
+
+    return cond
+
+
+def _folded(e: ast.Expr, fn: Fn) -> bool | None:
+    """The truth of a constant test, or None (names, or a value that cannot be computed)."""
+    if free_names(e):
+        return None
+    try:
+        return bool(fn({}))
+    except (EvalError, LimitError):
+        return None
+
+
 def free_names(e: ast.Expr) -> list[ast.Ref]:
     """Every reference in `e`, in source order (for undefined-name and use checks)."""
     if isinstance(e, ast.Ref):
@@ -350,4 +376,6 @@ def free_names(e: ast.Expr) -> list[ast.Ref]:
         return free_names(e.first) + [r for _, x in e.rest for r in free_names(x)]
     if isinstance(e, ast.Call):
         return [r for a in e.args for r in free_names(a)]
+    if isinstance(e, ast.Cond):
+        return free_names(e.test) + free_names(e.then) + free_names(e.orelse)
     return []

@@ -90,15 +90,42 @@ def with_commas(value: Fraction) -> str:
     return f"{sign}{int(whole):,}{dot}{frac}"
 
 
-def money(value: Fraction) -> str:
-    sign = "-" if value < 0 else ""  # -$5 like -$5.50, never $-5
-    if value.denominator == 1:
-        return sign + "$" + with_commas(abs(value))
-    cents = value * 100
-    if cents.denominator != 1:
-        raise FormatError(f"money needs whole cents, got {format_number(value)}")
-    whole, rest = divmod(abs(cents.numerator), 100)
-    return f"{sign}${whole:,}.{rest:02d}"
+def _currency(symbol: str, name: str) -> Callable[[Fraction], str]:
+    """`money` and its kin: the symbol first, thousands separated, whole amounts bare ($5),
+    others to the cent ($5.50); an amount with a fraction of a cent has no rendering."""
+    def currency(value: Fraction) -> str:
+        sign = "-" if value < 0 else ""  # -$5 like -$5.50, never $-5
+        if value.denominator == 1:
+            return sign + symbol + with_commas(abs(value))
+        cents = value * 100
+        if cents.denominator != 1:
+            raise FormatError(f"{name} needs whole cents, got {format_number(value)}")
+        whole, rest = divmod(abs(cents.numerator), 100)
+        return f"{sign}{symbol}{whole:,}.{rest:02d}"
+
+    return currency
+
+
+money = _currency("$", "money")
+
+
+def fixed(places: int, commas: bool = False) -> Callable[[Fraction], str]:
+    """`fixed2`: exactly `places` decimals (3 -> 3.00, 2.5 -> 2.50), thousands separated only
+    with `comma` beside it. A value with more places has no rendering: rounding would show a
+    number the answer was not computed from."""
+    name = f"fixed{places}"
+
+    def fixed_places(value: Fraction) -> str:
+        scaled = value * 10**places
+        if scaled.denominator != 1:
+            raise FormatError(f"{name} needs at most {places} decimal places, got "
+                              f"{format_number(value)}")
+        sign = "-" if scaled < 0 else ""
+        whole, rest = divmod(abs(scaled.numerator), 10**places)
+        head = f"{whole:,}" if commas else str(whole)
+        return f"{sign}{head}.{rest:0{places}d}"
+
+    return fixed_places
 
 
 def fraction_text(value: Fraction) -> str:
@@ -107,10 +134,17 @@ def fraction_text(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
+FIXED_PLACES = (1, 2, 3)
+# `{x:comma:fixed2}`: the one pair of number formats that combines (1,234.50).
+_FIXED_COMMA = {f"fixed{n}": fixed(n, commas=True) for n in FIXED_PLACES}
+
 NUMBER_FORMATS: dict[str, Callable[[Fraction], str]] = {
     "plain": plain,
     "comma": with_commas,
     "money": money,
+    "eur": _currency("€", "eur"),
+    "gbp": _currency("£", "gbp"),
+    **{f"fixed{n}": fixed(n) for n in FIXED_PLACES},
     "percent": lambda v: format_number(v) + "%",
     "frac": fraction_text,
     "words": lambda v: number_words(_integer(v, "words")),
@@ -205,6 +239,18 @@ def _placeholder(body: str, offset: int, problems: list[tuple[int, str]]) -> Pla
                        offset, body)
 
 
+def _number_format(names: list[str]) -> Callable[[Fraction], str]:
+    """The last number format wins, except that `comma` and one `fixedN` (either order)
+    combine: `{x:comma:fixed2}` is 1,234.50."""
+    if not names:
+        return plain
+    if len(set(names)) == 2 and "comma" in names:
+        other = next(f for f in names if f != "comma")
+        if other in _FIXED_COMMA:
+            return _FIXED_COMMA[other]
+    return NUMBER_FORMATS[names[-1]]
+
+
 def render_value(value: Any, formats: tuple[str, ...]) -> str:
     """Text of one payload value under its formats (labels win when no number format is asked)."""
     number_fmts = [f for f in formats if f in NUMBER_FORMATS]
@@ -214,8 +260,7 @@ def render_value(value: Any, formats: tuple[str, ...]) -> str:
         if isinstance(value, Labelled) and not number_fmts:
             text = value.label
         else:
-            fmt = NUMBER_FORMATS[number_fmts[-1]] if number_fmts else plain
-            text = fmt(Fraction(value))
+            text = _number_format(number_fmts)(Fraction(value))
     elif isinstance(value, Entry | Structure | str):
         if number_fmts:
             raise FormatError(f"{number_fmts[0]} needs a number, got text")

@@ -106,6 +106,9 @@ class _Builder(Transformer[Token, ast.Module]):
     def or_(self, meta: Meta, c: list[Any]) -> ast.BoolOp:
         return self._boolop("or", meta, c)
 
+    def cond(self, meta: Meta, c: list[Any]) -> ast.Cond:
+        return ast.Cond(c[0], c[1], c[2], self._span(meta))
+
     def compare(self, meta: Meta, c: list[Any]) -> ast.Compare:
         rest = tuple((str(c[i]), c[i + 1]) for i in range(1, len(c), 2))
         return ast.Compare(c[0], rest, self._span(meta))
@@ -152,8 +155,12 @@ class _Builder(Transformer[Token, ast.Module]):
         return ast.Derived(c[0], self._span(meta))
 
     # ---- pattern statements
+    def let_where(self, meta: Meta, c: list[Any]) -> Any:
+        return c[0]
+
     def let_stmt(self, meta: Meta, c: list[Any]) -> ast.Let:
-        return ast.Let(str(c[0]), c[1], self._span(meta))
+        hidden, name, sampler, where = c
+        return ast.Let(str(name), sampler, self._span(meta), where, hidden is not None)
 
     def require_stmt(self, meta: Meta, c: list[Any]) -> ast.Require:
         return ast.Require(c[0], self._span(meta))
@@ -215,8 +222,11 @@ class _Builder(Transformer[Token, ast.Module]):
     def note_stmt(self, meta: Meta, c: list[Any]) -> ast.Note:
         return ast.Note(c[0].value, self._span(meta))
 
+    def pattern_family(self, meta: Meta, c: list[Any]) -> ast.Family:
+        return ast.Family(str(c[0]), tuple(c[1:]), self._span(meta))
+
     def pattern(self, meta: Meta, c: list[Any]) -> ast.Pattern:
-        return ast.Pattern(str(c[0]), tuple(c[1:]), self._span(meta))
+        return ast.Pattern(str(c[0]), tuple(c[2:]), self._span(meta), c[1])
 
     # ---- top level
     def import_stmt(self, meta: Meta, c: list[Any]) -> ast.Import:

@@ -3,6 +3,7 @@ reference solutions read)."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class Program:
     roots: list[str] = field(default_factory=list)  # files named on the command line
     file_hashes: dict[str, str] = field(default_factory=dict)
     references: dict[str, LoadedReference] = field(default_factory=dict)  # pattern -> solution
+    # `pattern name for x in ...`: the family's name -> its instances' names, in value order
+    families: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # What the files may name (None only for a Program not made by load_program).
     confinement: Confinement | None = None
 
@@ -166,13 +169,31 @@ class _Loader:
             if self._unique(self.program.vocab_decls, item.name, item, "vocab"):
                 self._load_vocab(item, base)
         elif isinstance(item, ast.Pattern):
-            if self._unique(self.program.patterns, item.name, item, "pattern") and item.references:
-                self._load_reference(item, item.references[0], base)
+            if not self._unclaimed(item):
+                return
+            instances = family_instances(item)
+            if item.family is not None:
+                self.program.families[item.name] = tuple(p.name for p in instances)
+            for p in instances:
+                if self._unique(self.program.patterns, p.name, p, "pattern") and p.references:
+                    self._load_reference(p, p.references[0], base)
         elif (isinstance(item, ast.Dataset)
               and self._unique(self.program.datasets, item.name, item, "dataset")):
             self._resolve_tokenizer(item, base)
             for stmt in item.decontaminate:  # read at build time, confined like everything named
                 self._resolve(stmt.path, base, "decontaminate", stmt.span)
+
+    def _unclaimed(self, item: ast.Pattern) -> bool:
+        """A family's name and a pattern's name are one namespace (datasets list both)."""
+        taken = self.program.families.get(item.name) or (
+            (item.name,) if item.family is not None and item.name in self.program.patterns
+            else None)
+        if taken is None:
+            return True
+        first = self.program.patterns[taken[0]].span
+        self.diags.append(error("duplicate-name", f"pattern {item.name!r} is declared twice",
+                                item.span, f"first declared at {first.file}:{first.line}"))
+        return False
 
     def _unique(self, table: dict, name: str, item: ast.Item, kind: str) -> bool:  # type: ignore[type-arg]
         if name in table:
@@ -230,6 +251,31 @@ class _Loader:
             self.diags.append(found)
 
 
+def family_instances(p: ast.Pattern) -> list[ast.Pattern]:
+    """A family `pattern f for x in v1, v2 { body }` is the patterns f_1, f_2: each the body
+    after `let x = choice <its value>` (a labelled value keeps its label). Others: [p]."""
+    if p.family is None:
+        return [p]
+    return [ast.Pattern(f"{p.name}_{i}", (ast.Let(p.family.var, ast.Choice((item,), item.span),
+                                                  item.span), *p.body),
+                        p.span, p.family, p.name)
+            for i, item in enumerate(p.family.items, start=1)]
+
+
+def _expand_families(program: Program) -> None:
+    """A dataset listing a family lists its instances, each with the family's weight divided
+    by their number: the exact mixture (splits.allocate) gives each value its exact share."""
+    for name, ds in program.datasets.items():
+        if not any(w.pattern in program.families for w in ds.patterns):
+            continue
+        listed: list[ast.Weighted] = []
+        for w in ds.patterns:
+            members = program.families.get(w.pattern)
+            listed += [w] if members is None else [
+                ast.Weighted(m, w.weight / len(members), w.span) for m in members]
+        program.datasets[name] = dataclasses.replace(ds, patterns=tuple(listed))
+
+
 def load_program(paths: list[str], options: LoadOptions | None = None
                  ) -> tuple[Program, list[Diagnostic]]:
     """Parse the given files and everything they import. Diagnostics are collected, not raised.
@@ -241,4 +287,5 @@ def load_program(paths: list[str], options: LoadOptions | None = None
     loader.diags += diags
     for f in files:
         loader.load_root(f)
+    _expand_families(loader.program)
     return loader.program, loader.diags

@@ -373,3 +373,23 @@ def test_errors_cannot_be_allowed(tmp_path: Path) -> None:
     """)
     assert "undefined-name" in error_codes(checked.diagnostics)
     assert checked.allowed == 0
+
+
+# ---------------------------------------------------------------- conditional expressions
+
+
+def test_conditional_types(tmp_path: Path) -> None:
+    checked = check_text(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            let b = if a > 3 then a else "none"
+            let c = if "yes" then 1 else 2
+            let d = if a > 3 then a / 2 else 0
+            require d >= 0 and c > 0
+            template "{a} {b}"
+            answer "{a}"
+        }
+    """)
+    got = [(d.code, d.span.line) for d in checked.diagnostics]
+    assert got == [("type-error", 3), ("type-error", 4)], [d.headline() for d in checked.diagnostics]
+    assert "both branches need one type" in checked.diagnostics[0].message

@@ -230,3 +230,44 @@ def test_chains_agree_with_python(values: list[int], ops: list[str]) -> None:
         expected = expected and {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
                                  "==": a == b, "!=": a != b}[op]
     assert ev(text) is expected  # negative literals included: `-3 < -1`
+
+
+# ---------------------------------------------------------------- conditional expressions
+
+
+@pytest.mark.parametrize(("text", "env", "value"), [
+    ("if b > 0 then a / b else 0", {"a": 6, "b": 3}, 2),
+    ("if b > 0 then a / b else 0", {"a": 6, "b": 0}, 0),  # the untaken branch never runs
+    ("if b == 0 then 0 else a / b", {"a": 6, "b": 0}, 0),
+    ("if a > 1 then 10 else 20 + 1", {"a": 0}, 21),  # lowest precedence: else takes `20 + 1`
+    ("if a > 5 then 1 else if a > 2 then 2 else 3", {"a": 3}, 2),  # else-if chains
+    ("if a > 1 then if a > 5 then 1 else 2 else 3", {"a": 3}, 2),  # and nests in `then`
+    ("(if a > 1 then 2 else 3) * 10", {"a": 9}, 20),
+    ("if a then 1 else 2", {"a": 0}, 2),  # a number test is read as `and`/`or` read it
+    ("if a > 1 and a < 5 then \"few\" else \"many\"", {"a": 3}, "few"),
+])
+def test_conditional_expressions(text: str, env: dict[str, Any], value: Any) -> None:
+    assert ev(text, **env) == value
+
+
+def test_a_conditional_binds_loosest() -> None:
+    module, diags = parse_text("pattern p { let x = 1 + if a then 1 else 2 }")
+    assert module is None and diags[0].code == "syntax"  # `1 + (if ...)` is how to write it
+    e = parse_expr("if a then 1 else 2 or 3")
+    assert isinstance(e, ast.Cond) and isinstance(e.orelse, ast.BoolOp)
+
+
+def test_a_constant_test_folds_to_its_branch() -> None:
+    e = parse_expr("if 2 > 1 then a else 1 / 0")
+    assert compile_expr(e)({"a": 7}) == 7
+    assert [r.parts for r in free_names(e)] == [("a",)]  # names of both branches count
+    assert [r.parts for r in free_names(parse_expr("if c then a else b"))] == [("c",), ("a",), ("b",)]
+
+
+@given(st.integers(-20, 20), st.integers(-20, 20), st.integers(-20, 20), st.integers(-20, 20),
+       st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+def test_conditionals_agree_with_python(a: int, b: int, x: int, y: int, op: str) -> None:
+    test = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[op]
+    want = (F(x, y) if y else F(0)) if test else x - y
+    got = ev(f"if a {op} b then (if y != 0 then x / y else 0) else x - y", a=a, b=b, x=x, y=y)
+    assert got == want

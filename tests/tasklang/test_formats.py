@@ -265,3 +265,68 @@ def test_plural_agreement_follows_the_count(tmp_path) -> None:  # type: ignore[n
     assert render_template(parts, {"n": F(3), "thing": knife}) == "3 knives, knives, knife"
     words = parse_template("{n:words} {thing@n:cap}").parts
     assert render_template(words, {"n": F(1), "thing": knife}) == "one Knife"
+
+
+# ---------------------------------------------------------------- fixed decimals, other currencies
+
+
+@pytest.mark.parametrize(("formats", "value", "text"), [
+    (("fixed2",), F(3), "3.00"), (("fixed2",), F(5, 2), "2.50"), (("fixed1",), F(-1, 10), "-0.1"),
+    (("fixed3",), F(1, 2), "0.500"), (("fixed2",), F(1234567, 100), "12345.67"),
+    (("comma", "fixed2"), F(1234567, 100), "12,345.67"), (("fixed2", "comma"), F(-1000), "-1,000.00"),
+    (("eur",), F(1234567, 100), "€12,345.67"), (("gbp",), F(5), "£5"), (("eur",), F(-11, 2), "-€5.50"),
+    (("comma",), F(1234567, 100), "12,345.67"),  # separators without a currency: `comma`
+    (("fixed2",), Labelled(F(1, 2), "half"), "0.50"),  # a number format shows the value
+])
+def test_fixed_and_currency_formats(formats: tuple[str, ...], value: Fraction, text: str) -> None:
+    assert render_value(value, formats) == text
+
+
+@pytest.mark.parametrize(("fmt", "value"), [("fixed2", F(1, 3)), ("fixed2", F(1, 1000)),
+                                            ("fixed1", F(1, 4)), ("eur", F(1, 3)), ("gbp", F(1, 8))])
+def test_fixed_and_currency_never_round(fmt: str, value: Fraction) -> None:
+    with pytest.raises(FormatError, match="decimal places" if fmt.startswith("fixed") else "cents"):
+        render_value(value, (fmt,))
+
+
+def _decimal(value: Fraction, places: int) -> str:
+    """The oracle: Python's own fixed-point formatting of the exact decimal."""
+    from decimal import Decimal
+
+    return format(Decimal(value.numerator) / Decimal(value.denominator), f".{places}f")
+
+
+@given(st.integers(-10**12, 10**12), st.sampled_from([1, 2, 3]), st.integers(0, 3),
+       st.booleans())
+def test_fixed_agrees_with_python(n: int, places: int, shift: int, commas: bool) -> None:
+    value = F(n, 10**min(shift, places))  # at most `places` decimals: never rejected
+    formats = ("comma", f"fixed{places}") if commas else (f"fixed{places}",)
+    want = _decimal(value, places)
+    if commas:
+        whole, _, rest = want.lstrip("-").partition(".")
+        want = ("-" if want.startswith("-") else "") + f"{int(whole):,}.{rest}"
+    assert render_value(value, formats) == want
+
+
+@given(st.integers(-10**9, 10**9), st.sampled_from([("eur", "€"), ("gbp", "£")]))
+def test_currencies_are_money_with_another_symbol(cents: int, fmt: tuple[str, str]) -> None:
+    value = F(cents, 100)
+    assert render_value(value, (fmt[0],)) == money(value).replace("$", fmt[1])
+
+
+@given(st.one_of(st.integers(-10**9, 10**9), st.fractions(max_denominator=1000)),
+       st.sampled_from(["fixed1", "fixed2", "fixed3", "eur", "gbp"]))
+def test_new_formats_render_in_templates_as_render_value_renders(value: object, fmt: str) -> None:
+    """The compiled template path (tasklang.compiler) and render_value agree, or both fail."""
+    from tasklang.compiler import compile_template
+    from tasklang.expr import EvalError
+
+    try:
+        want: str | None = render_value(value, (fmt,))
+    except FormatError:
+        want = None
+    try:
+        got: str | None = compile_template(parse_template(f"{{n:{fmt}}}").parts)({"n": value})
+    except EvalError:
+        got = None
+    assert got == want

@@ -310,3 +310,26 @@ def test_nesting_that_parses_also_checks(tmp_path) -> None:  # type: ignore[no-u
         path = tmp_path / f"deep{depth}.task"
         path.write_text(text, encoding="utf-8")
         assert api.check([str(path)]).ok
+
+
+# ---------------------------------------------------------------- language v2 constructs
+
+
+def test_let_where_hidden_and_families() -> None:
+    module = parse('pattern f for part in "half" = 1/2, 3 { let hidden n = int 1..9 where n > part '
+                   "let m = choice 1, 2 let then = 1 }")
+    p = module.items[0]
+    assert isinstance(p, ast.Pattern) and p.family is not None and p.family.var == "part"
+    assert [i.label for i in p.family.items] == ["half", None]
+    assert isinstance(p.family.items[0].value, ast.BinOp)  # 1/2 is an expression
+    n, m, then = p.lets
+    assert n.hidden and isinstance(n.where, ast.Compare) and isinstance(n.sampler, ast.IntRange)
+    assert not m.hidden and m.where is None
+    assert then.name == "then"  # `then`, `if`, `where` are keywords only where they can stand
+
+
+def test_conditional_expression_nodes() -> None:
+    p = one_pattern("let x = if a > 1 then 2 else if a then 3 else 4")
+    e = p.lets[0].sampler.expr  # type: ignore[union-attr]
+    assert isinstance(e, ast.Cond) and isinstance(e.orelse, ast.Cond)
+    assert isinstance(e.test, ast.Compare) and e.span.col < e.test.span.col
