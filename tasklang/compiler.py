@@ -38,6 +38,7 @@ from .expr import (
     using_limits,
 )
 from .formats import (
+    FIXED_PLACES,
     TEXT_FORMATS,
     FormatError,
     Labelled,
@@ -626,6 +627,8 @@ class CompiledPattern:
     requires_names: list[frozenset[str]] | None = None  # the let names each require reads
     where_stats: dict[str, WhereStats] = field(default_factory=dict)  # the `where` lets
     hidden: frozenset[str] = frozenset()  # `let hidden`: left out of the payload
+    # Per template id: which holes its question states by construction (statically_grounded).
+    proven: dict[str, tuple[bool, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.answer_requires = any(uses_answer for _, _, uses_answer in self.requires)
@@ -686,11 +689,31 @@ class CompiledPattern:
         raw: list[str] = []
         question = self._question(env, template, raw)
         if inits:
-            _check_grounded(question, inits, template, self.constants)
+            _check_grounded(question, self._unproven(env, inits, template), template,
+                            self.constants)
         # Positional, in field order: this runs once per example.
         return Example(self.name, self.expert_label, self.experts, template.id, template.lang,
                        self.payload(env), question, answer, completion, gold,
                        tuple(raw) if raw else ())
+
+    def _unproven(self, env: Env, inits: Sequence[Any], template: CompiledTemplate
+                  ) -> Sequence[Any]:
+        """The gold init values that this template's question might not state: a let it
+        renders as a number that grounding reads back (statically_grounded) is stated by
+        construction, so only the others, and labelled choices, are looked for."""
+        names = self.hole_names
+        if names is None or len(names) != len(inits):
+            return inits
+        proven = self.proven.get(template.id)
+        if proven is None:
+            proven = self.proven[template.id] = statically_grounded(template.parts, names)
+        out = None
+        for i, value in enumerate(inits):
+            if not proven[i] or type(env[names[i]]) is Labelled:  # a label renders as words
+                if out is None:
+                    out = []
+                out.append(value)
+        return out or ()
 
     def payload(self, env: Env) -> tuple[tuple[str, str], ...]:
         """The visible payload: every let but the hidden ones. Leak and uniqueness keys are
@@ -804,6 +827,38 @@ def _test_all(checks: list[tuple[str, Test]], env: Env) -> None:
             ok = False
         if not ok:
             raise Rejected(f"require {text}")
+
+
+# Number formats whose rendering runtime.grounding reads back as the value itself (pinned by
+# a hypothesis property in tests/tasklang/test_grounded_gold.py); words, ordinals and
+# labels are looked for in each question instead.
+GROUNDED_FORMATS = frozenset({"plain", "comma", "money", "eur", "gbp", "percent", "frac",
+                              *(f"fixed{n}" for n in FIXED_PLACES)})
+
+
+def statically_grounded(parts: Sequence[str | Placeholder], names: Sequence[str]
+                        ) -> tuple[bool, ...]:
+    """Per hole (the let it inits), whether every question of the template states its value:
+    some placeholder renders the let alone with GROUNDED_FORMATS, and no digit, separator or
+    other placeholder touches it (`{a}{b}` or `{a}0` would read as another number)."""
+    stated = set()
+    for i, part in enumerate(parts):
+        if (not isinstance(part, Placeholder) or len(part.path) != 1 or part.count is not None
+                or not all(f in GROUNDED_FORMATS or f in TEXT_FORMATS for f in part.formats)):
+            continue
+        before = parts[i - 1] if i else ""
+        after = parts[i + 1] if i + 1 < len(parts) else ""
+        if not isinstance(before, str) or not isinstance(after, str):
+            continue
+        if before[-1:].isdigit() or before[-1:] in (",", ".", "/"):
+            continue
+        if after.startswith(",000") and not after[4:5].isdigit() \
+                and not (after[4:5] in (",", ".") and after[5:6].isdigit()):
+            pass  # `$110,000` grounds 110 too ("in thousands of dollars", runtime.grounding)
+        elif after[:1].isdigit() or (after[:1] in (",", ".", "/") and after[1:2].isdigit()):
+            continue
+        stated.add(part.path[0])
+    return tuple(name in stated for name in names)
 
 
 def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTemplate,

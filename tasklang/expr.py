@@ -286,7 +286,7 @@ def _divide(left: Fn, right: Fn, span: Span) -> Fn:
             q, r = divmod(x, y)
             if not r:
                 return q  # no longer than x, which was within the limit
-            value = Fraction(x, y)
+            return Fraction(x, y)  # in lowest terms: no longer than x and y, both within it
         else:
             value = _binop("/", x, y)
         if too_many_digits(value, max_digits):
