@@ -40,6 +40,7 @@ class Call:
     fn: str
     args: tuple[Expr, ...]
     span: Span
+    name_span: Span | None = None  # the function's name alone (for carets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ class Pick:
     max_tokens: int | None
     distinct_from: tuple[str, ...]
     span: Span
+    vocab_span: Span | None = None  # the vocab's name alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,7 @@ class Generate:
     generator: str
     kwargs: tuple[tuple[str, Expr], ...]
     span: Span
+    name_span: Span | None = None  # the generator's name alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,7 @@ class TraceBlock:
     expert: str
     steps: tuple[TStmt, ...]
     span: Span
+    name_span: Span | None = None  # the expert's name alone: `trace NAME {`
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +326,7 @@ class OpSpec:
     name: str
     compute_ops: tuple[str, ...] | None  # compute(add, sub) lists its compute ops
     span: Span
+    op_spans: tuple[Span, ...] = ()  # each compute op's name alone
 
 
 @dataclass(frozen=True, slots=True)

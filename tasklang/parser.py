@@ -84,7 +84,7 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def call(self, meta: Meta, c: list[Any]) -> ast.Call:
         args = tuple(a for a in c[1:] if a is not None)
-        return ast.Call(str(c[0]), args, self._span(meta))
+        return ast.Call(str(c[0]), args, self._span(meta), self._tok(c[0]))
 
     def binop(self, meta: Meta, c: list[Any]) -> ast.BinOp:
         return ast.BinOp(str(c[1]), c[0], c[2], self._span(meta))
@@ -140,13 +140,14 @@ class _Builder(Transformer[Token, ast.Module]):
             else:
                 distinct += value
         tokens = None if max_tokens is None else int(max_tokens.value)
-        return ast.Pick(str(c[0]), tokens, distinct, self._span(meta))
+        return ast.Pick(str(c[0]), tokens, distinct, self._span(meta), self._tok(c[0]))
 
     def kwarg(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
         return (str(c[0]), c[1])
 
     def generate(self, meta: Meta, c: list[Any]) -> ast.Generate:
-        return ast.Generate(str(c[0]), tuple(k for k in c[1:] if k is not None), self._span(meta))
+        return ast.Generate(str(c[0]), tuple(k for k in c[1:] if k is not None), self._span(meta),
+                            self._tok(c[0]))
 
     def derived(self, meta: Meta, c: list[Any]) -> ast.Derived:
         return ast.Derived(c[0], self._span(meta))
@@ -190,7 +191,7 @@ class _Builder(Transformer[Token, ast.Module]):
         return ast.TQuery(c[0], self._span(meta))
 
     def trace_block(self, meta: Meta, c: list[Any]) -> ast.TraceBlock:
-        return ast.TraceBlock(str(c[0]), tuple(c[1:]), self._span(meta))
+        return ast.TraceBlock(str(c[0]), tuple(c[1:]), self._span(meta), self._tok(c[0]))
 
     def answer_stmt(self, meta: Meta, c: list[Any]) -> ast.Answer:
         return ast.Answer(c[0].value, self._span(meta))
@@ -224,7 +225,7 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def op_spec(self, meta: Meta, c: list[Token]) -> ast.OpSpec:
         ops = tuple(str(t) for t in c[1:]) if len(c) > 1 else None
-        return ast.OpSpec(str(c[0]), ops, self._span(meta))
+        return ast.OpSpec(str(c[0]), ops, self._span(meta), tuple(self._tok(t) for t in c[1:]))
 
     def expert_decl(self, meta: Meta, c: list[Any]) -> ast.ExpertDecl:
         return ast.ExpertDecl(str(c[0]), tuple(c[1:]), self._span(meta))

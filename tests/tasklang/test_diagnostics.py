@@ -11,6 +11,7 @@ from tasklang.diagnostics import (
     Severity,
     Span,
     TaskError,
+    did_you_mean,
     error,
     render,
     render_all,
@@ -18,7 +19,7 @@ from tasklang.diagnostics import (
     warning,
 )
 
-from .helpers import write
+from .helpers import BROKEN, write
 
 SOURCE = "pattern p {\n    let x = int 1..y\n}\n"
 
@@ -95,7 +96,7 @@ def test_json() -> None:
     data = json.loads(to_json([d]))
     assert data == [{"file": "f.task", "line": 2, "col": 20, "end_line": 2, "end_col": 21,
                      "severity": "error", "code": "undefined-name", "message": "y",
-                     "notes": ["n"]}]
+                     "notes": ["n"], "help": []}]
 
 
 def test_task_error_carries_the_diagnostics() -> None:
@@ -167,3 +168,79 @@ def test_template_carets_in_concatenated_strings(tmp_path: Path) -> None:
     found = sorted(d.span.col for d in checked.diagnostics if d.code == "undefined-name")
     line = checked.sources[checked.diagnostics[0].span.file].splitlines()[2]
     assert [line[c - 1:].split("}")[0] + "}" for c in found] == ["{nope}", "{nope2}"]
+
+
+# ---------------------------------------------------------------- help and notes
+
+def test_did_you_mean_picks_the_closest_names() -> None:
+    assert did_you_mean("pricee", ["price", "qty"]) == "did you mean `price`?"
+    assert did_you_mean("Price", ["price"]) == "did you mean `price`?"
+    assert did_you_mean("tota", ["total", "totals", "qty"]) == "did you mean `total` or `totals`?"
+    assert did_you_mean("zzz", ["price", "qty"]) is None
+    assert did_you_mean("price", ["price"]) is None  # the name itself is no suggestion
+
+
+def test_help_renders_after_the_notes() -> None:
+    d = error("undefined-name", "y is not defined (yet)", Span("gsm.task", 2, 20, 2, 21),
+              "context", help="did you mean `x`?")
+    assert render(d, {"gsm.task": SOURCE}).splitlines()[-2:] == [
+        "     = note: context", "     = help: did you mean `x`?"]
+    assert json.loads(to_json([d]))[0]["help"] == ["did you mean `x`?"]
+    assert error("c", "m", Span.point("f"), help=[None, "h"]).helps == ("h",)
+
+
+def _by_line(path: Path) -> dict[int, list[Diagnostic]]:
+    out: dict[int, list[Diagnostic]] = {}
+    for d in api.check([str(path)]).diagnostics:
+        out.setdefault(d.span.line, []).append(d)
+    return out
+
+
+def test_misspelt_names_get_a_suggestion_under_the_name() -> None:
+    """broken/did_you_mean.task: each misspelling has its help line and its own caret."""
+    path = BROKEN / "did_you_mean.task"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    got = _by_line(path)
+
+    def one(line: int, code: str) -> Diagnostic:
+        (d,) = [d for d in got[line] if d.code == code]
+        return d
+
+    cases = [  # (line, code, underlined text, help)
+        (2, "unknown-op", "mull", "did you mean `mul`?"),
+        (3, "unknown-op", "consum", "did you mean `consume`?"),
+        (9, "undefined-vocab", "peple", "did you mean `people`?"),
+        (11, "unknown-generator", "arithmetc", "did you mean `arithmetic`?"),
+        (12, "undefined-name", "pricee", "did you mean `price`?"),
+        (14, "unknown-field", "{buyer.nmae}", "did you mean `name`?"),
+        (14, "bad-placeholder", "{price:mony}", "did you mean `money`?"),
+        (15, "undefined-expert", "entity_trak", "did you mean `entity_track`?"),
+        (24, "undefined-pattern", "misspelled", "did you mean `misspelt`?"),
+    ]
+    for line, code, text, help in cases:
+        d = one(line, code)
+        assert d.helps == (help,), (line, code, d.helps)
+        s = d.span
+        assert (s.line, s.end_line) == (line, line)
+        assert lines[line - 1][s.col - 1 : s.end_col - 1] == text, (code, s)
+
+
+def test_an_undefined_name_is_reported_once_per_pattern() -> None:
+    got = _by_line(BROKEN / "did_you_mean.task")
+    assert not any(d.code == "undefined-name" for d in got.get(13, []))
+    (d,) = [d for d in got[12] if d.code == "undefined-name"]
+    assert d.notes == ("pricee is also used at line 13:24",)
+
+
+def test_a_let_used_above_its_definition_says_where_it_is(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        pattern p {
+            let a = b + 1
+            let b = int 1..9
+            template "{a}"
+            answer "{a}"
+        }
+        """)
+    (d,) = [d for d in api.check([str(path)]).diagnostics if d.code == "undefined-name"]
+    assert d.notes == ("b is defined below, at line 3: a let can only use lets written above it",)
+    assert d.helps == ()
