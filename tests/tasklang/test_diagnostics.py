@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tasklang import api
 from tasklang.diagnostics import (
     Diagnostic,
@@ -244,3 +248,88 @@ def test_a_let_used_above_its_definition_says_where_it_is(tmp_path: Path) -> Non
     (d,) = [d for d in api.check([str(path)]).diagnostics if d.code == "undefined-name"]
     assert d.notes == ("b is defined below, at line 3: a let can only use lets written above it",)
     assert d.helps == ()
+
+
+# ---------------------------------------------------------------- syntax: openers and hints
+
+def _syntax(text: str) -> Diagnostic:
+    from tasklang.parser import parse_text
+
+    module, (d,) = parse_text(text, "x.task")
+    assert module is None and d.code == "syntax"
+    return d
+
+
+@pytest.mark.parametrize(("text", "line", "col", "message", "help"), [
+    # an unclosed `{`, `(` or string is reported where it opens, the closer first
+    ("pattern p {\n    let a = int 1..9\n    template \"{a}\"\n\npattern q {\n    answer \"x\"\n}\n",
+     1, 11, "unclosed '{' of pattern p", "add the closing '}'"),
+    ("pattern p {\n    trace e {\n        init a\n    template \"{a}\"\n}\n",
+     2, 13, "unclosed '{' of trace e", "add the closing '}'"),
+    ("pattern p {\n    let a = (1 + 2\n    template \"{a}\"\n}\n",
+     2, 13, "unclosed '('", "add the closing ')'"),
+    ("pattern p {\n    template \"abc\n}\n", 2, 14, "unterminated string", 'close it with `"`'),
+    # misspelt keywords and settings
+    ("pattern p {\n    templte \"x\"\n}\n", 2, 5, "unexpected 'templte'", "did you mean `template`?"),
+    ("pattern p {\n    requre 1 > 0\n}\n", 2, 5, "unexpected 'requre'", "did you mean `require`?"),
+    ("dataset d {\n    max_lenght 100\n}\n", 2, 5, "unexpected 'max_lenght'",
+     "did you mean `max_length`"),
+    # constructs of other languages
+    ("pattern p {\n    let a = int 1..9\n    let b = int(a / 2)\n    template \"{a}\"\n}\n",
+     3, 13, "int(...)", "use floor(x) or round(x), or keep x whole with `require is_int(x)`"),
+    ("pattern p {\n    let b = 1 if a > 3 else 2\n}\n", 2, 15, "unexpected 'if'",
+     "conditional expressions are written `if C then A else B`"),
+    ("pattern p {\n    if a > 3 {\n    }\n}\n", 2, 5, "unexpected 'if'", "there is no `if` statement"),
+    ("pattern p {\n    require a = 3\n}\n", 2, 15, "unexpected '='", "comparison is `==`"),
+    ("pattern p {\n    let a == 3\n}\n", 2, 12, "unexpected '='", "bound with one `=`"),
+    ("pattern p {\n    require a > 3 && a < 5\n}\n", 2, 19, "unexpected character '&'", "`and`"),
+    ("pattern p {\n    require a > 3 || a < 5\n}\n", 2, 19, "unexpected character '|'", "`or`"),
+    ("pattern p {\n    let a = int 1..9\n    a += 1\n}\n", 3, 5, "unexpected 'a'",
+     "a let is bound once"),
+    ("pattern p {\n    let x: int = 3\n}\n", 2, 10, "unexpected ':'", "no type annotation"),
+    ("pattern p {\n  trace e {\n    r = mul(a, 60)\n  }\n}\n", 3, 16, "unexpected '60'",
+     "init constants first"),
+])
+def test_syntax_errors_point_at_the_cause(text: str, line: int, col: int, message: str,
+                                          help: str) -> None:
+    d = _syntax(text)
+    assert (d.span.line, d.span.col) == (line, col), d.headline()
+    assert d.message.startswith(message), d.message
+    assert d.helps and help in d.helps[0], d.helps
+
+
+def test_closers_come_first_in_the_expected_list() -> None:
+    d = _syntax("pattern p {\n    let a = int 1..9\n    bogus\n}\n")
+    assert d.notes[0].startswith("expected '}', "), d.notes
+
+
+def test_floor_in_a_trace_says_what_trace_ops_are(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            template "{a}"
+            trace arithmetic {
+                init a
+                r = floor(a)
+                query r
+            }
+        }
+        """)
+    (d,) = api.check([str(path)]).diagnostics
+    assert (d.code, d.span.line, d.message) == ("bad-step", 6, "unknown op floor")
+    assert "trace ops are `name = op(args)` with registered ops" in d.helps[0]
+
+
+def test_one_op_typo_is_one_error() -> None:
+    diags = api.check([str(BROKEN / "one_error_per_mistake.task")]).diagnostics
+    assert [(d.span.line, d.code) for d in diags] == [(10, "bad-step"), (18, "undefined-name")]
+    assert diags[0].helps == ("did you mean `mul`?",)
+    assert diags[1].notes == ("pricee is also used at lines 19:16, 20:13",)
+
+
+@given(st.text(alphabet='pattern{}()"#\n let=a1.', max_size=60))
+def test_the_bracket_scan_never_raises(text: str) -> None:
+    from tasklang.parser import parse_text
+
+    _, diags = parse_text(text, "x.task")
+    assert all(d.span.line >= 1 and d.span.col >= 1 for d in diags)
