@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import ast
 from .budget import ByteUpperBound
-from .build import BuildResult, Progress, build_dataset, make_context
+from .build import BuildResult, Progress, build_dataset, make_context, sampled_checks
 from .checks import CheckResult, check_program, pattern_limits
 from .compiler import Example, Rejected, compile_pattern
 from .confine import LoadOptions
@@ -41,14 +41,26 @@ class Checked:
         return self.program.sources
 
 
-def check(paths: list[str], options: LoadOptions | None = None) -> Checked:
+def check(paths: list[str], options: LoadOptions | None = None, sample: bool = False
+          ) -> Checked:
     """Parse and check; every diagnostic of every file (syntax errors stop only their file).
-    `options`: the confinement of what the files name (root, allowed paths, network)."""
+    `options`: the confinement of what the files name (root, allowed paths, network).
+    `sample`: once the static checks pass, also run compile's sampled checks on each dataset
+    (build.sampled_checks: unsatisfiable, near-unsatisfiable, domain, token budget, raw
+    floats), so that `check` passes no file that `compile` would reject for those."""
     program, diags = load_program(paths, options)
     if any(d.code in ("missing-file", "no-task-files") for d in diags):
         return Checked(program, None, diags)
     result = check_program(program)
-    kept, allowed = apply_allows(diags + result.diagnostics, program.sources)
+    found = diags + result.diagnostics
+    if sample and not any(d.is_error for d in found):
+        seen: set[tuple[Span, str, str]] = set()
+        for ds in [ds for ds in program.datasets.values() if ds.span.file in set(program.roots)]:
+            for d in sampled_checks(program, result, ds):
+                if (d.span, d.code, d.message) not in seen:  # a pattern two datasets list
+                    seen.add((d.span, d.code, d.message))
+                    found.append(d)
+    kept, allowed = apply_allows(found, program.sources)
     return Checked(program, result, kept, allowed)
 
 

@@ -792,7 +792,7 @@ def _usable(t: ast.Template, split: str) -> bool:
 def _check_splits(ds: ast.Dataset, infos: dict[str, PatternInfo], diags: list[Diagnostic]) -> None:
     if not ds.splits:
         diags.append(error("no-splits", f"dataset {ds.name} declares no split", ds.span,
-                           "add e.g. `split train 1000` and `split val 200 held_out`"))
+                           help="add e.g. `split train 1000` and `split val 200 held_out`"))
     names = [s.name for s in ds.splits]
     for s in ds.splits:
         if names.count(s.name) > 1:
@@ -866,7 +866,8 @@ def _check_held_out(s: ast.SplitDecl, ds: ast.Dataset, info: PatternInfo,
             label = t.name or f"template at line {t.span.line}"
             diags.append(error("split-leak", f"{info.name}: {label} is used by held-out split "
                                f"{s.name} and by {', '.join(shared)}", t.span,
-                               f"mark it `for {s.name}` only, or drop held_out from {s.name}"))
+                               help=f"mark it `for {s.name}` only, or drop held_out from "
+                               f"{s.name}"))
 
 
 def _check_languages(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
