@@ -14,7 +14,7 @@ from .checks import CheckResult, check_program, pattern_limits
 from .compiler import Example, Rejected, compile_pattern
 from .confine import LoadOptions
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
-from .diagnostics import Diagnostic, Span, apply_allows, error
+from .diagnostics import Diagnostic, Span, apply_allows, did_you_mean, error
 from .files import staged_output
 from .limits import DEFAULT_LIMITS, LimitError
 from .program import Program, load_program
@@ -93,8 +93,9 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
     if only:
         unknown = sorted(set(only) - {d.name for d in datasets})
         if unknown:
-            checked.diagnostics.append(error("undefined-dataset", f"no dataset named "
-                                             f"{', '.join(unknown)}", Span.point(paths[0])))
+            checked.diagnostics.append(error(
+                "undefined-dataset", f"no dataset named {', '.join(unknown)}",
+                Span.point(paths[0]), help=did_you_mean(unknown[0], [d.name for d in datasets])))
             return checked, []
         datasets = [d for d in datasets if d.name in only]
     if not datasets:
@@ -140,7 +141,8 @@ def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0,
     if pattern is not None:
         if pattern not in program.patterns:
             checked.diagnostics.append(error("undefined-pattern", f"no pattern named {pattern}",
-                                             Span.point(paths[0])))
+                                             Span.point(paths[0]),
+                                             help=did_you_mean(pattern, names)))
             return checked, []
         names = [pattern]
     items = []

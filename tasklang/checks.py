@@ -484,10 +484,13 @@ _ISSUE_CODES = {
 
 
 def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: ExpertTable,
-                       diags: list[Diagnostic]) -> tuple[str | None, int]:
-    """Check one trace block; returns (query target, step count)."""
+                       diags: list[Diagnostic], declared: frozenset[str] = frozenset()
+                       ) -> tuple[str | None, int]:
+    """Check one trace block; returns (query target, step count). `declared`: the expert
+    declarations, valid or not (an invalid one is reported at its declaration, not again
+    as undefined in every block that names it)."""
     expert: Expert | None = table.get(block.expert)
-    if expert is None:
+    if expert is None and block.expert not in declared:
         diags.append(error("undefined-expert", f"no expert named {block.expert}",
                            block.name_span or block.span, f"known: {', '.join(sorted(table))}",
                            help=did_you_mean(block.expert, table)))
@@ -668,7 +671,7 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
     check_code(p, None if loaded is None else loaded.text, scope, diags)
     queries, counts = [], []
     for i, block in enumerate(p.traces):
-        query, count = _check_trace_block(block, i, scope, table, diags)
+        query, count = _check_trace_block(block, i, scope, table, diags, frozenset(program.experts))
         queries.append(query or "")
         counts.append(count)
     for name in sorted(_inited_lets(p, scope.vars)):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from runtime.sandbox import Case, CodeResult, SandboxLimits, record_cases, run_code
 
 from . import ast
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, did_you_mean, error
 from .expr import EvalError, Structure, compile_expr
 from .generators import GENERATORS, Generator
 from .limits import exceeded
@@ -131,13 +131,15 @@ def _check_tests(t: ast.Tests, fn: ast.Function | None, scope: Any,
     gen = GENERATORS.get(t.generator)
     if gen is None:
         diags.append(error("unknown-generator", f"no generator {t.generator}", t.span,
-                           f"known: {', '.join(sorted(GENERATORS))}"))
+                           f"known: {', '.join(sorted(GENERATORS))}",
+                           help=did_you_mean(t.generator, GENERATORS)))
         return
     for arg in t.kwargs:
         param = gen.params.get(arg.name)
         if param is None:
             diags.append(error("unknown-parameter", f"{t.generator} has no parameter {arg.name}",
-                               arg.span, f"parameters: {', '.join(gen.params)}"))
+                               arg.span, f"parameters: {', '.join(gen.params)}",
+                               help=did_you_mean(arg.name, gen.params)))
             continue
         bounds = [x for x in (arg.lo, arg.hi) if x is not None]
         for x in bounds:

@@ -449,14 +449,22 @@ def _in_trace(text: str, offset: int) -> bool:
     return start >= 0 and re.search(r"\btrace\s+\w+\s*$", text[:start]) is not None
 
 
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _code(line: str) -> str:
+    """A source line without its strings and comment (a template may say "if")."""
+    return _STRING.sub('""', line).split("#")[0]
+
+
 def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str | None:
     """A specific hint for a construct borrowed from another language (Python, C, Rust)."""
     start = text.rfind("\n", 0, offset) + 1
     end = text.find("\n", offset)
-    line = text[start : len(text) if end < 0 else end].split("#")[0]
+    line = _code(text[start : len(text) if end < 0 else end])
     before = text[start:offset]
     # The statement may end on the line above (the parser stops at the next keyword).
-    prev = text[text.rfind("\n", 0, max(0, start - 1)) + 1 : start].split("#")[0]
+    prev = _code(text[text.rfind("\n", 0, max(0, start - 1)) + 1 : start])
     if token in ("&", "|"):
         return f"write `{'and' if token == '&' else 'or'}` to combine conditions"
     if token == "!":
