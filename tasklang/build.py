@@ -727,9 +727,10 @@ def _accept(ctx: Context, split: str, index: int, first: Prepared | Failure,
             if current.limit is not None:
                 return current.limit
             top = current.reasons.most_common(1)[0]
+            compiled = next(p for p in ctx.patterns if p.name == current.pattern)
             return error("unsatisfiable", f"{current.pattern}: {MAX_TRIES} samples in a row "
                          f"were rejected while building {split} #{index}; most by `{top[0]}`",
-                         _pattern_span(ctx, current.pattern))
+                         compiled.reason_span(top[0]) or _pattern_span(ctx, current.pattern))
         clash = registry.clash(split, current.pkey, current.qkey)
         if clash is None:
             registry.add(split, current.pkey, current.qkey)

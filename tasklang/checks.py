@@ -531,19 +531,33 @@ def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: 
         diags.append(error("query-not-last", "the query must be the last step",
                            spans[queries[-1]]))
     trace = Trace.model_construct(expert=block.expert, steps=tuple(steps))
-    for issue in check_static(trace, expert, None):
+    issues = check_static(trace, expert, None)
+    # A name read before it is defined (often a typo) cuts the chain to the query: the
+    # steps above it are not dead, only unconnected until the name is fixed.
+    unconnected = bad_steps or any(i.code == ErrorKind.UNDEFINED_VAR.value for i in issues)
+    for issue in issues:
         code = _ISSUE_CODES.get(issue.code, issue.code)
         if bad_query and code == "missing-query":
             continue
-        if bad_steps and code == "dead-step":
+        if unconnected and code == "dead-step":
             continue
         if code == "undefined-var" and set(steps[issue.step].reads()) & broken:
             continue
-        diags.append(error(code, issue.message, spans[min(issue.step, len(spans) - 1)]))
+        help = _undefined_var_help(steps, issue.step) if code == "undefined-var" else None
+        diags.append(error(code, issue.message, spans[min(issue.step, len(spans) - 1)],
+                           help=help))
     if index > 0:
         _check_reads_prev(block, diags)
     query = steps[queries[0]].var if queries else None  # type: ignore[attr-defined]
     return query, len(steps)
+
+
+def _undefined_var_help(steps: list[Step], at: int) -> str | None:
+    """The trace names closest to the one step `at` reads before any step defines it."""
+    before = {d for s in steps[:at] if (d := s.defines()) is not None}
+    missing = [n for n in steps[at].reads() if n not in before]
+    names = {d for s in steps if (d := s.defines()) is not None}
+    return did_you_mean(missing[0], names) if missing else None
 
 
 def _step_help(stmt: ast.TStmt) -> str | None:

@@ -323,10 +323,11 @@ def test_floor_in_a_trace_says_what_trace_ops_are(tmp_path: Path) -> None:
 def test_one_op_typo_is_one_error() -> None:
     diags = api.check([str(BROKEN / "one_error_per_mistake.task")]).diagnostics
     assert sorted((d.span.line, d.code) for d in diags) == [
-        (10, "bad-step"), (18, "undefined-name"), (26, "unknown-op")]
+        (10, "bad-step"), (18, "undefined-name"), (26, "unknown-op"), (45, "undefined-var")]
     by_code = {d.code: d for d in diags}
     assert by_code["bad-step"].helps == ("did you mean `mul`?",)
     assert by_code["undefined-name"].notes == ("pricee is also used at lines 19:16, 20:13",)
+    assert by_code["undefined-var"].helps == ("did you mean `result`?",)
 
 
 @given(st.text(alphabet='pattern{}()"#\n let=a1.', max_size=60))
