@@ -649,11 +649,16 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
     diags: list[Diagnostic] = []
     later = {let.name: let.span for let in reversed(p.lets)}  # first definition wins
     scope = _Scope({}, diags, limits, later=later)
+    source = program.sources.get(p.span.file)
     for let in p.lets:
         if let.name in RESERVED_NAMES:
-            diags.append(error("reserved-name", f"{let.name} is reserved", let.span))
+            diags.append(error("reserved-name", f"{let.name} is reserved",
+                               _name_span(let.span, let.name, source)))
         if let.name in scope.vars:
-            diags.append(error("duplicate-name", f"{let.name} is defined twice", let.span))
+            first = scope.vars[let.name].span
+            diags.append(error("duplicate-name", f"{let.name} is defined twice",
+                               _name_span(let.span, let.name, source),
+                               f"first defined at line {first.line}"))
             continue
         scope.vars[let.name] = _let_info(let, scope, program)
         later.pop(let.name, None)
@@ -695,12 +700,25 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
                                    f"this template never shows it", t.span,
                                    "the model can only copy values the question states"))
     for name, var in scope.vars.items():
-        if name not in scope.used:
-            diags.append(warning("unused-var", f"{name} is never used", var.span))
+        if name not in scope.used and name not in RESERVED_NAMES:  # reserved: one error
+            diags.append(warning("unused-var", f"{name} is never used",
+                                 _name_span(var.span, name, source)))
     experts = tuple(b.expert for b in p.traces)
     info = PatternInfo(p.name, experts, tuple(queries), tuple(counts), templates, scope.vars,
                        ok=not any(d.is_error for d in diags))
     return diags, info
+
+
+def _name_span(stmt: Span, name: str, source: str | None) -> Span:
+    """The name a `let NAME = ...` statement declares, found on its first line (the
+    statement's span when the source is not at hand)."""
+    lines = source_lines(source) if source is not None else ()
+    if not 1 <= stmt.line <= len(lines):
+        return stmt
+    m = re.compile(rf"\blet\s+({re.escape(name)})\b").match(lines[stmt.line - 1], stmt.col - 1)
+    if m is None:
+        return stmt
+    return Span(stmt.file, stmt.line, m.start(1) + 1, stmt.line, m.end(1) + 1)
 
 
 def _check_answer_kind(p: ast.Pattern, diags: list[Diagnostic]) -> None:

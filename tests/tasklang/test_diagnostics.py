@@ -336,3 +336,20 @@ def test_the_bracket_scan_never_raises(text: str) -> None:
 
     _, diags = parse_text(text, "x.task")
     assert all(d.span.line >= 1 and d.span.col >= 1 for d in diags)
+
+
+def test_let_diagnostics_point_at_the_name(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            let a = int 1..9
+            let unused_one = 3
+            template "{a}"
+            answer "{a}"
+        }
+        """)
+    diags = {d.code: d for d in api.check([str(path)]).diagnostics}
+    dup, unused = diags["duplicate-name"].span, diags["unused-var"].span
+    assert (dup.line, dup.col, dup.end_col) == (3, 9, 10)
+    assert diags["duplicate-name"].notes == ("first defined at line 2",)
+    assert (unused.line, unused.col, unused.end_col) == (4, 9, 19)
