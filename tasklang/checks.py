@@ -96,11 +96,10 @@ class _Undefined:
 
 # Functions of other languages, with what this one offers instead.
 _FOREIGN_FUNCTIONS = {
-    "int": "use floor(x) or round(x), or keep x whole with `require is_int(x)`",
     "float": "numbers are exact: x needs no conversion (format it with {x:plain})",
     "str": "templates show any value: write {x} in the template",
     "len": "a list's size is not a value here: count with a let",
-    "sqrt": "write x ** (1/2) only when it is exact, or choose the root and square it",
+    "sqrt": "draw the root and square it: `let r = int 2..9` then `let n = r * r`",
 }
 
 
@@ -122,7 +121,8 @@ class _Scope:
         if first is not None:
             spans = seen.others.setdefault(name, [])
             spans.append(span)
-            where = ", ".join(f"{s.line}:{s.col}" for s in spans)
+            where = ", ".join(f"{s.line}:{s.col}" for s in spans[:5])
+            where += f" and {len(spans) - 5} more" if len(spans) > 5 else ""
             also = f"{name} is also used at {'line' if len(spans) == 1 else 'lines'} {where}"
             self.diags[first] = replace(self.diags[first], notes=(*seen.notes[name], also))
             return

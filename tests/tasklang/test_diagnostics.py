@@ -353,3 +353,12 @@ def test_let_diagnostics_point_at_the_name(tmp_path: Path) -> None:
     assert (dup.line, dup.col, dup.end_col) == (3, 9, 10)
     assert diags["duplicate-name"].notes == ("first defined at line 2",)
     assert (unused.line, unused.col, unused.end_col) == (4, 9, 19)
+
+
+@given(st.text(alphabet="abcde_", min_size=1, max_size=8),
+       st.lists(st.text(alphabet="abcde_", min_size=1, max_size=8), max_size=8))
+def test_did_you_mean_suggests_only_candidates(name: str, candidates: list[str]) -> None:
+    got = did_you_mean(name, candidates)
+    if got is not None:
+        shown = got.removeprefix("did you mean ").removesuffix("?").replace(" or ", ", ")
+        assert {s.strip("`") for s in shown.split(", ")} <= set(candidates) - {name}
