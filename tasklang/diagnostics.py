@@ -88,6 +88,9 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
     if not close:
         return None
+    # Only the near-best: `max_lenght` is `max_length`, not also `max_places`.
+    ratio = {c: difflib.SequenceMatcher(None, name.lower(), c).ratio() for c in close}
+    close = [c for c in close if ratio[c] >= ratio[close[0]] - 0.1]
     shown = [f"`{by_lower[c]}`" for c in close]
     return "did you mean " + (shown[0] if len(shown) == 1
                               else ", ".join(shown[:-1]) + " or " + shown[-1]) + "?"

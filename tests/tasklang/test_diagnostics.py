@@ -273,7 +273,7 @@ def _syntax(text: str) -> Diagnostic:
     ("pattern p {\n    templte \"x\"\n}\n", 2, 5, "unexpected 'templte'", "did you mean `template`?"),
     ("pattern p {\n    requre 1 > 0\n}\n", 2, 5, "unexpected 'requre'", "did you mean `require`?"),
     ("dataset d {\n    max_lenght 100\n}\n", 2, 5, "unexpected 'max_lenght'",
-     "did you mean `max_length`"),
+     "did you mean `max_length`?"),
     # constructs of other languages
     ("pattern p {\n    let a = int 1..9\n    let b = int(a / 2)\n    template \"{a}\"\n}\n",
      3, 13, "int(...)", "use floor(x) or round(x), or keep x whole with `require is_int(x)`"),
