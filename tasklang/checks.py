@@ -793,7 +793,8 @@ def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
             diags.append(bad)
     fmt = setting(ds, "format")
     if fmt is not None and fmt.value not in ("chat",):
-        diags.append(error("bad-setting", f"unknown format {fmt.value!r} (known: chat)", fmt.span))
+        diags.append(error("bad-setting", f"unknown format {fmt.value!r} (known: chat)", fmt.span,
+                           help=did_you_mean(str(fmt.value), ["chat"])))
     # Where the tokenizer comes from (a confined path, or a hub id when the network is
     # allowed) is checked by the loader, which knows the confinement: program._Loader.
 
@@ -1020,4 +1021,27 @@ def check_program(program: Program) -> CheckResult:
         infos[p.name] = info
     for ds in program.datasets.values():
         diags += check_dataset(ds, infos, table)
+    diags += _check_template_splits(program)
     return CheckResult(diags, infos, table)
+
+
+def _check_template_splits(program: Program) -> list[Diagnostic]:
+    """`template for trian`: a split that no dataset listing the pattern declares makes the
+    template unused, which is almost always a typo (patterns no dataset lists are skipped)."""
+    splits: dict[str, set[str]] = {}
+    for ds in program.datasets.values():
+        for w in ds.patterns:
+            splits.setdefault(w.pattern, set()).update(s.name for s in ds.splits)
+    diags = []
+    for p in program.patterns.values():
+        known = splits.get(p.name)
+        if not known:
+            continue
+        for t in p.templates:
+            for name in t.splits:
+                if name not in known:
+                    diags.append(warning("unknown-split", f"no dataset listing {p.name} has a "
+                                         f"split {name}: this template is never used", t.span,
+                                         f"splits: {', '.join(sorted(known))}",
+                                         help=did_you_mean(name, known)))
+    return diags

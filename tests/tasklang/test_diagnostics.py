@@ -219,7 +219,9 @@ def test_misspelt_names_get_a_suggestion_under_the_name() -> None:
         (14, "unknown-field", "{buyer.nmae}", "did you mean `name`?"),
         (14, "bad-placeholder", "{price:mony}", "did you mean `money`?"),
         (15, "undefined-expert", "entity_trak", "did you mean `entity_track`?"),
-        (24, "undefined-pattern", "misspelled", "did you mean `misspelt`?"),
+        (25, "unknown-split", 'template for trian "{a}"', "did you mean `train`?"),
+        (31, "undefined-pattern", "misspelled", "did you mean `misspelt`?"),
+        (33, "bad-setting", 'format "chatt"', "did you mean `chat`?"),
     ]
     for line, code, text, help in cases:
         d = one(line, code)
