@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from . import ast
 from .budget import ByteUpperBound
-from .build import BuildResult, Progress, build_dataset, make_context
+from .build import BuildResult, Progress, build_dataset, make_context, sampled_checks
 from .checks import CheckResult, check_program, pattern_constants, pattern_limits
 from .compiler import Example, Rejected, compile_pattern
 from .confine import LoadOptions
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
-from .diagnostics import Diagnostic, Span, apply_allows, error
+from .diagnostics import Diagnostic, Span, apply_allows, did_you_mean, error
 from .files import staged_output
 from .limits import DEFAULT_LIMITS, LimitError
 from .program import Program, load_program
@@ -41,14 +41,26 @@ class Checked:
         return self.program.sources
 
 
-def check(paths: list[str], options: LoadOptions | None = None) -> Checked:
+def check(paths: list[str], options: LoadOptions | None = None, sample: bool = False
+          ) -> Checked:
     """Parse and check; every diagnostic of every file (syntax errors stop only their file).
-    `options`: the confinement of what the files name (root, allowed paths, network)."""
+    `options`: the confinement of what the files name (root, allowed paths, network).
+    `sample`: once the static checks pass, also run compile's sampled checks on each dataset
+    (build.sampled_checks: unsatisfiable, near-unsatisfiable, domain, token budget, raw
+    floats), so that `check` passes no file that `compile` would reject for those."""
     program, diags = load_program(paths, options)
     if any(d.code in ("missing-file", "no-task-files") for d in diags):
         return Checked(program, None, diags)
     result = check_program(program)
-    kept, allowed = apply_allows(diags + result.diagnostics, program.sources)
+    found = diags + result.diagnostics
+    if sample and not any(d.is_error for d in found):
+        seen: set[tuple[Span, str, str]] = set()
+        for ds in [ds for ds in program.datasets.values() if ds.span.file in set(program.roots)]:
+            for d in sampled_checks(program, result, ds):
+                if (d.span, d.code, d.message) not in seen:  # a pattern two datasets list
+                    seen.add((d.span, d.code, d.message))
+                    found.append(d)
+    kept, allowed = apply_allows(found, program.sources)
     return Checked(program, result, kept, allowed)
 
 
@@ -81,8 +93,9 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
     if only:
         unknown = sorted(set(only) - {d.name for d in datasets})
         if unknown:
-            checked.diagnostics.append(error("undefined-dataset", f"no dataset named "
-                                             f"{', '.join(unknown)}", Span.point(paths[0])))
+            checked.diagnostics.append(error(
+                "undefined-dataset", f"no dataset named {', '.join(unknown)}",
+                Span.point(paths[0]), help=did_you_mean(unknown[0], [d.name for d in datasets])))
             return checked, []
         datasets = [d for d in datasets if d.name in only]
     if not datasets:
@@ -130,7 +143,8 @@ def preview(paths: list[str], pattern: str | None, n: int, seed: int = 0,
     elif pattern is not None:
         if pattern not in program.patterns:
             checked.diagnostics.append(error("undefined-pattern", f"no pattern named {pattern}",
-                                             Span.point(paths[0])))
+                                             Span.point(paths[0]),
+                                             help=did_you_mean(pattern, names)))
             return checked, []
         names = [pattern]
     items = []

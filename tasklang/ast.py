@@ -40,6 +40,7 @@ class Call:
     fn: str
     args: tuple[Expr, ...]
     span: Span
+    name_span: Span | None = None  # the function's name alone (for carets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class Pick:
     max_tokens: int | None
     distinct_from: tuple[str, ...]
     span: Span
+    vocab_span: Span | None = None  # the vocab's name alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,7 @@ class Generate:
     generator: str
     kwargs: tuple[tuple[str, Expr], ...]
     span: Span
+    name_span: Span | None = None  # the generator's name alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +217,7 @@ class TraceBlock:
     expert: str
     steps: tuple[TStmt, ...]
     span: Span
+    name_span: Span | None = None  # the expert's name alone: `trace NAME {`
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +352,7 @@ class OpSpec:
     name: str
     compute_ops: tuple[str, ...] | None  # compute(add, sub) lists its compute ops
     span: Span
+    op_spans: tuple[Span, ...] = ()  # each compute op's name alone
 
 
 @dataclass(frozen=True, slots=True)

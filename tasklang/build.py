@@ -16,7 +16,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -411,11 +411,15 @@ def _let_domain(s: ast.Sampler, program: Program) -> int | None:
     return None
 
 
-def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnostic]:
+def preflight(ctx: Context, program: Program, ds: ast.Dataset,
+              keep: list[Example] | None = None) -> list[Diagnostic]:
     """Measure each pattern's rejection rate and check its domain against the request.
 
     Runs before any split is ordered: it needs only the counts per pattern, so an
-    unsatisfiable pattern is reported before anything the size of a split is allocated."""
+    unsatisfiable pattern is reported before anything the size of a split is allocated.
+    A pattern rejected by one statement more than any other is reported at that statement
+    (the `require`, let or template), with the dataset line as a note. `keep` collects the
+    accepted samples (sampled_checks measures them)."""
     diags = []
     by_name = {w.pattern: w for w in ds.patterns}
     totals = {name: 0 for name, _ in ctx.weights}
@@ -424,7 +428,7 @@ def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnosti
             totals[name] += n
     for pattern in ctx.patterns:
         w = by_name[pattern.name]
-        sampled = _preflight_samples(ctx, pattern, w)
+        sampled = _preflight_samples(ctx, pattern, w, keep)
         if isinstance(sampled, Diagnostic):
             diags.append(sampled)
             continue
@@ -437,21 +441,35 @@ def preflight(ctx: Context, program: Program, ds: ast.Dataset) -> list[Diagnosti
             continue
         rate = 1 - accepted / PREFLIGHT
         top = reasons.most_common(1)[0] if reasons else ("", 0)
+        span, listed = _rejection_span(pattern, top[0], ds, w)
         if accepted == 0:
             diags.append(error("unsatisfiable", f"{pattern.name}: every one of {PREFLIGHT} samples "
-                               f"was rejected; most by `{top[0]}` ({top[1]} times)", w.span,
-                               *[f"{r}: {n}" for r, n in reasons.most_common(4)]))
+                               f"was rejected; most by `{top[0]}` ({top[1]} times)", span,
+                               *[f"{r}: {n}" for r, n in reasons.most_common(4)], *listed))
             continue
         if rate > ctx.settings.max_reject_rate:
             diags.append(error("near-unsatisfiable", f"{pattern.name}: {rate:.1%} of samples "
                                f"rejected (limit {float(ctx.settings.max_reject_rate):.0%}); "
-                               f"most by `{top[0]}`", w.span,
-                               *[f"{r}: {n}" for r, n in reasons.most_common(4)]))
+                               f"most by `{top[0]}`", span,
+                               *[f"{r}: {n}" for r, n in reasons.most_common(4)], *listed,
+                               help=f"derive values that meet `{top[0]}` instead of drawing "
+                               "and rejecting them, or raise max_reject_rate"))
         diags += _domain_check(pattern, program, ds, totals[pattern.name], 1 - rate, seen, w)
     return diags
 
 
-def _preflight_samples(ctx: Context, pattern: CompiledPattern, w: ast.Weighted
+def _rejection_span(pattern: CompiledPattern, reason: str, ds: ast.Dataset, w: ast.Weighted
+                    ) -> tuple[Span, tuple[str, ...]]:
+    """Where a rejection is reported: the statement that rejects most, with a note on the
+    dataset line listing the pattern; the dataset line itself when no statement is named."""
+    at = pattern.reason_span(reason) if reason else None
+    if at is None:
+        return w.span, ()
+    return at, (f"dataset {ds.name} lists {pattern.name} at {w.span.file}:{w.span.line}",)
+
+
+def _preflight_samples(ctx: Context, pattern: CompiledPattern, w: ast.Weighted,
+                       keep: list[Example] | None = None
                        ) -> tuple[int, Counter[str], int] | Diagnostic:
     """(accepted, rejection reasons, distinct payloads) of PREFLIGHT samples, or the
     diagnostic of a limit: a value too large, or more than the preflight time."""
@@ -469,8 +487,10 @@ def _preflight_samples(ctx: Context, pattern: CompiledPattern, w: ast.Weighted
                             "smaller values or simpler constraints")
         try:
             env = pattern.sample_payload(rng)
-            pattern.realize(env, pattern.templates[rng.below(len(pattern.templates))])
+            example = pattern.realize(env, pattern.templates[rng.below(len(pattern.templates))])
             accepted += 1
+            if keep is not None:
+                keep.append(example)
             seen.add(tuple(sorted(pattern.payload(env))))  # the visible payload
         except Rejected as r:
             reasons[r.reason] += 1
@@ -565,17 +585,12 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
                   benchmarks: Sequence[Benchmark] = ()) -> BuildResult:
     """Build `ds` into `staging/<name>/` (out_dir of the result when it passed; the caller
     switches it into place). A failed build removes its folder."""
-    base = Path(ds.span.file).parent
     index, bench_diags = _benchmark_index(ds, benchmarks, program.confinement)
     if any(d.is_error for d in bench_diags):
         return BuildResult(ds.name, None, bench_diags)
-    settings_probe = setting(ds, "tokenizer")
-    try:
-        counter = make_counter(settings_probe.value if settings_probe else None, base,  # type: ignore[arg-type]
-                               program.confinement)
-    except TokenizerLoadError as err:
-        span = settings_probe.span if settings_probe else ds.span
-        return BuildResult(ds.name, None, [error("missing-tokenizer", str(err), span)])
+    counter = _counter(program, ds)
+    if isinstance(counter, Diagnostic):
+        return BuildResult(ds.name, None, [counter])
     ctx = make_context(program, checked, ds, counter, ordered=False)
     ctx.decontam = index
     diags = bench_diags + preflight(ctx, program, ds)
@@ -595,6 +610,46 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _counter(program: Program, ds: ast.Dataset) -> TokenCounter | Diagnostic:
+    """The dataset's token counter, or the missing-tokenizer error."""
+    probe = setting(ds, "tokenizer")
+    try:
+        return make_counter(probe.value if probe else None, Path(ds.span.file).parent,  # type: ignore[arg-type]
+                            program.confinement)
+    except TokenizerLoadError as err:
+        return error("missing-tokenizer", str(err), probe.span if probe else ds.span)
+
+
+def sampled_checks(program: Program, checked: CheckResult, ds: ast.Dataset) -> list[Diagnostic]:
+    """What `tasklang check` adds to the static checks, for one dataset: the preflight
+    compile runs (unsatisfiable, near-unsatisfiable, domain size), then the token budget
+    and raw floats over the preflight's accepted samples, by the same rules compile applies
+    to every example it writes. Nothing is ordered or written."""
+    counter = _counter(program, ds)
+    if isinstance(counter, Diagnostic):
+        return [counter]
+    ctx = make_context(program, checked, ds, counter, ordered=False)
+    kept: list[Example] = []
+    diags = preflight(ctx, program, ds, kept)
+    if not kept or not ctx.splits:
+        return diags
+    budget = BudgetCheck(ctx.settings, counter.description)
+    raw_floats: Counter[str] = Counter()
+    split = ctx.splits[0].name
+    for start in range(0, len(kept), 256):
+        batch = list(enumerate(kept[start:start + 256], start))
+        for p in prepare(ctx, split, batch):
+            budget.check(p, p.template_id)  # a template names the culprit; an index would not
+            for r in p.raw_floats:
+                raw_floats[f"{p.pattern}: {r}"] += 1
+    sampled = f"measured on {len(kept)} preflight samples; compile measures every example"
+    if budget.violations:
+        d = _budget_error(budget, ds)  # offenders are templates here: each named once
+        diags.append(replace(d, notes=(*dict.fromkeys(d.notes), sampled)))
+    diags += [replace(d, notes=(*d.notes, sampled)) for d in _raw_float_warnings(raw_floats, ds)]
+    return diags
 
 
 def _benchmark_index(ds: ast.Dataset, given: Sequence[Benchmark], confinement: Confinement | None
@@ -692,9 +747,10 @@ def _accept(ctx: Context, split: str, index: int, first: Prepared | Failure,
             if current.limit is not None:
                 return current.limit
             top = current.reasons.most_common(1)[0]
+            compiled = next(p for p in ctx.patterns if p.name == current.pattern)
             return error("unsatisfiable", f"{current.pattern}: {MAX_TRIES} samples in a row "
                          f"were rejected while building {split} #{index}; most by `{top[0]}`",
-                         _pattern_span(ctx, current.pattern))
+                         compiled.reason_span(top[0]) or _pattern_span(ctx, current.pattern))
         clash = registry.clash(split, current.pkey, current.qkey)
         if clash is None:
             registry.add(split, current.pkey, current.qkey)

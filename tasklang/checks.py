@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -25,7 +25,7 @@ from runtime.trace import Trace
 
 from . import ast
 from .code_answers import check_code
-from .diagnostics import Diagnostic, Span, error, source_lines, warning
+from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
 from .expr import FUNCTIONS
 from .formats import NUMBER_FORMATS, parse_template
 from .generators import GENERATORS
@@ -85,14 +85,59 @@ _TEMPLATED_SEGMENT = re.compile(r"\{([^{}]*)\}")
 # ---------------------------------------------------------------- expressions
 
 
+class _Undefined:
+    """One error per undefined name per pattern: its other uses become a note on the first
+    (a misspelt let used five times is one mistake, not five)."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, int] = {}  # name -> index of its error in the diagnostics
+        self.notes: dict[str, tuple[str, ...]] = {}  # name -> the first error's own notes
+        self.others: dict[str, list[Span]] = {}
+
+
+# Functions of other languages, with what this one offers instead.
+_FOREIGN_FUNCTIONS = {
+    "float": "numbers are exact: x needs no conversion (format it with {x:plain})",
+    "str": "templates show any value: write {x} in the template",
+    "len": "a list's size is not a value here: count with a let",
+    "sqrt": "draw the root and square it: `let r = int 2..9` then `let n = r * r`",
+}
+
+
 class _Scope:
     def __init__(self, vars: dict[str, VarInfo], diags: list[Diagnostic],
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, undefined: _Undefined | None = None,
+                 later: dict[str, Span] | None = None) -> None:
         self.vars = vars
         self.diags = diags
         self.used: set[str] = set()
         self.limits = limits
         self.hidden: set[str] = set()  # `let hidden` names: refused in question templates
+        self.undefined_names = undefined or _Undefined()
+        self.later = later or {}  # lets written below the current one (name -> span)
+
+    def undefined(self, name: str, message: str, span: Span) -> None:
+        """Report an undefined name once per pattern, with the closest defined names."""
+        seen = self.undefined_names
+        first = seen.first.get(name)
+        if first is not None:
+            spans = seen.others.setdefault(name, [])
+            spans.append(span)
+            where = ", ".join(f"{s.line}:{s.col}" for s in spans[:5])
+            where += f" and {len(spans) - 5} more" if len(spans) > 5 else ""
+            also = f"{name} is also used at {'line' if len(spans) == 1 else 'lines'} {where}"
+            self.diags[first] = replace(self.diags[first], notes=(*seen.notes[name], also))
+            return
+        later = self.later.get(name)
+        close = None if later else did_you_mean(name, self.vars)
+        notes: tuple[str, ...] = ()
+        if later is not None:
+            notes = (f"{name} is defined below, at line {later.line}: a let can only use "
+                     "lets written above it",)
+        elif close is None:
+            notes = ("a let can only use lets written above it",)
+        seen.first[name], seen.notes[name] = len(self.diags), notes
+        self.diags.append(error("undefined-name", message, span, *notes, help=close))
 
     def infer(self, e: ast.Expr) -> Ty:
         if isinstance(e, ast.Num):
@@ -157,8 +202,13 @@ class _Scope:
     def _call(self, e: ast.Call) -> Ty:
         spec = FUNCTIONS.get(e.fn)
         if spec is None:
-            self.diags.append(error("unknown-function", f"unknown function {e.fn}()", e.span,
-                                    f"known: {', '.join(sorted(FUNCTIONS))}"))
+            for a in e.args:
+                self.infer(a)
+            self.diags.append(error("unknown-function", f"unknown function {e.fn}()",
+                                    e.name_span or e.span,
+                                    f"known: {', '.join(sorted(FUNCTIONS))}",
+                                    help=_FOREIGN_FUNCTIONS.get(e.fn)
+                                    or did_you_mean(e.fn, FUNCTIONS)))
             return Ty.UNKNOWN
         lo, hi, _ = spec
         if not lo <= len(e.args) <= hi:
@@ -174,8 +224,7 @@ class _Scope:
     def _ref(self, e: ast.Ref) -> Ty:
         info = self.vars.get(e.name)
         if info is None:
-            self.diags.append(error("undefined-name", f"{e.name} is not defined (yet)", e.span,
-                                    "a let can only use lets written above it"))
+            self.undefined(e.name, f"{e.name} is not defined (yet)", e.span)
             return Ty.UNKNOWN
         self.used.add(e.name)
         if len(e.parts) == 1:
@@ -192,7 +241,9 @@ class _Scope:
         if len(fields) > 1 or fields[0] not in info.fields:
             self.diags.append(error("unknown-field", f"{info.name} has no field "
                                     f"{'.'.join(fields)!r}", span,
-                                    f"fields: {', '.join(info.fields)}"))
+                                    f"fields: {', '.join(info.fields)}",
+                                    help=did_you_mean(fields[0], info.fields)
+                                    if len(fields) == 1 else None))
             return Ty.UNKNOWN
         if info.ty is Ty.STRUCT and fields[0] in ("value", "operators"):
             return Ty.NUMBER
@@ -285,13 +336,16 @@ def _pick_info(let: ast.Let, s: ast.Pick, scope: _Scope, program: Program) -> Va
     vocab = program.vocabs.get(s.vocab)
     if vocab is None:
         if s.vocab not in program.vocab_decls:
-            scope.diags.append(error("undefined-vocab", f"no vocab named {s.vocab}", s.span,
-                                     f'declare it: vocab {s.vocab} from "{s.vocab}"'))
+            close = did_you_mean(s.vocab, {*program.vocabs, *program.vocab_decls})
+            scope.diags.append(error("undefined-vocab", f"no vocab named {s.vocab}",
+                                     s.vocab_span or s.span,
+                                     help=close or f'declare it: vocab {s.vocab} from '
+                                     f'"{s.vocab}"'))
         return VarInfo(let.name, Ty.UNKNOWN, let.span)
     for other in s.distinct_from:
         info = scope.vars.get(other)
         if info is None:
-            scope.diags.append(error("undefined-name", f"{other} is not defined (yet)", s.span))
+            scope.undefined(other, f"{other} is not defined (yet)", s.span)
         else:
             scope.used.add(other)
             if info.ty not in (Ty.RECORD, Ty.UNKNOWN):  # a number is never equal to an entry
@@ -305,14 +359,17 @@ def _pick_info(let: ast.Let, s: ast.Pick, scope: _Scope, program: Program) -> Va
 def _generate_info(let: ast.Let, s: ast.Generate, scope: _Scope) -> VarInfo:
     gen = GENERATORS.get(s.generator)
     if gen is None:
-        scope.diags.append(error("unknown-generator", f"no generator {s.generator}", s.span,
-                                 f"known: {', '.join(sorted(GENERATORS))}"))
+        scope.diags.append(error("unknown-generator", f"no generator {s.generator}",
+                                 s.name_span or s.span,
+                                 f"known: {', '.join(sorted(GENERATORS))}",
+                                 help=did_you_mean(s.generator, GENERATORS)))
         return VarInfo(let.name, Ty.UNKNOWN, let.span)
     for key, value in s.kwargs:
         param = gen.params.get(key)
         if param is None:
             scope.diags.append(error("unknown-parameter", f"{s.generator} has no parameter {key}",
-                                     value.span, f"parameters: {', '.join(gen.params)}"))
+                                     value.span, f"parameters: {', '.join(gen.params)}",
+                                     help=did_you_mean(key, gen.params)))
             continue
         scope._numeric(value, (value,), key)
         const = _const(value)
@@ -342,14 +399,18 @@ def _raw_col(statement: str, offset: int) -> int | None:
     return None
 
 
-def _template_col(t: ast.Template, offset: int, source: str | None = None) -> Span:
-    """Position of a template offset (exact for one-line statements)."""
+def _template_col(t: ast.Template, offset: int, source: str | None = None,
+                  width: int = 1) -> Span:
+    """Position of a template offset (exact for one-line statements); `width` characters
+    of the text are underlined when they sit on the line unescaped (a placeholder)."""
     s = t.span
     lines = source_lines(source) if source is not None else ()
     if s.line == s.end_line and 1 <= s.line <= len(lines):
-        raw = _raw_col(lines[s.line - 1][s.col - 1 : s.end_col - 1], offset)
+        statement = lines[s.line - 1][s.col - 1 : s.end_col - 1]
+        raw = _raw_col(statement, offset)
         if raw is not None:
-            return Span(s.file, s.line, s.col + raw, s.line, s.col + raw + 1)
+            wide = width if t.text[offset:offset + width] == statement[raw:raw + width] else 1
+            return Span(s.file, s.line, s.col + raw, s.line, s.col + raw + wide)
     text_start = s.end_col - len(t.text) - 1  # the string usually closes the statement
     if s.line == s.end_line and text_start > 0:
         col = text_start + offset
@@ -360,18 +421,20 @@ def _template_col(t: ast.Template, offset: int, source: str | None = None) -> Sp
 def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
                     what: str = "template", source: str | None = None) -> set[str]:
     parsed = parse_template(t.text)
-    for offset, message in parsed.problems:
-        diags.append(error("bad-placeholder", message, _template_col(t, offset, source)))
+    for offset, message, help in parsed.problems:
+        close = t.text.find("}", offset) if message.startswith(("bad", "unknown")) else -1
+        width = close + 1 - offset if close > offset else 1
+        diags.append(error("bad-placeholder", message, _template_col(t, offset, source, width),
+                           help=help))
     names = set()
     for ph in parsed.placeholders:
-        span = _template_col(t, ph.offset, source)
+        span = _template_col(t, ph.offset, source, len(ph.raw) + 2)
         if ph.path[0] == "answer" and what == "template":
             diags.append(error("answer-in-question", "the question may not show the answer", span))
             continue
         info = scope.vars.get(ph.path[0])
         if info is None:  # `{answer}` in the answer itself included: it has no value yet
-            diags.append(error("undefined-name", f"{{{ph.raw}}}: {ph.path[0]} is not defined",
-                               span))
+            scope.undefined(ph.path[0], f"{{{ph.raw}}}: {ph.path[0]} is not defined", span)
             continue
         if ph.path[0] in scope.hidden and what == "template":
             diags.append(error("hidden-in-template", f"{{{ph.raw}}}: {ph.path[0]} is a hidden "
@@ -401,7 +464,7 @@ def _check_count(count: str, info: VarInfo, raw: str, span: Span, scope: _Scope,
                  diags: list[Diagnostic]) -> None:
     counted = scope.vars.get(count)
     if counted is None:
-        diags.append(error("undefined-name", f"{{{raw}}}: {count} is not defined", span))
+        scope.undefined(count, f"{{{raw}}}: {count} is not defined", span)
         return
     scope.used.add(count)
     if counted.ty not in (Ty.NUMBER, Ty.UNKNOWN):
@@ -465,46 +528,92 @@ _ISSUE_CODES = {
 
 
 def _check_trace_block(block: ast.TraceBlock, index: int, scope: _Scope, table: ExpertTable,
-                       diags: list[Diagnostic]) -> tuple[str | None, int]:
-    """Check one trace block; returns (query target, step count)."""
+                       diags: list[Diagnostic], declared: frozenset[str] = frozenset()
+                       ) -> tuple[str | None, int]:
+    """Check one trace block; returns (query target, step count). `declared`: the expert
+    declarations, valid or not (an invalid one is reported at its declaration, not again
+    as undefined in every block that names it)."""
     expert: Expert | None = table.get(block.expert)
-    if expert is None:
-        diags.append(error("undefined-expert", f"no expert named {block.expert}", block.span,
-                           f"known: {', '.join(sorted(table))}"))
+    if expert is None and block.expert not in declared:
+        diags.append(error("undefined-expert", f"no expert named {block.expert}",
+                           block.name_span or block.span, f"known: {', '.join(sorted(table))}",
+                           help=did_you_mean(block.expert, table)))
     steps: list[Step] = []
     spans: list[Span] = []
     bad_query = False  # a query written but refused: "no query step" would only repeat it
+    # A refused step marks the block broken: the name it would define is not reported
+    # again as undefined where later steps read them, and no step is called dead for
+    # feeding it (one typo is one error, not four).
+    broken: set[str] = set()
+    bad_steps = 0
     for stmt in block.steps:
         _check_stmt_values(stmt, index, scope, diags)
         data = _step_data(stmt)
         if isinstance(data, str):
-            diags.append(error("bad-step", data, stmt.span))
-            bad_query |= isinstance(stmt, ast.TQuery)
-            continue
-        try:
-            steps.append(STEP_TYPES[data["op"]].model_validate(data))
-            spans.append(stmt.span)
-        except ValidationError as err:
-            first = err.errors(include_url=False)[0]
-            diags.append(error("bad-step", f"{first['msg']}", stmt.span))
-            bad_query |= isinstance(stmt, ast.TQuery)
+            message, _, known = data.partition(" (known: ")
+            notes = (f"known: {known.rstrip(')')}",) if known else ()
+            diags.append(error("bad-step", message, stmt.span, *notes, help=_step_help(stmt)))
+        else:
+            try:
+                steps.append(STEP_TYPES[data["op"]].model_validate(data))
+                spans.append(stmt.span)
+                continue
+            except ValidationError as err:
+                first = err.errors(include_url=False)[0]
+                diags.append(error("bad-step", f"{first['msg']}", stmt.span))
+        bad_query |= isinstance(stmt, ast.TQuery)
+        bad_steps += 1
+        out = stmt.out if isinstance(stmt, ast.TOp) else stmt.var
+        if out is not None and not isinstance(stmt, ast.TQuery):
+            broken.add(symbolic_name(out))
     if not steps:
-        diags.append(error("missing-query", "empty trace", block.span))
+        if not bad_steps:
+            diags.append(error("missing-query", "empty trace", block.span))
         return None, 0
     queries = [i for i, s in enumerate(steps) if s.op == "query"]
     if queries and queries[-1] != len(steps) - 1:
         diags.append(error("query-not-last", "the query must be the last step",
                            spans[queries[-1]]))
     trace = Trace.model_construct(expert=block.expert, steps=tuple(steps))
-    for issue in check_static(trace, expert, None):
+    issues = check_static(trace, expert, None)
+    # A name read before it is defined (often a typo) cuts the chain to the query: the
+    # steps above it are not dead, only unconnected until the name is fixed.
+    unconnected = bad_steps or any(i.code == ErrorKind.UNDEFINED_VAR.value for i in issues)
+    for issue in issues:
         code = _ISSUE_CODES.get(issue.code, issue.code)
         if bad_query and code == "missing-query":
             continue
-        diags.append(error(code, issue.message, spans[min(issue.step, len(spans) - 1)]))
+        if unconnected and code == "dead-step":
+            continue
+        if code == "undefined-var" and set(steps[issue.step].reads()) & broken:
+            continue
+        help = _undefined_var_help(steps, issue.step) if code == "undefined-var" else None
+        diags.append(error(code, issue.message, spans[min(issue.step, len(spans) - 1)],
+                           help=help))
     if index > 0:
         _check_reads_prev(block, diags)
     query = steps[queries[0]].var if queries else None  # type: ignore[attr-defined]
     return query, len(steps)
+
+
+def _undefined_var_help(steps: list[Step], at: int) -> str | None:
+    """The trace names closest to the one step `at` reads before any step defines it."""
+    before = {d for s in steps[:at] if (d := s.defines()) is not None}
+    missing = [n for n in steps[at].reads() if n not in before]
+    names = {d for s in steps if (d := s.defines()) is not None}
+    return did_you_mean(missing[0], names) if missing else None
+
+
+def _step_help(stmt: ast.TStmt) -> str | None:
+    """What to write instead of a refused step: the closest op, or where a function goes."""
+    if not isinstance(stmt, ast.TOp) or stmt.op in COMPUTE_OPS or (
+            stmt.op in STEP_TYPES and stmt.op not in ("init", "query", "compute")):
+        return None
+    if stmt.op in FUNCTIONS:
+        return (f"{stmt.op}() is an expression function, not a trace op: trace ops are "
+                f"`name = op(args)` with registered ops; compute it in a let "
+                f"(`let v = {stmt.op}(...)`) and `init v`")
+    return did_you_mean(stmt.op, set(COMPUTE_OPS) | set(STEP_TYPES) - {"init", "query", "compute"})
 
 
 def _check_reads_prev(block: ast.TraceBlock, diags: list[Diagnostic]) -> None:
@@ -535,9 +644,10 @@ def _check_stmt_values(stmt: ast.TStmt, index: int, scope: _Scope,
         return
     info = scope.vars.get(stmt.var.text)
     if info is None:
+        close = did_you_mean(stmt.var.text, scope.vars)
         diags.append(error("undefined-name", f"init {stmt.var.text}: no let named "
-                           f"{stmt.var.text} (write `init {stmt.var.text} = <expr>`)",
-                           stmt.var.span))
+                           f"{stmt.var.text}", stmt.var.span,
+                           help=[close, f"or give it a value: `init {stmt.var.text} = <expr>`"]))
     else:
         scope.used.add(info.name)
         if info.ty not in (Ty.NUMBER, Ty.UNKNOWN):
@@ -555,8 +665,7 @@ def _check_tvar_template(tvar: ast.TVar, scope: _Scope, diags: list[Diagnostic])
     for m in _TEMPLATED_SEGMENT.finditer(tvar.text):
         name = m.group(1).split(":")[0].split(".")[0]
         if name not in scope.vars:
-            diags.append(error("undefined-name", f"{{{m.group(1)}}}: {name} is not defined",
-                               tvar.span))
+            scope.undefined(name, f"{{{m.group(1)}}}: {name} is not defined", tvar.span)
         else:
             scope.used.add(name)
             if name in scope.hidden:  # the model writes the name: the question must show it
@@ -585,21 +694,28 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
                   limits: Limits = DEFAULT_LIMITS) -> tuple[list[Diagnostic], PatternInfo]:
     """`limits`: the most generous of the datasets listing the pattern (pattern_limits)."""
     diags: list[Diagnostic] = []
-    scope = _Scope({}, diags, limits)
+    later = {let.name: let.span for let in reversed(p.lets)}  # first definition wins
+    scope = _Scope({}, diags, limits, later=later)
+    source = program.sources.get(p.span.file)
     for let in p.lets:
         if let.name in RESERVED_NAMES:
-            diags.append(error("reserved-name", f"{let.name} is reserved", let.span))
+            diags.append(error("reserved-name", f"{let.name} is reserved",
+                               _name_span(let.span, let.name, source)))
         if let.name in scope.vars:
-            diags.append(error("duplicate-name", f"{let.name} is defined twice", let.span))
+            first = scope.vars[let.name].span
+            diags.append(error("duplicate-name", f"{let.name} is defined twice",
+                               _name_span(let.span, let.name, source),
+                               f"first defined at line {first.line}"))
             continue
         scope.vars[let.name] = _let_info(let, scope, program)
         if let.hidden:
             scope.hidden.add(let.name)
         if let.where is not None:
             _check_where(let, scope)
+        later.pop(let.name, None)
     answer_scope = dict(scope.vars)
     answer_scope["answer"] = VarInfo("answer", Ty.NUMBER if p.traces else Ty.STRING, p.span)
-    req_scope = _Scope(answer_scope, diags, limits)
+    req_scope = _Scope(answer_scope, diags, limits, scope.undefined_names)
     for req in p.requires:
         req_scope.infer(req.expr)
     scope.used |= req_scope.used
@@ -625,7 +741,7 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
     check_code(p, None if loaded is None else loaded.text, scope, diags)
     queries, counts = [], []
     for i, block in enumerate(p.traces):
-        query, count = _check_trace_block(block, i, scope, table, diags)
+        query, count = _check_trace_block(block, i, scope, table, diags, frozenset(program.experts))
         queries.append(query or "")
         counts.append(count)
     for name in sorted(_inited_lets(p, scope.vars)):
@@ -635,12 +751,25 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
                                    f"this template never shows it", t.span,
                                    "the model can only copy values the question states"))
     for name, var in scope.vars.items():
-        if name not in scope.used:
-            diags.append(warning("unused-var", f"{name} is never used", var.span))
+        if name not in scope.used and name not in RESERVED_NAMES:  # reserved: one error
+            diags.append(warning("unused-var", f"{name} is never used",
+                                 _name_span(var.span, name, source)))
     experts = tuple(b.expert for b in p.traces)
     info = PatternInfo(p.name, experts, tuple(queries), tuple(counts), templates, scope.vars,
                        ok=not any(d.is_error for d in diags))
     return diags, info
+
+
+def _name_span(stmt: Span, name: str, source: str | None) -> Span:
+    """The name a `let NAME = ...` statement declares, found on its first line (the
+    statement's span when the source is not at hand)."""
+    lines = source_lines(source) if source is not None else ()
+    if not 1 <= stmt.line <= len(lines):
+        return stmt
+    m = re.compile(rf"\blet\s+({re.escape(name)})\b").match(lines[stmt.line - 1], stmt.col - 1)
+    if m is None:
+        return stmt
+    return Span(stmt.file, stmt.line, m.start(1) + 1, stmt.line, m.end(1) + 1)
 
 
 def _check_answer_kind(p: ast.Pattern, diags: list[Diagnostic]) -> None:
@@ -669,14 +798,17 @@ def check_expert(decl: ast.ExpertDecl) -> list[Diagnostic]:
     for spec in decl.ops:
         if spec.name not in STEP_TYPES:
             diags.append(error("unknown-op", f"unknown op {spec.name}", spec.span,
-                               f"known: {', '.join(sorted(STEP_TYPES))}"))
+                               f"known: {', '.join(sorted(STEP_TYPES))}",
+                               help=did_you_mean(spec.name, STEP_TYPES)))
         if spec.compute_ops is not None and spec.name != "compute":
             diags.append(error("bad-step", f"only compute takes a list of ops, not {spec.name}",
                                spec.span))
-        for op in spec.compute_ops or ():
+        for k, op in enumerate(spec.compute_ops or ()):
             if op not in COMPUTE_OPS:
-                diags.append(error("unknown-op", f"unknown compute op {op}", spec.span,
-                                   f"known: {', '.join(sorted(COMPUTE_OPS))}"))
+                at = spec.op_spans[k] if k < len(spec.op_spans) else spec.span
+                diags.append(error("unknown-op", f"unknown compute op {op}", at,
+                                   f"known: {', '.join(sorted(COMPUTE_OPS))}",
+                                   help=did_you_mean(op, COMPUTE_OPS)))
     if not diags and expert_from_decl(decl) is None:
         diags.append(error("bad-expert", f"expert {decl.name} is not valid", decl.span))
     return diags
@@ -712,7 +844,8 @@ def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
             diags.append(bad)
     fmt = setting(ds, "format")
     if fmt is not None and fmt.value not in ("chat",):
-        diags.append(error("bad-setting", f"unknown format {fmt.value!r} (known: chat)", fmt.span))
+        diags.append(error("bad-setting", f"unknown format {fmt.value!r} (known: chat)", fmt.span,
+                           help=did_you_mean(str(fmt.value), ["chat"])))
     # Where the tokenizer comes from (a confined path, or a hub id when the network is
     # allowed) is checked by the loader, which knows the confinement: program._Loader.
 
@@ -759,7 +892,7 @@ def _check_file_name(kind: str, name: str, span: Span, diags: list[Diagnostic]) 
 def _check_splits(ds: ast.Dataset, infos: dict[str, PatternInfo], diags: list[Diagnostic]) -> None:
     if not ds.splits:
         diags.append(error("no-splits", f"dataset {ds.name} declares no split", ds.span,
-                           "add e.g. `split train 1000` and `split val 200 held_out`"))
+                           help="add e.g. `split train 1000` and `split val 200 held_out`"))
     names = [s.name for s in ds.splits]
     for s in ds.splits:
         _check_file_name("split", s.name, s.span, diags)
@@ -850,7 +983,8 @@ def _check_held_out(s: ast.SplitDecl, ds: ast.Dataset, info: PatternInfo,
             label = t.name or f"template at line {t.span.line}"
             diags.append(error("split-leak", f"{info.name}: {label} is used by held-out split "
                                f"{s.name} and by {', '.join(shared)}", t.span,
-                               f"mark it `for {s.name}` only, or drop held_out from {s.name}"))
+                               help=f"mark it `for {s.name}` only, or drop held_out from "
+                               f"{s.name}"))
 
 
 def _check_languages(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
@@ -926,7 +1060,8 @@ def check_dataset(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertT
             diags.append(error("duplicate-name", f"pattern {w.pattern} listed twice", w.span))
         seen.add(w.pattern)
         if w.pattern not in infos:
-            diags.append(error("undefined-pattern", f"no pattern named {w.pattern}", w.span))
+            diags.append(error("undefined-pattern", f"no pattern named {w.pattern}", w.span,
+                               help=did_you_mean(w.pattern, infos)))
         if w.weight <= 0:
             diags.append(error("bad-weight", f"weight of {w.pattern} must be positive", w.span))
     _check_settings(ds, diags)
@@ -976,6 +1111,7 @@ def check_program(program: Program) -> CheckResult:
                     if w.pattern in program.patterns
                     and program.patterns[w.pattern].family_name is not None}
         diags += _once(check_dataset(ds, infos, table), families, {})  # type: ignore[arg-type]
+    diags += _check_template_splits(program)
     return CheckResult(diags, infos, table)
 
 
@@ -1001,6 +1137,28 @@ def _once(diags: list[Diagnostic], families: dict[str, str],
         if owners.setdefault(key, owner) == owner:
             out.append(dataclasses.replace(d, message=message) if named else d)
     return out
+
+
+def _check_template_splits(program: Program) -> list[Diagnostic]:
+    """`template for trian`: a split that no dataset listing the pattern declares makes the
+    template unused, which is almost always a typo (patterns no dataset lists are skipped)."""
+    splits: dict[str, set[str]] = {}
+    for ds in program.datasets.values():
+        for w in ds.patterns:
+            splits.setdefault(w.pattern, set()).update(s.name for s in ds.splits)
+    diags = []
+    for p in program.patterns.values():
+        known = splits.get(p.name)
+        if not known:
+            continue
+        for t in p.templates:
+            for name in t.splits:
+                if name not in known:
+                    diags.append(warning("unknown-split", f"no dataset listing {p.name} has a "
+                                         f"split {name}: this template is never used", t.span,
+                                         f"splits: {', '.join(sorted(known))}",
+                                         help=did_you_mean(name, known)))
+    return diags
 
 
 def _check_family(p: ast.Pattern, limits: Limits) -> list[Diagnostic]:

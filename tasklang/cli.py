@@ -379,13 +379,17 @@ def _report(checked: Any, fmt: str) -> None:
 
 @main.command("check")
 @click.argument("paths", nargs=-1, required=True)
+@click.option("--no-sample", "no_sample", is_flag=True,
+              help="Static checks only: skip sampling each dataset's patterns (preflight).")
 @_FORMAT
 @_confined
-def check_cmd(paths: tuple[str, ...], fmt: str, load: Any) -> None:
-    """Check .task files (or directories of them): every error and warning, with positions."""
+def check_cmd(paths: tuple[str, ...], no_sample: bool, fmt: str, load: Any) -> None:
+    """Check .task files (or directories of them): every error and warning, with positions.
+    Each dataset's patterns are also sampled as compile would (satisfiable, domain, token
+    budget, raw floats) unless --no-sample."""
     from .api import check
 
-    checked = check(list(paths), load)
+    checked = check(list(paths), load, sample=not no_sample)
     _report(checked, fmt)
     if fmt == "text" and checked.ok:
         n = len(checked.program.patterns)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from runtime.sandbox import Case, CodeResult, SandboxLimits, record_cases, run_code
 
 from . import ast
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, did_you_mean, error
 from .expr import EvalError, Structure, compile_expr
 from .generators import GENERATORS, Generator
 from .limits import exceeded
@@ -63,7 +63,7 @@ def check_code(p: ast.Pattern, reference: str | None, scope: Any, diags: list[Di
             what = "tests" if isinstance(stmt, ast.Tests) else "reference"
             diags.append(error("no-function", f"`{what}` belongs to a code answer, but pattern "
                                f"{p.name} declares no `function`", stmt.span,
-                               "add e.g. `function evaluate_rpn(expression: str) -> int`"))
+                               help="add e.g. `function evaluate_rpn(expression: str) -> int`"))
         return
     fn = p.functions[0]
     extras: list[ast.Function | ast.Reference] = [*p.functions[1:], *p.references[1:]]
@@ -73,7 +73,7 @@ def check_code(p: ast.Pattern, reference: str | None, scope: Any, diags: list[Di
     signature_ok = _check_signature(fn, diags)
     if not p.tests:
         diags.append(error("no-tests", f"{fn.name} has no test cases", fn.span,
-                           "add e.g. `tests 8 from generate rpn(difficulty = 1..7)`"))
+                           help="add e.g. `tests 8 from generate rpn(difficulty = 1..7)`"))
     total = 0
     for tests in p.tests:
         _check_tests(tests, fn if signature_ok else None, scope, diags)
@@ -102,7 +102,7 @@ def _check_signature(fn: ast.Function, diags: list[Diagnostic]) -> bool:
     if len(fn.params) != 1:
         diags.append(error("bad-signature", f"{fn.name} takes {len(fn.params)} parameters; a "
                            "test case passes one generated text", fn.span,
-                           f"declare one: {fn.name}(expression: str) -> {fn.returns}"))
+                           help=f"declare one: {fn.name}(expression: str) -> {fn.returns}"))
     for param in fn.params:
         if keyword.iskeyword(param.name):
             diags.append(error("bad-signature", f"{param.name} is a Python keyword", param.span))
@@ -131,13 +131,15 @@ def _check_tests(t: ast.Tests, fn: ast.Function | None, scope: Any,
     gen = GENERATORS.get(t.generator)
     if gen is None:
         diags.append(error("unknown-generator", f"no generator {t.generator}", t.span,
-                           f"known: {', '.join(sorted(GENERATORS))}"))
+                           f"known: {', '.join(sorted(GENERATORS))}",
+                           help=did_you_mean(t.generator, GENERATORS)))
         return
     for arg in t.kwargs:
         param = gen.params.get(arg.name)
         if param is None:
             diags.append(error("unknown-parameter", f"{t.generator} has no parameter {arg.name}",
-                               arg.span, f"parameters: {', '.join(gen.params)}"))
+                               arg.span, f"parameters: {', '.join(gen.params)}",
+                               help=did_you_mean(arg.name, gen.params)))
             continue
         bounds = [x for x in (arg.lo, arg.hi) if x is not None]
         for x in bounds:
@@ -154,7 +156,7 @@ def _check_tests(t: ast.Tests, fn: ast.Function | None, scope: Any,
     if fn is not None and fn.returns not in (gen.returns, "str"):
         diags.append(error("type-error", f"{t.generator} cases expect {gen.returns}, but "
                            f"{fn.name} is declared to return {fn.returns}", t.span,
-                           f"declare `-> {gen.returns}` (or `-> str` for the answer text)"))
+                           help=f"declare `-> {gen.returns}` (or `-> str` for the answer text)"))
 
 
 def _check_reference(fn: ast.Function, ref: ast.Reference, text: str,

@@ -629,6 +629,9 @@ class CompiledPattern:
     hidden: frozenset[str] = frozenset()  # `let hidden`: left out of the payload
     # Per template id: which holes its question states by construction (statically_grounded).
     proven: dict[str, tuple[bool, ...]] = field(default_factory=dict)
+    # The statement each rejection reason names ("require a > 3", "let x", "template p/0"):
+    # where a preflight that finds a pattern unsatisfiable points.
+    reason_spans: dict[str, Span] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.answer_requires = any(uses_answer for _, _, uses_answer in self.requires)
@@ -646,6 +649,10 @@ class CompiledPattern:
             (self.constant_requires if last is None else after[last]).append((text, test))
         self.schedule = [(name, fn, checks) for (name, fn), checks in
                          zip(self.lets, after, strict=True)]
+
+    def reason_span(self, reason: str) -> Span | None:
+        """The statement a Rejected reason names (`require ...` whole, else before its `:`)."""
+        return self.reason_spans.get(reason) or self.reason_spans.get(reason.split(":")[0])
 
     def hole_values(self, env: Env) -> Sequence[Any]:
         """What `[hole(env) for hole in self.holes]` gives, faster in the common case:
@@ -970,11 +977,16 @@ def _compile_pattern(p: ast.Pattern, vocabs: Mapping[str, Vocab], table: ExpertT
     holes = tuple(plan.value for _, plans in blocks for plan in plans if plan.value is not None)
     inits = [s for b in p.traces for s in b.steps if isinstance(s, ast.TInit) and not s.from_prev]
     plain = all(s.value is None for s in inits)
+    spans = {f"let {let.name}": let.span for let in p.lets}
+    spans.update({f"template {ct.id}": t.span for ct, t in zip(templates, p.templates, strict=True)})
+    spans.update({f"require {text}": c.span for (text, _, _), c in zip(requires, conjuncts,
+                                                                        strict=True)})
     return CompiledPattern(p.name, lets, requires, templates, blocks, answer, table, pick_sizes,
                            fixed, code=compile_code(p, reference), holes=holes,
                            hole_names=tuple(s.var.text for s in inits) if plain else None,
                            requires_names=reads, where_stats=where_stats,
-                           hidden=frozenset(let.name for let in p.lets if let.hidden))
+                           hidden=frozenset(let.name for let in p.lets if let.hidden),
+                           reason_spans=spans)
 
 
 def _conjuncts(e: ast.Expr) -> list[ast.Expr]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -39,7 +40,8 @@ class Diagnostic:
     severity: Severity
     message: str
     span: Span
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())  # context: rendered `= note: ...`
+    helps: tuple[str, ...] = field(default=())  # what to do: rendered `= help: ...`
 
     @property
     def is_error(self) -> bool:
@@ -53,15 +55,45 @@ class Diagnostic:
         s = self.span
         return {"file": s.file, "line": s.line, "col": s.col, "end_line": s.end_line,
                 "end_col": s.end_col, "severity": str(self.severity), "code": self.code,
-                "message": self.message, "notes": list(self.notes)}
+                "message": self.message, "notes": list(self.notes), "help": list(self.helps)}
 
 
-def error(code: str, message: str, span: Span, *notes: str) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, span, tuple(notes))
+Help = str | Iterable[str | None] | None
 
 
-def warning(code: str, message: str, span: Span, *notes: str) -> Diagnostic:
-    return Diagnostic(code, Severity.WARNING, message, span, tuple(notes))
+def _helps(help: Help) -> tuple[str, ...]:
+    if help is None:
+        return ()
+    if isinstance(help, str):
+        return (help,)
+    return tuple(h for h in help if h)
+
+
+def error(code: str, message: str, span: Span, *notes: str, help: Help = None) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, tuple(notes), _helps(help))
+
+
+def warning(code: str, message: str, span: Span, *notes: str, help: Help = None) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, span, tuple(notes), _helps(help))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The `help:` text for a misspelt name: the closest candidates (difflib, the ratio
+    Python's own NameError suggestions use), or None when nothing is close. Case is
+    ignored for the match (`Price` finds `price`); the candidate is shown as written."""
+    by_lower: dict[str, str] = {}
+    for c in candidates:
+        if c != name:
+            by_lower.setdefault(c.lower(), c)
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+    if not close:
+        return None
+    # Only the near-best: `max_lenght` is `max_length`, not also `max_places`.
+    ratio = {c: difflib.SequenceMatcher(None, name.lower(), c).ratio() for c in close}
+    close = [c for c in close if ratio[c] >= ratio[close[0]] - 0.1]
+    shown = [f"`{by_lower[c]}`" for c in close]
+    return "did you mean " + (shown[0] if len(shown) == 1
+                              else ", ".join(shown[:-1]) + " or " + shown[-1]) + "?"
 
 
 @lru_cache(maxsize=16)
@@ -95,6 +127,7 @@ def render(diag: Diagnostic, sources: dict[str, str] | None = None) -> str:
             lines.append(gutter + src)
             lines.append(" " * (len(gutter) + diag.span.col - 1) + "^" + "~" * (width - 1))
     lines += [f"     = note: {n}" for n in diag.notes]
+    lines += [f"     = help: {h}" for h in diag.helps]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from runtime.numbers import format_number, is_terminating
 
+from .diagnostics import did_you_mean
 from .expr import Structure
 from .vocab import Entry
 
@@ -178,7 +179,7 @@ class Placeholder:
 @dataclass(frozen=True, slots=True)
 class ParsedTemplate:
     parts: tuple[str | Placeholder, ...]
-    problems: tuple[tuple[int, str], ...]  # (offset, message) found while parsing
+    problems: tuple[tuple[int, str, str | None], ...]  # (offset, message, help) found parsing
 
     @property
     def placeholders(self) -> tuple[Placeholder, ...]:
@@ -195,7 +196,7 @@ def parse_template(text: str) -> ParsedTemplate:
     braces. Offsets are positions in `text` (for carets).
     """
     parts: list[str | Placeholder] = []
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[int, str, str | None]] = []
     literal: list[str] = []
     pos = 0
     for m in _TOKEN.finditer(text):
@@ -206,8 +207,8 @@ def parse_template(text: str) -> ParsedTemplate:
             literal.append(token[0])
             continue
         if len(token) == 1:
-            if not any(msg.startswith("unbalanced") for _, msg in problems):
-                problems.append((m.start(), "unbalanced brace (write {{ or }} for a literal one)"))
+            if not any(msg.startswith("unbalanced") for _, msg, _ in problems):
+                problems.append((m.start(), "unbalanced brace", "write {{ or }} for a literal one"))
             literal.append(token)
             continue
         got = _placeholder(token[1:-1], m.start(), problems)
@@ -222,19 +223,20 @@ def parse_template(text: str) -> ParsedTemplate:
     return ParsedTemplate(tuple(p for p in parts if p != ""), tuple(problems))
 
 
-def _placeholder(body: str, offset: int, problems: list[tuple[int, str]]) -> Placeholder | None:
+def _placeholder(body: str, offset: int, problems: list[tuple[int, str, str | None]]
+                 ) -> Placeholder | None:
     head, *formats = body.split(":")
     path_text, _, count = head.partition("@")
     if not _PATH.fullmatch(path_text.strip()):
-        problems.append((offset, f"bad placeholder {{{body}}}: expected {{name}}, "
-                                 "{name.field}, {name@count} or {name:format}"))
+        problems.append((offset, f"bad placeholder {{{body}}}",
+                         "write {name}, {name.field}, {name@count} or {name:format}"))
         return None
     for f in formats:
         if f not in FORMATS:
-            problems.append((offset, f"unknown format {f!r} in {{{body}}} "
-                                     f"(known: {', '.join(sorted(FORMATS))})"))
+            problems.append((offset, f"unknown format {f!r} in {{{body}}}",
+                             did_you_mean(f, FORMATS) or f"known: {', '.join(sorted(FORMATS))}"))
     if "@" in head and not _PATH.fullmatch(count):
-        problems.append((offset, f"bad count in {{{body}}}"))
+        problems.append((offset, f"bad count in {{{body}}}", "write {thing@n}: n is a let"))
     return Placeholder(tuple(path_text.strip().split(".")), count or None, tuple(formats),
                        offset, body)
 

@@ -6,6 +6,8 @@ exception can come out of it wrapped in Lark's VisitError.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -21,7 +23,7 @@ from lark.exceptions import (
 from lark.tree import Meta, Tree
 
 from . import ast
-from .diagnostics import Diagnostic, Span, error, source_lines
+from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines
 from .limits import DIGITS_CEILING, exceeded
 from .resources import grammar_path
 
@@ -84,7 +86,7 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def call(self, meta: Meta, c: list[Any]) -> ast.Call:
         args = tuple(a for a in c[1:] if a is not None)
-        return ast.Call(str(c[0]), args, self._span(meta))
+        return ast.Call(str(c[0]), args, self._span(meta), self._tok(c[0]))
 
     def binop(self, meta: Meta, c: list[Any]) -> ast.BinOp:
         return ast.BinOp(str(c[1]), c[0], c[2], self._span(meta))
@@ -143,13 +145,14 @@ class _Builder(Transformer[Token, ast.Module]):
             else:
                 distinct += value
         tokens = None if max_tokens is None else int(max_tokens.value)
-        return ast.Pick(str(c[0]), tokens, distinct, self._span(meta))
+        return ast.Pick(str(c[0]), tokens, distinct, self._span(meta), self._tok(c[0]))
 
     def kwarg(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
         return (str(c[0]), c[1])
 
     def generate(self, meta: Meta, c: list[Any]) -> ast.Generate:
-        return ast.Generate(str(c[0]), tuple(k for k in c[1:] if k is not None), self._span(meta))
+        return ast.Generate(str(c[0]), tuple(k for k in c[1:] if k is not None), self._span(meta),
+                            self._tok(c[0]))
 
     def derived(self, meta: Meta, c: list[Any]) -> ast.Derived:
         return ast.Derived(c[0], self._span(meta))
@@ -197,7 +200,7 @@ class _Builder(Transformer[Token, ast.Module]):
         return ast.TQuery(c[0], self._span(meta))
 
     def trace_block(self, meta: Meta, c: list[Any]) -> ast.TraceBlock:
-        return ast.TraceBlock(str(c[0]), tuple(c[1:]), self._span(meta))
+        return ast.TraceBlock(str(c[0]), tuple(c[1:]), self._span(meta), self._tok(c[0]))
 
     def answer_stmt(self, meta: Meta, c: list[Any]) -> ast.Answer:
         return ast.Answer(c[0].value, self._span(meta))
@@ -234,7 +237,7 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def op_spec(self, meta: Meta, c: list[Token]) -> ast.OpSpec:
         ops = tuple(str(t) for t in c[1:]) if len(c) > 1 else None
-        return ast.OpSpec(str(c[0]), ops, self._span(meta))
+        return ast.OpSpec(str(c[0]), ops, self._span(meta), tuple(self._tok(t) for t in c[1:]))
 
     def expert_decl(self, meta: Meta, c: list[Any]) -> ast.ExpertDecl:
         return ast.ExpertDecl(str(c[0]), tuple(c[1:]), self._span(meta))
@@ -306,8 +309,11 @@ def _describe(terminal: str) -> str:
     return f"'{pattern.value}'" if pattern.type == "str" else terminal.lower()
 
 
+_CLOSERS = ("'}'", "')'")  # listed first and never cut: the likeliest missing token
+
+
 def _expected(names: set[str]) -> str:
-    shown = sorted({_describe(n) for n in names})
+    shown = sorted({_describe(n) for n in names}, key=lambda d: (d not in _CLOSERS, d))
     if len(shown) > 8:
         shown = shown[:8] + ["..."]
     return ", ".join(shown)
@@ -315,23 +321,211 @@ def _expected(names: set[str]) -> str:
 
 def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
     line, col = max(1, err.line or 1), max(1, err.column or 1)
+    pos = err.pos_in_stream if err.pos_in_stream is not None else len(text)
+    if isinstance(err, UnexpectedToken) and err.token.type == "$END":
+        pos = len(text)
+    found = _unclosed(text)
+    if found is not None and found.offset <= pos:  # the opener explains the failure
+        return _unclosed_diagnostic(found, path, text)
     if isinstance(err, UnexpectedCharacters):
-        pos = err.pos_in_stream if err.pos_in_stream is not None else -1
         char = text[pos] if 0 <= pos < len(text) else "?"
-        message = f"unexpected character {char!r}"
         span = Span(path, line, col, line, col + 1)
-        return error("syntax", message, span)
+        return error("syntax", f"unexpected character {char!r}", span,
+                     help=_foreign_hint(text, pos, char, set(err.allowed or ())))
     if isinstance(err, UnexpectedEOF):
         lines = source_lines(text) or [""]
         span = Span.point(path, len(lines), len(lines[-1]) + 1)
-        return error("syntax", "unexpected end of file (a missing '}'?)", span,
+        return error("syntax", "unexpected end of file", span,
                      f"expected {_expected(set(err.expected))}")
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     what = "end of file" if tok.type == "$END" else f"{str(tok)!r}"
     end = tok.end_column if tok.end_column else col + max(1, len(str(tok)))
     span = Span(path, line, col, tok.end_line or line, end)
-    return error("syntax", f"unexpected {what}", span, f"expected {_expected(set(err.expected))}")
+    expected = set(err.expected)
+    hint = _foreign_hint(text, pos, str(tok), expected)
+    if hint is None and tok.type == "NAME":
+        hint = did_you_mean(str(tok), _keywords(expected))
+    elif hint is not None and hint.startswith("int(x)"):  # point at the call, not past it
+        calls = list(re.finditer(r"\bint\s*\(", text[:pos]))
+        if calls:
+            at = calls[-1].start()
+            line, col = _line_of(text, at), at - (text.rfind("\n", 0, at) + 1) + 1
+            span = Span(path, line, col, line, col + len(calls[-1].group()))
+            what = "int(...): `int` draws a range (`int 1..9`), it converts nothing"
+            return error("syntax", what, span, f"parsing stopped at {str(tok)!r}, expecting "
+                         f"{_expected(expected)}", help=hint)
+    return error("syntax", f"unexpected {what}", span, f"expected {_expected(expected)}",
+                 help=hint)
+
+
+# ---------------------------------------------------------------- unclosed brackets
+
+_PAIRS = {"}": "{", ")": "("}
+
+
+@dataclass(frozen=True, slots=True)
+class _Unclosed:
+    """An opener the scan found no closer for (offset into the text), and why."""
+
+    offset: int
+    char: str
+    why: str
+
+
+def _indent(text: str, offset: int) -> tuple[int, bool]:
+    """(indentation of the line holding `offset`, whether only blanks precede it there)."""
+    start = text.rfind("\n", 0, offset) + 1
+    head = text[start:offset]
+    return len(head) - len(head.lstrip(" \t")), head.strip(" \t") == ""
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _scan_brackets(text: str, by_indent: bool) -> _Unclosed | None:
+    """Match `{` and `(` over the text, skipping strings and comments. With `by_indent`, a
+    `}` alone on its line that lines up with an outer block's opening line closes that
+    block (how people read braces), so the block it skips is the unclosed one."""
+    stack: list[tuple[str, int, int]] = []  # (opener, offset, indentation of its line)
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        if ch == '"':
+            j = i + 1
+            while j < n and text[j] not in '"\n':
+                j += 2 if text[j] == "\\" else 1
+            if j >= n or text[j] == "\n":
+                return _Unclosed(i, '"', "the line ends before the string is closed")
+            i = j + 1
+            continue
+        if ch in "{(":
+            stack.append((ch, i, _indent(text, i)[0]))
+        elif ch in _PAIRS:
+            if not stack:
+                return None  # a stray closer: the parser reports it where it is
+            opener, at, indent = stack[-1]
+            if opener != _PAIRS[ch]:
+                return _Unclosed(at, opener, f"the '{ch}' at line {_line_of(text, i)} "
+                                 "closes an outer block first")
+            col, alone = _indent(text, i)
+            if by_indent and ch == "}" and alone and indent != col:
+                outer = [k for k, (o, _, ind) in enumerate(stack[:-1]) if o == "{" and ind == col]
+                if outer:
+                    _, at, _ = stack[outer[-1] + 1]
+                    return _Unclosed(at, text[at], f"the '}}' at line {_line_of(text, i)} "
+                                     "lines up with an outer block")
+            stack.pop()
+        i += 1
+    if stack:
+        _, at, _ = stack[-1]
+        return _Unclosed(at, text[at], "the file ends before it is closed")
+    return None
+
+
+def _unclosed(text: str) -> _Unclosed | None:
+    """The unclosed opener of a file whose brackets do not balance (None when they do):
+    indentation only says which block, never whether one is unclosed."""
+    first = _scan_brackets(text, by_indent=False)
+    if first is None or first.char == '"':
+        return first
+    return _scan_brackets(text, by_indent=True) or first
+
+
+def _unclosed_diagnostic(found: _Unclosed, path: str, text: str) -> Diagnostic:
+    line = _line_of(text, found.offset)
+    col = found.offset - (text.rfind("\n", 0, found.offset) + 1) + 1
+    span = Span(path, line, col, line, col + 1)
+    if found.char == '"':
+        return error("syntax", "unterminated string", span, found.why,
+                     help='close it with `"` on this line; a long text is several strings '
+                          'side by side: "first part " "second part"')
+    closer = {"{": "}", "(": ")"}[found.char]
+    block = re.search(r"\b(pattern|trace|dataset)\s+(\w+)\s*$", text[:found.offset])
+    what = f" of {block.group(1)} {block.group(2)}" if block and found.char == "{" else ""
+    return error("syntax", f"unclosed '{found.char}'{what}", span, found.why,
+                 help=f"add the closing '{closer}'")
+
+
+# ---------------------------------------------------------------- constructs of other languages
+
+_IF_HINT = "conditional expressions are written `if C then A else B`"
+
+
+def _in_trace(text: str, offset: int) -> bool:
+    """Whether `offset` sits inside a `trace NAME { ... }` block (by the last `{` before it)."""
+    start = text.rfind("{", 0, offset)
+    return start >= 0 and re.search(r"\btrace\s+\w+\s*$", text[:start]) is not None
+
+
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _code(line: str) -> str:
+    """A source line without its strings and comment (a template may say "if")."""
+    return _STRING.sub('""', line).split("#")[0]
+
+
+def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str | None:
+    """A specific hint for a construct borrowed from another language (Python, C, Rust)."""
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    line = _code(text[start : len(text) if end < 0 else end])
+    before = text[start:offset]
+    # The statement may end on the line above (the parser stops at the next keyword).
+    prev = _code(text[text.rfind("\n", 0, max(0, start - 1)) + 1 : start])
+    if token in ("&", "|"):
+        return f"write `{'and' if token == '&' else 'or'}` to combine conditions"
+    if token == "!":
+        return "write `not C` (`!=` is not-equal)"
+    if re.search(r"\bint\s*\(", line) or re.search(r"\bint\s*\(", prev) and ".." in _expected_text(
+            expected):
+        return ("int(x) is not a function here: use floor(x) or round(x), "
+                "or keep x whole with `require is_int(x)`")
+    if re.search(r"\S\s+if\b.*\belse\b", line) and not re.search(r"=\s*if\b", line):
+        return f"`A if C else B` is Python's order: {_IF_HINT}"
+    if re.match(r"\s*(if|elif|else)\b", line):
+        return ("there is no `if` statement: `require C` keeps only the draws where C holds; "
+                + _IF_HINT)
+    if re.search(r"\bif\b", line):
+        return _IF_HINT
+    if re.search(r"[-+*/]=", line):
+        return "a let is bound once: write a new one, e.g. `let y = x + 1`"
+    if token == ":" and re.search(r"\blet\s+\w+\s*$", before):
+        return "a let has no type annotation: its sampler gives the type (`let x = int 1..10`)"
+    if token == "=" and "COMP_OP" in expected:
+        return "comparison is `==` (`=` only binds a let or an init)"
+    if token == "=" and before.rstrip().endswith("=") or token == "==" and "EQUAL" in expected:
+        return "a let is bound with one `=` (`==` compares)"
+    if _in_trace(text, offset) and re.search(r"=\s*\w+\s*\(", line):
+        return ("trace ops are `name = op(args)` with registered ops, and their arguments are "
+                "trace names: init constants first (`init sixty = 60`) and compute nested "
+                "parts one step at a time")
+    return None
+
+
+def _expected_text(expected: set[str]) -> str:
+    return " ".join(_describe(n) for n in expected)
+
+
+def _keywords(expected: set[str]) -> list[str]:
+    """The keywords (and dataset settings) the parser would have accepted."""
+    words = []
+    for name in expected:
+        try:
+            pattern = _parser().get_terminal(name).pattern
+        except KeyError:
+            continue
+        if pattern.type == "str" and pattern.value.isidentifier():
+            words.append(pattern.value)
+        elif name == "SETTING":
+            words += re.findall(r"[a-z_]+", pattern.value)
+    return words
 
 
 def _huge_literal(tree: Tree, path: str) -> Diagnostic | None:

@@ -12,6 +12,7 @@ from tasklang import api
 from tasklang.cli import main
 
 from ..conftest import LibraryBuild
+from .helpers import BROKEN as BROKEN_DIR
 from .helpers import SHIPPED, TASKS, write
 
 BROKEN = """
@@ -28,7 +29,7 @@ def run(*args: str) -> Result:
 
 
 def test_check_ok(checked_library: api.Checked) -> None:
-    r = run("check", str(TASKS))
+    r = run("check", "--no-sample", str(TASKS))  # sampling the library: compile's tests
     assert r.exit_code == 0
     checked = checked_library
     program = checked.program
@@ -46,6 +47,18 @@ def test_check_reports_rendered_diagnostics(tmp_path: Path) -> None:
     assert lines[2] == " " * 26 + "^~"
     assert lines[-1] == "1 error(s), 0 warning(s)"
     assert r.stdout == ""
+
+
+def test_check_samples_unless_told_not_to() -> None:
+    """`check` runs compile's sampled checks: an unsatisfiable require fails it, at the
+    require; `--no-sample` keeps the static part (which this file passes)."""
+    path = str(BROKEN_DIR / "compile_unsatisfiable.task")
+    r = run("check", path)
+    assert r.exit_code == 1
+    assert "compile_unsatisfiable.task:4:13: error[unsatisfiable]: never: every one of" in r.stderr
+    assert "= note: dataset d lists never at " in r.stderr
+    r = run("check", "--no-sample", path)
+    assert r.exit_code == 0 and "ok: 1 file(s)" in r.stderr
 
 
 def test_check_json(tmp_path: Path) -> None:

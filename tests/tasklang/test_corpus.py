@@ -88,6 +88,29 @@ def test_broken_file(path: Path, tmp_path: Path) -> None:
         p.name.startswith(".") for p in (tmp_path / "out").iterdir()), "temporary output left behind"
 
 
+# What `check` finds by sampling (build.sampled_checks): the rest needs the whole build.
+SAMPLED_CODES = frozenset({"unsatisfiable", "near-unsatisfiable", "domain-too-small",
+                           "token-budget", "raw-float", "missing-tokenizer"})
+COMPILED = [p for p in CORPUS if {c for _, _, c in expectations(p)} & COMPILE_CODES]
+
+
+@pytest.mark.parametrize("path", COMPILED, ids=[p.stem for p in COMPILED])
+def test_check_samples_what_compile_rejects(path: Path) -> None:
+    """`check` reports compile's sampled diagnostics at the same lines (no file passes
+    `check` that `compile` rejects for them), and `sample=False` none of them."""
+    build_only = COMPILE_CODES - SAMPLED_CODES
+    want = {e for e in expectations(path) if e[2] not in build_only}
+
+    def here(sample: bool) -> Expectation:
+        diags = api.check([str(path)], sample=sample).diagnostics
+        return {(d.span.line, str(d.severity), d.code) for d in diags
+                if Path(d.span.file).resolve() == path.resolve()}
+
+    static = here(False)
+    assert here(True) == want, path.name
+    assert static <= want and not {c for _, _, c in static} & (SAMPLED_CODES - {"missing-tokenizer"})
+
+
 def test_no_diagnostic_is_reported_twice() -> None:
     """A diagnostic repeated at the same place is noise (e.g. a pattern listed twice)."""
     for path in CORPUS:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tasklang import api
 from tasklang.diagnostics import (
     Diagnostic,
     Severity,
     Span,
     TaskError,
+    did_you_mean,
     error,
     render,
     render_all,
@@ -19,7 +24,7 @@ from tasklang.diagnostics import (
     warning,
 )
 
-from .helpers import write
+from .helpers import BROKEN, write
 
 SOURCE = "pattern p {\n    let x = int 1..y\n}\n"
 
@@ -96,7 +101,7 @@ def test_json() -> None:
     data = json.loads(to_json([d]))
     assert data == [{"file": "f.task", "line": 2, "col": 20, "end_line": 2, "end_col": 21,
                      "severity": "error", "code": "undefined-name", "message": "y",
-                     "notes": ["n"]}]
+                     "notes": ["n"], "help": []}]
 
 
 def test_task_error_carries_the_diagnostics() -> None:
@@ -187,3 +192,195 @@ def test_carets_land_on_the_parsers_line_whatever_the_line_separators(tmp_path: 
 def test_source_lines_split_where_the_parser_counts_lines() -> None:
     assert source_lines("a\r\nb\u2028c\n\nd") == ("a", "b\u2028c", "", "d")
     assert source_lines("a\n") == ("a",) and source_lines("") == ()
+
+
+# ---------------------------------------------------------------- help and notes
+
+def test_did_you_mean_picks_the_closest_names() -> None:
+    assert did_you_mean("pricee", ["price", "qty"]) == "did you mean `price`?"
+    assert did_you_mean("Price", ["price"]) == "did you mean `price`?"
+    assert did_you_mean("tota", ["total", "totals", "qty"]) == "did you mean `total` or `totals`?"
+    assert did_you_mean("zzz", ["price", "qty"]) is None
+    assert did_you_mean("price", ["price"]) is None  # the name itself is no suggestion
+
+
+def test_help_renders_after_the_notes() -> None:
+    d = error("undefined-name", "y is not defined (yet)", Span("gsm.task", 2, 20, 2, 21),
+              "context", help="did you mean `x`?")
+    assert render(d, {"gsm.task": SOURCE}).splitlines()[-2:] == [
+        "     = note: context", "     = help: did you mean `x`?"]
+    assert json.loads(to_json([d]))[0]["help"] == ["did you mean `x`?"]
+    assert error("c", "m", Span.point("f"), help=[None, "h"]).helps == ("h",)
+
+
+def _by_line(path: Path) -> dict[int, list[Diagnostic]]:
+    out: dict[int, list[Diagnostic]] = {}
+    for d in api.check([str(path)]).diagnostics:
+        out.setdefault(d.span.line, []).append(d)
+    return out
+
+
+def test_misspelt_names_get_a_suggestion_under_the_name() -> None:
+    """broken/did_you_mean.task: each misspelling has its help line and its own caret."""
+    path = BROKEN / "did_you_mean.task"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    got = _by_line(path)
+
+    def one(line: int, code: str) -> Diagnostic:
+        (d,) = [d for d in got[line] if d.code == code]
+        return d
+
+    cases = [  # (line, code, underlined text, help)
+        (2, "unknown-op", "mull", "did you mean `mul`?"),
+        (3, "unknown-op", "consum", "did you mean `consume`?"),
+        (9, "undefined-vocab", "peple", "did you mean `people`?"),
+        (11, "unknown-generator", "arithmetc", "did you mean `arithmetic`?"),
+        (12, "undefined-name", "pricee", "did you mean `price`?"),
+        (14, "unknown-field", "{buyer.nmae}", "did you mean `name`?"),
+        (14, "bad-placeholder", "{price:mony}", "did you mean `money`?"),
+        (15, "undefined-expert", "entity_trak", "did you mean `entity_track`?"),
+        (25, "unknown-split", 'template for trian "{a}"', "did you mean `train`?"),
+        (31, "undefined-pattern", "misspelled", "did you mean `misspelt`?"),
+        (33, "bad-setting", 'format "chatt"', "did you mean `chat`?"),
+    ]
+    for line, code, text, help in cases:
+        d = one(line, code)
+        assert d.helps == (help,), (line, code, d.helps)
+        s = d.span
+        assert (s.line, s.end_line) == (line, line)
+        assert lines[line - 1][s.col - 1 : s.end_col - 1] == text, (code, s)
+
+
+def test_an_undefined_name_is_reported_once_per_pattern() -> None:
+    got = _by_line(BROKEN / "did_you_mean.task")
+    assert not any(d.code == "undefined-name" for d in got.get(13, []))
+    (d,) = [d for d in got[12] if d.code == "undefined-name"]
+    assert d.notes == ("pricee is also used at line 13:24",)
+
+
+def test_a_let_used_above_its_definition_says_where_it_is(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        pattern p {
+            let a = b + 1
+            let b = int 1..9
+            template "{a}"
+            answer "{a}"
+        }
+        """)
+    (d,) = [d for d in api.check([str(path)]).diagnostics if d.code == "undefined-name"]
+    assert d.notes == ("b is defined below, at line 3: a let can only use lets written above it",)
+    assert d.helps == ()
+
+
+# ---------------------------------------------------------------- syntax: openers and hints
+
+def _syntax(text: str) -> Diagnostic:
+    from tasklang.parser import parse_text
+
+    module, (d,) = parse_text(text, "x.task")
+    assert module is None and d.code == "syntax"
+    return d
+
+
+@pytest.mark.parametrize(("text", "line", "col", "message", "help"), [
+    # an unclosed `{`, `(` or string is reported where it opens, the closer first
+    ("pattern p {\n    let a = int 1..9\n    template \"{a}\"\n\npattern q {\n    answer \"x\"\n}\n",
+     1, 11, "unclosed '{' of pattern p", "add the closing '}'"),
+    ("pattern p {\n    trace e {\n        init a\n    template \"{a}\"\n}\n",
+     2, 13, "unclosed '{' of trace e", "add the closing '}'"),
+    ("pattern p {\n    let a = (1 + 2\n    template \"{a}\"\n}\n",
+     2, 13, "unclosed '('", "add the closing ')'"),
+    ("pattern p {\n    template \"abc\n}\n", 2, 14, "unterminated string", 'close it with `"`'),
+    # misspelt keywords and settings
+    ("pattern p {\n    templte \"x\"\n}\n", 2, 5, "unexpected 'templte'", "did you mean `template`?"),
+    ("pattern p {\n    requre 1 > 0\n}\n", 2, 5, "unexpected 'requre'", "did you mean `require`?"),
+    ("dataset d {\n    max_lenght 100\n}\n", 2, 5, "unexpected 'max_lenght'",
+     "did you mean `max_length`?"),
+    # constructs of other languages
+    ("pattern p {\n    let a = int 1..9\n    let b = int(a / 2)\n    template \"{a}\"\n}\n",
+     3, 13, "int(...)", "use floor(x) or round(x), or keep x whole with `require is_int(x)`"),
+    ("pattern p {\n    let b = 1 if a > 3 else 2\n}\n", 2, 15, "unexpected 'if'",
+     "conditional expressions are written `if C then A else B`"),
+    ("pattern p {\n    if a > 3 {\n    }\n}\n", 2, 5, "unexpected 'if'", "there is no `if` statement"),
+    ("pattern p {\n    require a = 3\n}\n", 2, 15, "unexpected '='", "comparison is `==`"),
+    ("pattern p {\n    let a == 3\n}\n", 2, 12, "unexpected '='", "bound with one `=`"),
+    ("pattern p {\n    require a > 3 && a < 5\n}\n", 2, 19, "unexpected character '&'", "`and`"),
+    ("pattern p {\n    require a > 3 || a < 5\n}\n", 2, 19, "unexpected character '|'", "`or`"),
+    ("pattern p {\n    let a = int 1..9\n    a += 1\n}\n", 3, 5, "unexpected 'a'",
+     "a let is bound once"),
+    ("pattern p {\n    let x: int = 3\n}\n", 2, 10, "unexpected ':'", "no type annotation"),
+    ("pattern p {\n  trace e {\n    r = mul(a, 60)\n  }\n}\n", 3, 16, "unexpected '60'",
+     "init constants first"),
+])
+def test_syntax_errors_point_at_the_cause(text: str, line: int, col: int, message: str,
+                                          help: str) -> None:
+    d = _syntax(text)
+    assert (d.span.line, d.span.col) == (line, col), d.headline()
+    assert d.message.startswith(message), d.message
+    assert d.helps and help in d.helps[0], d.helps
+
+
+def test_closers_come_first_in_the_expected_list() -> None:
+    d = _syntax("pattern p {\n    let a = int 1..9\n    bogus\n}\n")
+    assert d.notes[0].startswith("expected '}', "), d.notes
+
+
+def test_floor_in_a_trace_says_what_trace_ops_are(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            template "{a}"
+            trace arithmetic {
+                init a
+                r = floor(a)
+                query r
+            }
+        }
+        """)
+    (d,) = api.check([str(path)]).diagnostics
+    assert (d.code, d.span.line, d.message) == ("bad-step", 6, "unknown op floor")
+    assert "trace ops are `name = op(args)` with registered ops" in d.helps[0]
+
+
+def test_one_op_typo_is_one_error() -> None:
+    diags = api.check([str(BROKEN / "one_error_per_mistake.task")]).diagnostics
+    assert sorted((d.span.line, d.code) for d in diags) == [
+        (10, "bad-step"), (18, "undefined-name"), (26, "unknown-op"), (45, "undefined-var")]
+    by_code = {d.code: d for d in diags}
+    assert by_code["bad-step"].helps == ("did you mean `mul`?",)
+    assert by_code["undefined-name"].notes == ("pricee is also used at lines 19:16, 20:13",)
+    assert by_code["undefined-var"].helps == ("did you mean `result`?",)
+
+
+@given(st.text(alphabet='pattern{}()"#\n let=a1.', max_size=60))
+def test_the_bracket_scan_never_raises(text: str) -> None:
+    from tasklang.parser import parse_text
+
+    _, diags = parse_text(text, "x.task")
+    assert all(d.span.line >= 1 and d.span.col >= 1 for d in diags)
+
+
+def test_let_diagnostics_point_at_the_name(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        pattern p {
+            let a = int 1..9
+            let a = int 1..9
+            let unused_one = 3
+            template "{a}"
+            answer "{a}"
+        }
+        """)
+    diags = {d.code: d for d in api.check([str(path)]).diagnostics}
+    dup, unused = diags["duplicate-name"].span, diags["unused-var"].span
+    assert (dup.line, dup.col, dup.end_col) == (3, 9, 10)
+    assert diags["duplicate-name"].notes == ("first defined at line 2",)
+    assert (unused.line, unused.col, unused.end_col) == (4, 9, 19)
+
+
+@given(st.text(alphabet="abcde_", min_size=1, max_size=8),
+       st.lists(st.text(alphabet="abcde_", min_size=1, max_size=8), max_size=8))
+def test_did_you_mean_suggests_only_candidates(name: str, candidates: list[str]) -> None:
+    got = did_you_mean(name, candidates)
+    if got is not None:
+        shown = got.removeprefix("did you mean ").removesuffix("?").replace(" or ", ", ")
+        assert {s.strip("`") for s in shown.split(", ")} <= set(candidates) - {name}

@@ -231,8 +231,14 @@ def test_template_problems(text: str, offset: int, message: str) -> None:
     assert problems[0][0] == offset and message in problems[0][1]
 
 
+def test_unknown_format_suggests_the_closest() -> None:
+    (_, message, help), = parse_template("{price:mony}").problems
+    assert message == "unknown format 'mony' in {price:mony}"
+    assert help == "did you mean `money`?"
+
+
 def test_problem_messages_show_the_placeholder_as_written() -> None:
-    (_, message), = parse_template("{{ {a-b} }}").problems
+    (_, message, _), = parse_template("{{ {a-b} }}").problems
     assert "{a-b}" in message and "\x00" not in message and "\x01" not in message
 
 
@@ -241,7 +247,7 @@ def test_parse_template_never_raises(text: str) -> None:
     parsed = parse_template(text)
     for part in parsed.parts:
         assert isinstance(part, str | Placeholder)
-    for offset, _ in parsed.problems:
+    for offset, _, _ in parsed.problems:
         assert 0 <= offset < len(text)
 
 

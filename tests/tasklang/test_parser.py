@@ -245,8 +245,8 @@ def test_dataset_statements() -> None:
 @pytest.mark.parametrize(("text", "line", "col", "message"), [
     ("pattern p {\n  let a = int 1..\n}\n", 3, 1, "unexpected '}'"),
     ("pattern p {\n  let a = 1 ; 2\n}\n", 2, 13, "unexpected character ';'"),
-    ('pattern p {\n  template "open\n}\n', 2, 12, "unexpected character '\"'"),
-    ("pattern p {\n  let a = 1\n", 2, 11, "unexpected end of file"),
+    ('pattern p {\n  template "open\n}\n', 2, 12, "unterminated string"),
+    ("pattern p {\n  let a = 1\n", 1, 11, "unclosed '{' of pattern p"),
     ("dataset d { split train ten }", 1, 25, "unexpected 'ten'"),
 ])
 def test_syntax_errors(text: str, line: int, col: int, message: str) -> None:
