@@ -129,6 +129,25 @@ def test_the_library_build_grades_correct_and_shows_its_inits(
     assert seen > 1000
 
 
+def test_every_trace_record_of_the_library_build_grades_correct_with_its_question(
+        compiled_library: LibraryBuild) -> None:
+    """Issue 10: every gold trace the compiler writes is grounded in its own question (the
+    record's user message) and grades 1.0 there, with the record's own constants."""
+    graded = 0
+    for d in compiled_library.dirs.values():
+        for path in sorted(d.glob("*.jsonl")):
+            for r in read_jsonl(path):
+                if r["expert"] is None or "function" in r:
+                    continue  # exact-text and code answers: no trace
+                g = runtime.grade(r["completion"][0]["content"], r["answer"],
+                                  expert=runtime.expected_expert(r["expert"], r["experts"]),
+                                  question=r["prompt"][-1]["content"],
+                                  constants=r.get("constants") or ())
+                assert (g.status, g.reward) == ("correct", 1.0), (r["id"], g)
+                graded += 1
+    assert graded > 10_000
+
+
 # Another seed and split size for one shipped dataset per example: a compile checks every
 # pattern with a 1,000-sample preflight, so each example costs seconds.
 @pytest.mark.slow
