@@ -24,22 +24,35 @@ from dataclasses import dataclass
 from .execute import _Env, execute
 from .experts import DEFAULT_EXPERTS, Expert
 from .numbers import format_number
-from .ops import COMPUTE_OPS, ComputeStep, InitStep, PercentStep, QueryStep, Step, Value
+from .ops import (
+    COMPUTE_OPS,
+    ComputeStep,
+    Facts,
+    InitStep,
+    PercentStep,
+    QueryStep,
+    Step,
+    Value,
+    copies_init_only,
+)
 from .render import assemble, render_step, render_step_around
 from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits
 
 # One step of a skeleton: set a hole's variable, compute from variables, copy the previous
 # sub-trace's answer (`init x = prev`), or any other step.
 _HOLE, _COMPUTE, _PREV, _OTHER = 0, 1, 2, 3
-Instr = tuple[int, str, Callable[[Sequence[Value]], Value] | None, tuple[str, ...], Step | None]
+# The last field: the step itself for _OTHER, the op's Facts for _COMPUTE (see _copies_nothing).
+Instr = tuple[int, str, Callable[[Sequence[Value]], Value] | None, tuple[str, ...],
+              Step | Facts | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Skeleton:
     """A trace with its value inits left open ("holes", in trace order)."""
 
-    # (instructions, queried variable, whether every instruction is a hole or a compute)
-    parts: tuple[tuple[tuple[Instr, ...], str, bool], ...]
+    # (instructions, queried variable, whether every instruction is a hole or a compute,
+    #  whether an answer equal to an init can be judged here: see _copies_nothing)
+    parts: tuple[tuple[tuple[Instr, ...], str, bool, bool], ...]
     holes: int
     text_format: str  # the canonical text for `%`, `%s` where each hole's value goes
     max_digits: int
@@ -55,8 +68,9 @@ class Skeleton:
         h = 0
         prev: Value | None = None
         limit = self.int_limit
-        for instrs, query, plain in self.parts:
+        for instrs, query, plain, judged in self.parts:
             prev_in = prev
+            first = h
             # Parts of holes and computes only need no _Env, just its variables.
             env = None if plain else _Env(prev, self.max_digits)
             known: dict[str, Value] = {} if env is None else env.values
@@ -80,7 +94,8 @@ class Skeleton:
                     known[var] = _bounded(var, value, self.max_digits)
             prev = known[query]
             # Necessary for a copied init (see the module docstring): execute decides.
-            if prev == prev_in or prev in values[:h]:
+            if (prev == prev_in or prev in values[:h]) and not (
+                    judged and _copies_nothing(instrs, query, known, values[first:h], prev)):
                 raise ValueError("the answer equals an init: it may be a copy of one")
         if h != self.holes:
             raise ValueError(f"{len(values)} values for {self.holes} holes")
@@ -94,6 +109,36 @@ class Skeleton:
                 return self.text_format % tuple([v if type(v) is int else format_number(v)
                                                  for v in values])
         return self.text_format % tuple(values)
+
+
+def _copies_nothing(instrs: tuple[Instr, ...], query: str, known: Mapping[str, Value],
+                    holes: Sequence[Value], answer: Value) -> bool:
+    """For a part of holes and computes whose every hole feeds its answer and that reads no
+    previous result (`judged`), whether an answer equal to an init is still computed, as
+    `execute` decides it: the copies are tracked with the ops' own rule
+    (ops.copies_init_only), and "made only from inits holding it" needs every source, here
+    every hole, to hold the answer (then `execute` is left to say so)."""
+    if all(v == answer for v in holes):
+        return False
+    init_only: set[str] = set()
+    for kind, var, _, args, facts in instrs:
+        if kind is _HOLE or copies_init_only(
+                facts, args, [known[a] for a in args], known[var], init_only):  # type: ignore[arg-type]
+            init_only.add(var)
+    return query not in init_only
+
+
+def _judged(instrs: tuple[Instr, ...], query: str) -> bool:
+    """Whether `_copies_nothing` is exact for this part: only holes and computes, no
+    `init x = prev`, and every hole an ancestor of the query (then the answer's sources are
+    the part's holes)."""
+    if any(kind is not _HOLE and kind is not _COMPUTE for kind, *_ in instrs):
+        return False
+    needed = {query}
+    for kind, var, _, args, _ in reversed(instrs):
+        if var in needed and kind is _COMPUTE:
+            needed.update(args)
+    return all(var in needed for kind, var, *_ in instrs if kind is _HOLE)
 
 
 def _bounded(name: str, value: Value, max_digits: int) -> Value:
@@ -110,11 +155,12 @@ def _instr(step: Step) -> Instr:
     if isinstance(step, InitStep):  # not a hole: `init x = prev`
         return (_PREV, step.var, None, (), None)
     if isinstance(step, ComputeStep):
-        return (_COMPUTE, step.var, COMPUTE_OPS[step.compute_op].fn, step.args, None)
+        spec = COMPUTE_OPS[step.compute_op]
+        return (_COMPUTE, step.var, spec.fn, step.args, spec.facts)
     if isinstance(step, PercentStep):
         # PercentStep.apply defines var from two reads, like a compute; define's check that
         # var is new is structural (ruled out), its bounding is the one `run` applies.
-        return (_COMPUTE, step.var, _two(step.formula), (step.base, step.rate), None)
+        return (_COMPUTE, step.var, _two(step.formula), (step.base, step.rate), step.FACTS)
     return (_OTHER, "", None, (), step)
 
 
@@ -144,7 +190,8 @@ def skeleton_of(trace: AnyTrace, experts: Mapping[str, Expert] = DEFAULT_EXPERTS
         query = part.steps[-1]
         assert isinstance(query, QueryStep)  # execute checked it
         instrs = tuple(_instr(s) for s in part.steps if not isinstance(s, QueryStep))
-        built.append((instrs, query.var, all(i[0] is not _OTHER for i in instrs)))
+        built.append((instrs, query.var, all(i[0] is not _OTHER for i in instrs),
+                      _judged(instrs, query.var)))
     # Escaped lines stay escaped through `assemble`: what it adds (expert names, dashes,
     # indentation) never holds a `%`.
     text_format = assemble([(p.expert, [_line(s) for s in p.steps]) for p in parts],

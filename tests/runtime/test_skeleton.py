@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +109,34 @@ def test_percent_signs_and_braces_in_names_cannot_break_the_text() -> None:
     assert skeleton is not None
     assert skeleton.text([Fraction(25, 2), 20]) == render(trace)
     assert skeleton.run([Fraction(25, 2), 20]) == 10
+
+
+def _arith(*steps: dict[str, Any]) -> Trace | ComposedTrace:
+    return typed({"expert": "arithmetic", "trace": [*steps, {"op": "query", "var": "result"}]})
+
+
+def test_an_answer_equal_to_an_init_is_judged_with_the_ops_facts() -> None:
+    """`2 * b - b` is b, an init's value, yet computed (sub copies only its first input):
+    run answers it itself. `a + 0` with the 0 written is a copy: run leaves it to execute,
+    which calls it a short circuit."""
+    times_more = _arith({"op": "init", "var": "factor", "value": 3},
+                        {"op": "init", "var": "base", "value": 5},
+                        {"op": "compute", "compute_op": "mul", "args": ["factor", "base"],
+                         "var": "more"},
+                        {"op": "compute", "compute_op": "sub", "args": ["more", "base"],
+                         "var": "result"})
+    skeleton = skeleton_of(times_more)
+    assert skeleton is not None
+    assert skeleton.run([2, 5]) == 5  # answered without falling back to execute
+    plus = _arith({"op": "init", "var": "a", "value": 3},
+                  {"op": "init", "var": "b", "value": 4},
+                  {"op": "compute", "compute_op": "add", "args": ["a", "b"], "var": "result"})
+    skeleton = skeleton_of(plus)
+    assert skeleton is not None
+    with pytest.raises(ValueError, match="copy"):  # deferred: and execute refuses the copy
+        skeleton.run([3, 0])
+    with_zero = _arith({"op": "init", "var": "a", "value": 3},
+                       {"op": "init", "var": "b", "value": 0},
+                       {"op": "compute", "compute_op": "add", "args": ["a", "b"],
+                        "var": "result"})
+    assert execute(with_zero).error is not None
