@@ -113,26 +113,26 @@ class Skeleton:
 
 def _copies_nothing(instrs: tuple[Instr, ...], query: str, known: Mapping[str, Value],
                     holes: Sequence[Value], answer: Value) -> bool:
-    """For a part of holes and computes whose every hole feeds its answer and that reads no
-    previous result (`judged`), whether an answer equal to an init is still computed, as
-    `execute` decides it: the copies are tracked with the ops' own rule
-    (ops.copies_init_only), and "made only from inits holding it" needs every source, here
-    every hole, to hold the answer (then `execute` is left to say so)."""
+    """For a part of holes, computes and `init x = prev` whose every hole feeds its answer
+    (`judged`), whether an answer equal to an init is still computed, as `execute` decides
+    it: the copies are tracked with the ops' own rule (ops.copies_init_only; an init of the
+    previous result is an init), and "made only from inits holding it" needs every source,
+    so every hole, to hold the answer (then `execute` is left to say so)."""
     if all(v == answer for v in holes):
         return False
     init_only: set[str] = set()
     for kind, var, _, args, facts in instrs:
-        if kind is _HOLE or copies_init_only(
+        if kind is not _COMPUTE or copies_init_only(  # a hole or `init x = prev`: an init
                 facts, args, [known[a] for a in args], known[var], init_only):  # type: ignore[arg-type]
             init_only.add(var)
     return query not in init_only
 
 
 def _judged(instrs: tuple[Instr, ...], query: str) -> bool:
-    """Whether `_copies_nothing` is exact for this part: only holes and computes, no
-    `init x = prev`, and every hole an ancestor of the query (then the answer's sources are
-    the part's holes)."""
-    if any(kind is not _HOLE and kind is not _COMPUTE for kind, *_ in instrs):
+    """Whether `_copies_nothing` is exact for this part: only holes, computes and
+    `init x = prev`, and every hole an ancestor of the query (then the answer's sources
+    include every hole of the part)."""
+    if any(kind is _OTHER for kind, *_ in instrs):
         return False
     needed = {query}
     for kind, var, _, args, _ in reversed(instrs):

@@ -140,3 +140,27 @@ def test_an_answer_equal_to_an_init_is_judged_with_the_ops_facts() -> None:
                        {"op": "compute", "compute_op": "add", "args": ["a", "b"],
                         "var": "result"})
     assert execute(with_zero).error is not None
+
+
+def test_a_composed_answer_equal_to_the_previous_result_is_judged_too() -> None:
+    """`up - cost` with cost 0 copies the previous result (an init): deferred to execute;
+    with `up * 2 - up` it equals the previous result yet is computed."""
+    def composed(op: str, args: list[str]) -> Trace | ComposedTrace:
+        return typed([
+            {"expert": "arithmetic", "trace": [
+                {"op": "init", "var": "a", "value": 3}, {"op": "init", "var": "b", "value": 4},
+                {"op": "compute", "compute_op": "add", "args": ["a", "b"], "var": "result"},
+                {"op": "query", "var": "result"}]},
+            {"expert": "arithmetic", "trace": [
+                {"op": "init", "var": "up", "source": "prev.result"},
+                {"op": "init", "var": "k", "value": 2},
+                {"op": "compute", "compute_op": "mul", "args": ["up", "k"], "var": "twice"},
+                {"op": "compute", "compute_op": op, "args": args, "var": "result"},
+                {"op": "query", "var": "result"}]}])
+    halved = skeleton_of(composed("sub", ["twice", "up"]))
+    assert halved is not None and halved.run([3, 4, 2]) == 7 == execute(
+        composed("sub", ["twice", "up"])).value
+    copied = skeleton_of(composed("div", ["up", "k"]))
+    assert copied is not None
+    with pytest.raises(ValueError, match="copy"):
+        copied.run([3, 4, 1])  # up / 1: a copy of the previous result
