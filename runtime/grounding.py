@@ -179,6 +179,8 @@ def _words(text: str) -> set[Fraction | int]:
 def _digits(text: str) -> set[Fraction | int]:
     out: set[Fraction | int] = set()
     for plain, num, den, over, percent in _NUMBER.findall(text):
+        if len(plain) + len(num) + len(den) + len(over) > MAX_NUMBER_CHARS:
+            continue  # not a quantity (and Python refuses int() past 4,300 digits)
         digits = plain.replace(",", "")
         value: Fraction | int = int(digits) if digits.isdigit() else _number(Fraction(digits))
         out.add(value)
@@ -197,6 +199,11 @@ def _digits(text: str) -> set[Fraction | int]:
         if plain.endswith(",000"):  # "$280,000 ... in thousands of dollars": 280
             out.add(_number(Fraction(value) / 1000))
     return out
+
+
+# A number written with more characters than this grounds nothing: no word problem states
+# one, and reading it would cost time quadratic in its length (or raise, past 4,300 digits).
+MAX_NUMBER_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)

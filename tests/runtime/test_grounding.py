@@ -59,3 +59,18 @@ def test_the_fast_integer_test_is_sufficient(n: int, shape: str) -> None:
     question = "We have " + shape.format(f"{n:,}" if n >= 1000 and "," not in shape else n) + "!"
     if states_integer(question, n):
         assert Grounding.of(question).grounds(n), question
+
+
+def test_a_question_with_an_absurdly_long_number_grades_without_raising() -> None:
+    """Found by bench/fuzz_tasks.py (seed 3, case 441): a template holding `0.000...1` with
+    4,302 digits made the compiler's grounding check raise ValueError (Python's int-string
+    limit); a model's question could do the same to `grade`. Such a number grounds nothing."""
+    from runtime import grade
+
+    text = ("expert: arithmetic\ntrace:\n- {op: init, var: a, value: 3}\n"
+            "- {op: init, var: b, value: 4}\n"
+            "- {op: compute, compute_op: add, args: [a, b], var: result}\n- {op: query, var: result}\n")
+    for huge in ("9" * 5000, "0." + "0" * 4400 + "1", "1" + ",000" * 1500, "7/" + "3" * 4400):
+        question = f"A number {huge} and then 3 and 4."
+        assert grade(text, 7, question=question).status == "correct"
+        assert not Grounding.of(question).grounds(9)
