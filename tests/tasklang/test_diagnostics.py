@@ -309,8 +309,8 @@ def _syntax(text: str) -> Diagnostic:
     ("pattern p {\n    let a = int 1..9\n    a += 1\n}\n", 3, 5, "unexpected 'a'",
      "a let is bound once"),
     ("pattern p {\n    let x: int = 3\n}\n", 2, 10, "unexpected ':'", "no type annotation"),
-    ("pattern p {\n  trace e {\n    r = mul(a, 60)\n  }\n}\n", 3, 16, "unexpected '60'",
-     "init constants first"),
+    ("pattern p {\n  trace e {\n    r = mul(a * 2, 60)\n  }\n}\n", 3, 15, "unexpected '*'",
+     "an argument is a trace name, a number or a nested op"),
 ])
 def test_syntax_errors_point_at_the_cause(text: str, line: int, col: int, message: str,
                                           help: str) -> None:
