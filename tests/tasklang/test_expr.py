@@ -131,7 +131,7 @@ def test_ordering_text_is_an_eval_error() -> None:
     ("round(0.125, 2)", F(13, 100)),
     ("round(-2.5)", F(-3)),
     ("round(3.5)", F(4)),
-    ("round(1.25, 1)", F(6, 5)),
+    ("round(1.25, 1)", F(13, 10)),
     ("round(1234, -2)", F(1200)),
     ("round(1 / 3, 2)", F(33, 100)),
 ])

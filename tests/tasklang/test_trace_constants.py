@@ -43,7 +43,19 @@ pattern nested {
 }
 """
 
-EXPERTS = "expert arithmetic: compute(add, sub, mul, div)\n"
+EXPERTS = "expert arithmetic: compute(add, sub, mul, div, floor, ceil, round)\n"
+
+WHOLE_HOURS = """
+pattern whole_hours {
+    let minutes = int 61..600
+    template "A shift lasts {minutes} minutes. How many whole hours is that?"
+    trace arithmetic {
+        init minutes
+        result = floor(div(minutes, 60))
+        query result
+    }
+}
+"""
 
 
 def _steps(text: str) -> tuple[ast.TStmt, ...]:
@@ -170,3 +182,20 @@ def test_the_skeleton_gives_what_the_full_path_gives(tmp_path: Path) -> None:
             got, want = _draw(fast, fast_rng), _draw(slow, slow_rng)
             assert got == want, name
         assert fast.skeleton is not None, name
+
+
+def test_floor_of_a_nested_div_with_a_constant(tmp_path: Path) -> None:
+    steps = _steps(WHOLE_HOURS)
+    assert _shape(steps) == ["init minutes", "init c60 = 60", "step1 = div(minutes, c60)",
+                             "result = floor(step1)", "query result"]
+    text = EXPERTS + WHOLE_HOURS + _dataset("whole_hours", "constants 60")
+    checked, results = api.compile_paths([str(write(tmp_path, text))], tmp_path / "out")
+    assert checked.ok and all(r.ok for r in results), \
+        [d.headline() for r in results for d in r.diagnostics]
+    rows = [json.loads(line) for line in
+            (tmp_path / "out" / "d" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        assert r["answer"] == str(int(r["payload"]["minutes"]) // 60)
+        graded = runtime.grade(r["completion"][0]["content"], r["answer"],
+                               question=r["prompt"][-1]["content"], constants=r.get("constants"))
+        assert graded.reward == 1.0, graded.status
