@@ -325,20 +325,21 @@ def test_closers_come_first_in_the_expected_list() -> None:
     assert d.notes[0].startswith("expected '}', "), d.notes
 
 
-def test_floor_in_a_trace_says_what_trace_ops_are(tmp_path: Path) -> None:
+def test_abs_in_a_trace_says_what_trace_ops_are(tmp_path: Path) -> None:
+    """floor, ceil and round are trace ops too (runtime.ops); abs is an expression only."""
     path = write(tmp_path, """
         pattern p {
             let a = int 1..9
             template "{a}"
             trace arithmetic {
                 init a
-                r = floor(a)
+                r = abs(a)
                 query r
             }
         }
         """)
     (d,) = api.check([str(path)]).diagnostics
-    assert (d.code, d.span.line, d.message) == ("bad-step", 6, "unknown op floor")
+    assert (d.code, d.span.line, d.message) == ("bad-step", 6, "unknown op abs")
     assert "trace ops are `name = op(args)` with registered ops" in d.helps[0]
 
 
