@@ -16,6 +16,7 @@ and whose output is that value (`avg(a, a)`) is a copy: a new op cannot reopen t
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -321,6 +322,48 @@ def _min(a: Sequence[Value]) -> Value:
                   Facts(commutative=True, copies=ANY, selects=True))
 def _max(a: Sequence[Value]) -> Value:
     return max(a)
+
+
+# The most places `round` takes either way (10**64 is cheap; more only hides a mistake).
+MAX_ROUND_PLACES = 64
+
+
+def round_half_up(x: Value, places: int = 0) -> Value:
+    """`x` to `places` decimal places, halves away from zero (2.5 -> 3, -2.5 -> -3, 0.125
+    at 2 places -> 0.13), as GSM-style answers round money and counts (Python's `round` goes
+    to even). Negative places round to tens, hundreds. The one implementation: the
+    expression language's `round` (tasklang.expr) calls it too."""
+    q = Fraction(10) ** places
+    scaled = abs(Fraction(x)) * q
+    whole = math.floor(scaled + Fraction(1, 2))
+    out = Fraction(whole if x >= 0 else -whole) / q
+    return out.numerator if out.denominator == 1 else out
+
+
+def _places(value: Value) -> int:
+    if Fraction(value).denominator != 1 or abs(value) > MAX_ROUND_PLACES:
+        raise TraceError(ErrorKind.LIMITS_EXCEEDED,
+                         f"round needs a whole number of places of at most {MAX_ROUND_PLACES}")
+    return int(value)
+
+
+# floor(x), ceil(x) and round(x, n) give x back when x is already whole (or has at most n
+# places): that output only copies x, the first input, so `floor(x)` of an init-only x is
+# still init-only (the anti-short-circuit rule). An output equal to n alone is a result.
+@register_compute("floor", 1, 1, "largest whole number not above the arg", Facts(copies=FIRST))
+def _floor(a: Sequence[Value]) -> Value:
+    return math.floor(a[0])
+
+
+@register_compute("ceil", 1, 1, "smallest whole number not below the arg", Facts(copies=FIRST))
+def _ceil(a: Sequence[Value]) -> Value:
+    return math.ceil(a[0])
+
+
+@register_compute("round", 1, 2, "first arg to the second's number of decimal places "
+                  "(default 0), halves away from zero", Facts(copies=FIRST))
+def _round(a: Sequence[Value]) -> Value:
+    return round_half_up(a[0], _places(a[1]) if len(a) > 1 else 0)
 
 
 # ---------------------------------------------------------------- the env

@@ -204,6 +204,27 @@ class TOp:
 
 
 @dataclass(frozen=True, slots=True)
+class TConst:
+    """A number written as an op argument (`mul(hours, 60)`); lowered (tasklang.lower) to an
+    explicit `init` before the op, so a trace stays init/compute/query."""
+
+    value: Fraction
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TCall:
+    """A nested op as an argument (`add(mul(a, b), c)`); lowered to a fresh step before."""
+
+    op: str
+    args: tuple[TArg, ...]
+    span: Span
+
+
+TArg: TypeAlias = "TVar | TConst | TCall"
+
+
+@dataclass(frozen=True, slots=True)
 class TQuery:
     var: TVar
     span: Span

@@ -882,8 +882,11 @@ def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTempl
             continue
         grounding = grounding or Grounding.fresh(question)
         if not grounding.grounds(value):
-            raise Rejected(f"gold trace: ungrounded_init: init {format_number(Fraction(value))} "
-                           f"is not stated in the question of template {template.id}")
+            number = format_number(Fraction(value))
+            # a constant written in a trace op (`mul(hours, 61)`) lands here too: name the fix
+            raise Rejected(f"gold trace: ungrounded_init: init {number} is not stated in the "
+                           f"question of template {template.id} (state it there, or declare "
+                           f"a unit constant with `constants {number}` in the dataset)")
 
 
 def _same(trace: AnyTrace) -> AnyTrace:

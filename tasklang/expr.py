@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from runtime.ops import round_half_up
+
 from . import ast
 from .diagnostics import Span
 from .limits import DEFAULT_LIMITS, LimitError, Limits, digits_at_least, too_many_digits
@@ -68,8 +70,8 @@ def norm(x: Number) -> Number:
 
 
 def _round(x: Number, digits: Number = 0) -> Number:
-    q = Fraction(10) ** int(digits)
-    return norm(Fraction(round(x * q)) / q)
+    # halves away from zero, as the trace op `round` (one implementation: runtime.ops)
+    return norm(round_half_up(Fraction(x), int(digits)))
 
 
 FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {

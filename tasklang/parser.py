@@ -25,6 +25,7 @@ from lark.tree import Meta, Tree
 from . import ast
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines
 from .limits import DIGITS_CEILING, exceeded
+from .lower import lower_steps
 from .resources import grammar_path
 
 
@@ -196,11 +197,19 @@ class _Builder(Transformer[Token, ast.Module]):
     def t_effect(self, meta: Meta, c: list[Any]) -> ast.TOp:
         return ast.TOp(None, str(c[0]), tuple(a for a in c[1:] if a is not None), self._span(meta))
 
+    def t_const(self, meta: Meta, c: list[Any]) -> ast.TConst:
+        return ast.TConst(c[0].value, c[0].span)
+
+    def t_call(self, meta: Meta, c: list[Any]) -> ast.TCall:
+        return ast.TCall(str(c[0]), tuple(a for a in c[1:] if a is not None), self._span(meta))
+
     def t_query(self, meta: Meta, c: list[Any]) -> ast.TQuery:
         return ast.TQuery(c[0], self._span(meta))
 
     def trace_block(self, meta: Meta, c: list[Any]) -> ast.TraceBlock:
-        return ast.TraceBlock(str(c[0]), tuple(c[1:]), self._span(meta), self._tok(c[0]))
+        # the sugar (constants, nested ops) is lowered here, so nothing after sees it
+        return ast.TraceBlock(str(c[0]), lower_steps(tuple(c[1:])), self._span(meta),
+                              self._tok(c[0]))
 
     def answer_stmt(self, meta: Meta, c: list[Any]) -> ast.Answer:
         return ast.Answer(c[0].value, self._span(meta))
@@ -503,9 +512,9 @@ def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str
     if token == "=" and before.rstrip().endswith("=") or token == "==" and "EQUAL" in expected:
         return "a let is bound with one `=` (`==` compares)"
     if _in_trace(text, offset) and re.search(r"=\s*\w+\s*\(", line):
-        return ("trace ops are `name = op(args)` with registered ops, and their arguments are "
-                "trace names: init constants first (`init sixty = 60`) and compute nested "
-                "parts one step at a time")
+        return ("trace ops are `name = op(args)` with registered ops; an argument is a trace "
+                "name, a number or a nested op (`r = mul(add(a, b), 60)`), never an operator "
+                "expression")
     return None
 
 

@@ -36,6 +36,14 @@ def _floor_div(xs: Sequence[Fraction]) -> Fraction:
     return Fraction(math.floor(xs[0] / xs[1]))
 
 
+def _round_half_up(x: Fraction, places: int) -> Fraction:
+    """Worked out apart from runtime.ops: the scaled value's floor, plus one from a half up
+    (mirrored for negatives: halves go away from zero)."""
+    y = abs(x) * Fraction(10) ** places
+    whole = math.floor(y) + (y - math.floor(y) >= Fraction(1, 2))
+    return (1 if x >= 0 else -1) * Fraction(whole) / Fraction(10) ** places
+
+
 ORACLE: dict[str, Callable[[Sequence[Fraction]], Fraction]] = {
     "add": lambda xs: sum(xs, Fraction(0)),
     "sub": lambda xs: xs[0] - xs[1],
@@ -46,6 +54,9 @@ ORACLE: dict[str, Callable[[Sequence[Fraction]], Fraction]] = {
     "pow": lambda xs: xs[0] ** int(xs[1]),
     "min": min,
     "max": max,
+    "floor": lambda xs: Fraction(math.floor(xs[0])),
+    "ceil": lambda xs: -Fraction(math.floor(-xs[0])),
+    "round": lambda xs: _round_half_up(xs[0], int(xs[1]) if len(xs) > 1 else 0),
 }
 MAX_VARIADIC = 4  # args drawn for a variadic op
 
@@ -186,6 +197,10 @@ def _compute(draw: st.DrawFn, expert: Expert, s: _State, must: str | None, var: 
         divisors = [n for n in names_ if s.env[n] != 0 and n != must]
         if divisors:
             args = [must or _pick(draw, names_), _pick(draw, divisors)]
+    elif op == "round" and draw(st.booleans()):  # round(x, places): a small whole places
+        places = [n for n in names_ if s.env[n].denominator == 1 and abs(s.env[n]) <= 3
+                  and n != must]
+        args = [must or _pick(draw, names_), *([_pick(draw, places)] if places else [])]
     elif op == "pow":
         base = must or _pick(draw, names_)
         exponents = [n for n in names_ if s.env[n].denominator == 1 and abs(s.env[n]) <= 3

@@ -310,6 +310,11 @@ TRICKS = [
     Trick("pow-1", via("pow", 1), SC),
     Trick("mod-1e9", via("mod", 10**9), SC),
     Trick("min-1e9", via("min", 10**9), SC),
+    Trick("floor-of-a-whole", launder("arithmetic", "{op: compute, compute_op: floor, args: [x], "
+                                      "var: result}", "{op: query, var: result}"), SC),
+    Trick("ceil-of-a-whole", launder("arithmetic", "{op: compute, compute_op: ceil, args: [x], "
+                                     "var: result}", "{op: query, var: result}"), SC),
+    Trick("round-to-2-places", via("round", 2), SC),
     Trick("max-x-y-equal", via("max", 18), SC),
     Trick("min-max-x-x",
           launder("arithmetic", "{op: compute, compute_op: max, args: [x, x], var: m}",

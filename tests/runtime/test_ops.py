@@ -87,6 +87,19 @@ COMPUTE_CASES: list[tuple[str, list[str], Fraction]] = [
     ("min", ["0.5", "0.25"], Fraction(1, 4)),
     ("max", ["3", "-1", "2.5"], Fraction(3)),
     ("max", ["-0.5", "-0.25"], Fraction(-1, 4)),
+    ("floor", ["7.5"], Fraction(7)),
+    ("floor", ["-7.5"], Fraction(-8)),
+    ("floor", ["4"], Fraction(4)),
+    ("ceil", ["7.25"], Fraction(8)),
+    ("ceil", ["-7.5"], Fraction(-7)),
+    ("round", ["2.5"], Fraction(3)),  # halves away from zero (GSM money), not to even
+    ("round", ["3.5"], Fraction(4)),
+    ("round", ["-2.5"], Fraction(-3)),
+    ("round", ["2.49"], Fraction(2)),
+    ("round", ["1.125", "2"], Fraction(113, 100)),
+    ("round", ["1.124", "2"], Fraction(112, 100)),
+    ("round", ["1234", "-2"], Fraction(1200)),
+    ("round", ["1250", "-2"], Fraction(1300)),
 ]
 
 
@@ -421,3 +434,44 @@ def test_steps_are_frozen() -> None:
     assert isinstance(step, InitStep)
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         step.var = "y"  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- floor, ceil, round
+
+
+def test_round_matches_the_expression_language() -> None:
+    """One implementation: the `.task` expression `round` is the trace op's."""
+    from tasklang.expr import FUNCTIONS
+
+    fn = FUNCTIONS["round"][2]
+    for x, places in [("2.5", 0), ("-0.125", 2), ("7.777", 1), ("1250", -2)]:
+        assert fn(Fraction(x), places) == value_of(compute_with("round", [x, str(places)]))
+
+
+@pytest.mark.parametrize("places", ["0.5", "65", "-65"])
+def test_round_needs_a_small_whole_number_of_places(places: str) -> None:
+    outcome = compute_with("round", ["2.5", places])
+    assert outcome.error is not None and outcome.error.kind == ErrorKind.LIMITS_EXCEEDED
+
+
+@pytest.mark.parametrize(("op", "args", "copies"), [
+    ("floor", [Fraction(4)], (0,)),  # a whole x comes back: a copy
+    ("ceil", [Fraction(4)], (0,)),
+    ("round", [Fraction(5, 2), 1], (0,)),  # already at 1 place
+    ("round", [Fraction(5, 2), 0], ()),  # 3 is a result, not a copy
+    ("round", [Fraction(2), 2], (0, 1)),  # every input is 2
+])
+def test_floor_ceil_round_copy_facts(op: str, args: list[Fraction], copies: tuple[int, ...]
+                                     ) -> None:
+    spec = COMPUTE_OPS[op]
+    out = spec.fn(args)
+    assert spec.facts.copied(args, out) == copies if out in args else copies == ()
+
+
+def test_floor_of_a_whole_init_short_circuits() -> None:
+    """`floor(x)` of a stated whole x computes nothing: the anti-short-circuit rule holds."""
+    steps = [init("x", 18), {"op": "compute", "compute_op": "floor", "args": ["x"], "var": "r"},
+             {"op": "query", "var": "r"}]
+    assert run(steps).error.kind == ErrorKind.SHORT_CIRCUIT  # type: ignore[union-attr]
+    steps[0] = init("x", "18.5")
+    assert value_of(run(steps)) == 18

@@ -309,8 +309,8 @@ def _syntax(text: str) -> Diagnostic:
     ("pattern p {\n    let a = int 1..9\n    a += 1\n}\n", 3, 5, "unexpected 'a'",
      "a let is bound once"),
     ("pattern p {\n    let x: int = 3\n}\n", 2, 10, "unexpected ':'", "no type annotation"),
-    ("pattern p {\n  trace e {\n    r = mul(a, 60)\n  }\n}\n", 3, 16, "unexpected '60'",
-     "init constants first"),
+    ("pattern p {\n  trace e {\n    r = mul(a * 2, 60)\n  }\n}\n", 3, 15, "unexpected '*'",
+     "an argument is a trace name, a number or a nested op"),
 ])
 def test_syntax_errors_point_at_the_cause(text: str, line: int, col: int, message: str,
                                           help: str) -> None:
@@ -325,20 +325,21 @@ def test_closers_come_first_in_the_expected_list() -> None:
     assert d.notes[0].startswith("expected '}', "), d.notes
 
 
-def test_floor_in_a_trace_says_what_trace_ops_are(tmp_path: Path) -> None:
+def test_abs_in_a_trace_says_what_trace_ops_are(tmp_path: Path) -> None:
+    """floor, ceil and round are trace ops too (runtime.ops); abs is an expression only."""
     path = write(tmp_path, """
         pattern p {
             let a = int 1..9
             template "{a}"
             trace arithmetic {
                 init a
-                r = floor(a)
+                r = abs(a)
                 query r
             }
         }
         """)
     (d,) = api.check([str(path)]).diagnostics
-    assert (d.code, d.span.line, d.message) == ("bad-step", 6, "unknown op floor")
+    assert (d.code, d.span.line, d.message) == ("bad-step", 6, "unknown op abs")
     assert "trace ops are `name = op(args)` with registered ops" in d.helps[0]
 
 

@@ -127,9 +127,11 @@ def test_ordering_text_is_an_eval_error() -> None:
     ("ceil(2.1)", F(3)),
     ("ceil(-2.5)", F(-2)),
     ("round(2.4)", F(2)),
-    ("round(2.5)", F(2)),  # round half to even, like Python
+    ("round(2.5)", F(3)),  # halves away from zero, as the trace op (not Python's even)
+    ("round(0.125, 2)", F(13, 100)),
+    ("round(-2.5)", F(-3)),
     ("round(3.5)", F(4)),
-    ("round(1.25, 1)", F(6, 5)),
+    ("round(1.25, 1)", F(13, 10)),
     ("round(1234, -2)", F(1200)),
     ("round(1 / 3, 2)", F(33, 100)),
 ])
