@@ -197,9 +197,9 @@ def _compute(draw: st.DrawFn, expert: Expert, s: _State, must: str | None, var: 
         divisors = [n for n in names_ if s.env[n] != 0 and n != must]
         if divisors:
             args = [must or _pick(draw, names_), _pick(draw, divisors)]
-    elif op == "round" and draw(st.booleans()):  # round(x, places): a small whole places
+    elif op == "round":  # round(x), or round(x, places) with a small whole places
         places = [n for n in names_ if s.env[n].denominator == 1 and abs(s.env[n]) <= 3
-                  and n != must]
+                  and n != must] if draw(st.booleans()) else []
         args = [must or _pick(draw, names_), *([_pick(draw, places)] if places else [])]
     elif op == "pow":
         base = must or _pick(draw, names_)
