@@ -13,7 +13,7 @@ from .build import BuildResult, Progress, build_dataset, make_context, sampled_c
 from .checks import CheckResult, check_program, pattern_constants, pattern_limits
 from .compiler import Example, Rejected, compile_pattern
 from .confine import LoadOptions
-from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all, resolve
+from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all
 from .diagnostics import Diagnostic, Span, apply_allows, did_you_mean, error
 from .files import staged_output
 from .limits import DEFAULT_LIMITS, LimitError
@@ -117,8 +117,9 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
 
 def _command_line_benchmarks(paths: Sequence[str], ngram: int
                              ) -> tuple[list[Benchmark], list[Diagnostic]]:
-    """`--decontaminate` files, read once for every dataset."""
-    return load_all(BenchmarkSource(resolve(p, Path()), p, ngram, Span.point(p), "command line")
+    """`--decontaminate` files, read once for every dataset. The user named them, relative to
+    the working directory, so they are not confined like the paths a .task file names."""
+    return load_all(BenchmarkSource(Path(p), p, ngram, Span.point(p), "command line")
                     for p in paths)
 
 

@@ -31,7 +31,7 @@ from .checks import CheckResult, dataset_constants, dataset_limits, setting
 from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .confine import Confinement, resolve_named_file
-from .decontaminate import Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
+from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
 from .diagnostics import Diagnostic, Span, error, warning
 from .files import sha256_file as _sha256
 from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
@@ -655,8 +655,6 @@ def sampled_checks(program: Program, checked: CheckResult, ds: ast.Dataset) -> l
 def _benchmark_index(ds: ast.Dataset, given: Sequence[Benchmark], confinement: Confinement | None
                      ) -> tuple[Index | None, list[Diagnostic]]:
     """The dataset's `decontaminate` files, read, with those given on the command line."""
-    from .decontaminate import DEFAULT_NGRAM
-
     base = Path(ds.span.file).parent
     if confinement is None:  # a Program assembled by hand: confined to the dataset's folder
         confinement = Confinement.for_files([Path(ds.span.file)], None)

@@ -82,13 +82,6 @@ class BenchmarkSource:
     origin: str  # "statement" or "command line"
 
 
-def resolve(raw: str, base: Path) -> Path:
-    """Where a `--decontaminate` path points (relative to the working directory). The user
-    named it, so it is trusted; statements are resolved by tasklang.confine like every path a
-    .task file names."""
-    return base / raw
-
-
 @dataclass(frozen=True)
 class Benchmark:
     """A benchmark file read and indexed: each n-gram and the first line that has it."""
