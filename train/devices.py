@@ -1,0 +1,134 @@
+"""Where a run computes and in what precision: `--device` and `--dtype`, resolved once.
+
+The one home for the rule "auto picks the accelerator when there is one, bf16 on CUDA where
+it is supported, fp32 on the CPU". Training keeps trainable weights in fp32 and computes
+under autocast in the chosen dtype (bf16 weights would lose small updates); evaluation
+casts the whole model, since nothing is updated. Importing this module imports no torch,
+so the click layer can offer the choices without the train extra.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+_TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+class DeviceError(Exception):
+    """A device or precision this machine cannot give; the message says why and what to pass."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: str  # "cpu", "cuda", "cuda:1", "mps"
+    dtype: str  # "bf16", "fp16", "fp32"
+
+    @property
+    def kind(self) -> str:
+        return self.device.split(":")[0]
+
+    def torch_device(self) -> Any:
+        import torch
+
+        return torch.device(self.device)
+
+    def torch_dtype(self) -> Any:
+        import torch
+
+        return getattr(torch, _TORCH_DTYPES[self.dtype])
+
+    def autocast(self) -> Any:
+        """Mixed precision for a training step; a no-op in fp32."""
+        if self.dtype == "fp32":
+            return nullcontext()
+        import torch
+
+        return torch.autocast(device_type=self.kind, dtype=self.torch_dtype())
+
+    def describe(self) -> dict[str, Any]:
+        """What the run log states: the device (with its name on CUDA) and the dtype."""
+        out: dict[str, Any] = {"device": self.device, "dtype": self.dtype}
+        if self.kind == "cuda":
+            import torch
+
+            out["device_name"] = torch.cuda.get_device_name(self.torch_device())
+        return out
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve(device: str = "auto", dtype: str = "auto") -> Placement:
+    """The placement `--device` and `--dtype` ask for, or DeviceError when this machine lacks it."""
+    import torch
+
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise DeviceError(f"--device {device!r}: expected one of {', '.join(DEVICES)} (or cuda:N)")
+    if dtype not in DTYPES:
+        raise DeviceError(f"--dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+    if device == "auto":
+        device = "cuda" if _cuda_available() else "mps" if _mps_available() else "cpu"
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        if not _cuda_available():
+            built = "built without CUDA" if torch.version.cuda is None else "sees no GPU"
+            raise DeviceError(
+                f"--device {device}: this torch ({torch.__version__}) {built}; use --device cpu"
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if kind == "mps" and not _mps_available():
+        raise DeviceError("--device mps: this machine has no MPS backend; use --device cpu")
+    if dtype == "auto":
+        dtype = "bf16" if kind == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if dtype == "fp16" and kind == "cpu":
+        raise DeviceError(
+            "--dtype fp16 needs an accelerator (CPU kernels are fp32 or bf16); use bf16 or fp32"
+        )
+    if dtype == "bf16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
+        raise DeviceError(f"--dtype bf16: {torch.cuda.get_device_name()} has no bf16; use fp16 or fp32")
+    return Placement(device, dtype)
+
+
+def reset_peak_memory(placement: Placement) -> None:
+    if placement.kind == "cuda":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(placement.torch_device())
+
+
+def peak_memory(placement: Placement) -> dict[str, int]:
+    """Peak memory in bytes: the accelerator's allocator peak, and the process's peak RSS."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = {"peak_rss_bytes": rss if sys.platform == "darwin" else rss * 1024}
+    if placement.kind == "cuda":
+        import torch
+
+        out["peak_device_bytes"] = int(torch.cuda.max_memory_allocated(placement.torch_device()))
+    return out
+
+
+def place(model: Any, placement: Placement, train: bool) -> Any:
+    """The model moved to the placement: fp32 weights for training (autocast computes in the
+    placement's dtype), the placement's dtype for inference, where nothing is updated."""
+    model.to(placement.torch_device())
+    if not train:
+        model.to(placement.torch_dtype())
+    return model
