@@ -37,6 +37,7 @@ def _user_errors() -> Any:
     except ImportError as err:
         _fail(f"training needs the train extra ({err.name} is missing): pip install 'tasklang[train]'")
     from .data import DataError
+    from .devices import DeviceError
     from .models import ModelError
     from .modes import ModeError
 
@@ -44,7 +45,7 @@ def _user_errors() -> Any:
         yield
     except (DataError, ModelError) as err:
         _fail(str(err))
-    except ModeError as err:
+    except (ModeError, DeviceError) as err:
         _fail(str(err), EXIT_USAGE)
 
 
@@ -54,6 +55,31 @@ def _quiet_transformers() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+def _device_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--device` and `--dtype`, the same on every command that runs a model."""
+    from .devices import DEVICES, DTYPES
+
+    options = [
+        click.option(
+            "--device",
+            default="auto",
+            show_default=True,
+            metavar="|".join(DEVICES) + "|cuda:N",
+            help="Where to compute; auto picks the accelerator when there is one.",
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(DTYPES),
+            default="auto",
+            show_default=True,
+            help="Precision; auto: bf16 on CUDA where supported, fp32 on the CPU.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
 
 def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -120,7 +146,7 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         f = option(f)
-    return f
+    return _device_options(f)
 
 
 def _mode(kw: dict[str, Any]) -> Any:
@@ -190,6 +216,8 @@ def sft_cmd(**kw: Any) -> None:
             time_limit_s=kw["time_limit"],
             tiny=TinySpec.from_json(kw["tiny_config"]),
             resume=kw["resume"],
+            device=kw["device"],
+            dtype=kw["dtype"],
         )
         _done(run_sft(cfg), kw["out"])
 
@@ -212,6 +240,8 @@ def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
         "max_new_tokens": kw["max_new_tokens"],
         "prompt_format": kw["prompt_format"],
         "seed": kw["seed"],
+        "device": kw["device"],
+        "dtype": kw["dtype"],
     }
 
 
@@ -295,6 +325,14 @@ def loop_cmd(**kw: Any) -> None:
         _done(run_loop(cfg), kw["out"])
 
 
+def _where(summary: dict[str, Any]) -> str:
+    """Device, its name, dtype and peak memory, as one phrase for a text summary."""
+    name = f" ({summary['device_name']})" if "device_name" in summary else ""
+    peak = summary.get("peak_device_bytes", summary.get("peak_rss_bytes", 0)) / 2**20
+    kind = "device" if "peak_device_bytes" in summary else "process RSS"
+    return f"{summary['device']}{name} in {summary['dtype']}, peak {kind} memory {peak:.0f} MiB"
+
+
 def _print_summary(summary: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary, sort_keys=True))
@@ -306,6 +344,8 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
         f"mean reward {summary['mean_reward']:.4f}"
     )
     click.echo("statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()))
+    if "device" in summary:
+        click.echo(f"on {_where(summary)}")
     for key, groups in summary["by"].items():
         if len(groups) > 1:
             click.echo(f"by {key}:")
@@ -333,6 +373,7 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
 @click.option("--max-new-tokens", type=click.IntRange(1), default=None)
 @click.option("-n", "limit", type=click.IntRange(1), default=None, help="Only the first n records.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_device_options
 @click.pass_context
 def eval_group(
     ctx: click.Context,
@@ -344,6 +385,8 @@ def eval_group(
     max_new_tokens: int | None,
     limit: int | None,
     fmt: str,
+    device: str,
+    dtype: str,
 ) -> None:
     """Greedy answers graded by the runtime: accuracy with a Wilson interval, breakdowns.
 
@@ -358,13 +401,17 @@ def eval_group(
     with _user_errors():
         _quiet_transformers()
         from .data import read_records
+        from .devices import peak_memory, place, reset_peak_memory, resolve
         from .evaluate import summarize
         from .models import load
         from .runs import write_json_atomic
         from .sft import evaluate_model, generation_budget
 
+        placement = resolve(device, dtype)
+        reset_peak_memory(placement)
         records = read_records(Path(data))[:limit]
         m, tok = load(model, records)
+        m = place(m, placement, train=False)
         max_new = generation_budget(max_new_tokens, Path(data))
         results = evaluate_model(m, tok, records, prompt_format, max_new, batch_size)
         summary = {
@@ -373,6 +420,8 @@ def eval_group(
             "data": data,
             "prompt_format": prompt_format,
             "max_new_tokens": max_new,
+            **placement.describe(),
+            **peak_memory(placement),
         }
         from tasklang.files import write_text_atomic
 

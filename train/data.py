@@ -166,6 +166,20 @@ class Batch:
     position_ids: torch.Tensor | None
     real_tokens: int  # tokens that are not padding
 
+    def to(self, device: Any) -> Batch:
+        """The batch's tensors on `device` (built on the CPU, moved once per step)."""
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=True)
+
+        return Batch(
+            self.input_ids.to(device, non_blocking=True),
+            self.labels.to(device, non_blocking=True),
+            move(self.attention_mask),
+            move(self.position_ids),
+            self.real_tokens,
+        )
+
     def model_inputs(self) -> dict[str, Any]:
         # No KV cache: training never reuses it, and transformers only turns packed position
         # ids into a block-diagonal mask when there is no cache.

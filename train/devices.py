@@ -61,6 +61,9 @@ class Placement:
         return out
 
 
+CPU = Placement("cpu", "fp32")  # what functions called without a placement compute on
+
+
 def _cuda_available() -> bool:
     import torch
 

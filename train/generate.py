@@ -39,6 +39,11 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tenso
     return ids, mask
 
 
+def model_device(model: Any) -> torch.device:
+    """Where the model's weights are: inputs built on the CPU go there."""
+    return next(model.parameters()).device
+
+
 def _trim(tokens: list[int], eos: int, pad: int) -> list[int]:
     """Generated tokens up to and including the first eos; padding after it dropped."""
     if eos in tokens:
@@ -57,12 +62,14 @@ def generate(
 ) -> list[Generation]:
     """One generation per prompt (token ids), in the prompts' order."""
     model.eval()
+    device = model_device(model)
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[Generation | None] = [None] * len(prompts)
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         ids, mask = left_pad([prompts[i] for i in rows], pad)
+        ids, mask = ids.to(device), mask.to(device)
         kwargs: dict[str, Any] = {
             "max_new_tokens": sampling.max_new_tokens,
             "pad_token_id": pad,

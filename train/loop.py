@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import data as D
+from .devices import peak_memory, place, reset_peak_memory, resolve
 from .generate import Sampling
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
@@ -41,6 +42,8 @@ class LoopConfig:
     validation: Validation = field(default_factory=Validation)
     seed: int = 0
     prompt_split: str = "train"  # the split whose prompts are sampled
+    device: str = "auto"  # train.devices.resolve
+    dtype: str = "auto"
 
 
 def verified_records(
@@ -62,10 +65,12 @@ def verified_records(
 
 
 def run_loop(cfg: LoopConfig) -> dict[str, Any]:
+    placement = resolve(cfg.device, cfg.dtype)
+    reset_peak_memory(placement)
     data, out = Path(cfg.data), Path(cfg.out)
     train_records, val_records = D.load_splits(data, cfg.prompt_split)
     model, tokenizer = load(cfg.model, train_records)
-    model = apply_mode(model, cfg.mode)
+    model = place(apply_mode(model, cfg.mode), placement, train=True)
     max_new = generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature)
     run = Run(
@@ -76,15 +81,18 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
             "parameters": parameter_count(model),
             "trainable_parameters": parameter_count(model, True),
             "max_new_tokens": max_new,
+            "placement": placement.describe(),
         },
     )
+    run.log(event="start", step=0, **placement.describe())
     rng = random.Random(cfg.seed)
     started = time.time()
 
     def measure() -> dict[str, Any]:
         if not val_records or not cfg.validation.n:
             return {}
-        return val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
+        with placement.autocast():
+            return val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
 
     baseline = measure()
     best = {"val_accuracy": baseline.get("val_accuracy", -1.0), "iteration": 0}
@@ -96,7 +104,10 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
             if cfg.problems is None
             else rng.sample(train_records, min(cfg.problems, len(train_records)))
         )
-        _, gens, _, statuses = sample_and_grade(model, tokenizer, pool, cfg.k, sampling, cfg.prompt_format)
+        with placement.autocast():
+            _, gens, _, statuses = sample_and_grade(
+                model, tokenizer, pool, cfg.k, sampling, cfg.prompt_format
+            )
         kept, solved = verified_records(pool, [g.text for g in gens], statuses, cfg.k)
         event: dict[str, Any] = {
             "iteration": iteration,
@@ -111,7 +122,7 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
             pad = tokenizer.pad_token_id
             batches = epoch_batches(examples, cfg.schedule, pad, iteration * 1000)
             steps = max(1, round(cfg.passes * len(batches)))
-            trainer = Trainer(model, tokenizer, cfg.schedule, steps)
+            trainer = Trainer(model, tokenizer, cfg.schedule, steps, placement)
             losses = []
             epoch = 0
             while trainer.step < steps:
@@ -135,6 +146,8 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
         "best_val_accuracy": best["val_accuracy"],
         "baseline_val_accuracy": baseline.get("val_accuracy"),
         "wall_s": round(time.time() - started, 1),
+        **placement.describe(),
+        **peak_memory(placement),
     }
     run.log(**summary)
     run.plot(f"self-improvement loop on {data.name}")

@@ -22,7 +22,8 @@ from typing import Any
 import torch
 
 from . import data as D
-from .generate import Generation, Sampling, generate
+from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
+from .generate import Generation, Sampling, generate, model_device
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
 from .rewards import grade_record
@@ -50,6 +51,8 @@ class RLConfig:
     seed: int = 0
     time_limit_s: float | None = None
     prompt_split: str = "train"  # the split whose prompts are sampled
+    device: str = "auto"  # train.devices.resolve
+    dtype: str = "auto"
 
 
 def advantages(rewards: Sequence[float], k: int, normalize: bool = False) -> list[float]:
@@ -78,6 +81,8 @@ def sequence_logprobs(
         ids[i, : len(r)] = torch.tensor(r)
         attn[i, : len(r)] = 1
         target_mask[i, len(p) : len(r)] = True
+    device = model_device(model)
+    ids, attn, target_mask = ids.to(device), attn.to(device), target_mask.to(device)
     logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
     logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
     return logp, target_mask[:, 1:]
@@ -92,6 +97,7 @@ def reinforce_step(
     pad_id: int,
     reference: Any = None,
     kl: float = 0.0,
+    placement: Placement = CPU,
 ) -> dict[str, float]:
     """One policy-gradient update on sampled outputs with given advantages. Rows with zero
     advantage (and empty outputs) are dropped before the forward pass."""
@@ -100,15 +106,16 @@ def reinforce_step(
         return {"loss": 0.0, "kl": 0.0, "updated": 0.0}
     prompts = [prompts[i] for i in keep]
     outputs = [outputs[i] for i in keep]
-    adv = torch.tensor([advantage[i] for i in keep], dtype=torch.float32)
+    adv = torch.tensor([advantage[i] for i in keep], dtype=torch.float32, device=placement.torch_device())
     policy.train()
-    logp, mask = sequence_logprobs(policy, prompts, outputs, pad_id)
+    with placement.autocast():
+        logp, mask = sequence_logprobs(policy, prompts, outputs, pad_id)
     lengths = mask.sum(-1).clamp(min=1)
     seq_logp = (logp * mask).sum(-1) / lengths
     loss = -(adv * seq_logp).mean()
     kl_value = torch.tensor(0.0)
     if reference is not None and kl > 0:
-        with torch.no_grad():
+        with torch.no_grad(), placement.autocast():
             ref_logp, _ = sequence_logprobs(reference, prompts, outputs, pad_id)
         delta = ref_logp - logp
         kl_tok = torch.exp(delta) - delta - 1  # k3: unbiased, always >= 0
@@ -148,15 +155,18 @@ def sample_and_grade(
 
 
 def run_rl(cfg: RLConfig) -> dict[str, Any]:
+    placement = resolve(cfg.device, cfg.dtype)
+    reset_peak_memory(placement)
     data, out = Path(cfg.data), Path(cfg.out)
     train_records, val_records = D.load_splits(data, cfg.prompt_split)
     model, tokenizer = load(cfg.model, train_records)
     reference = None
     if cfg.kl > 0:
-        reference = copy.deepcopy(model).eval()
+        # Nothing updates the reference: it may hold the placement's dtype, like an eval model.
+        reference = place(copy.deepcopy(model).eval(), placement, train=False)
         for p in reference.parameters():
             p.requires_grad_(False)
-    policy = apply_mode(model, cfg.mode)
+    policy = place(apply_mode(model, cfg.mode), placement, train=True)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
     max_new = generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
@@ -169,17 +179,18 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
             "parameters": parameter_count(policy),
             "trainable_parameters": parameter_count(policy, True),
             "max_new_tokens": max_new,
+            "placement": placement.describe(),
         },
     )
+    run.log(event="start", step=0, **placement.describe())
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     started = time.time()
 
     def validate(iteration: int) -> dict[str, Any]:
-        return {
-            "step": iteration,
-            **val_metrics(policy, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new),
-        }
+        with placement.autocast():
+            metrics = val_metrics(policy, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
+        return {"step": iteration, **metrics}
 
     best = {"val_accuracy": -1.0, "step": None}
     if val_records and cfg.validation.n:
@@ -192,9 +203,10 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
     iteration = 0
     for iteration in range(1, cfg.iterations + 1):
         batch = rng.sample(train_records, min(cfg.prompts_per_step, len(train_records)))
-        prompts, gens, rewards, statuses = sample_and_grade(
-            policy, tokenizer, batch, cfg.k, sampling, cfg.prompt_format
-        )
+        with placement.autocast():
+            prompts, gens, rewards, statuses = sample_and_grade(
+                policy, tokenizer, batch, cfg.k, sampling, cfg.prompt_format
+            )
         adv = advantages(rewards, cfg.k, cfg.normalize)
         stats = reinforce_step(
             policy,
@@ -205,6 +217,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
             tokenizer.pad_token_id,
             reference,
             cfg.kl,
+            placement,
         )
         groups = len(rewards) // cfg.k
         signal = sum(1 for g in range(groups) if len(set(rewards[g * cfg.k : (g + 1) * cfg.k])) > 1)
@@ -239,6 +252,8 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
         "best_step": best["step"],
         "best_val_accuracy": best["val_accuracy"],
         "wall_s": round(time.time() - started, 1),
+        **placement.describe(),
+        **peak_memory(placement),
     }
     run.log(**summary)
     run.plot(f"REINFORCE on {data.name}")

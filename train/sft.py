@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from . import data as D
+from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
 from .evaluate import summarize
 from .models import TinySpec, load, parameter_count, save
 from .modes import ModeSpec, apply_mode, load_trainable_state, trainable_state
@@ -60,6 +61,8 @@ class SFTConfig:
     time_limit_s: float | None = None  # stop early (after an eval and a save) past this
     tiny: TinySpec = field(default_factory=TinySpec)
     resume: bool = False
+    device: str = "auto"  # train.devices.resolve: auto|cpu|cuda|cuda:N|mps
+    dtype: str = "auto"  # auto|bf16|fp16|fp32 (autocast; trainable weights stay fp32)
 
 
 def lr_lambda(total: int, warmup: int) -> Any:
@@ -95,13 +98,16 @@ def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch
 
 
 @torch.no_grad()
-def val_loss(model: Any, examples: list[D.Example], pad_id: int, batch_size: int = 32) -> float:
+def val_loss(
+    model: Any, examples: list[D.Example], pad_id: int, batch_size: int = 32, placement: Placement = CPU
+) -> float:
     model.eval()
     total, tokens = 0.0, 0
     for start in range(0, len(examples), batch_size):
-        batch = D.pad_batch(examples[start : start + batch_size], pad_id)
+        batch = D.pad_batch(examples[start : start + batch_size], pad_id).to(placement.torch_device())
         n = int((batch.labels[:, 1:] != D.IGNORE).sum())
-        out = model(**batch.model_inputs(), labels=batch.labels)
+        with placement.autocast():
+            out = model(**batch.model_inputs(), labels=batch.labels)
         total += float(out.loss) * n
         tokens += n
     return total / max(1, tokens)
@@ -159,10 +165,14 @@ def val_metrics(
 
 class Trainer:
     """Optimizer, schedule and step count of one SFT run (the self-improvement loop uses one
-    per iteration)."""
+    per iteration). Batches go to the placement's device and the forward pass runs under its
+    autocast; fp16 also scales the loss (bf16 and fp32 have the range to need none)."""
 
-    def __init__(self, model: Any, tokenizer: Any, sched: Schedule, total_steps: int) -> None:
-        self.model, self.tokenizer, self.sched = model, tokenizer, sched
+    def __init__(
+        self, model: Any, tokenizer: Any, sched: Schedule, total_steps: int, placement: Placement = CPU
+    ) -> None:
+        self.model, self.tokenizer, self.sched, self.placement = model, tokenizer, sched, placement
+        self.scaler = torch.amp.GradScaler(placement.kind, enabled=placement.dtype == "fp16")
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("nothing to train: every parameter is frozen")
@@ -173,13 +183,17 @@ class Trainer:
 
     def train_step(self, batch: D.Batch) -> float:
         self.model.train()
-        out = self.model(**batch.model_inputs(), labels=batch.labels)
-        out.loss.backward()
+        batch = batch.to(self.placement.torch_device())
+        with self.placement.autocast():
+            out = self.model(**batch.model_inputs(), labels=batch.labels)
+        self.scaler.scale(out.loss).backward()
         if self.sched.grad_clip:
+            self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(
                 [p for p in self.model.parameters() if p.requires_grad], self.sched.grad_clip
             )
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -228,6 +242,8 @@ def save_last(trainer: Trainer, run_dir: Path, extra: dict[str, Any]) -> None:
 
 def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     """Train; returns the final summary (also the last line of metrics.jsonl)."""
+    placement = resolve(cfg.device, cfg.dtype)  # before any loading: a bad option fails at once
+    reset_peak_memory(placement)
     data = Path(cfg.data)
     out = Path(cfg.out)
     train_records, val_records = D.load_splits(data)
@@ -239,17 +255,17 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         model, tokenizer = load(cfg.model, train_records, cfg.tiny)
         if cfg.model == "tiny":  # random weights: keep them, so a resume or a LoRA reload finds them
             save(model, tokenizer, base)
-    model = apply_mode(model, cfg.mode)
+    model = place(apply_mode(model, cfg.mode), placement, train=True)
     examples = D.encode_all(tokenizer, train_records, cfg.prompt_format, cfg.max_length)
     val_examples = D.encode_all(tokenizer, val_records[:256], cfg.prompt_format) if val_records else []
     pad = tokenizer.pad_token_id
     first_epoch = epoch_batches(examples, cfg.schedule, pad, 0)
     per_epoch = len(first_epoch)
     steps = total_steps(per_epoch, cfg.schedule)
-    trainer = Trainer(model, tokenizer, cfg.schedule, steps)
+    trainer = Trainer(model, tokenizer, cfg.schedule, steps, placement)
     best: dict[str, Any] = {"val_accuracy": -1.0, "val_loss": math.inf, "step": None}
     if resuming:
-        state = torch.load(out / "last" / "state.pt", weights_only=False)
+        state = torch.load(out / "last" / "state.pt", weights_only=False, map_location="cpu")
         trainer.restore(state)
         best = state.get("best", best)
     max_new = generation_budget(cfg.validation.max_new_tokens, data)
@@ -266,25 +282,28 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
             "parameters": parameter_count(model),
             "trainable_parameters": parameter_count(model, True),
             "max_new_tokens": max_new,
+            "placement": placement.describe(),
         },
         resume=resuming,
     )
+    run.log(event="start", step=trainer.step, **placement.describe())
     started = time.time()
 
     def validate() -> dict[str, Any]:
         event: dict[str, Any] = {"step": trainer.step}
         if val_examples:
-            event["val_loss"] = val_loss(model, val_examples, pad)
+            event["val_loss"] = val_loss(model, val_examples, pad, placement=placement)
         if val_records and cfg.validation.n:
-            event.update(
-                val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
-            )
+            with placement.autocast():
+                event.update(
+                    val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
+                )
         return event
 
     bar = progress(steps, "sft")
     bar.update(trainer.step)
     window: list[float] = []
-    tokens, t0 = 0, time.time()
+    tokens, window_steps, t0 = 0, 0, time.time()
     stopped_early = False
     while trainer.step < steps:
         epoch, offset = divmod(trainer.step, per_epoch)
@@ -292,6 +311,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         for batch in batches[offset:]:
             window.append(trainer.train_step(batch))
             tokens += batch.real_tokens
+            window_steps += 1
             bar.update(1)
             last_step = trainer.step >= steps
             out_of_time = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
@@ -303,8 +323,9 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
                     loss=sum(window) / len(window),
                     lr=trainer.scheduler.get_last_lr()[0],
                     tokens_per_s=tokens / dt,
+                    steps_per_s=window_steps / dt,
                 )
-                window, tokens, t0 = [], 0, time.time()
+                window, tokens, window_steps, t0 = [], 0, 0, time.time()
             if trainer.step % every == 0 or last_step or out_of_time:
                 event = validate()
                 better = _better(event, best)
@@ -317,7 +338,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
                     save_checkpoint(model, tokenizer, out)
                 run.log(**event, best=better)
                 save_last(trainer, out, {"best": best})
-                t0 = time.time()
+                tokens, window_steps, t0 = 0, 0, time.time()  # speed excludes evaluation time
             if last_step or out_of_time:
                 stopped_early = out_of_time and not last_step
                 break
@@ -334,6 +355,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         "best_val_loss": best["val_loss"],
         "stopped_early": stopped_early,
         "wall_s": round(time.time() - started, 1),
+        **placement.describe(),
+        **peak_memory(placement),
     }
     run.log(**summary)
     run.plot(f"SFT ({cfg.mode.mode}) on {data.name}")

@@ -1,0 +1,101 @@
+"""`--device` / `--dtype`: resolution, training and eval on the placement, and what the logs say."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tasklang.cli import main
+from train import data as D
+from train.devices import DEVICES, DTYPES, DeviceError, Placement, resolve
+from train.models import TinySpec
+from train.sft import Schedule, SFTConfig, Trainer, Validation, run_sft
+
+from .conftest import TINY
+
+NO_CUDA = not torch.cuda.is_available()
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from((*DEVICES, "cuda:0", "cuda:7", "tpu", "")), st.sampled_from((*DTYPES, "fp8", "")))
+def test_resolve_gives_a_concrete_placement_or_says_which_option(device: str, dtype: str) -> None:
+    try:
+        placement = resolve(device, dtype)
+    except DeviceError as err:
+        assert str(err).startswith(("--device", "--dtype")) and "\n" not in str(err)
+        return
+    assert placement.kind in ("cpu", "cuda", "mps") and placement.dtype in ("bf16", "fp16", "fp32")
+    if device not in ("auto", ""):
+        assert placement.device == device
+    if dtype != "auto":
+        assert placement.dtype == dtype
+
+
+def test_auto_on_the_cpu_is_fp32_and_fp16_is_refused_there() -> None:
+    assert resolve("cpu", "auto") == Placement("cpu", "fp32")
+    if NO_CUDA:
+        assert resolve("auto", "auto").kind in ("cpu", "mps")
+    with pytest.raises(DeviceError, match="fp16 needs an accelerator"):
+        resolve("cpu", "fp16")
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
+    with pytest.raises(DeviceError, match="use --device cpu"):
+        resolve("cuda", "auto")
+    for args in (("--device", "cuda"), ("--device", "tpu"), ("--device", "cpu", "--dtype", "fp16")):
+        for command in (("train", "sft"), ("train", "rl"), ("train", "loop"), ("eval",)):
+            out = ("-o", str(tmp_path / ("o.jsonl" if command == ("eval",) else "run")))
+            data = dataset_dir / "val.jsonl" if command == ("eval",) else dataset_dir
+            result = _run(*command, "--model", "tiny", "--data", str(data), *out, *args)
+            assert result.exit_code == 2, (command, args, result.output)
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("tasklang: error: --d"), result.output
+
+
+def test_bf16_autocast_trains_on_the_cpu_with_fp32_weights(tiny, records) -> None:
+    model, tok = tiny
+    examples = D.encode_all(tok, records[:32])
+    batch = D.pad_batch(examples, tok.pad_token_id)
+    trainer = Trainer(model, tok, Schedule(lr=3e-3, warmup=0.0), 8, resolve("cpu", "bf16"))
+    losses = [trainer.train_step(batch) for _ in range(8)]
+    assert losses[-1] < losses[0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast, not cast
+
+
+def test_the_run_log_and_summaries_state_device_dtype_and_peak_memory(dataset_dir, tmp_path) -> None:
+    out = tmp_path / "run"
+    cfg = SFTConfig(
+        model="tiny",
+        data=str(dataset_dir),
+        out=str(out),
+        schedule=Schedule(lr=3e-3, batch_size=8, steps=4, warmup=0.0),
+        validation=Validation(every=4, n=2, max_new_tokens=4),
+        tiny=TinySpec(**TINY),
+        device="cpu",
+        dtype="bf16",
+    )
+    summary = run_sft(cfg)
+    assert summary["device"] == "cpu" and summary["dtype"] == "bf16" and summary["peak_rss_bytes"] > 2**20
+    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["event"] == "start" and first["device"] == "cpu" and first["dtype"] == "bf16"
+    config = json.loads((out / "config.json").read_text())
+    assert config["placement"] == {"device": "cpu", "dtype": "bf16"}
+    result = _run(
+        "eval", "--model", str(out), "--data", str(dataset_dir / "val.jsonl"),
+        "-o", str(tmp_path / "e.jsonl"), "--max-new-tokens", "4", "-n", "3",
+        "--device", "cpu", "--dtype", "bf16",
+    )
+    assert result.exit_code == 0, result.output
+    assert "on cpu in bf16, peak process RSS memory" in result.output
+    saved = json.loads((tmp_path / "e.jsonl.summary.json").read_text())
+    assert saved["device"] == "cpu" and saved["dtype"] == "bf16" and saved["peak_rss_bytes"] > 2**20
