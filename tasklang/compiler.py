@@ -883,10 +883,12 @@ def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTempl
         grounding = grounding or Grounding.fresh(question)
         if not grounding.grounds(value):
             number = format_number(Fraction(value))
-            # a constant written in a trace op (`mul(hours, 61)`) lands here too: name the fix
+            # a constant written in a trace op (`mul(hours, 61)`) lands here too: name the fix.
+            # `constants` lists magnitudes: -3 is grounded by 3 (runtime.grounding).
+            declared = format_number(abs(Fraction(value)))
             raise Rejected(f"gold trace: ungrounded_init: init {number} is not stated in the "
                            f"question of template {template.id} (state it there, or declare "
-                           f"a unit constant with `constants {number}` in the dataset)")
+                           f"a unit constant with `constants {declared}` in the dataset)")
 
 
 def _same(trace: AnyTrace) -> AnyTrace:

@@ -200,6 +200,9 @@ class _Builder(Transformer[Token, ast.Module]):
     def t_const(self, meta: Meta, c: list[Any]) -> ast.TConst:
         return ast.TConst(c[0].value, c[0].span)
 
+    def t_neg_const(self, meta: Meta, c: list[Any]) -> ast.TConst:
+        return ast.TConst(-c[0].value, self._span(meta))  # the span covers the `-`
+
     def t_call(self, meta: Meta, c: list[Any]) -> ast.TCall:
         return ast.TCall(str(c[0]), tuple(a for a in c[1:] if a is not None), self._span(meta))
 
@@ -511,6 +514,10 @@ def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str
         return "comparison is `==` (`=` only binds a let or an init)"
     if token == "=" and before.rstrip().endswith("=") or token == "==" and "EQUAL" in expected:
         return "a let is bound with one `=` (`==` compares)"
+    if _in_trace(text, offset) and re.search(r"[(,]\s*-\s*$", text[:offset]):
+        name = token if token.isidentifier() else "x"
+        return ("only a number can be negated in a trace argument (`mul(x, -1)`, `sub(x, -0.5)`): "
+                f"to negate a name or an op, multiply it by -1, e.g. `mul({name}, -1)`")
     if _in_trace(text, offset) and re.search(r"=\s*\w+\s*\(", line):
         return ("trace ops are `name = op(args)` with registered ops; an argument is a trace "
                 "name, a number or a nested op (`r = mul(add(a, b), 60)`), never an operator "
