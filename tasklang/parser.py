@@ -112,6 +112,20 @@ class _Builder(Transformer[Token, ast.Module]):
     def cond(self, meta: Meta, c: list[Any]) -> ast.Cond:
         return ast.Cond(c[0], c[1], c[2], self._span(meta))
 
+    def list_expr(self, meta: Meta, c: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(tuple(x for x in c if x is not None), self._span(meta))
+
+    def comprehension(self, meta: Meta, c: list[Any]) -> ast.Comprehension:
+        element, var, source, hi, cond = c
+        return ast.Comprehension(element, str(var), source, hi, cond, self._span(meta),
+                                 self._tok(var))
+
+    def record_field(self, meta: Meta, c: list[Any]) -> ast.RecordField:
+        return ast.RecordField(str(c[0]), c[1], self._tok(c[0]))
+
+    def record_expr(self, meta: Meta, c: list[Any]) -> ast.RecordExpr:
+        return ast.RecordExpr(tuple(x for x in c if x is not None), self._span(meta))
+
     def compare(self, meta: Meta, c: list[Any]) -> ast.Compare:
         rest = tuple((str(c[i]), c[i + 1]) for i in range(1, len(c), 2))
         return ast.Compare(c[0], rest, self._span(meta))
@@ -131,6 +145,9 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def choice(self, meta: Meta, c: list[Any]) -> ast.Choice:
         return ast.Choice(tuple(c), self._span(meta))
+
+    def choice_from(self, meta: Meta, c: list[Any]) -> ast.ChoiceFrom:
+        return ast.ChoiceFrom(c[0], c[1], self._span(meta))
 
     def pick_max_tokens(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
         return ("max_tokens", c[0])
