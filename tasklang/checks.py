@@ -82,6 +82,7 @@ _FOREIGN_FUNCTIONS = {
     "float": "numbers are exact: x needs no conversion (format it with {x:plain})",
     "str": "templates show any value: write {x} in the template",
     "sqrt": "draw the root and square it: `let r = int 2..9` then `let n = r * r`",
+    "range": "whole numbers lo to hi are written `lo..hi`: `[k for k in 1..9 if C]`",
 }
 
 

@@ -390,7 +390,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
 
 # ---------------------------------------------------------------- unclosed brackets
 
-_PAIRS = {"}": "{", ")": "("}
+_PAIRS = {"}": "{", ")": "(", "]": "["}
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +414,7 @@ def _line_of(text: str, offset: int) -> int:
 
 
 def _scan_brackets(text: str, by_indent: bool) -> _Unclosed | None:
-    """Match `{` and `(` over the text, skipping strings and comments. With `by_indent`, a
+    """Match `{`, `(` and `[` over the text, skipping strings and comments. With `by_indent`, a
     `}` alone on its line that lines up with an outer block's opening line closes that
     block (how people read braces), so the block it skips is the unclosed one."""
     stack: list[tuple[str, int, int]] = []  # (opener, offset, indentation of its line)
@@ -433,7 +433,7 @@ def _scan_brackets(text: str, by_indent: bool) -> _Unclosed | None:
                 return _Unclosed(i, '"', "the line ends before the string is closed")
             i = j + 1
             continue
-        if ch in "{(":
+        if ch in "{([":
             stack.append((ch, i, _indent(text, i)[0]))
         elif ch in _PAIRS:
             if not stack:
@@ -474,7 +474,7 @@ def _unclosed_diagnostic(found: _Unclosed, path: str, text: str) -> Diagnostic:
         return error("syntax", "unterminated string", span, found.why,
                      help='close it with `"` on this line; a long text is several strings '
                           'side by side: "first part " "second part"')
-    closer = {"{": "}", "(": ")"}[found.char]
+    closer = {"{": "}", "(": ")", "[": "]"}[found.char]
     block = re.search(r"\b(pattern|trace|dataset)\s+(\w+)\s*$", text[:found.offset])
     what = f" of {block.group(1)} {block.group(2)}" if block and found.char == "{" else ""
     return error("syntax", f"unclosed '{found.char}'{what}", span, found.why,
@@ -516,6 +516,9 @@ def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str
             expected):
         return ("int(x) is not a function here: use floor(x) or round(x), "
                 "or keep x whole with `require is_int(x)`")
+    if re.search(r"\[[^\]]*\bfor\b", line):  # a list filter's `if` is not a conditional
+        return ("a list filter is `[p for p in L if C]` (L a list or a range `lo..hi`), and "
+                "`choice from L else F` draws from it")
     if re.search(r"\S\s+if\b.*\belse\b", line) and not re.search(r"=\s*if\b", line):
         return f"`A if C else B` is Python's order: {_IF_HINT}"
     if re.match(r"\s*(if|elif|else)\b", line):
@@ -533,6 +536,8 @@ def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str
         return "a let is bound with one `=` (`==` compares)"
     if _in_trace(text, offset) and re.search(r"[(,]\s*-\s*$", text[:offset]):
         name = token if token.isidentifier() else "x"
+        if text[offset + len(token) : offset + len(token) + 1] == "(":
+            name += "(...)"  # a negated op: multiply its result
         return ("only a number can be negated in a trace argument (`mul(x, -1)`, `sub(x, -0.5)`): "
                 f"to negate a name or an op, multiply it by -1, e.g. `mul({name}, -1)`")
     if _in_trace(text, offset) and re.search(r"=\s*\w+\s*\(", line):

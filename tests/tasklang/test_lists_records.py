@@ -287,3 +287,28 @@ def test_a_vocabulary_number_field_computes(tmp_path: Path) -> None:
     diags = api.check([str(write(tmp_path, bad))]).diagnostics
     assert [(d.code, d.span.line) for d in diags] == [("unknown-field", 6)]
     assert diags[0].helps == ("did you mean `price`?",)
+
+
+# ---------------------------------------------------------------- syntax
+
+
+def _syntax(tmp: Path, let: str) -> tuple[tuple[int, int], str, str]:
+    text = f'pattern p {{\n    let n = int 1..3\n    {let}\n    template "{{n}}"\n    answer "{{n}}"\n}}\n'
+    diags = [d for d in api.check([str(write(tmp, text))]).diagnostics if d.is_error]
+    assert len(diags) == 1, [d.headline() for d in diags]
+    d = diags[0]
+    return (d.span.line, d.span.col), d.message, " ".join(d.helps)
+
+
+def test_an_unclosed_list_is_reported_where_it_opens(tmp_path: Path) -> None:
+    at, message, help = _syntax(tmp_path, "let x = [1, n")
+    assert (at, message) == ((3, 13), "unclosed '['") and "']'" in help
+
+
+def test_a_broken_filter_gets_the_filter_syntax_as_its_hint(tmp_path: Path) -> None:
+    for let in ("let q = [p if p > 2 for p in [1]]",
+                "let q = choice from [p for p in [10, 15] if p > 2 else 3]"):
+        _, _, help = _syntax(tmp_path, let)
+        assert "`[p for p in L if C]`" in help, let
+    _, message, help = _syntax(tmp_path, "let q = [k for k in range(1, 9)]")
+    assert message.startswith("unknown function range()") and "`lo..hi`" in help
