@@ -22,7 +22,7 @@ from tasklang.expr import LIST_MAX, EvalError, compile_expr
 from tasklang.parser import parse_text
 from tasklang.resources import vocab_dir
 from tasklang.rng import StreamRandom
-from tasklang.vocab import Record, VocabError, load_vocab
+from tasklang.vocab import Entry, Record, VocabError, load_vocab
 
 from .helpers import write
 
@@ -232,6 +232,24 @@ def test_number_fields_are_read_as_exact_numbers(tmp_path: Path) -> None:
     assert cup.get("weight") == Fraction(11, 10)
     assert dict(cup.fields) == {"name": "cup", "price": "2.5", "weight": "1.1"}
     assert str(pen) == "pen" and pen.get("name") == "pen"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.fractions(min_value=-10**6, max_value=10**6, max_denominator=1000))
+def test_a_number_field_reads_back_exactly_as_its_text(value: Fraction) -> None:
+    entry = _entry_with_price(f"'{value}'")
+    text = dict(entry.fields)["price"]
+    assert entry.get("price") == value and Fraction(text) == value
+    assert type(entry.get("price")) is (int if value.denominator == 1 else Fraction)
+
+
+def _entry_with_price(price: str) -> Entry:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _vocab(Path(tmp), f"numbers: [price]\nentries:\n  - {{name: pen, price: {price}, "
+                      "weight: 1}\n")
+        return load_vocab("goods", path).entries[0]
 
 
 @pytest.mark.parametrize(("body", "message"), [
