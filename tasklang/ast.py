@@ -29,6 +29,7 @@ class Ref:
 
     parts: tuple[str, ...]
     span: Span
+    part_spans: tuple[Span, ...] = ()  # each name alone (`prise` in `item.prise`, for carets)
 
     @property
     def name(self) -> str:

@@ -219,7 +219,10 @@ class _Scope:
         self.used.add(e.name)
         if len(e.parts) == 1:
             return info.ty
-        return self._field(info, e.parts[1:], e.span)
+        # an unknown field is underlined alone: `item.prise` points at `prise`
+        field_span = e.part_spans[1] if len(e.part_spans) > 1 and info.ty in (
+            Ty.RECORD, Ty.STRUCT) else e.span
+        return self._field(info, e.parts[1:], field_span)
 
     def _field(self, info: VarInfo, fields: tuple[str, ...], span: Span) -> Ty:
         if info.ty is Ty.UNKNOWN:

@@ -83,7 +83,8 @@ class _Builder(Transformer[Token, ast.Module]):
         return c[0]
 
     def ref(self, meta: Meta, c: list[Token]) -> ast.Ref:
-        return ast.Ref(tuple(str(t) for t in c), self._span(meta))
+        return ast.Ref(tuple(str(t) for t in c), self._span(meta),
+                       tuple(self._tok(t) for t in c) if len(c) > 1 else ())
 
     def call(self, meta: Meta, c: list[Any]) -> ast.Call:
         args = tuple(a for a in c[1:] if a is not None)

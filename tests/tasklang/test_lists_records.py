@@ -199,7 +199,7 @@ def test_record_choices_compile_and_grade(tmp_path: Path) -> None:
 def test_an_unknown_record_field_is_reported_with_its_span_and_a_suggestion(tmp_path: Path) -> None:
     bad = SHOP.replace("item.price * count", "item.prise * count")
     diags = api.check([str(write(tmp_path, bad))]).diagnostics
-    assert [(d.code, d.span.line, d.span.col) for d in diags] == [("unknown-field", 4, 17)]
+    assert [(d.code, d.span.line, d.span.col) for d in diags] == [("unknown-field", 4, 22)]
     assert diags[0].helps == ("did you mean `price`?",)
     bad = SHOP.replace("{item.name}", "{item.nme}")
     diags = api.check([str(write(tmp_path, bad))]).diagnostics
