@@ -444,7 +444,7 @@ def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
             scope.used.add(ph.path[0])
             continue
         scope.used.add(ph.path[0])
-        names.add(ph.path[0])
+        names.update((ph.path[0], ".".join(ph.path)))  # `{item.price}` shows item.price
         ty = scope._field(info, ph.path[1:], span) if len(ph.path) > 1 else info.ty
         constructs.check_shown(ty, ph.raw, ph.path[0], span, diags)
         _check_formats(ph.formats, ty, ph.raw, span, diags)
@@ -685,7 +685,17 @@ def _inited_lets(pattern: ast.Pattern, vars: dict[str, VarInfo]) -> set[str]:
                 names.add(stmt.var.text)
             elif isinstance(stmt.value, ast.Ref) and len(stmt.value.parts) == 1:
                 names.add(stmt.value.name)
+            elif isinstance(stmt.value, ast.Ref) and _number_field(stmt.value, vars):
+                names.add(".".join(stmt.value.parts))  # `init price = item.price`
     return names
+
+
+def _number_field(ref: ast.Ref, vars: dict[str, VarInfo]) -> bool:
+    """`item.price`: a number field of a record or vocabulary entry (the question must show
+    it for the trace to copy it; a structure's fields are computed from its text)."""
+    info = vars.get(ref.name)
+    return (len(ref.parts) == 2 and info is not None and info.ty is Ty.RECORD
+            and ref.parts[1] in info.numbers)
 
 
 # ---------------------------------------------------------------- patterns

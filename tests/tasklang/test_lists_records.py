@@ -330,3 +330,10 @@ def test_a_broken_filter_gets_the_filter_syntax_as_its_hint(tmp_path: Path) -> N
         assert "`[p for p in L if C]`" in help, let
     _, message, help = _syntax(tmp_path, "let q = [k for k in range(1, 9)]")
     assert message.startswith("unknown function range()") and "`lo..hi`" in help
+
+
+def test_a_number_field_the_trace_inits_must_be_shown(tmp_path: Path) -> None:
+    bad = SHOP.replace("costs ${item.price}", "is on sale")
+    diags = api.check([str(write(tmp_path, bad))]).diagnostics
+    assert [(d.code, d.span.line) for d in diags] == [("init-not-in-question", 6)]
+    assert "item.price" in diags[0].message
