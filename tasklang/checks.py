@@ -426,7 +426,7 @@ def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
         width = close + 1 - offset if close > offset else 1
         diags.append(error("bad-placeholder", message, _template_col(t, offset, source, width),
                            help=help))
-    names = set()
+    names: set[str] = set()
     for ph in parsed.placeholders:
         span = _template_col(t, ph.offset, source, len(ph.raw) + 2)
         if ph.path[0] == "answer" and what == "template":
