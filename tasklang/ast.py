@@ -29,6 +29,7 @@ class Ref:
 
     parts: tuple[str, ...]
     span: Span
+    part_spans: tuple[Span, ...] = ()  # each name alone (`prise` in `item.prise`, for carets)
 
     @property
     def name(self) -> str:
@@ -89,7 +90,45 @@ class Cond:
     span: Span
 
 
-Expr: TypeAlias = Num | Str | Ref | Call | BinOp | Neg | Not | BoolOp | Compare | Cond
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    """`[a, b * 2, 10]`: a list of numbers, computed per sample."""
+
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Comprehension:
+    """`[p * 2 for p in prices if p <= budget]` (or `for p in 1..20`): the kept elements, in
+    order. `var` is bound in `element` and `cond` only."""
+
+    element: Expr
+    var: str
+    source: Expr  # a list, or a range's start when `hi` is set
+    hi: Expr | None  # `for p in lo..hi`: the whole numbers lo to hi
+    cond: Expr | None
+    span: Span
+    var_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RecordField:
+    name: str
+    value: Expr
+    span: Span  # the field's name alone
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExpr:
+    """`{name: "pen", price: 3}`: a named tuple of text and number fields."""
+
+    fields: tuple[RecordField, ...]
+    span: Span
+
+
+Expr: TypeAlias = (Num | Str | Ref | Call | BinOp | Neg | Not | BoolOp | Compare | Cond | ListExpr
+                   | Comprehension | RecordExpr)
 
 # ---------------------------------------------------------------- samplers (right of `let x =`)
 
@@ -124,6 +163,16 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class ChoiceFrom:
+    """`choice from [p for p in ... if C] else 20`: uniform over the list's elements (given the
+    lets above); `fallback` when the list is empty (None: the sample is rejected)."""
+
+    values: Expr
+    fallback: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Pick:
     vocab: str
     max_tokens: int | None
@@ -146,7 +195,7 @@ class Derived:
     span: Span
 
 
-Sampler: TypeAlias = IntRange | DecimalRange | Choice | Pick | Generate | Derived
+Sampler: TypeAlias = IntRange | DecimalRange | Choice | ChoiceFrom | Pick | Generate | Derived
 
 # ---------------------------------------------------------------- pattern statements
 

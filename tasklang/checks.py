@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
@@ -23,10 +22,10 @@ from runtime.experts import COMPOSITION, Expert, ExpertTable
 from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
-from . import ast
+from . import ast, constructs
 from .code_answers import check_code
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
-from .expr import FUNCTIONS
+from .expr import FUNCTIONS, LIST_FUNCTIONS
 from .formats import NUMBER_FORMATS, parse_template
 from .generators import GENERATORS
 from .limits import (
@@ -40,24 +39,7 @@ from .limits import (
     too_many_digits,
 )
 from .program import Program, expert_from_decl
-
-
-class Ty(StrEnum):
-    NUMBER = "number"
-    STRING = "string"
-    BOOL = "bool"
-    RECORD = "record"  # a vocabulary entry
-    STRUCT = "struct"  # a generated structure
-    UNKNOWN = "unknown"  # after an error: suppresses follow-on diagnostics
-
-
-@dataclass(frozen=True, slots=True)
-class VarInfo:
-    name: str
-    ty: Ty
-    span: Span
-    fields: tuple[str, ...] = ()  # for records and structures
-    integer: bool = False
+from .valuetypes import Ty, VarInfo
 
 
 @dataclass
@@ -99,8 +81,8 @@ class _Undefined:
 _FOREIGN_FUNCTIONS = {
     "float": "numbers are exact: x needs no conversion (format it with {x:plain})",
     "str": "templates show any value: write {x} in the template",
-    "len": "a list's size is not a value here: count with a let",
     "sqrt": "draw the root and square it: `let r = int 2..9` then `let n = r * r`",
+    "range": "whole numbers lo to hi are written `lo..hi`: `[k for k in 1..9 if C]`",
 }
 
 
@@ -164,6 +146,12 @@ class _Scope:
             return self._compare(e)
         if isinstance(e, ast.Cond):
             return self._cond(e)
+        if isinstance(e, ast.ListExpr):
+            return constructs.infer_list(self, e)
+        if isinstance(e, ast.Comprehension):
+            return constructs.infer_comprehension(self, e)
+        if isinstance(e, ast.RecordExpr):
+            return constructs.infer_record(self, e)
         return self._call(e)
 
     def _cond(self, e: ast.Cond) -> Ty:
@@ -200,6 +188,8 @@ class _Scope:
         return Ty.BOOL
 
     def _call(self, e: ast.Call) -> Ty:
+        if e.fn in LIST_FUNCTIONS:
+            return constructs.infer_list_call(self, e)
         spec = FUNCTIONS.get(e.fn)
         if spec is None:
             for a in e.args:
@@ -229,7 +219,10 @@ class _Scope:
         self.used.add(e.name)
         if len(e.parts) == 1:
             return info.ty
-        return self._field(info, e.parts[1:], e.span)
+        # an unknown field is underlined alone: `item.prise` points at `prise`
+        field_span = e.part_spans[1] if len(e.part_spans) > 1 and info.ty in (
+            Ty.RECORD, Ty.STRUCT) else e.span
+        return self._field(info, e.parts[1:], field_span)
 
     def _field(self, info: VarInfo, fields: tuple[str, ...], span: Span) -> Ty:
         if info.ty is Ty.UNKNOWN:
@@ -249,7 +242,7 @@ class _Scope:
             return Ty.NUMBER
         if info.ty is Ty.STRUCT and fields[0] == "balanced":
             return Ty.BOOL
-        return Ty.STRING
+        return Ty.NUMBER if fields[0] in info.numbers else Ty.STRING
 
 
 # ---------------------------------------------------------------- lets
@@ -269,11 +262,17 @@ def _let_info(let: ast.Let, scope: _Scope, program: Program) -> VarInfo:
         _constant_range_check(s.lo, s.hi, s.step, scope.diags, integer=False)
         return VarInfo(let.name, Ty.NUMBER, let.span)
     if isinstance(s, ast.Choice):
+        if any(isinstance(i.value, ast.RecordExpr) for i in s.items):
+            return constructs.record_choice_info(let, s, scope)
         return _choice_info(let, s, scope)
+    if isinstance(s, ast.ChoiceFrom):
+        return constructs.choice_from_info(let, s, scope)
     if isinstance(s, ast.Pick):
         return _pick_info(let, s, scope, program)
     if isinstance(s, ast.Generate):
         return _generate_info(let, s, scope)
+    if isinstance(s.expr, ast.RecordExpr):
+        return constructs.record_let_info(let, s.expr, scope)
     ty = scope.infer(s.expr)
     return VarInfo(let.name, ty, let.span)
 
@@ -353,7 +352,8 @@ def _pick_info(let: ast.Let, s: ast.Pick, scope: _Scope, program: Program) -> Va
                                          f"{info.ty}, not a pick", s.span))
     if s.max_tokens is not None and s.max_tokens < 1:
         scope.diags.append(error("bad-range", "max_tokens must be at least 1", s.span))
-    return VarInfo(let.name, Ty.RECORD, let.span, fields=vocab.fields)
+    return VarInfo(let.name, Ty.RECORD, let.span, fields=vocab.fields,
+                   numbers=frozenset(vocab.numbers))
 
 
 def _generate_info(let: ast.Let, s: ast.Generate, scope: _Scope) -> VarInfo:
@@ -426,7 +426,7 @@ def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
         width = close + 1 - offset if close > offset else 1
         diags.append(error("bad-placeholder", message, _template_col(t, offset, source, width),
                            help=help))
-    names = set()
+    names: set[str] = set()
     for ph in parsed.placeholders:
         span = _template_col(t, ph.offset, source, len(ph.raw) + 2)
         if ph.path[0] == "answer" and what == "template":
@@ -444,8 +444,9 @@ def _check_template(t: ast.Template, scope: _Scope, diags: list[Diagnostic],
             scope.used.add(ph.path[0])
             continue
         scope.used.add(ph.path[0])
-        names.add(ph.path[0])
+        names.update((ph.path[0], ".".join(ph.path)))  # `{item.price}` shows item.price
         ty = scope._field(info, ph.path[1:], span) if len(ph.path) > 1 else info.ty
+        constructs.check_shown(ty, ph.raw, ph.path[0], span, diags)
         _check_formats(ph.formats, ty, ph.raw, span, diags)
         if ph.count is not None:
             _check_count(ph.count, info, ph.raw, span, scope, diags)
@@ -684,7 +685,17 @@ def _inited_lets(pattern: ast.Pattern, vars: dict[str, VarInfo]) -> set[str]:
                 names.add(stmt.var.text)
             elif isinstance(stmt.value, ast.Ref) and len(stmt.value.parts) == 1:
                 names.add(stmt.value.name)
+            elif isinstance(stmt.value, ast.Ref) and _number_field(stmt.value, vars):
+                names.add(".".join(stmt.value.parts))  # `init price = item.price`
     return names
+
+
+def _number_field(ref: ast.Ref, vars: dict[str, VarInfo]) -> bool:
+    """`item.price`: a number field of a record or vocabulary entry (the question must show
+    it for the trace to copy it; a structure's fields are computed from its text)."""
+    info = vars.get(ref.name)
+    return (len(ref.parts) == 2 and info is not None and info.ty is Ty.RECORD
+            and ref.parts[1] in info.numbers)
 
 
 # ---------------------------------------------------------------- patterns

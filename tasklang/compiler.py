@@ -50,7 +50,7 @@ from .formats import (
 from .generators import GENERATORS
 from .limits import DEFAULT_LIMITS, LimitError, Limits, too_many_digits
 from .rng import StreamRandom
-from .vocab import Entry, Vocab
+from .vocab import Entry, Record, Vocab
 
 Env = dict[str, Any]
 LetFn = Callable[[StreamRandom, Env], Any]
@@ -138,6 +138,8 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
             return Labelled(value, label) if label is not None else value
 
         return choice
+    if isinstance(s, ast.ChoiceFrom):
+        return _choice_from(s)
     if isinstance(s, ast.Pick):
         entries = allowed[let.name] if let.name in allowed else list(vocabs[s.vocab].entries)
         return _pick(s, entries)
@@ -157,6 +159,23 @@ def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str
 
         return generate
     return _derived(let, compile_expr(s.expr))
+
+
+def _choice_from(s: ast.ChoiceFrom) -> LetFn:
+    """`choice from L else F`: one element of L, each equally likely (given the lets above);
+    F, without a draw, exactly when L is empty; no F: the sample is rejected."""
+    values_fn = compile_expr(s.values)
+    fallback = compile_expr(s.fallback) if s.fallback is not None else None
+
+    def choice_from(rng: StreamRandom, env: Env) -> Any:
+        values = values_fn(env)
+        if values:
+            return values[rng.below(len(values))]
+        if fallback is None:
+            raise EvalError("choice from an empty list (add `else <value>` for a fallback)")
+        return fallback(env)
+
+    return choice_from
 
 
 def _derived(let: ast.Let, fn: Callable[[Env], Any]) -> LetFn:
@@ -270,6 +289,17 @@ def let_values(let: ast.Let, vocabs: Mapping[str, Vocab],
         items = [(i.label, compile_expr(i.value)) for i in s.items]
         return lambda env: [Labelled(fn(env), label) if label is not None else fn(env)
                             for label, fn in items]
+    if isinstance(s, ast.ChoiceFrom):
+        listed, fallback = compile_expr(s.values), s.fallback
+        otherwise = compile_expr(fallback) if fallback is not None else None
+
+        def chosen(env: Mapping[str, Any]) -> Sequence[Any]:
+            values = listed(env)
+            if values or otherwise is None:
+                return values  # type: ignore[no-any-return]
+            return [otherwise(env)]
+
+        return chosen
     if isinstance(s, ast.Pick):
         if s.vocab not in vocabs:
             return None
@@ -307,6 +337,8 @@ def _sampler_exprs(s: ast.Sampler) -> list[ast.Expr]:
         return [x for x in (s.lo, s.hi, s.step) if x is not None]
     if isinstance(s, ast.Choice):
         return [i.value for i in s.items]
+    if isinstance(s, ast.ChoiceFrom):
+        return [s.values] + ([s.fallback] if s.fallback is not None else [])
     if isinstance(s, ast.Generate):
         return [v for _, v in s.kwargs]
     if isinstance(s, ast.Derived):
@@ -883,10 +915,12 @@ def _check_grounded(question: str, inits: Sequence[Any], template: CompiledTempl
         grounding = grounding or Grounding.fresh(question)
         if not grounding.grounds(value):
             number = format_number(Fraction(value))
-            # a constant written in a trace op (`mul(hours, 61)`) lands here too: name the fix
+            # a constant written in a trace op (`mul(hours, 61)`) lands here too: name the fix.
+            # `constants` lists magnitudes: -3 is grounded by 3 (runtime.grounding).
+            declared = format_number(abs(Fraction(value)))
             raise Rejected(f"gold trace: ungrounded_init: init {number} is not stated in the "
                            f"question of template {template.id} (state it there, or declare "
-                           f"a unit constant with `constants {number}` in the dataset)")
+                           f"a unit constant with `constants {declared}` in the dataset)")
 
 
 def _same(trace: AnyTrace) -> AnyTrace:
@@ -908,6 +942,10 @@ def payload_value(value: Any) -> str:
         return format_number(Fraction(value))
     if isinstance(value, Fraction):
         return format_number(value)
+    if isinstance(value, Record):
+        return value.payload_text()
+    if type(value) is tuple:  # a list let
+        return "[" + ", ".join(payload_value(v) for v in value) + "]"
     return str(value)
 
 

@@ -16,7 +16,7 @@ from runtime.ops import round_half_up
 from . import ast
 from .diagnostics import Span
 from .limits import DEFAULT_LIMITS, LimitError, Limits, digits_at_least, too_many_digits
-from .vocab import Entry
+from .vocab import Entry, Record, number_text
 
 
 class EvalError(Exception):
@@ -74,10 +74,32 @@ def _round(x: Number, digits: Number = 0) -> Number:
     return norm(round_half_up(Fraction(x), int(digits)))
 
 
+# A list holds at most this many values: `[n for n in 1..10**9]` is refused per sample
+# (EvalError), not built.
+LIST_MAX = 10_000
+
+
+def _over(args: tuple[Any, ...], fn: str) -> tuple[Any, ...]:
+    """The values `min`/`max` take: their arguments, or the one list given."""
+    if len(args) == 1 and type(args[0]) is tuple:
+        if not args[0]:
+            raise EvalError(f"{fn}() of an empty list")
+        return args[0]  # type: ignore[no-any-return]
+    return args
+
+
+def _a_list(value: Any, fn: str) -> tuple[Any, ...]:
+    if type(value) is not tuple:
+        raise EvalError(f"{fn}() needs a list, got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
 FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     # name: (min args, max args, implementation over exact values)
-    "min": (1, 99, lambda *a: min(_num(x) for x in a)),
-    "max": (1, 99, lambda *a: max(_num(x) for x in a)),
+    "min": (1, 99, lambda *a: min(_num(x) for x in _over(a, "min"))),
+    "max": (1, 99, lambda *a: max(_num(x) for x in _over(a, "max"))),
+    "sum": (1, 1, lambda a: norm(sum((_num(x) for x in _a_list(a, "sum")), start=0))),
+    "len": (1, 1, lambda a: len(_a_list(a, "len"))),
     "abs": (1, 1, lambda a: abs(_num(a))),
     "floor": (1, 1, lambda a: math.floor(_num(a))),
     "ceil": (1, 1, lambda a: math.ceil(_num(a))),
@@ -125,6 +147,10 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "<": _ordering(operator.lt), "<=": _ordering(operator.le),
     ">": _ordering(operator.gt), ">=": _ordering(operator.ge),
 }
+
+
+# The functions whose argument may be a list (the others take numbers only).
+LIST_FUNCTIONS = frozenset({"min", "max", "sum", "len"})
 
 
 def field_of(value: Any, name: str) -> Any:
@@ -175,6 +201,13 @@ def compile_expr(e: ast.Expr) -> Fn:
         return _compile_compare(e)
     if isinstance(e, ast.Cond):
         return _compile_cond(e)
+    if isinstance(e, ast.ListExpr):
+        items = [compile_expr(x) for x in e.items]
+        return lambda env: tuple([_num(item(env)) for item in items])
+    if isinstance(e, ast.Comprehension):
+        return _compile_comprehension(e)
+    if isinstance(e, ast.RecordExpr):
+        return _compile_record(e)
     if isinstance(e, ast.Call):
         fn = FUNCTIONS[e.fn][2]  # checks guarantee the name and the arity
         args = [compile_expr(a) for a in e.args]
@@ -354,6 +387,63 @@ def _compile_cond(e: ast.Cond) -> Fn:
     return cond
 
 
+def _compile_comprehension(e: ast.Comprehension) -> Fn:
+    """`[elem for v in source if cond]`: the source's values (or the whole numbers lo..hi),
+    each bound to `v` in a copy of the environment, kept when cond holds, mapped by elem."""
+    var, source = e.var, compile_expr(e.source)
+    hi = compile_expr(e.hi) if e.hi is not None else None
+    element = compile_expr(e.element)
+    cond = compile_expr(e.cond) if e.cond is not None else None
+
+    def values(env: Env) -> Iterator[Any]:
+        if hi is None:
+            got = source(env)
+            if type(got) is not tuple:
+                raise EvalError(f"for {var} in: {got!r} is not a list")
+            yield from got
+            return
+        lo, top = _num(source(env)), _num(hi(env))
+        if lo.denominator != 1 or top.denominator != 1:
+            raise EvalError(f"for {var} in {lo}..{top}: range bounds must be whole")
+        if top - lo + 1 > LIST_MAX:
+            raise EvalError(f"for {var} in {lo}..{top}: more than {LIST_MAX} values")
+        yield from range(int(lo), int(top) + 1)
+
+    def comprehension(env: Env) -> tuple[Any, ...]:
+        inner = dict(env)  # one copy per evaluation: the lets' values, and `var`
+        kept = []
+        for value in values(env):
+            inner[var] = value
+            if cond is None or cond(inner):
+                kept.append(_num(element(inner)))
+                if len(kept) > LIST_MAX:
+                    raise EvalError(f"a list of more than {LIST_MAX} values")
+        return tuple(kept)
+
+    return comprehension
+
+
+def _compile_record(e: ast.RecordExpr) -> Fn:
+    """`{name: "pen", price: 3}` -> a Record: text fields as text, number fields exact."""
+    fields = [(f.name, compile_expr(f.value)) for f in e.fields]
+
+    def record(env: Env) -> Record:
+        texts, numbers = [], []
+        for name, fn in fields:
+            value = fn(env)
+            if type(value) is str:
+                texts.append((name, value))
+                continue
+            value = _num(value)
+            if type(value) is not int:  # a labelled number: its value, not its label
+                value = norm(Fraction(value.numerator, value.denominator))
+            texts.append((name, number_text(value)))
+            numbers.append((name, value))
+        return Record("", tuple(texts), tuple(numbers))
+
+    return record
+
+
 def _folded(e: ast.Expr, fn: Fn) -> bool | None:
     """The truth of a constant test, or None (names, or a value that cannot be computed)."""
     if free_names(e):
@@ -380,4 +470,12 @@ def free_names(e: ast.Expr) -> list[ast.Ref]:
         return [r for a in e.args for r in free_names(a)]
     if isinstance(e, ast.Cond):
         return free_names(e.test) + free_names(e.then) + free_names(e.orelse)
+    if isinstance(e, ast.ListExpr):
+        return [r for x in e.items for r in free_names(x)]
+    if isinstance(e, ast.RecordExpr):
+        return [r for f in e.fields for r in free_names(f.value)]
+    if isinstance(e, ast.Comprehension):  # the bound name is no reference to a let
+        inner = [r for x in (e.element, e.cond) if x is not None for r in free_names(x)]
+        return (free_names(e.source) + (free_names(e.hi) if e.hi is not None else [])
+                + [r for r in inner if r.name != e.var])
     return []

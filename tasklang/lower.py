@@ -17,7 +17,9 @@ from . import ast
 
 
 def constant_name(value: Fraction) -> str:
-    """`c60` for 60, `c0_25` for 0.25 (NUMBER literals are decimals, never negative)."""
+    """`c60` for 60, `c0_25` for 0.25, `cneg1` for -1 (literals are finite decimals)."""
+    if value < 0:
+        return "cneg" + constant_name(-value)[1:]
     if value.denominator == 1:
         return f"c{value.numerator}"
     whole, frac = divmod(value, 1)

@@ -83,7 +83,8 @@ class _Builder(Transformer[Token, ast.Module]):
         return c[0]
 
     def ref(self, meta: Meta, c: list[Token]) -> ast.Ref:
-        return ast.Ref(tuple(str(t) for t in c), self._span(meta))
+        return ast.Ref(tuple(str(t) for t in c), self._span(meta),
+                       tuple(self._tok(t) for t in c) if len(c) > 1 else ())
 
     def call(self, meta: Meta, c: list[Any]) -> ast.Call:
         args = tuple(a for a in c[1:] if a is not None)
@@ -112,6 +113,20 @@ class _Builder(Transformer[Token, ast.Module]):
     def cond(self, meta: Meta, c: list[Any]) -> ast.Cond:
         return ast.Cond(c[0], c[1], c[2], self._span(meta))
 
+    def list_expr(self, meta: Meta, c: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(tuple(x for x in c if x is not None), self._span(meta))
+
+    def comprehension(self, meta: Meta, c: list[Any]) -> ast.Comprehension:
+        element, var, source, hi, cond = c
+        return ast.Comprehension(element, str(var), source, hi, cond, self._span(meta),
+                                 self._tok(var))
+
+    def record_field(self, meta: Meta, c: list[Any]) -> ast.RecordField:
+        return ast.RecordField(str(c[0]), c[1], self._tok(c[0]))
+
+    def record_expr(self, meta: Meta, c: list[Any]) -> ast.RecordExpr:
+        return ast.RecordExpr(tuple(x for x in c if x is not None), self._span(meta))
+
     def compare(self, meta: Meta, c: list[Any]) -> ast.Compare:
         rest = tuple((str(c[i]), c[i + 1]) for i in range(1, len(c), 2))
         return ast.Compare(c[0], rest, self._span(meta))
@@ -131,6 +146,9 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def choice(self, meta: Meta, c: list[Any]) -> ast.Choice:
         return ast.Choice(tuple(c), self._span(meta))
+
+    def choice_from(self, meta: Meta, c: list[Any]) -> ast.ChoiceFrom:
+        return ast.ChoiceFrom(c[0], c[1], self._span(meta))
 
     def pick_max_tokens(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
         return ("max_tokens", c[0])
@@ -199,6 +217,9 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def t_const(self, meta: Meta, c: list[Any]) -> ast.TConst:
         return ast.TConst(c[0].value, c[0].span)
+
+    def t_neg_const(self, meta: Meta, c: list[Any]) -> ast.TConst:
+        return ast.TConst(-c[0].value, self._span(meta))  # the span covers the `-`
 
     def t_call(self, meta: Meta, c: list[Any]) -> ast.TCall:
         return ast.TCall(str(c[0]), tuple(a for a in c[1:] if a is not None), self._span(meta))
@@ -370,7 +391,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
 
 # ---------------------------------------------------------------- unclosed brackets
 
-_PAIRS = {"}": "{", ")": "("}
+_PAIRS = {"}": "{", ")": "(", "]": "["}
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +415,7 @@ def _line_of(text: str, offset: int) -> int:
 
 
 def _scan_brackets(text: str, by_indent: bool) -> _Unclosed | None:
-    """Match `{` and `(` over the text, skipping strings and comments. With `by_indent`, a
+    """Match `{`, `(` and `[` over the text, skipping strings and comments. With `by_indent`, a
     `}` alone on its line that lines up with an outer block's opening line closes that
     block (how people read braces), so the block it skips is the unclosed one."""
     stack: list[tuple[str, int, int]] = []  # (opener, offset, indentation of its line)
@@ -413,7 +434,7 @@ def _scan_brackets(text: str, by_indent: bool) -> _Unclosed | None:
                 return _Unclosed(i, '"', "the line ends before the string is closed")
             i = j + 1
             continue
-        if ch in "{(":
+        if ch in "{([":
             stack.append((ch, i, _indent(text, i)[0]))
         elif ch in _PAIRS:
             if not stack:
@@ -454,7 +475,7 @@ def _unclosed_diagnostic(found: _Unclosed, path: str, text: str) -> Diagnostic:
         return error("syntax", "unterminated string", span, found.why,
                      help='close it with `"` on this line; a long text is several strings '
                           'side by side: "first part " "second part"')
-    closer = {"{": "}", "(": ")"}[found.char]
+    closer = {"{": "}", "(": ")", "[": "]"}[found.char]
     block = re.search(r"\b(pattern|trace|dataset)\s+(\w+)\s*$", text[:found.offset])
     what = f" of {block.group(1)} {block.group(2)}" if block and found.char == "{" else ""
     return error("syntax", f"unclosed '{found.char}'{what}", span, found.why,
@@ -496,6 +517,9 @@ def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str
             expected):
         return ("int(x) is not a function here: use floor(x) or round(x), "
                 "or keep x whole with `require is_int(x)`")
+    if re.search(r"\[[^\]]*\bfor\b", line):  # a list filter's `if` is not a conditional
+        return ("a list filter is `[p for p in L if C]` (L a list or a range `lo..hi`), and "
+                "`choice from L else F` draws from it")
     if re.search(r"\S\s+if\b.*\belse\b", line) and not re.search(r"=\s*if\b", line):
         return f"`A if C else B` is Python's order: {_IF_HINT}"
     if re.match(r"\s*(if|elif|else)\b", line):
@@ -511,6 +535,12 @@ def _foreign_hint(text: str, offset: int, token: str, expected: set[str]) -> str
         return "comparison is `==` (`=` only binds a let or an init)"
     if token == "=" and before.rstrip().endswith("=") or token == "==" and "EQUAL" in expected:
         return "a let is bound with one `=` (`==` compares)"
+    if _in_trace(text, offset) and re.search(r"[(,]\s*-\s*$", text[:offset]):
+        name = token if token.isidentifier() else "x"
+        if text[offset + len(token) : offset + len(token) + 1] == "(":
+            name += "(...)"  # a negated op: multiply its result
+        return ("only a number can be negated in a trace argument (`mul(x, -1)`, `sub(x, -0.5)`): "
+                f"to negate a name or an op, multiply it by -1, e.g. `mul({name}, -1)`")
     if _in_trace(text, offset) and re.search(r"=\s*\w+\s*\(", line):
         return ("trace ops are `name = op(args)` with registered ops; an argument is a trace "
                 "name, a number or a nested op (`r = mul(add(a, b), 60)`), never an operator "

@@ -126,7 +126,7 @@ def test_no_diagnostic_is_reported_twice() -> None:
 
 SOURCES = ["tasklang/checks.py", "tasklang/parser.py", "tasklang/program.py", "tasklang/build.py",
            "tasklang/confine.py", "tasklang/api.py", "tasklang/code_answers.py",
-           "tasklang/decontaminate.py"]
+           "tasklang/decontaminate.py", "tasklang/constructs.py"]
 
 # Codes a corpus file cannot carry, with the test that covers each instead.
 ELSEWHERE = {

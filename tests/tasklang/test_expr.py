@@ -145,7 +145,7 @@ def test_is_int() -> None:
 
 
 def test_function_table() -> None:
-    assert set(FUNCTIONS) == {"min", "max", "abs", "floor", "ceil", "round", "is_int"}
+    assert set(FUNCTIONS) == {"min", "max", "sum", "len", "abs", "floor", "ceil", "round", "is_int"}
 
 
 @pytest.mark.parametrize("text", ['abs("a")', 'min(1, "a")', 'floor("x")'])

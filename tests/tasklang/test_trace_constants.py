@@ -8,7 +8,11 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import runtime
+from runtime.ops import NAME_RE
 from tasklang import api, ast
 from tasklang.compiler import CompiledPattern, Example, Rejected, compile_pattern
 from tasklang.lower import constant_name
@@ -201,3 +205,87 @@ def test_floor_of_a_nested_div_with_a_constant(tmp_path: Path) -> None:
         graded = runtime.grade(r["completion"][0]["content"], r["answer"],
                                question=r["prompt"][-1]["content"], constants=r.get("constants"))
         assert graded.reward == 1.0, graded.status
+
+
+# ---------------------------------------------------------------- negative constants
+
+PENALTY = """
+pattern penalty {
+    let score = int 20..40
+    let wrong = int 2..6
+    template "Sam scored {score} points, then lost 3 points for each of {wrong} wrong answers. "
+             "What is his score now?"
+    trace arithmetic {
+        init score
+        init wrong
+        lost = mul(wrong, -3)
+        result = add(score, lost)
+        query result
+    }
+}
+"""
+
+
+def test_a_negative_constant_becomes_an_init_of_its_own() -> None:
+    steps = _steps("""
+pattern p {
+    let a = int 2..9
+    template "{a}"
+    trace arithmetic {
+        init a
+        x = mul(a, -1)
+        y = sub(x, -0.5)
+        z = add(y, mul(a, -1))
+        query z
+    }
+}
+""")
+    assert _shape(steps) == ["init a", "init cneg1 = -1", "x = mul(a, cneg1)",
+                             "init cneg0_5 = -0.5", "y = sub(x, cneg0_5)",
+                             "step1 = mul(a, cneg1)", "z = add(y, step1)", "query z"]
+    init = steps[1]
+    assert isinstance(init, ast.TInit) and (init.span.col, init.span.end_col) == (20, 22)  # `-1`
+
+
+@given(st.decimals(min_value=-10**6, max_value=10**6, places=3, allow_nan=False,
+                   allow_infinity=False))
+def test_constant_names_are_names_and_tell_values_apart(value: object) -> None:
+    number = Fraction(str(value))
+    name = constant_name(number)
+    assert NAME_RE.fullmatch(name)
+    assert name.startswith("cneg") == (number < 0)
+    assert constant_name(-number) != name or number == 0
+
+
+def test_a_negative_constant_is_grounded_by_its_magnitude(tmp_path: Path) -> None:
+    text = EXPERTS + PENALTY + _dataset("penalty")
+    checked, results = api.compile_paths([str(write(tmp_path, text))], tmp_path / "out")
+    assert checked.ok and all(r.ok for r in results), \
+        [d.headline() for r in results for d in r.diagnostics]
+    rows = [json.loads(line) for line in
+            (tmp_path / "out" / "d" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows
+    for r in rows:
+        payload = r["payload"]
+        assert r["answer"] == str(int(payload["score"]) - 3 * int(payload["wrong"]))
+        completion = r["completion"][0]["content"]
+        assert "cneg3" in completion and "-3" in completion, completion
+        graded = runtime.grade(completion, r["answer"], question=r["prompt"][-1]["content"],
+                               constants=r.get("constants") or ())
+        assert graded.reward == 1.0, graded.status
+
+
+def test_an_ungrounded_negative_constant_names_its_magnitude(tmp_path: Path) -> None:
+    text = EXPERTS + PENALTY.replace("-3)", "-9)") + _dataset("penalty")
+    checked, results = api.compile_paths([str(write(tmp_path, text))], tmp_path / "out")
+    diags = checked.diagnostics + [d for r in results for d in r.diagnostics]
+    words = " ".join(" ".join([d.message, *d.notes, *d.helps]) for d in diags)
+    assert any(d.code == "unsatisfiable" for d in diags), words
+    assert "init -9" in words and "`constants 9`" in words, words
+
+
+def test_a_negated_name_in_a_trace_gets_a_specific_hint(tmp_path: Path) -> None:
+    bad = PENALTY.replace("mul(wrong, -3)", "mul(-wrong, 3)")
+    checked = api.check([str(write(tmp_path, EXPERTS + bad))])
+    assert [(d.code, d.span.line, d.span.col) for d in checked.diagnostics] == [("syntax", 11, 21)]
+    assert "`mul(wrong, -1)`" in " ".join(checked.diagnostics[0].helps)
