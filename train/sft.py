@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from . import data as D
+from .data import generation_budget
 from .evaluate import summarize
 from .models import TinySpec, load, parameter_count, save
 from .modes import ModeSpec, apply_mode, load_trainable_state, trainable_state
@@ -72,21 +73,6 @@ def lr_lambda(total: int, warmup: int) -> Any:
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
 
     return f
-
-
-def manifest_max_new_tokens(data: Path) -> int | None:
-    import json
-
-    manifest = data / "manifest.json" if data.is_dir() else data.parent / "manifest.json"
-    try:
-        return int(json.loads(manifest.read_text())["settings"]["max_new_tokens"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def generation_budget(explicit: int | None, data: Path) -> int:
-    """New tokens per answer: what the user asked, else the dataset manifest's, else 256."""
-    return explicit or manifest_max_new_tokens(data) or 256
 
 
 def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch: int) -> list[D.Batch]:
