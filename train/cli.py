@@ -299,8 +299,7 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary, sort_keys=True))
         return
-    split = f" (split {summary['split']})" if summary.get("split") else ""
-    click.echo(f"data: {summary['data']}{split}; prompt format {summary['prompt_format']}")
+    click.echo(f"data: {summary['data']}{_split_text(summary)}; prompt format {summary['prompt_format']}")
     click.echo(f"max new tokens {summary['max_new_tokens']} (from {summary['max_new_tokens_source']})")
     lo, hi = summary["wilson95"]
     click.echo(f"n={summary['n']}  greedy accuracy={summary['accuracy']:.4f}  (95% Wilson {lo:.4f}-{hi:.4f})")
@@ -352,14 +351,26 @@ _FORMAT = click.option(
 
 
 def _eval_records(data: str, split: str | None, limit: int | None, max_new_tokens: int | None) -> Any:
-    """(records, the split read and why, the token budget) for eval and eval gap."""
+    """(records, the split read, the token budget) for eval and eval gap."""
     from .data import budget, eval_split, read_records
 
     path, chosen = eval_split(Path(data), split)
-    note = chosen
-    if chosen and split is None:
-        note = f"{chosen}, the default: " + ("test" if chosen == "test" else "no test split, so val")
-    return read_records(path)[:limit], note, budget(max_new_tokens, Path(data), chosen or path.stem)
+    return read_records(path)[:limit], chosen, budget(max_new_tokens, Path(data), chosen or path.stem)
+
+
+def _split_fields(split: str | None, asked: str | None) -> dict[str, Any]:
+    """`split` and, when eval chose it, why (the summary states which split was measured)."""
+    if split is None or asked is not None:
+        return {"split": split}
+    why = "the directory has a test split" if split == "test" else "the directory has no test split"
+    return {"split": split, "split_note": f"the default: {why}"}
+
+
+def _split_text(fields: dict[str, Any]) -> str:
+    if not fields.get("split"):
+        return ""
+    note = f"; {fields['split_note']}" if fields.get("split_note") else ""
+    return f" (split {fields['split']}{note})"
 
 
 def _sampling_plan(samples: int | None, temperature: float | None, top_p: float | None, seed: int) -> Any:
@@ -436,7 +447,7 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             **summarize(results),
             "model": kw["model"],
             "data": kw["data"],
-            "split": split,
+            **_split_fields(split, kw["split"]),
             "prompt_format": kw["prompt_format"],
             "max_new_tokens": max_new.tokens,
             "max_new_tokens_source": max_new.source,
@@ -557,7 +568,7 @@ def gap_cmd(**kw: Any) -> None:
             "base": base,
             "other": other,
             "data": kw["data"],
-            "split": split,
+            **_split_fields(split, kw["split"]),
             "max_new_tokens": max_new.tokens,
             "max_new_tokens_source": max_new.source,
             **report(arms, skipped, thresholds, f"other.{kw['other_format']}"),
@@ -575,8 +586,7 @@ def gap_cmd(**kw: Any) -> None:
     if kw["fmt"] == "json":
         click.echo(json.dumps(result, sort_keys=True))
         return
-    split_note = f" (split {split})" if split else ""
-    click.echo(f"gap: base {base} vs other {other} on {kw['data']}{split_note}, n={len(records)}")
+    click.echo(f"gap: base {base} vs other {other} on {kw['data']}{_split_text(result)}, n={len(records)}")
     click.echo(f"max new tokens {max_new.tokens} (from {max_new.source})")
     for line in render(result):
         click.echo(line)

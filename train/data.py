@@ -85,7 +85,10 @@ def eval_split(data: Path, split: str | None) -> tuple[Path, str | None]:
             raise DataError(f"{data}: --split names a split of a dataset directory, not of a file")
         return split_file(data, "val"), None
     chosen = split or ("test" if (data / "test.jsonl").is_file() else "val")
-    return split_file(data, chosen), chosen
+    if not (data / f"{chosen}.jsonl").is_file():
+        have = ", ".join(sorted(p.stem for p in data.glob("*.jsonl"))) or "none"
+        raise DataError(f"{data}: no split {chosen} ({chosen}.jsonl); its splits: {have}")
+    return data / f"{chosen}.jsonl", chosen
 
 
 @dataclass(frozen=True)
