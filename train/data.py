@@ -10,7 +10,6 @@ end-of-turn token is labelled, so the model learns to stop.
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,9 +23,6 @@ PROMPT_FORMATS = ("chat", "plain")
 PACK_FACTOR = 4
 # New tokens per answer when neither the user nor a dataset manifest gives a budget.
 DEFAULT_MAX_NEW_TOKENS = 256
-# An imported dataset's manifest counts its completions' tokens, often approximately (with a
-# stand-in tokenizer): its longest completion gets this much headroom.
-APPROX_HEADROOM = 1.25
 
 
 class DataError(Exception):
@@ -118,13 +114,11 @@ def _manifest_budget(path: Path, manifest: dict[str, Any], split: str | None) ->
     longest = stats.get("completion", {}).get("max") if isinstance(stats, dict) else None
     if not isinstance(longest, int | float) or longest <= 0:
         return None
-    exact = bool((manifest.get("token_counting") or {}).get("exact"))
-    if exact:
-        return Budget(int(longest), f"{path} tokens.{split or 'val'}.completion.max")
-    return Budget(
-        math.ceil(longest * APPROX_HEADROOM),
-        f"{path} tokens.{split or 'val'}.completion.max x{APPROX_HEADROOM} (counted approximately)",
-    )
+    # The count is exact (a real tokenizer) or an upper bound (UTF-8 bytes, which bound any
+    # byte-level BPE): either way the longest completion plus its eos is a safe cap.
+    exact = (manifest.get("token_counting") or {}).get("exact")
+    how = "" if exact else ", counted as UTF-8 bytes (an upper bound)"
+    return Budget(int(longest) + 1, f"{path} tokens.{split or 'val'}.completion.max + eos{how}")
 
 
 def budget(explicit: int | None, data: Path, split: str | None = None) -> Budget:

@@ -141,8 +141,8 @@ def test_budget_comes_from_the_user_the_manifest_or_the_default(dataset_dir, tmp
         "token_counting": {"exact": False},
         "tokens": {"val": {"completion": {"max": 200}}, "test": {"completion": {"max": 80}}},
     }))
-    assert D.budget(None, imported, "val").tokens == 250  # x1.25: counted approximately
-    assert D.budget(None, imported, "test").tokens == 100
+    assert D.budget(None, imported, "val").tokens == 201  # the longest completion and its eos
+    assert D.budget(None, imported, "test").tokens == 81
     assert "tokens.test.completion.max" in D.budget(None, imported, "test").source
 
 
