@@ -139,7 +139,7 @@ class Discordance:
 
 
 POWER_METHODS = ("exact", "connor", "miettinen")
-EXACT_MAX_N = 100_000
+EXACT_MAX_N = 20_000
 
 
 def mcnemar_n_approx(disc: Discordance, alpha: float = 0.05, power: float = 0.8,
@@ -172,17 +172,39 @@ def _log_pmf(k: int, n: int, p: float) -> float:
     return _log_comb(n, k) + k * math.log(p) + (n - k) * math.log1p(-p)
 
 
+# Binomial terms further than this many standard deviations (plus a margin) from the mean
+# hold less than 1e-20 of the mass together: the sums below skip them.
+_SPREAD = 10
+
+
+def _window(n: int, p: float) -> tuple[int, int]:
+    spread = _SPREAD * math.sqrt(n * p * (1 - p)) + _SPREAD
+    return max(0, math.floor(n * p - spread)), min(n, math.ceil(n * p + spread))
+
+
+def _pmf_terms(n: int, p: float, low: int, high: int) -> list[float]:
+    """Binomial(n, p) probabilities of low..high: one lgamma, then the ratio recurrence
+    P(i + 1) / P(i) = (n - i) / (i + 1) * p / (1 - p)."""
+    if p <= 0.0 or p >= 1.0:
+        return [math.exp(_log_pmf(i, n, p)) for i in range(low, high + 1)]
+    term, odds = math.exp(_log_pmf(low, n, p)), p / (1 - p)
+    terms = []
+    for i in range(low, high + 1):
+        terms.append(term)
+        term *= (n - i) / (i + 1) * odds
+    return terms
+
+
 def _binom_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p). Only the terms within 12 standard deviations (and a
-    margin) of the mean and k carry mass above 1e-30, so the sum skips the rest: the power
-    search calls this O(n) times."""
+    """P(X <= k) for X ~ Binomial(n, p), summed over the terms that carry mass."""
     if k < 0:
         return 0.0
     if k >= n:
         return 1.0
-    spread = 12 * math.sqrt(n * p * (1 - p)) + 12
-    low = max(0, math.floor(min(k, n * p) - spread))
-    return min(1.0, sum(math.exp(_log_pmf(i, n, p)) for i in range(low, k + 1)))
+    low, high = _window(n, p)
+    if k < low:
+        low = max(0, k - 2 * _SPREAD)  # far in the lower tail: only the few terms below k count
+    return min(1.0, sum(_pmf_terms(n, p, low, k)))
 
 
 class _ExactPower:
@@ -202,18 +224,15 @@ class _ExactPower:
             while 2 * _binom_cdf(self.critical + 1, m, 0.5) <= self.alpha:
                 self.critical += 1
             k = self.critical
-            if k < 0:
-                self.reject.append(0.0)
-                continue
-            upper = 1.0 - _binom_cdf(m - k - 1, m, self.q)
-            self.reject.append(min(1.0, _binom_cdf(k, m, self.q) + max(0.0, upper)))
+            # Reject when min(b, d - b) <= k: both tails, the upper one as the lower tail of d - b.
+            tails = _binom_cdf(k, m, self.q) + _binom_cdf(k, m, 1 - self.q) if k >= 0 else 0.0
+            self.reject.append(min(1.0, tails))
 
     def __call__(self, n: int) -> float:
-        spread = 12 * math.sqrt(n * self.psi * (1 - self.psi)) + 12
-        low = max(0, math.floor(n * self.psi - spread))
-        high = min(n, math.ceil(n * self.psi + spread))
+        low, high = _window(n, self.psi)
         self._extend(high)
-        return sum(math.exp(_log_pmf(d, n, self.psi)) * self.reject[d] for d in range(low, high + 1))
+        terms = _pmf_terms(n, self.psi, low, high)
+        return sum(t * self.reject[d] for d, t in zip(range(low, high + 1), terms, strict=True))
 
 
 def mcnemar_power(n: int, disc: Discordance, alpha: float = 0.05) -> float:
@@ -237,7 +256,11 @@ def mcnemar_n(disc: Discordance, alpha: float = 0.05, power: float = 0.8, method
     for n in range(1, max_n + 1):
         if exact(n) >= power:
             return n
-    raise ValueError(f"mcnemar_n: more than {max_n} pairs needed; use an approximation")
+    approx = mcnemar_n_approx(disc, alpha, power)
+    raise ValueError(
+        f"the exact search stops at {max_n} pairs; Connor's approximation needs {approx} "
+        "(--method connor)"
+    )
 
 
 # The paired design the small-n warning sizes: a 10-point difference, 20% of pairs discordant.

@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from train import data as D
 from train.evaluate import grade_outputs
@@ -122,3 +124,15 @@ def test_summary_reports_pass_at_every_k_and_the_vote() -> None:
     assert s["majority_accuracy"] == pytest.approx(1 / 3) and s["no_answer"] == 1
     with pytest.raises(ValueError):
         SamplingPlan(k=2, temperature=0.0)
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["1", "2", "3", "4"])), max_size=12))
+def test_majority_is_a_most_frequent_answer_and_the_earliest_of_them(keys: list[str | None]) -> None:
+    winner, votes = majority(keys)
+    answered = [k for k in keys if k is not None]
+    if not answered:
+        assert (winner, votes) == (None, 0)
+        return
+    top = max(answered.count(k) for k in answered)
+    assert votes == top == answered.count(winner)
+    assert winner == next(k for k in answered if answered.count(k) == top)
