@@ -45,44 +45,6 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tenso
     return ids, mask
 
 
-def row_seed(seed: int, key: object, sample: int) -> int:
-    """A 63-bit seed for sample `sample` of the prompt `key` (a record id): a hash, so
-    neighbouring seeds or ids give unrelated streams (unlike `seed + index`)."""
-    digest = hashlib.sha256(f"{seed}\x00{key}\x00{sample}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
-def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Nucleus filtering: keep the smallest set of most likely tokens whose probability
-    reaches `top_p` (at least one), the rest set to -inf."""
-    if top_p >= 1.0:
-        return logits
-    ordered, index = torch.sort(logits, descending=True, dim=-1)
-    probs = torch.softmax(ordered, dim=-1)
-    before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
-    drop = before >= top_p
-    drop[..., 0] = False
-    return logits.masked_fill(drop.scatter(-1, index, drop), float("-inf"))
-
-
-class SeededSampler(LogitsProcessor):
-    """Temperature and top-p sampling with one torch.Generator per row. It returns scores
-    that are -inf except at the drawn token, so greedy decoding emits the draw."""
-
-    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float) -> None:
-        self.seeds, self.temperature, self.top_p = list(seeds), temperature, top_p
-        self.generators: list[torch.Generator] = []
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        if not self.generators:
-            self.generators = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
-        probs = torch.softmax(top_p_filter(scores.float() / self.temperature, self.top_p), dim=-1)
-        picks = [torch.multinomial(probs[row], 1, generator=g) for row, g in enumerate(self.generators)]
-        out = torch.full_like(scores, float("-inf"))
-        out.scatter_(1, torch.stack(picks), 0.0)
-        return out
-
-
 def _trim(tokens: list[int], eos: int, pad: int) -> list[int]:
     """Generated tokens up to and including the first eos; padding after it dropped."""
     if eos in tokens:
@@ -129,3 +91,41 @@ def generate(
         if on_batch is not None:
             on_batch(len(rows))
     return [g for g in out if g is not None]
+
+
+def row_seed(seed: int, key: object, sample: int) -> int:
+    """A 63-bit seed for sample `sample` of the prompt `key` (a record id): a hash, so
+    neighbouring seeds or ids give unrelated streams (unlike `seed + index`)."""
+    digest = hashlib.sha256(f"{seed}\x00{key}\x00{sample}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Nucleus filtering: keep the smallest set of most likely tokens whose probability
+    reaches `top_p` (at least one), the rest set to -inf."""
+    if top_p >= 1.0:
+        return logits
+    ordered, index = torch.sort(logits, descending=True, dim=-1)
+    probs = torch.softmax(ordered, dim=-1)
+    before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
+    drop = before >= top_p
+    drop[..., 0] = False
+    return logits.masked_fill(drop.scatter(-1, index, drop), float("-inf"))
+
+
+class SeededSampler(LogitsProcessor):
+    """Temperature and top-p sampling with one torch.Generator per row. It returns scores
+    that are -inf except at the drawn token, so greedy decoding emits the draw."""
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float) -> None:
+        self.seeds, self.temperature, self.top_p = list(seeds), temperature, top_p
+        self.generators: list[torch.Generator] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if not self.generators:
+            self.generators = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
+        probs = torch.softmax(top_p_filter(scores.float() / self.temperature, self.top_p), dim=-1)
+        picks = [torch.multinomial(probs[row], 1, generator=g) for row, g in enumerate(self.generators)]
+        out = torch.full_like(scores, float("-inf"))
+        out.scatter_(1, torch.stack(picks), 0.0)
+        return out

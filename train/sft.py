@@ -20,7 +20,6 @@ from typing import Any
 import torch
 
 from . import data as D
-from .data import generation_budget
 from .evaluate import summarize
 from .models import TinySpec, load, parameter_count, save
 from .modes import ModeSpec, apply_mode, load_trainable_state, trainable_state
@@ -73,6 +72,10 @@ def lr_lambda(total: int, warmup: int) -> Any:
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
 
     return f
+
+
+# The budget's one home is train.data; rl and loop import it from here.
+generation_budget = D.generation_budget
 
 
 def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch: int) -> list[D.Batch]:
