@@ -140,17 +140,24 @@ def evaluate_arms(
     max_new_tokens: int,
     batch_size: int,
     other_format: str = "chat",
+    placement: Any = None,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """Greedy graded results of each arm, and the base formats that could not be measured
-    (a base model without a chat template has no chat format). One model in memory at a time."""
+    (a base model without a chat template has no chat format). One model in memory at a time,
+    on `placement` (a train.devices.Placement; None: where it loads, the CPU)."""
     import gc
 
+    from .devices import place
     from .models import load
     from .sft import evaluate_model
 
+    def loaded(name: str) -> tuple[Any, Any]:
+        model, tok = load(name, records)
+        return (model if placement is None else place(model, placement, train=False)), tok
+
     arms: dict[str, list[dict[str, Any]]] = {}
     skipped: dict[str, str] = {}
-    model, tok = load(base, records)
+    model, tok = loaded(base)
     for fmt in BASE_FORMATS:
         if fmt == "chat" and not getattr(tok, "chat_template", None):
             skipped["base.chat"] = "the base tokenizer has no chat template"
@@ -159,7 +166,7 @@ def evaluate_arms(
                                              desc=f"base {fmt}")
     del model, tok
     gc.collect()
-    model, tok = load(other, records)
+    model, tok = loaded(other)
     arms[f"other.{other_format}"] = evaluate_model(model, tok, records, other_format, max_new_tokens,
                                                    batch_size, desc=f"other {other_format}")
     return arms, skipped

@@ -150,3 +150,14 @@ def test_eval_power() -> None:
                 ["--p10", "0.1", "--p01", "0.2", "--difference", "0.1"]):
         result = _run("eval", "power", *bad)
         assert result.exit_code == 2 and result.output.startswith("tasklang: error:"), bad
+
+
+def test_arms_run_on_a_placement(tiny_dir, records) -> None:
+    from train.devices import resolve
+    from train.gap import evaluate_arms
+
+    arms, skipped = evaluate_arms(str(tiny_dir), str(tiny_dir), records[:2], 4, 2, "plain",
+                                  placement=resolve("cpu", "fp32"))
+    assert list(arms) == ["base.chat", "base.plain", "other.plain"] and skipped == {}
+    assert [r["id"] for r in arms["other.plain"]] == [r["id"] for r in records[:2]]
+    assert [r["output"] for r in arms["base.plain"]] == [r["output"] for r in arms["other.plain"]]
