@@ -337,8 +337,10 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary, sort_keys=True))
         return
+    click.echo(f"data: {summary['data']}{_split_text(summary)}; prompt format {summary['prompt_format']}")
+    click.echo(f"max new tokens {summary['max_new_tokens']} (from {summary['max_new_tokens_source']})")
     lo, hi = summary["wilson95"]
-    click.echo(f"n={summary['n']}  accuracy={summary['accuracy']:.4f}  (95% Wilson {lo:.4f}-{hi:.4f})")
+    click.echo(f"n={summary['n']}  greedy accuracy={summary['accuracy']:.4f}  (95% Wilson {lo:.4f}-{hi:.4f})")
     click.echo(
         f"parse rate {summary['parse_rate']:.4f}  valid trace rate {summary['valid_trace_rate']:.4f}  "
         f"mean reward {summary['mean_reward']:.4f}"
@@ -346,6 +348,18 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
     click.echo("statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()))
     if "device" in summary:
         click.echo(f"on {_where(summary)}")
+    sampled = summary.get("sampling")
+    if sampled:
+        click.echo(
+            f"sampled: {sampled['k']} per prompt at temperature {sampled['temperature']:g}, "
+            f"top-p {sampled['top_p']:g}, seed {sampled['seed']}"
+        )
+        click.echo("  " + "  ".join(f"pass@{k}={v:.4f}" for k, v in sampled["pass_at"].items()))
+        mlo, mhi = sampled["majority_wilson95"]
+        click.echo(
+            f"  majority vote accuracy={sampled['majority_accuracy']:.4f}  (95% Wilson {mlo:.4f}-{mhi:.4f}; "
+            f"{sampled['no_answer']} with no executed answer)"
+        )
     for key, groups in summary["by"].items():
         if len(groups) > 1:
             click.echo(f"by {key}:")
@@ -358,77 +372,152 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
         click.echo(f"warning: {summary['warning']}", err=True)
 
 
+_DATA_HELP = (
+    "A `tasklang compile` dataset directory (see --split) or a JSONL file of compiled records."
+)
+_SPLIT = click.option(
+    "--split", default=None, help="Split of a dataset directory (default: test if it has one, else val)."
+)
+_BUDGET = click.option(
+    "--max-new-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="New tokens per answer (default: the dataset manifest's).",
+)
+_LIMIT = click.option("-n", "limit", type=click.IntRange(1), default=None, help="Only the first n records.")
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
+def _eval_records(data: str, split: str | None, limit: int | None, max_new_tokens: int | None) -> Any:
+    """(records, the split read, the token budget) for eval and eval gap."""
+    from .data import budget, eval_split, read_records
+
+    path, chosen = eval_split(Path(data), split)
+    return read_records(path)[:limit], chosen, budget(max_new_tokens, Path(data), chosen or path.stem)
+
+
+def _split_fields(split: str | None, asked: str | None) -> dict[str, Any]:
+    """`split` and, when eval chose it, why (the summary states which split was measured)."""
+    if split is None or asked is not None:
+        return {"split": split}
+    why = "the directory has a test split" if split == "test" else "the directory has no test split"
+    return {"split": split, "split_note": f"the default: {why}"}
+
+
+def _split_text(fields: dict[str, Any]) -> str:
+    if not fields.get("split"):
+        return ""
+    note = f"; {fields['split_note']}" if fields.get("split_note") else ""
+    return f" (split {fields['split']}{note})"
+
+
+def _sampling_plan(samples: int | None, temperature: float | None, top_p: float | None, seed: int) -> Any:
+    """None (greedy only) unless a sampling option is given; then K samples (default 1)."""
+    if samples is None and temperature is None and top_p is None:
+        return None
+    from .sampled import SamplingPlan
+
+    return SamplingPlan(samples or 1, 1.0 if temperature is None else temperature,
+                        1.0 if top_p is None else top_p, seed)
+
+
 @click.group("eval", invoke_without_command=True)
 @click.option("--model", default=None, help="`tiny`, a hub id, a model directory or a run directory.")
-@click.option("--data", default=None, type=click.Path(), help="Records (JSONL).")
+@click.option("--data", default=None, type=click.Path(), help=_DATA_HELP)
+@_SPLIT
 @click.option(
     "-o",
     "--out",
     default=None,
     type=click.Path(dir_okay=False),
-    help="Per-example results (JSONL); the summary goes beside it as OUT.summary.json.",
+    help="Per-example greedy results (JSONL); the summary goes beside it as OUT.summary.json "
+    "and sampled answers as OUT.samples.jsonl.",
 )
 @click.option("--prompt-format", type=click.Choice(["chat", "plain"]), default="chat", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--max-new-tokens", type=click.IntRange(1), default=None)
-@click.option("-n", "limit", type=click.IntRange(1), default=None, help="Only the first n records.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_BUDGET
+@_LIMIT
+@click.option(
+    "--samples",
+    type=click.IntRange(1),
+    default=None,
+    help="Sampled answers per prompt (pass@k for every k <= K, majority vote), beside greedy.",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Sampling temperature (default 1 when sampling).",
+)
+@click.option(
+    "--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, help="Nucleus sampling (default 1)."
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the samples.")
+@_FORMAT
 @_device_options
 @click.pass_context
-def eval_group(
-    ctx: click.Context,
-    model: str | None,
-    data: str | None,
-    out: str | None,
-    prompt_format: str,
-    batch_size: int,
-    max_new_tokens: int | None,
-    limit: int | None,
-    fmt: str,
-    device: str,
-    dtype: str,
-) -> None:
-    """Greedy answers graded by the runtime: accuracy with a Wilson interval, breakdowns.
+def eval_group(ctx: click.Context, **kw: Any) -> None:
+    """Greedy answers graded by the runtime: accuracy with a Wilson interval, breakdowns;
+    with --samples K also pass@k and the majority vote.
 
-    `tasklang eval compare A.jsonl B.jsonl` pairs two result files by id (McNemar, Cohen's h).
+    `tasklang eval compare A.jsonl B.jsonl` pairs two result files by id (McNemar, Cohen's h);
+    `tasklang eval gap` measures a base model against another before training;
+    `tasklang eval power` sizes a paired comparison.
     """
     if ctx.invoked_subcommand is not None:
         return
-    missing = [name for name, v in (("--model", model), ("--data", data), ("-o", out)) if v is None]
+    missing = [name for name, v in (("--model", kw["model"]), ("--data", kw["data"]), ("-o", kw["out"]))
+               if v is None]
     if missing:
-        _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare A B`)", EXIT_USAGE)
-    assert model is not None and data is not None and out is not None
+        _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare|gap|power`)", EXIT_USAGE)
+    plan = _sampling_plan(kw["samples"], kw["temperature"], kw["top_p"], kw["seed"])
     with _user_errors():
         _quiet_transformers()
-        from .data import read_records
         from .devices import peak_memory, place, reset_peak_memory, resolve
         from .evaluate import summarize
         from .models import load
         from .runs import write_json_atomic
-        from .sft import evaluate_model, generation_budget
+        from .sft import evaluate_model
 
-        placement = resolve(device, dtype)
+        records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
+        placement = resolve(kw["device"], kw["dtype"])
         reset_peak_memory(placement)
-        records = read_records(Path(data))[:limit]
-        m, tok = load(model, records)
+        m, tok = load(kw["model"], records)
         m = place(m, placement, train=False)
-        max_new = generation_budget(max_new_tokens, Path(data))
-        results = evaluate_model(m, tok, records, prompt_format, max_new, batch_size)
+        args = (m, tok, records, kw["prompt_format"], max_new.tokens)
+        results = evaluate_model(*args, kw["batch_size"])
         summary = {
             **summarize(results),
-            "model": model,
-            "data": data,
-            "prompt_format": prompt_format,
-            "max_new_tokens": max_new,
+            "model": kw["model"],
+            "data": kw["data"],
+            **_split_fields(split, kw["split"]),
+            "prompt_format": kw["prompt_format"],
+            "max_new_tokens": max_new.tokens,
+            "max_new_tokens_source": max_new.source,
             **placement.describe(),
-            **peak_memory(placement),
         }
         from tasklang.files import write_text_atomic
 
-        path = Path(out)
-        write_text_atomic(path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in results))
+        path = Path(kw["out"])
+        if plan is not None:
+            from .sampled import record_votes, sample_records, summarize_samples
+
+            samples = sample_records(*args, plan, kw["batch_size"])
+            votes = [record_votes(r, s) for r, s in zip(records, samples, strict=True)]
+            summary["sampling"] = summarize_samples(votes, plan)
+            rows = [{**v, "outputs": [s["output"] for s in ss], "statuses": [s["status"] for s in ss]}
+                    for v, ss in zip(votes, samples, strict=True)]
+            write_text_atomic(path.with_name(path.name + ".samples.jsonl"), _jsonl(rows))
+        summary.update(peak_memory(placement))
+        write_text_atomic(path, _jsonl(results))
         write_json_atomic(path.with_name(path.name + ".summary.json"), summary)
-        _print_summary(summary, fmt)
+        _print_summary(summary, kw["fmt"])
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in rows)
 
 
 def _read_results(path: str) -> list[dict[str, Any]]:
@@ -472,6 +561,153 @@ def compare_cmd(a: str, b: str, fmt: str) -> None:
     click.echo(f"McNemar exact p = {result['mcnemar_p']:.4g}; Cohen's h = {result['cohens_h']:+.3f}")
     if "warning" in result:
         click.echo(f"warning: {result['warning']}", err=True)
+
+
+@eval_group.command("gap")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    help="Twice: the base model first, then the other (instruct or trained) model.",
+)
+@click.option("--data", required=True, type=click.Path(), help=_DATA_HELP)
+@_SPLIT
+@_BUDGET
+@_LIMIT
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
+@click.option(
+    "--other-format",
+    type=click.Choice(["chat", "plain"]),
+    default="chat",
+    show_default=True,
+    help="Prompt format of the other model (the base model is measured with both).",
+)
+@click.option("--base-max", type=click.FloatRange(0, 1), default=0.30, show_default=True,
+              help="Gate: the base model's accuracy is at most this, in every format.")
+@click.option("--other-min", type=click.FloatRange(0, 1), default=0.80, show_default=True,
+              help="Gate: the other model's accuracy is at least this.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.01, show_default=True,
+              help="Gate: McNemar's exact p is below this.")
+@click.option("--min-h", type=float, default=0.5, show_default=True,
+              help="Gate: Cohen's h (other over base) is at least this.")
+@click.option(
+    "-o", "--out", default=None, type=click.Path(file_okay=False),
+    help="Directory for each arm's per-example results (base.chat.jsonl, ...) and gap.json.",
+)
+@_FORMAT
+@_device_options
+def gap_cmd(**kw: Any) -> None:
+    """Measure the gap before training (notes 001): the base model with its chat template and
+    with the plain `Instruction: ... Response:` cue, the other model beside it, paired."""
+    if len(kw["models"]) != 2:
+        _fail(f"eval gap needs --model twice (base, then other), got {len(kw['models'])}", EXIT_USAGE)
+    from .gap import Thresholds, evaluate_arms, render, report
+
+    thresholds = Thresholds(kw["base_max"], kw["other_min"], kw["alpha"], kw["min_h"])
+    base, other = kw["models"]
+    with _user_errors():
+        _quiet_transformers()
+        from .devices import resolve
+
+        placement = resolve(kw["device"], kw["dtype"])
+        records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
+        arms, skipped = evaluate_arms(
+            base, other, records, max_new.tokens, kw["batch_size"], kw["other_format"], placement
+        )
+        result = {
+            "base": base,
+            "other": other,
+            "data": kw["data"],
+            **_split_fields(split, kw["split"]),
+            "max_new_tokens": max_new.tokens,
+            "max_new_tokens_source": max_new.source,
+            **placement.describe(),
+            **report(arms, skipped, thresholds, f"other.{kw['other_format']}"),
+        }
+        if kw["out"]:
+            from tasklang.files import write_text_atomic
+
+            from .runs import write_json_atomic
+
+            out = Path(kw["out"])
+            out.mkdir(parents=True, exist_ok=True)
+            for name, results in arms.items():
+                write_text_atomic(out / f"{name}.jsonl", _jsonl(results))
+            write_json_atomic(out / "gap.json", result)
+    if kw["fmt"] == "json":
+        click.echo(json.dumps(result, sort_keys=True))
+        return
+    click.echo(f"gap: base {base} vs other {other} on {kw['data']}{_split_text(result)}, n={len(records)}")
+    click.echo(f"max new tokens {max_new.tokens} (from {max_new.source})")
+    for line in render(result):
+        click.echo(line)
+    if "warning" in result:
+        click.echo(f"warning: {result['warning']}", err=True)
+
+
+@eval_group.command("power")
+@click.option("--p10", type=click.FloatRange(0, 1), default=None,
+              help="P(a pair is right under A, wrong under B).")
+@click.option("--p01", type=click.FloatRange(0, 1), default=None,
+              help="P(a pair is wrong under A, right under B).")
+@click.option("--discordance", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Instead of --p10/--p01: the share of discordant pairs, p10 + p01 ...")
+@click.option("--difference", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="... and the accuracy difference to detect, |p01 - p10|.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True)
+@click.option("--power", "target", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
+              show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["exact", "connor", "miettinen"]),
+    default="exact",
+    show_default=True,
+    help="exact: the exact McNemar test's power, summed over the binomials; connor (1987) or "
+    "miettinen (1968): normal approximations.",
+)
+@_FORMAT
+def power_cmd(**kw: Any) -> None:
+    """Pairs a McNemar comparison needs to detect a difference with the given power."""
+    from .stats import Discordance, mcnemar_n, mcnemar_power
+
+    given = (kw["p10"] is not None, kw["p01"] is not None)
+    other = (kw["discordance"] is not None, kw["difference"] is not None)
+    try:
+        if all(given) and not any(other):
+            disc = Discordance(kw["p10"], kw["p01"])
+        elif all(other) and not any(given):
+            disc = Discordance.of(kw["discordance"], kw["difference"])
+        else:
+            _fail("eval power needs --p10 and --p01, or --discordance and --difference", EXIT_USAGE)
+        n = mcnemar_n(disc, kw["alpha"], kw["target"], kw["method"])
+    except ValueError as err:
+        _fail(str(err), EXIT_USAGE)
+    result = {
+        "n": n,
+        "method": kw["method"],
+        "p10": round(disc.p10, 12),
+        "p01": round(disc.p01, 12),
+        "discordance": round(disc.total, 12),
+        "difference": round(disc.difference, 12),
+        "alpha": kw["alpha"],
+        "power": kw["target"],
+        "exact_power_at_n": mcnemar_power(n, disc, kw["alpha"]),
+        "discordant_pairs_expected": round(n * disc.total, 6),
+    }
+    if kw["fmt"] == "json":
+        click.echo(json.dumps(result, sort_keys=True))
+        return
+    click.echo(
+        f"n = {n} pairs ({kw['method']}) to detect a difference of {disc.difference:g} with "
+        f"{disc.total:g} of pairs discordant (p10={disc.p10:g}, p01={disc.p01:g}), "
+        f"alpha {kw['alpha']:g} two-sided, power {kw['target']:g}"
+    )
+    click.echo(
+        f"exact McNemar power at n={n}: {result['exact_power_at_n']:.4f}; "
+        f"about {result['discordant_pairs_expected']:.0f} discordant pairs expected"
+    )
 
 
 def register(main: click.Group) -> None:

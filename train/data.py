@@ -21,6 +21,8 @@ import torch
 IGNORE = -100
 PROMPT_FORMATS = ("chat", "plain")
 PACK_FACTOR = 4
+# New tokens per answer when neither the user nor a dataset manifest gives a budget.
+DEFAULT_MAX_NEW_TOKENS = 256
 
 
 class DataError(Exception):
@@ -69,6 +71,73 @@ def split_file(data: Path, split: str) -> Path:
     if not data.is_file():
         raise DataError(f"{data}: no such file or directory")
     return data
+
+
+def eval_split(data: Path, split: str | None) -> tuple[Path, str | None]:
+    """The file eval reads and the split it is: `split` of a dataset directory, by default
+    `test` when the directory has one, else `val`; a JSONL file is itself (split None)."""
+    if not data.is_dir():
+        if split is not None:
+            raise DataError(f"{data}: --split names a split of a dataset directory, not of a file")
+        return split_file(data, "val"), None
+    chosen = split or ("test" if (data / "test.jsonl").is_file() else "val")
+    if not (data / f"{chosen}.jsonl").is_file():
+        have = ", ".join(sorted(p.stem for p in data.glob("*.jsonl"))) or "none"
+        raise DataError(f"{data}: no split {chosen} ({chosen}.jsonl); its splits: {have}")
+    return data / f"{chosen}.jsonl", chosen
+
+
+@dataclass(frozen=True)
+class Budget:
+    """New tokens per answer, and where that number came from (eval prints both)."""
+
+    tokens: int
+    source: str
+
+
+def _manifest(data: Path) -> tuple[Path, dict[str, Any]] | None:
+    path = data / "manifest.json" if data.is_dir() else data.parent / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (path, manifest) if isinstance(manifest, dict) else None
+
+
+def _manifest_budget(path: Path, manifest: dict[str, Any], split: str | None) -> Budget | None:
+    settings = manifest.get("settings")
+    if isinstance(settings, dict) and isinstance(settings.get("max_new_tokens"), int):
+        return Budget(settings["max_new_tokens"], f"{path} settings.max_new_tokens")
+    # An imported dataset declares no budget: its longest completion, counted per split.
+    tokens = manifest.get("tokens")
+    stats = tokens.get(split or "val") if isinstance(tokens, dict) else None
+    longest = stats.get("completion", {}).get("max") if isinstance(stats, dict) else None
+    if not isinstance(longest, int | float) or longest <= 0:
+        return None
+    # The count is exact (a real tokenizer) or an upper bound (UTF-8 bytes, which bound any
+    # byte-level BPE): either way the longest completion plus its eos is a safe cap.
+    exact = (manifest.get("token_counting") or {}).get("exact")
+    how = "" if exact else ", counted as UTF-8 bytes (an upper bound)"
+    return Budget(int(longest) + 1, f"{path} tokens.{split or 'val'}.completion.max + eos{how}")
+
+
+def budget(explicit: int | None, data: Path, split: str | None = None) -> Budget:
+    """New tokens per answer: what the user asked, else the dataset manifest's (a compiled
+    dataset's `max_new_tokens`, an imported one's longest completion), else the default. The
+    one home of this rule: eval, SFT validation, RL and the loop all go through it."""
+    if explicit:
+        return Budget(explicit, "--max-new-tokens")
+    found = _manifest(data)
+    if found is not None:
+        from_manifest = _manifest_budget(*found, split)
+        if from_manifest is not None:
+            return from_manifest
+    return Budget(DEFAULT_MAX_NEW_TOKENS, f"the default ({data} has no manifest with a budget)")
+
+
+def generation_budget(explicit: int | None, data: Path) -> int:
+    """`budget(...)` in tokens (the trainers log the number; eval also says its source)."""
+    return budget(explicit, data).tokens
 
 
 def load_splits(data: Path, train_split: str = "train") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from runtime.grade import CORRECT, PARSE_FAILURE, WRONG_ANSWER
+from runtime.numbers import format_number
 
 from .rewards import grade_record
 from .stats import cohens_h, mcnemar_exact, small_sample_warning, wilson
@@ -33,6 +34,8 @@ def grade_outputs(records: Sequence[Mapping[str, Any]], texts: Sequence[str]) ->
                 "status": grade.status,
                 "reward": grade.reward,
                 "answer": record.get("answer"),
+                # What the trace executed to (None when it did not run): the majority vote's key.
+                "value": None if grade.value is None else format_number(grade.value),
                 "expert": record.get("expert"),
                 "pattern": record.get("pattern"),
                 "template_id": record.get("template_id"),

@@ -77,19 +77,8 @@ def lr_lambda(total: int, warmup: int) -> Any:
     return f
 
 
-def manifest_max_new_tokens(data: Path) -> int | None:
-    import json
-
-    manifest = data / "manifest.json" if data.is_dir() else data.parent / "manifest.json"
-    try:
-        return int(json.loads(manifest.read_text())["settings"]["max_new_tokens"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def generation_budget(explicit: int | None, data: Path) -> int:
-    """New tokens per answer: what the user asked, else the dataset manifest's, else 256."""
-    return explicit or manifest_max_new_tokens(data) or 256
+# The budget's one home is train.data; rl and loop import it from here.
+generation_budget = D.generation_budget
 
 
 def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch: int) -> list[D.Batch]:

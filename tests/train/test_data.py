@@ -121,3 +121,41 @@ def test_training_prompts_may_come_from_another_split_but_never_val(tmp_path) ->
         load_splits(tmp_path, "val")
     with pytest.raises(DataError, match="no test.jsonl"):
         load_splits(tmp_path, "test")
+
+
+def test_budget_comes_from_the_user_the_manifest_or_the_default(dataset_dir, tmp_path) -> None:
+    manifest = dataset_dir / "manifest.json"
+    assert D.budget(None, dataset_dir) == D.Budget(400, f"{manifest} settings.max_new_tokens")
+    assert D.budget(None, dataset_dir / "val.jsonl").tokens == 400  # the manifest beside the file
+    assert D.budget(12, dataset_dir) == D.Budget(12, "--max-new-tokens")
+    assert D.generation_budget(None, dataset_dir) == 400
+    lone = tmp_path / "lone.jsonl"
+    lone.write_text("")
+    got = D.budget(None, lone)
+    assert got.tokens == D.DEFAULT_MAX_NEW_TOKENS and "no manifest" in got.source
+    # An imported dataset (tasklang import) declares no budget; its longest completion per split does.
+    imported = tmp_path / "imported"
+    imported.mkdir()
+    (imported / "manifest.json").write_text(json.dumps({
+        "settings": {"seed": 0},
+        "token_counting": {"exact": False},
+        "tokens": {"val": {"completion": {"max": 200}}, "test": {"completion": {"max": 80}}},
+    }))
+    assert D.budget(None, imported, "val").tokens == 201  # the longest completion and its eos
+    assert D.budget(None, imported, "test").tokens == 81
+    assert "tokens.test.completion.max" in D.budget(None, imported, "test").source
+
+
+def test_eval_split_defaults_to_test_then_val(dataset_dir, tmp_path) -> None:
+    assert D.eval_split(dataset_dir, None) == (dataset_dir / "val.jsonl", "val")
+    assert D.eval_split(dataset_dir, "train") == (dataset_dir / "train.jsonl", "train")
+    with_test = tmp_path / "ds"
+    with_test.mkdir()
+    for split in ("val", "test"):
+        (with_test / f"{split}.jsonl").write_text("")
+    assert D.eval_split(with_test, None) == (with_test / "test.jsonl", "test")
+    assert D.eval_split(dataset_dir / "val.jsonl", None) == (dataset_dir / "val.jsonl", None)
+    with pytest.raises(D.DataError, match="not of a file"):
+        D.eval_split(dataset_dir / "val.jsonl", "val")
+    with pytest.raises(D.DataError, match="its splits: train, val"):
+        D.eval_split(dataset_dir, "rl")
