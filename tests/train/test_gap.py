@@ -105,7 +105,10 @@ def test_eval_samples_are_reproducible_and_per_record(dataset_dir, tiny_dir, tmp
     assert list(s["pass_at"]) == ["1", "2", "3"] and s["pass_at"]["1"] <= s["pass_at"]["3"]
     assert {"majority_accuracy", "majority_wilson95", "no_answer"} <= set(s)
     assert "accuracy" in summary  # greedy is always run beside the samples
-    assert rows == rows_again and summary == {**again, "data": summary["data"]}
+    def stable(d: dict) -> dict:  # peak memory is measured, not reproduced
+        return {k: v for k, v in d.items() if not k.startswith("peak_") and k != "data"}
+
+    assert rows == rows_again and stable(summary) == stable(again)
     assert rows[:2] == fewer  # a record's samples do not depend on the other records
     assert all(len(r["outputs"]) == 3 for r in rows)
     assert len({o for r in rows for o in r["outputs"]}) > 1
