@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from runtime.grade import CORRECT, PARSE_FAILURE, WRONG_ANSWER
+from runtime.records import grade_record
 
-from .rewards import grade_record
 from .stats import cohens_h, mcnemar_exact, small_sample_warning, wilson
 
 BREAKDOWNS = ("expert", "pattern", "template_id", "language")
