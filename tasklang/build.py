@@ -8,7 +8,6 @@ nothing behind, and a killed one leaves every dataset as it was (old or new, com
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import shutil
@@ -26,8 +25,8 @@ from runtime.experts import COMPOSITION
 from runtime.numbers import format_number
 
 from . import __version__, ast
-from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
-from .checks import CheckResult, dataset_constants, dataset_limits, setting
+from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, allowed_picks, length_stats, make_counter
+from .checks import CheckResult, dataset_constants, dataset_limits
 from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .confine import Confinement, resolve_named_file
@@ -37,6 +36,7 @@ from .files import sha256_file as _sha256
 from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
 from .program import Program
 from .rng import StreamRandom
+from .settings import Settings, setting, settings_of
 from .splits import (
     LeakRegistry,
     SeedDeriver,
@@ -46,7 +46,6 @@ from .splits import (
     payload_key,
     question_key,
 )
-from .vocab import Entry
 
 MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
 MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example
@@ -54,41 +53,6 @@ PREFLIGHT = 1000  # samples per pattern to measure rejection rates
 DOMAIN_CAP = 10**30  # domain sizes count up to here: more than any dataset could ask
 MAIN_LANGUAGE = "en"
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class Settings:
-    seed: int
-    system: str
-    max_length: int
-    max_new_tokens: int
-    tokenizer: str | None
-    max_reject_rate: Fraction
-    unique: bool
-    languages: tuple[tuple[str, Fraction], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "system": self.system, "max_length": self.max_length,
-                "max_new_tokens": self.max_new_tokens, "tokenizer": self.tokenizer,
-                "max_reject_rate": float(self.max_reject_rate), "unique_payloads": self.unique,
-                "languages": {lang: float(share) for lang, share in self.languages}}
-
-
-def settings_of(ds: ast.Dataset, experts: list[str]) -> Settings:
-    def get(key: str, default: Any) -> Any:
-        s = setting(ds, key)
-        return default if s is None else s.value
-
-    system = get("system", "You are a helpful assistant with access to the following experts: "
-                           "{experts}" if experts else "You are a helpful assistant.")
-    system = system.replace("{experts}", ", ".join(experts))
-    return Settings(
-        seed=int(get("seed", 0)), system=system, max_length=int(get("max_length", 1024)),
-        max_new_tokens=int(get("max_new_tokens", 750)), tokenizer=get("tokenizer", None),
-        max_reject_rate=Fraction(get("max_reject_rate", Fraction(98, 100))),
-        unique=ds.unique_payloads,
-        languages=tuple((lang.lang, lang.share) for lang in ds.languages),
-    )
 
 
 # ---------------------------------------------------------------- the generation context
@@ -312,18 +276,6 @@ def first_draws(ctx: Context, split: ast.SplitDecl, workers: int, chunk: int = 2
 # ---------------------------------------------------------------- statistics
 
 
-def _percentile(values: array, q: float) -> int:  # type: ignore[type-arg]
-    if not values:
-        return 0
-    ordered = sorted(values)
-    return int(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))])
-
-
-def _length_stats(values: array) -> dict[str, int]:  # type: ignore[type-arg]
-    return {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95),
-            "max": max(values) if values else 0}
-
-
 @dataclass
 class SplitStats:
     experts: Counter[str] = field(default_factory=Counter)
@@ -534,20 +486,6 @@ class BuildResult:
         return self.out_dir is not None
 
 
-def _filter_picks(p: ast.Pattern, program: Program, counter: TokenCounter
-                  ) -> dict[str, list[Entry]]:
-    """Entries of `pick ... max_tokens N`, measured with the dataset's tokenizer."""
-    allowed = {}
-    for let in p.lets:
-        s = let.sampler
-        if isinstance(s, ast.Pick) and s.max_tokens is not None and s.vocab in program.vocabs:
-            entries = list(program.vocabs[s.vocab].entries)
-            lengths = counter.text_lengths([str(e) for e in entries])
-            allowed[let.name] = [e for e, n in zip(entries, lengths, strict=True)
-                                 if n <= s.max_tokens]
-    return allowed
-
-
 def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
                  counter: TokenCounter, ordered: bool = True) -> Context:
     """The generation context of a dataset; `ordered=False` leaves the splits unordered
@@ -564,7 +502,7 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
     patterns = [
         compile_pattern(program.patterns[n], program.vocabs, checked.table,
                         program.sources.get(program.patterns[n].span.file),
-                        _filter_picks(program.patterns[n], program, counter),
+                        allowed_picks(program.patterns[n], program, counter),
                         program.references[n].text if n in program.references else None,
                         limits, frozenset(constants))
         for n in names
@@ -803,9 +741,9 @@ def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
                               "languages": dict(sorted(st.languages.items()))}
         totals = array("I", (p + c + EOS_TOKENS for p, c in
                              zip(st.prompt_tokens, st.completion_tokens, strict=True)))
-        tokens[split.name] = {"prompt": _length_stats(st.prompt_tokens),
-                              "completion": _length_stats(st.completion_tokens),
-                              "total": _length_stats(totals)}
+        tokens[split.name] = {"prompt": length_stats(st.prompt_tokens),
+                              "completion": length_stats(st.completion_tokens),
+                              "total": length_stats(totals)}
     base = Path(ds.span.file).resolve().parent
     return {
         "tool": "tasklang", "version": __version__, "dataset": ds.name,

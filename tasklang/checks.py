@@ -40,6 +40,7 @@ from .limits import (
     too_many_digits,
 )
 from .program import Program, expert_from_decl
+from .settings import SETTINGS, min_template_repeats, setting
 
 
 class Ty(StrEnum):
@@ -73,11 +74,6 @@ class PatternInfo:
     ok: bool = True
 
 
-SETTINGS: dict[str, str] = {
-    "seed": "int", "max_length": "int", "max_new_tokens": "int", "min_template_repeats": "int",
-    "system": "str", "tokenizer": "str", "format": "str", "max_reject_rate": "rate",
-    **{key: "int" for key in BY_SETTING},  # the limits (tasklang/limits.py)
-}
 RESERVED_NAMES = frozenset({"answer", "prev"})
 _TEMPLATED_SEGMENT = re.compile(r"\{([^{}]*)\}")
 
@@ -817,13 +813,6 @@ def check_expert(decl: ast.ExpertDecl) -> list[Diagnostic]:
 # ---------------------------------------------------------------- datasets
 
 
-def setting(ds: ast.Dataset, key: str) -> ast.Setting | None:
-    for s in ds.settings:
-        if s.key == key:
-            return s
-    return None
-
-
 def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
     seen: set[str] = set()
     for s in ds.settings:
@@ -1008,10 +997,7 @@ def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
            diags: list[Diagnostic]) -> None:
     weights = {w.pattern: w.weight for w in ds.patterns if w.pattern in infos}
     total = sum(weights.values(), Fraction(0))
-    min_rep_setting = setting(ds, "min_template_repeats")
-    min_rep = 10
-    if min_rep_setting is not None and isinstance(min_rep_setting.value, Fraction):
-        min_rep = int(min_rep_setting.value)
+    min_rep = min_template_repeats(ds)
     for w in _listed(ds):
         info = infos.get(w.pattern)
         if info is None or total == 0:

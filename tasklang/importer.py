@@ -9,7 +9,6 @@ temporary directory beside the target and replaces it only when complete.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,11 @@ from runtime.gsm8k import convert
 from runtime.numbers import format_number
 
 from . import __version__
-from .budget import EOS_TOKENS, ByteUpperBound
+from .budget import EOS_TOKENS, ByteUpperBound, length_stats
 from .exits import reason
 from .files import sha256_file as _sha256
 from .files import staged_output
+from .settings import default_system
 from .splits import derive_seed, question_key
 
 PATTERN = "gsm8k_import"
@@ -111,11 +111,6 @@ class ImportResult:
     counts: dict[str, int] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)
     report: dict[str, Any] = field(default_factory=dict)
-
-
-def default_system(experts: list[str]) -> str:
-    """The compiler's default system prompt for these experts."""
-    return "You are a helpful assistant with access to the following experts: " + ", ".join(experts)
 
 
 def convert_all(problems: list[RefProblem]) -> tuple[list[Imported], Counter[str],
@@ -243,8 +238,8 @@ def _write(tmp: Path, name: str, splits: dict[str, list[Imported]], system: str,
         prompts = counter.prompt_lengths([(system, k.problem.question) for k in items])
         targets = counter.text_lengths([k.completion for k in items])
         totals = [p + c + EOS_TOKENS for p, c in zip(prompts, targets, strict=True)]
-        tokens[split] = {"prompt": _stats(prompts), "completion": _stats(targets),
-                         "total": _stats(totals)}
+        tokens[split] = {"prompt": length_stats(prompts), "completion": length_stats(targets),
+                         "total": length_stats(totals)}
     ref_path = Path(ref)
     manifest = {
         "tool": "tasklang", "version": __version__, "dataset": name,
@@ -259,15 +254,3 @@ def _write(tmp: Path, name: str, splits: dict[str, list[Imported]], system: str,
                                        encoding="utf-8")
     (tmp / "import_report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n",
                                             encoding="utf-8")
-
-
-def _stats(values: list[int]) -> dict[str, int]:
-    """p50/p95/max as the compiler's manifest computes them (nearest rank)."""
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": 0, "p95": 0, "max": 0}
-
-    def rank(q: float) -> int:
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-    return {"p50": rank(0.5), "p95": rank(0.95), "max": ordered[-1]}
