@@ -49,7 +49,7 @@ from .compiler import CompiledPattern, DomainFn, Example, Rejected, compile_patt
 from .confine import LoadOptions
 from .coverage import Coverage, coverage, mset_text
 from .diagnostics import Diagnostic
-from .expr import EvalError, compile_expr
+from .expr import EvalError, constant_number
 from .formats import parse_template
 from .importer import InputError, RefProblem, read_reference
 from .limits import LimitError
@@ -273,11 +273,11 @@ def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
         if isinstance(s, ast.DecimalRange):
             decimals = True
         if isinstance(s, ast.Choice):
-            values = [_const(i.value) for i in s.items]
+            values = [constant_number(i.value) for i in s.items]
             decimals = decimals or any(v is not None and v.denominator != 1 for v in values)
         lows = [s.lo] if isinstance(s, ast.IntRange | ast.DecimalRange) else (
             [i.value for i in s.items] if isinstance(s, ast.Choice) else [])
-        negatives = negatives or any((_const(e) or 0) < 0 for e in lows)
+        negatives = negatives or any((constant_number(e) or 0) < 0 for e in lows)
     literal, raw_text, frac, lang = {}, {}, {}, {}
     for t, ct in zip(p.templates, compiled.templates, strict=True):
         parsed = parse_template(t.text)
@@ -288,14 +288,6 @@ def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
         lang[ct.id] = t.lang
         decimals = decimals or "money" in formats
     return _PatternFacts(decimals, negatives, literal, raw_text, frac, lang)
-
-
-def _const(e: ast.Expr) -> Fraction | None:
-    try:
-        value = compile_expr(e)({})
-    except (EvalError, LimitError, KeyError, TypeError):
-        return None
-    return Fraction(value) if isinstance(value, int | Fraction) else None
 
 
 def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: ExpertTable,

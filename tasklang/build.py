@@ -32,6 +32,7 @@ from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, comp
 from .confine import Confinement, resolve_named_file
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
 from .diagnostics import Diagnostic, Span, error, warning
+from .expr import constant_number
 from .files import sha256_file as _sha256
 from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
 from .program import Program
@@ -347,11 +348,9 @@ def _domain_size(p: ast.Pattern, program: Program, pick_sizes: dict[str, int]) -
 
 
 def _let_domain(s: ast.Sampler, program: Program) -> int | None:
-    from .checks import _const
-
     if isinstance(s, ast.IntRange | ast.DecimalRange):
-        lo, hi = _const(s.lo), _const(s.hi)
-        step = Fraction(1) if s.step is None else _const(s.step)
+        lo, hi = constant_number(s.lo), constant_number(s.hi)
+        step = Fraction(1) if s.step is None else constant_number(s.step)
         if lo is None or hi is None or step is None or step <= 0:
             return None
         return max(0, int((hi - lo) / step) + 1)

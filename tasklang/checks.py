@@ -26,7 +26,7 @@ from runtime.trace import Trace
 from . import ast
 from .code_answers import check_code
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
-from .expr import FUNCTIONS
+from .expr import FUNCTIONS, constant_number
 from .formats import NUMBER_FORMATS, parse_template
 from .generators import GENERATORS
 from .limits import (
@@ -211,7 +211,7 @@ class _Scope:
             self.diags.append(error("bad-arity", f"{e.fn}() takes {lo}..{hi} arguments, "
                                     f"got {len(e.args)}", e.span))
         result = self._numeric(e, e.args, f"{e.fn}()")
-        places = _const(e.args[1]) if e.fn == "round" and len(e.args) == 2 else None
+        places = constant_number(e.args[1]) if e.fn == "round" and len(e.args) == 2 else None
         if places is not None and abs(places) > self.limits.max_places:
             self.diags.append(exceeded("max_places", f"round to {places} places (limit "
                                        f"{self.limits.max_places})", e.args[1].span))
@@ -292,17 +292,9 @@ def _check_where(let: ast.Let, scope: _Scope) -> None:
                                  let.where.span))
 
 
-def _const(e: ast.Expr | None) -> Fraction | None:
-    if isinstance(e, ast.Num):
-        return e.value
-    if isinstance(e, ast.Neg) and isinstance(e.operand, ast.Num):
-        return -e.operand.value
-    return None
-
-
 def _constant_range_check(lo_e: ast.Expr, hi_e: ast.Expr, step_e: ast.Expr | None,
                           diags: list[Diagnostic], integer: bool) -> None:
-    lo, hi, step = _const(lo_e), _const(hi_e), _const(step_e)
+    lo, hi, step = constant_number(lo_e), constant_number(hi_e), constant_number(step_e)
     kind = "int" if integer else "decimal"
     for value, e in ((lo, lo_e), (hi, hi_e), (step, step_e)):
         if integer and value is not None and value.denominator != 1 and e is not None:
@@ -323,7 +315,7 @@ def _choice_info(let: ast.Let, s: ast.Choice, scope: _Scope) -> VarInfo:
             scope.diags.append(error("type-error", "a labelled choice needs a number value",
                                      item.span))
     ty = types.pop() if types else Ty.UNKNOWN
-    integer = all(_const(i.value) is not None and _const(i.value).denominator == 1  # type: ignore[union-attr]
+    integer = all(constant_number(i.value) is not None and constant_number(i.value).denominator == 1  # type: ignore[union-attr]
                   for i in s.items)
     return VarInfo(let.name, ty, let.span, integer=integer)
 
@@ -368,7 +360,7 @@ def _generate_info(let: ast.Let, s: ast.Generate, scope: _Scope) -> VarInfo:
                                      help=did_you_mean(key, gen.params)))
             continue
         scope._numeric(value, (value,), key)
-        const = _const(value)
+        const = constant_number(value)
         if const is not None and not (param.lo <= const <= param.hi and const.denominator == 1):
             scope.diags.append(error("bad-range", f"{key} must be a whole number in "
                                      f"{param.lo}..{param.hi}", value.span))

@@ -30,7 +30,7 @@ from runtime.sandbox import Case, CodeResult, SandboxLimits, record_cases, run_c
 
 from . import ast
 from .diagnostics import Diagnostic, did_you_mean, error
-from .expr import EvalError, Structure, compile_expr
+from .expr import EvalError, Structure, compile_expr, constant_number
 from .generators import GENERATORS, Generator
 from .limits import exceeded
 from .rng import StreamRandom
@@ -116,14 +116,6 @@ def _check_signature(fn: ast.Function, diags: list[Diagnostic]) -> bool:
     return len(diags) == before
 
 
-def _whole(e: ast.Expr | None) -> Fraction | None:
-    if isinstance(e, ast.Num):
-        return e.value
-    if isinstance(e, ast.Neg) and isinstance(e.operand, ast.Num):
-        return -e.operand.value
-    return None
-
-
 def _check_tests(t: ast.Tests, fn: ast.Function | None, scope: Any,
                  diags: list[Diagnostic]) -> None:
     if t.count.denominator != 1 or not 1 <= t.count <= MAX_TESTS:
@@ -145,7 +137,7 @@ def _check_tests(t: ast.Tests, fn: ast.Function | None, scope: Any,
         for x in bounds:
             if scope.infer(x) not in ("number", "unknown"):
                 diags.append(error("type-error", f"{arg.name} needs a number", x.span))
-        lo, hi = _whole(arg.lo), _whole(arg.hi)
+        lo, hi = constant_number(arg.lo), constant_number(arg.hi)
         for value, bound in ((lo, arg.lo), (hi, arg.hi)):
             if value is not None and bound is not None and not (
                     value.denominator == 1 and param.lo <= value <= param.hi):
