@@ -76,11 +76,9 @@ class _Env:
 
 def _check_vocabulary(trace: Trace, expert: Expert, part: int | None) -> ExecError | None:
     for i, step in enumerate(trace.steps):
-        compute_op = step.compute_op if isinstance(step, ComputeStep) else None
-        if not expert.allows(step.op, compute_op):
-            what = f"compute_op {compute_op}" if compute_op and step.op in expert.ops else step.op
-            return ExecError(ErrorKind.OP_NOT_IN_EXPERT,
-                             f"{what} is not an op of expert {expert.name}", part, i)
+        refusal = expert.refusal(step.op, step.compute_op if isinstance(step, ComputeStep) else None)
+        if refusal is not None:
+            return ExecError(ErrorKind.OP_NOT_IN_EXPERT, refusal, part, i)
     return None
 
 
