@@ -6,7 +6,6 @@ compiler fails and lists the worst offenders instead.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from . import ast
-from .confine import Confinement, LoadOptions, resolve_tokenizer
+from .confine import Confinement, LoadOptions, hub_tokenizers_available, resolve_tokenizer
 from .diagnostics import Diagnostic, Span
 
 if TYPE_CHECKING:
@@ -34,10 +33,6 @@ class TokenCounter(Protocol):
 
     def prompt_lengths(self, prompts: list[tuple[str, str]]) -> list[int]: ...
     def text_lengths(self, texts: list[str]) -> list[int]: ...
-
-
-def hub_tokenizers_available() -> bool:
-    return importlib.util.find_spec("transformers") is not None
 
 
 @dataclass

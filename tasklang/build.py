@@ -27,7 +27,8 @@ from runtime.numbers import format_number
 from . import __version__, ast
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, allowed_picks, length_stats, make_counter
 from .checks import CheckResult, dataset_constants, dataset_limits
-from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
+from .code_answers import bind_splits
+from .code_verify import verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .confine import Confinement, resolve_named_file
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
@@ -36,6 +37,7 @@ from .expr import constant_number
 from .files import sha256_file as _sha256
 from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
 from .program import Program
+from .record import MAIN_LANGUAGE, Record, record_id, record_of
 from .rng import StreamRandom
 from .settings import Settings, setting, settings_of
 from .splits import (
@@ -52,7 +54,6 @@ MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
 MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example
 PREFLIGHT = 1000  # samples per pattern to measure rejection rates
 DOMAIN_CAP = 10**30  # domain sizes count up to here: more than any dataset could ask
-MAIN_LANGUAGE = "en"
 Progress = Callable[[int], None]
 
 
@@ -85,17 +86,6 @@ class Context:
             total += share
             out.append((lang, float(total)))
         return out
-
-    @cached_property
-    def system_json(self) -> str:
-        return json.encoder.encode_basestring(self.settings.system)  # type: ignore[attr-defined,no-any-return]
-
-    @cached_property
-    def constants_json(self) -> str:
-        """`, "constants": [...]` when the dataset declares constants, else nothing."""
-        if not self.constants:
-            return ""
-        return ', "constants": [' + ", ".join(_S(c) for c in self.constants) + "]"
 
     def seeds(self, split: str) -> SeedDeriver:
         """Per-example random streams of a split, keyed by (seed, dataset, split, index, attempt)."""
@@ -154,48 +144,14 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
     return Failure(pattern.name, reasons or Counter())
 
 
-def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
-    return {
-        "id": record_id(ctx, split, index),
-        "split": split,
-        "pattern": ex.pattern,
-        "expert": ex.expert,
-        "experts": list(ex.experts),
-        "template_id": ex.template_id,
-        "language": ex.lang or MAIN_LANGUAGE,
-        "payload": dict(ex.payload),
-        "answer": ex.answer,
-        "prompt": [{"role": "system", "content": ctx.settings.system},
-                   {"role": "user", "content": ex.question}],
-        "completion": [{"role": "assistant", "content": ex.completion}],
-        **({"constants": list(ctx.constants)} if ctx.constants else {}),
-        **record_fields(ex),
-    }
-
-
-_S = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C string encoder
+def record(ex: Example, ctx: Context, split: str, index: int) -> Record:
+    """The record of the example at (split, index) (tasklang.record)."""
+    return record_of(ex, record_id(ctx.name, split, index), split, ctx.settings.system, ctx.constants)
 
 
 def record_line(ex: Example, ctx: Context, split: str, index: int) -> str:
-    """`json.dumps(record(...), ensure_ascii=False)`, byte for byte, assembled directly:
-    the record's shape is fixed, so only its strings need encoding (a test checks this)."""
-    payload = ", ".join(f"{_S(k)}: {_S(v)}" for k, v in ex.payload)
-    experts = ", ".join(_S(e) for e in ex.experts)
-    expert = "null" if ex.expert is None else _S(ex.expert)
-    return (
-        f'{{"id": {_S(record_id(ctx, split, index))}, "split": {_S(split)}, '
-        f'"pattern": {_S(ex.pattern)}, "expert": {expert}, "experts": [{experts}], '
-        f'"template_id": {_S(ex.template_id)}, "language": {_S(ex.lang or MAIN_LANGUAGE)}, '
-        f'"payload": {{{payload}}}, "answer": {_S(ex.answer)}, '
-        f'"prompt": [{{"role": "system", "content": {ctx.system_json}}}, '
-        f'{{"role": "user", "content": {_S(ex.question)}}}], '
-        f'"completion": [{{"role": "assistant", "content": {_S(ex.completion)}}}]'
-        f'{ctx.constants_json}{record_fields_json(ex)}}}'
-    )
-
-
-def record_id(ctx: Context, split: str, index: int) -> str:
-    return f"{ctx.name}/{split}/{index:07d}"
+    """Its JSON line: `record(...).to_line()`."""
+    return record(ex, ctx, split, index).to_line()
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,7 +469,8 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
                   constants=tuple(format_number(c) for c in constants))
     if ordered:
         ctx.order_all()
-    bind_splits(ctx)
+    bind_splits((p.code for p in patterns if p.code is not None), (s.name for s in splits),
+                settings.seed, ds.name)
     return ctx
 
 
@@ -538,7 +495,8 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
     tmp.mkdir()
     try:
         result = _generate(ctx, ds, program, counter, tmp, workers, progress, diags)
-        failed = verify_references(ctx, program, tmp) if result.ok else []
+        names = [s.name for s in ctx.splits]
+        failed = verify_references(ctx.patterns, names, program, tmp) if result.ok else []
         if failed:
             result = BuildResult(ds.name, None, result.diagnostics + failed)
         if not result.ok:
@@ -661,10 +619,10 @@ def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, bud
         stats.add(prepared)
         for r in prepared.raw_floats:
             raw_floats[f"{prepared.pattern}: {r}"] += 1
-        budget.check(prepared, record_id(ctx, split.name, index))
+        budget.check(prepared, record_id(ctx.name, split.name, index))
         if prepared.overlap is not None and scan is not None:
             scan.add(prepared.overlap, split.name, prepared.pattern, prepared.template_id,
-                     record_id(ctx, split.name, index))
+                     record_id(ctx.name, split.name, index))
         fh.write(prepared.line)
         fh.write("\n")
         if tick is not None:

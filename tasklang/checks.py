@@ -24,7 +24,7 @@ from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
 from . import ast
-from .code_answers import check_code
+from .code_checks import check_code
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
 from .expr import FUNCTIONS, constant_number
 from .formats import NUMBER_FORMATS, parse_template

@@ -400,14 +400,15 @@ def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str, loa
 
 
 def _preview_json(item: Any) -> dict[str, Any]:
-    from .code_answers import record_fields
+    from .code_answers import tests_json
 
     ex = item.example
     if ex is None:
         return {"pattern": item.pattern, "rejected": item.rejected}
     return {"pattern": ex.pattern, "template_id": ex.template_id, "question": ex.question,
             "completion": ex.completion, "answer": ex.answer, "payload": dict(ex.payload),
-            **record_fields(ex)}
+            **({} if ex.function is None else {"function": ex.function,
+                                                "tests": tests_json(ex.tests)})}
 
 
 @main.command("compile")

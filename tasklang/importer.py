@@ -23,12 +23,13 @@ from .budget import EOS_TOKENS, ByteUpperBound, length_stats
 from .exits import reason
 from .files import sha256_file as _sha256
 from .files import staged_output
+from .record import MAIN_LANGUAGE, Record, record_id
 from .settings import default_system
 from .splits import derive_seed, question_key
 
 PATTERN = "gsm8k_import"
 TEMPLATE = "gsm8k"
-LANGUAGE = "en"
+LANGUAGE = MAIN_LANGUAGE  # imported problems are English
 DUPLICATE = "duplicate_question"
 NOT_GRADED = "gold_completion_not_correct"  # the rendered trace does not grade 1.0 (a runtime bug)
 MAX_LINE_CHARS = 1_000_000
@@ -155,22 +156,14 @@ def assign_splits(kept: list[Imported], val: int, seed: int) -> dict[str, list[I
     return splits
 
 
-def record(item: Imported, dataset: str, split: str, index: int, system: str) -> dict[str, Any]:
-    """The compiler's record shape (see tasklang.build.record)."""
-    return {
-        "id": f"{dataset}/{split}/{index:07d}",
-        "split": split,
-        "pattern": PATTERN,
-        "expert": item.expert,
-        "experts": [item.expert],
-        "template_id": TEMPLATE,
-        "language": LANGUAGE,
-        "payload": {"index": str(item.problem.index)},
-        "answer": item.answer,
-        "prompt": [{"role": "system", "content": system},
-                   {"role": "user", "content": item.problem.question}],
-        "completion": [{"role": "assistant", "content": item.completion}],
-    }
+def record(item: Imported, dataset: str, split: str, index: int, system: str) -> Record:
+    """The record of an imported problem: the compiler's Record (tasklang.record)."""
+    return Record(
+        id=record_id(dataset, split, index), split=split, pattern=PATTERN, expert=item.expert,
+        experts=(item.expert,), template_id=TEMPLATE, language=LANGUAGE,
+        payload=(("index", str(item.problem.index)),), answer=item.answer, system=system,
+        question=item.problem.question, completion=item.completion,
+    )
 
 
 def import_gsm8k(ref: str | Path, out: str | Path, split_val: int = 0, seed: int = 0,
@@ -228,7 +221,7 @@ def _write(tmp: Path, name: str, splits: dict[str, list[Imported]], system: str,
         path = tmp / f"{split}.jsonl"
         with path.open("w", encoding="utf-8", newline="\n") as fh:
             for i, item in enumerate(items):
-                fh.write(json.dumps(record(item, name, split, i, system), ensure_ascii=False))
+                fh.write(record(item, name, split, i, system).to_line())
                 fh.write("\n")
         manifest_splits[split] = {"size": len(items), "file": path.name, "sha256": _sha256(path),
                                   "templates": "shared", "leak_redraws": 0}
