@@ -7,7 +7,6 @@ earns credit only for what its trace executes to, never for text that contains t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import pytest
 
