@@ -485,8 +485,8 @@ def test_registering_an_op_after_load_is_refused() -> None:
     registered later would be half known, so registration after load is refused."""
     from typing import Literal
 
-    from runtime import UsageError, register_compute, register_op
-    from runtime.ops import Step
+    from runtime import UsageError
+    from runtime.ops import Step, register_compute, register_op
 
     with pytest.raises(UsageError, match="after runtime.ops has loaded"):
         register_compute("avg", 2, None, "mean of the args")
