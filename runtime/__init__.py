@@ -1,5 +1,7 @@
 """tasklang's typed trace runtime: extract -> validate -> execute -> grade.
 
+Ops are registered in runtime/ops.py only (the registry is sealed once it has loaded).
+
 This package never imports `tasklang` or `train`, and never torch.
 """
 
@@ -19,7 +21,7 @@ from .grade import (
 )
 from .grounding import UNIT_CONSTANTS, Grounding
 from .numbers import format_number, parse_answer
-from .ops import COMPUTE_OPS, STEP_TYPES, Step, register_compute, register_op
+from .ops import COMPUTE_OPS, STEP_TYPES, Step
 from .render import render, render_step
 from .trace import DEFAULT_LIMITS, AnyTrace, ComposedTrace, Limits, Trace, from_data
 
@@ -40,6 +42,5 @@ __all__ = [
     "ExpertTable", "Grade", "Grounding", "Limits", "Outcome", "ParseFailure", "ParseReason",
     "RewardWeights", "Step", "Trace", "UsageError", "execute", "expected_expert", "extract",
     "format_number", "from_data", "grade", "grade_exact", "grade_trace", "load", "parse",
-    "parse_answer", "question_of", "register_compute",
-    "register_op", "render", "render_step",
+    "parse_answer", "question_of", "render", "render_step",
 ]

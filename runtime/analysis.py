@@ -83,11 +83,9 @@ def _check_step(step: Step, i: int, part: int | None, expert: Expert | None,
                 defined: set[str], init_only: set[str]) -> list[StaticIssue]:
     issues = []
     if expert is not None:
-        compute_op = step.compute_op if isinstance(step, ComputeStep) else None
-        if not expert.allows(step.op, compute_op):
-            issues.append(StaticIssue(ErrorKind.OP_NOT_IN_EXPERT.value,
-                                      f"{compute_op or step.op} is not an op of {expert.name}",
-                                      part, i))
+        refusal = expert.refusal(step.op, step.compute_op if isinstance(step, ComputeStep) else None)
+        if refusal is not None:
+            issues.append(StaticIssue(ErrorKind.OP_NOT_IN_EXPERT.value, refusal, part, i))
     for name in step.reads():
         if name not in defined:
             issues.append(StaticIssue(ErrorKind.UNDEFINED_VAR.value,

@@ -29,8 +29,9 @@ class Outcome:
         return self.error is None
 
 
-class _Env:
-    """Variables of one sub-trace. Tracks which values only an init ever set."""
+class TraceEnv:
+    """Variables of one sub-trace. Tracks which values only an init ever set. (The skeleton
+    fast path, runtime.skeleton, runs parts of a trace in one too.)"""
 
     __slots__ = ("values", "init_only", "prev", "max_digits", "_int_limit")
 
@@ -47,7 +48,7 @@ class _Env:
         except KeyError:
             raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined") from None
 
-    def _bounded(self, name: str, value: Value) -> Value:
+    def bounded(self, name: str, value: Value) -> Value:
         if type(value) is not int:
             if value.denominator == 1:
                 value = value.numerator
@@ -60,14 +61,14 @@ class _Env:
     def define(self, name: str, value: Value, *, init_only: bool) -> None:
         if name in self.values:
             raise TraceError(ErrorKind.OVERWRITE, f"{name} is already defined")
-        self.values[name] = self._bounded(name, value)
+        self.values[name] = self.bounded(name, value)
         if init_only:
             self.init_only.add(name)
 
     def update(self, name: str, value: Value, *, copy: bool = False) -> None:
         if name not in self.values:
             raise TraceError(ErrorKind.UNDEFINED_VAR, f"{name} is not defined")
-        self.values[name] = self._bounded(name, value)
+        self.values[name] = self.bounded(name, value)
         # A domain op changed it: it is now a computed state, not a copied input, unless
         # the step was an identity for it (consume 0), whose facts say `copy`.
         if not copy:
@@ -76,11 +77,9 @@ class _Env:
 
 def _check_vocabulary(trace: Trace, expert: Expert, part: int | None) -> ExecError | None:
     for i, step in enumerate(trace.steps):
-        compute_op = step.compute_op if isinstance(step, ComputeStep) else None
-        if not expert.allows(step.op, compute_op):
-            what = f"compute_op {compute_op}" if compute_op and step.op in expert.ops else step.op
-            return ExecError(ErrorKind.OP_NOT_IN_EXPERT,
-                             f"{what} is not an op of expert {expert.name}", part, i)
+        refusal = expert.refusal(step.op, step.compute_op if isinstance(step, ComputeStep) else None)
+        if refusal is not None:
+            return ExecError(ErrorKind.OP_NOT_IN_EXPERT, refusal, part, i)
     return None
 
 
@@ -132,7 +131,7 @@ def _run(trace: Trace, prev: Value | None, prev_sources: tuple[Value, ...] | Non
          max_digits: int, part: int | None) -> tuple[Value, tuple[Value, ...] | None]:
     """The sub-trace's answer and, when `prev_sources` is given (composed traces), the init
     values it was computed from (through earlier sub-traces too), for the next one."""
-    env = _Env(prev, max_digits)
+    env = TraceEnv(prev, max_digits)
     for i, step in enumerate(trace.steps):
         try:
             step.apply(env)

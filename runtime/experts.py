@@ -35,9 +35,20 @@ class Expert:
             raise ValueError(f"expert {self.name!r}: compute ops given but 'compute' not allowed")
 
     def allows(self, op: str, compute_op: str | None = None) -> bool:
+        """Whether a step `op` (a compute step: with its `compute_op`) is in this vocabulary.
+        The one home of this rule: execution, static analysis and grading's early
+        contamination check all ask it (through `refusal`)."""
         if op not in self.ops:
             return False
         return compute_op is None or compute_op in self.compute_ops
+
+    def refusal(self, op: str, compute_op: str | None = None) -> str | None:
+        """Why the step is outside this vocabulary (`compute_op div is not an op of expert
+        percentage`), or None where `allows` it."""
+        if self.allows(op, compute_op):
+            return None
+        what = f"compute_op {compute_op}" if compute_op is not None and op in self.ops else op
+        return f"{what} is not an op of expert {self.name}"
 
 
 class ExpertTable(Mapping[str, Expert]):

@@ -207,17 +207,14 @@ def vocabulary_error(raw: RawTrace, experts: Mapping[str, Expert]) -> ExecError 
         if expert is None:
             continue
         for s, step in enumerate(steps):
-            if not isinstance(step, dict) or not isinstance(step.get("op"), str):
+            op = step.get("op") if isinstance(step, dict) else None
+            if not isinstance(op, str) or op not in STEP_TYPES:  # malformed: build says why
                 continue
-            op, compute_op = step["op"], step.get("compute_op")
-            if op not in STEP_TYPES:
-                continue
-            known_compute = isinstance(compute_op, str) and compute_op in COMPUTE_OPS
-            if op not in expert.ops or (op == "compute" and known_compute
-                                        and compute_op not in expert.compute_ops):
-                what = f"compute_op {compute_op}" if op in expert.ops else op
-                return ExecError(ErrorKind.OP_NOT_IN_EXPERT,
-                                 f"{what} is not an op of expert {name}",
+            compute_op = step.get("compute_op") if op == "compute" else None
+            known = isinstance(compute_op, str) and compute_op in COMPUTE_OPS
+            refusal = expert.refusal(op, compute_op if known else None)
+            if refusal is not None:
+                return ExecError(ErrorKind.OP_NOT_IN_EXPERT, refusal,
                                  p if raw.composed else None, s)
     return None
 

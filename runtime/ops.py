@@ -4,7 +4,9 @@ To add an op, write one `Step` subclass with an `op: Literal[...]` field, its
 `reads`/`defines`/`updates` and `apply`, and decorate it with `@register_op`.
 Compute ops (add, sub, ...) are one `register_compute` line each. Nothing else
 in the runtime needs to change: validation, the JSON Schema, rendering, static
-analysis and execution all dispatch on these classes.
+analysis and execution all dispatch on these classes. Registration happens in this file
+only: once it has loaded the registry is sealed (registering later raises UsageError),
+because the Trace union, the schema and the default experts are built from it once.
 
 Each op also declares its `Facts` here, once: commutativity and when a step only copies
 one of its inputs (`add(x, 0)`, `max(x, x)`, `percent_of(x, 100)`, `consume` of 0). A
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import (
@@ -34,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import ErrorKind, TraceError
+from .errors import ErrorKind, TraceError, UsageError
 from .numbers import MAX_LITERAL_CHARS, format_number, parse_answer, parse_trace_number
 
 # ---------------------------------------------------------------- field types
@@ -234,16 +237,35 @@ class ComputeOp:
     facts: Facts = NO_FACTS
 
 
-COMPUTE_OPS: dict[str, ComputeOp] = {}
+_COMPUTE_OPS: dict[str, ComputeOp] = {}
+COMPUTE_OPS: Mapping[str, ComputeOp] = MappingProxyType(_COMPUTE_OPS)  # read-only: see _seal
+
+# Set when this module has loaded. The Trace union (runtime.trace), the JSON Schema, the
+# compute step's `compute_op` enum and the default experts' vocabularies are all built once
+# from the registry at import, so an op registered later would be valid in some of them and
+# unknown in others: registration after load is refused, not half done.
+_SEALED = False
+
+
+def _check_open(kind: str, name: str) -> None:
+    if _SEALED:
+        raise UsageError(f"cannot register {kind} {name!r} after runtime.ops has loaded: the "
+                         "Trace union, the JSON Schema and the experts are built from the "
+                         "registry once; register it in runtime/ops.py")
 
 
 def register_compute(
     name: str, min_args: int, max_args: int | None, doc: str, facts: Facts = NO_FACTS
 ) -> Callable[[ComputeFn], ComputeFn]:
-    """Register a compute op. `facts` say when it only copies an input (see Facts); an op
-    that declares none is still covered by the one-value rule (`avg(a, a)` copies `a`)."""
+    """Register a compute op (in this file: see _SEALED). `facts` say when it only copies an
+    input (see Facts); an op that declares none is still covered by the one-value rule
+    (`avg(a, a)` copies `a`)."""
+    _check_open("compute op", name)
+
     def deco(fn: ComputeFn) -> ComputeFn:
-        COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc, facts)
+        if name in _COMPUTE_OPS:
+            raise UsageError(f"compute op {name!r} is registered twice")
+        _COMPUTE_OPS[name] = ComputeOp(name, min_args, max_args, fn, doc, facts)
         return fn
 
     return deco
@@ -425,7 +447,8 @@ class Step(BaseModel):
         return construct_unvalidated(cls, data, set(values))
 
 
-STEP_TYPES: dict[str, type[Step]] = {}
+_STEP_TYPES: dict[str, type[Step]] = {}
+STEP_TYPES: Mapping[str, type[Step]] = MappingProxyType(_STEP_TYPES)  # read-only: see _seal
 
 
 def construct_unvalidated(cls: type[Any], data: dict[str, Any], fields_set: set[str]) -> Any:
@@ -440,13 +463,18 @@ def construct_unvalidated(cls: type[Any], data: dict[str, Any], fields_set: set[
 
 
 def register_op(cls: type[Step]) -> type[Step]:
-    """Make `cls` part of the closed union. Its `op` Literal is its tag."""
+    """Make `cls` part of the closed union (in this file: see _SEALED). Its `op` Literal is
+    its tag."""
     tag = cls.model_fields["op"].default
-    assert isinstance(tag, str), f"{cls.__name__} needs op: Literal[...] = '...'"
+    if not isinstance(tag, str):
+        raise UsageError(f"{cls.__name__} needs op: Literal[...] = '...'")
+    _check_open("op", tag)
+    if tag in _STEP_TYPES:
+        raise UsageError(f"op {tag!r} is registered twice")
     by_key = {(f.alias or name): name for name, f in cls.model_fields.items()}
     cls.RENDER_ATTRS = tuple((k, by_key[k]) for k in cls.KEYS)
     cls.FIELD_DEFAULTS = {name: f.default for name, f in cls.model_fields.items()}
-    STEP_TYPES[tag] = cls
+    _STEP_TYPES[tag] = cls
     return cls
 
 
@@ -671,3 +699,4 @@ class PercentOffStep(PercentStep):
 
 CORE_OPS = frozenset({"init", "query"})
 
+_SEALED = True  # last: every op of the union is registered above

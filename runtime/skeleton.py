@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .execute import _Env, execute
+from .execute import TraceEnv, execute
 from .experts import DEFAULT_EXPERTS, Expert
 from .numbers import format_number
 from .ops import (
@@ -71,8 +71,8 @@ class Skeleton:
         for instrs, query, plain, judged in self.parts:
             prev_in = prev
             first = h
-            # Parts of holes and computes only need no _Env, just its variables.
-            env = None if plain else _Env(prev, self.max_digits)
+            # Parts of holes and computes only need no TraceEnv, just its variables.
+            env = None if plain else TraceEnv(prev, self.max_digits)
             known: dict[str, Value] = {} if env is None else env.values
             for kind, var, fn, args, step in instrs:
                 if kind is _HOLE:
@@ -87,7 +87,7 @@ class Skeleton:
                 else:
                     step.apply(env)  # type: ignore[union-attr,arg-type]
                     continue
-                # _Env._bounded, with the common case (a small int) inline.
+                # TraceEnv.bounded, with the common case (a small int) inline.
                 if type(value) is int and -limit < value < limit:
                     known[var] = value
                 else:
@@ -142,7 +142,7 @@ def _judged(instrs: tuple[Instr, ...], query: str) -> bool:
 
 
 def _bounded(name: str, value: Value, max_digits: int) -> Value:
-    return _Env(None, max_digits)._bounded(name, value)
+    return TraceEnv(None, max_digits).bounded(name, value)
 
 
 def _is_hole(step: Step) -> bool:

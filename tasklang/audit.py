@@ -35,26 +35,34 @@ from runtime.sandbox import run_code
 
 from . import __version__, ast
 from .api import Checked, check, datasets_of
-from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
+from .budget import (
+    ByteUpperBound,
+    TokenCounter,
+    TokenizerLoadError,
+    allowed_picks,
+    length_stats,
+    make_counter,
+)
 from .build import DOMAIN_CAP, Context, Failure, candidate, make_context
-from .checks import PatternInfo, pattern_constants, setting
+from .checks import PatternInfo, pattern_constants
 from .compiler import CompiledPattern, DomainFn, Example, Rejected, compile_pattern, let_values
 from .confine import LoadOptions
 from .coverage import Coverage, coverage, mset_text
 from .diagnostics import Diagnostic
-from .expr import EvalError, compile_expr
+from .expr import EvalError, constant_number
 from .formats import parse_template
 from .importer import InputError, RefProblem, read_reference
 from .limits import LimitError
 from .program import Program
 from .rng import StreamRandom
+from .settings import MAX_REJECT_RATE, MIN_TEMPLATE_REPEATS, min_template_repeats, setting
 from .vocab import Entry, Vocab
 
 MEASURE = 1000  # draws per pattern for the rejection rate, distinct payloads and shapes
 MAX_TRIES = 1000  # rejected draws tolerated for one checked sample
 ENUM_LIMIT = 20_000  # assignments enumerated for an exact domain size
 TOKEN_SAMPLE = 500  # examples per split drawn for the token statistics
-REJECT_FAIL = 0.98  # the compiler's default max_reject_rate
+REJECT_FAIL = float(MAX_REJECT_RATE)  # the compiler's default max_reject_rate
 REJECT_WARN = 0.9
 ERROR, WARNING = "error", "warning"
 Progress = Callable[[str], None]
@@ -265,11 +273,11 @@ def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
         if isinstance(s, ast.DecimalRange):
             decimals = True
         if isinstance(s, ast.Choice):
-            values = [_const(i.value) for i in s.items]
+            values = [constant_number(i.value) for i in s.items]
             decimals = decimals or any(v is not None and v.denominator != 1 for v in values)
         lows = [s.lo] if isinstance(s, ast.IntRange | ast.DecimalRange) else (
             [i.value for i in s.items] if isinstance(s, ast.Choice) else [])
-        negatives = negatives or any((_const(e) or 0) < 0 for e in lows)
+        negatives = negatives or any((constant_number(e) or 0) < 0 for e in lows)
     literal, raw_text, frac, lang = {}, {}, {}, {}
     for t, ct in zip(p.templates, compiled.templates, strict=True):
         parsed = parse_template(t.text)
@@ -280,14 +288,6 @@ def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
         lang[ct.id] = t.lang
         decimals = decimals or "money" in formats
     return _PatternFacts(decimals, negatives, literal, raw_text, frac, lang)
-
-
-def _const(e: ast.Expr) -> Fraction | None:
-    try:
-        value = compile_expr(e)({})
-    except (EvalError, LimitError, KeyError, TypeError):
-        return None
-    return Fraction(value) if isinstance(value, int | Fraction) else None
 
 
 def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: ExpertTable,
@@ -509,7 +509,7 @@ class DatasetAudit:
     prompt_tokens: list[int] = field(default_factory=list)
     completion_tokens: list[int] = field(default_factory=list)
     template_repeats: list[dict[str, Any]] = field(default_factory=list)
-    min_repeats: int = 10
+    min_repeats: int = MIN_TEMPLATE_REPEATS
     query_targets: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     step_counts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     overlaps: list[dict[str, Any]] = field(default_factory=list)
@@ -541,18 +541,6 @@ class DatasetAudit:
             "query_targets": self.query_targets, "step_counts": self.step_counts,
             "op_overlaps": self.overlaps, "warnings": self.warnings,
         }
-
-
-def percentile(values: list[int], q: float) -> int:
-    if not values:
-        return 0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-def length_stats(values: list[int]) -> dict[str, int]:
-    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
-            "max": max(values, default=0)}
 
 
 def _counter_for(ds: ast.Dataset, program: Program) -> tuple[TokenCounter, str | None]:
@@ -627,9 +615,7 @@ def audit_dataset(ds: ast.Dataset, checked: Checked, errors: list[Diagnostic]) -
     da.token_exact = counter.exact
     da.max_length, da.max_new_tokens = ctx.settings.max_length, ctx.settings.max_new_tokens
     da.sizes = {s.name: int(s.size) for s in ds.splits}
-    rep = setting(ds, "min_template_repeats")
-    if rep is not None and isinstance(rep.value, Fraction):
-        da.min_repeats = int(rep.value)
+    da.min_repeats = min_template_repeats(ds)
     _template_repeats(da, ctx, ds)
     da.query_targets, da.step_counts = _per_expert(ds, infos)
     used = {e for p in ctx.patterns for e in p.experts}
@@ -689,18 +675,6 @@ def _selected_patterns(checked: Checked) -> list[ast.Pattern]:
         names |= {w.pattern for w in ds.patterns if w.pattern in program.patterns}
     chosen = [program.patterns[n] for n in names]
     return sorted(chosen, key=lambda p: (p.span.file, p.span.line, p.name))
-
-
-def _allowed(p: ast.Pattern, program: Program, counter: TokenCounter) -> dict[str, list[Entry]]:
-    """Entries of `pick ... max_tokens N` under the counter (as the compiler filters them)."""
-    out = {}
-    for let in p.lets:
-        s = let.sampler
-        if isinstance(s, ast.Pick) and s.max_tokens is not None and s.vocab in program.vocabs:
-            entries = list(program.vocabs[s.vocab].entries)
-            lengths = counter.text_lengths([str(e) for e in entries])
-            out[let.name] = [e for e, k in zip(entries, lengths, strict=True) if k <= s.max_tokens]
-    return out
 
 
 def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: int = 0,
@@ -770,7 +744,7 @@ def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
         counter = counters[ds.name]
     program = checked.program
     try:
-        allowed = _allowed(p, program, counter)
+        allowed = allowed_picks(p, program, counter)
         loaded = program.references.get(p.name)
         compiled = compile_pattern(p, program.vocabs, checked.result.table,
                                    program.sources.get(p.span.file), allowed,

@@ -10,7 +10,8 @@ import html
 import json
 from typing import Any
 
-from .audit import AuditReport, DatasetAudit, PatternAudit, length_stats
+from .audit import AuditReport, DatasetAudit, PatternAudit
+from .budget import length_stats
 from .diagnostics import render_all
 
 

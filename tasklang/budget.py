@@ -6,13 +6,19 @@ compiler fails and lists the worst offenders instead.
 
 from __future__ import annotations
 
-import importlib.util
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .confine import Confinement, LoadOptions, resolve_tokenizer
+from . import ast
+from .confine import Confinement, LoadOptions, hub_tokenizers_available, resolve_tokenizer
 from .diagnostics import Diagnostic, Span
+
+if TYPE_CHECKING:
+    from .program import Program
+    from .vocab import Entry
 
 # A ChatML-style wrapper: what a chat template adds around the messages. Used when
 # the tokenizer brings no chat template of its own (a bare tokenizer.json).
@@ -27,10 +33,6 @@ class TokenCounter(Protocol):
 
     def prompt_lengths(self, prompts: list[tuple[str, str]]) -> list[int]: ...
     def text_lengths(self, texts: list[str]) -> list[int]: ...
-
-
-def hub_tokenizers_available() -> bool:
-    return importlib.util.find_spec("transformers") is not None
 
 
 @dataclass
@@ -128,3 +130,31 @@ def make_counter(spec: str | None, base: Path, confinement: Confinement | None =
         return HubTokenizer(spec if path is None else str(path), spec, local=path is not None)
     except Exception as err:
         raise TokenizerLoadError(f"cannot load tokenizer {spec!r}: {err}") from None
+
+
+def allowed_picks(p: ast.Pattern, program: Program, counter: TokenCounter) -> dict[str, list[Entry]]:
+    """The entries each `pick ... max_tokens N` let of `p` may draw: those of at most N
+    tokens under `counter` (the dataset's tokenizer). Build and audit both filter with it."""
+    allowed = {}
+    for let in p.lets:
+        s = let.sampler
+        if isinstance(s, ast.Pick) and s.max_tokens is not None and s.vocab in program.vocabs:
+            entries = list(program.vocabs[s.vocab].entries)
+            lengths = counter.text_lengths([str(e) for e in entries])
+            allowed[let.name] = [e for e, n in zip(entries, lengths, strict=True)
+                                 if n <= s.max_tokens]
+    return allowed
+
+
+def percentile(values: Sequence[int], q: float) -> int:
+    """The nearest-rank `q` percentile of token lengths (0 for none)."""
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return int(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))])
+
+
+def length_stats(values: Sequence[int]) -> dict[str, int]:
+    """p50, p95 and max of token lengths: the manifests' and the audit's `tokens` shape."""
+    return {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
+            "max": max(values, default=0)}

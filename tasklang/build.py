@@ -8,7 +8,6 @@ nothing behind, and a killed one leaves every dataset as it was (old or new, com
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import shutil
@@ -26,17 +25,21 @@ from runtime.experts import COMPOSITION
 from runtime.numbers import format_number
 
 from . import __version__, ast
-from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, make_counter
-from .checks import CheckResult, dataset_constants, dataset_limits, setting
-from .code_answers import bind_splits, record_fields, record_fields_json, verify_references
+from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, allowed_picks, length_stats, make_counter
+from .checks import CheckResult, dataset_constants, dataset_limits
+from .code_answers import bind_splits
+from .code_verify import verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .confine import Confinement, resolve_named_file
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
 from .diagnostics import Diagnostic, Span, error, warning
+from .expr import constant_number
 from .files import sha256_file as _sha256
 from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
 from .program import Program
+from .record import MAIN_LANGUAGE, Record, record_id, record_of
 from .rng import StreamRandom
+from .settings import Settings, setting, settings_of
 from .splits import (
     LeakRegistry,
     SeedDeriver,
@@ -46,49 +49,12 @@ from .splits import (
     payload_key,
     question_key,
 )
-from .vocab import Entry
 
 MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
 MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example
 PREFLIGHT = 1000  # samples per pattern to measure rejection rates
 DOMAIN_CAP = 10**30  # domain sizes count up to here: more than any dataset could ask
-MAIN_LANGUAGE = "en"
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class Settings:
-    seed: int
-    system: str
-    max_length: int
-    max_new_tokens: int
-    tokenizer: str | None
-    max_reject_rate: Fraction
-    unique: bool
-    languages: tuple[tuple[str, Fraction], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "system": self.system, "max_length": self.max_length,
-                "max_new_tokens": self.max_new_tokens, "tokenizer": self.tokenizer,
-                "max_reject_rate": float(self.max_reject_rate), "unique_payloads": self.unique,
-                "languages": {lang: float(share) for lang, share in self.languages}}
-
-
-def settings_of(ds: ast.Dataset, experts: list[str]) -> Settings:
-    def get(key: str, default: Any) -> Any:
-        s = setting(ds, key)
-        return default if s is None else s.value
-
-    system = get("system", "You are a helpful assistant with access to the following experts: "
-                           "{experts}" if experts else "You are a helpful assistant.")
-    system = system.replace("{experts}", ", ".join(experts))
-    return Settings(
-        seed=int(get("seed", 0)), system=system, max_length=int(get("max_length", 1024)),
-        max_new_tokens=int(get("max_new_tokens", 750)), tokenizer=get("tokenizer", None),
-        max_reject_rate=Fraction(get("max_reject_rate", Fraction(98, 100))),
-        unique=ds.unique_payloads,
-        languages=tuple((lang.lang, lang.share) for lang in ds.languages),
-    )
 
 
 # ---------------------------------------------------------------- the generation context
@@ -120,17 +86,6 @@ class Context:
             total += share
             out.append((lang, float(total)))
         return out
-
-    @cached_property
-    def system_json(self) -> str:
-        return json.encoder.encode_basestring(self.settings.system)  # type: ignore[attr-defined,no-any-return]
-
-    @cached_property
-    def constants_json(self) -> str:
-        """`, "constants": [...]` when the dataset declares constants, else nothing."""
-        if not self.constants:
-            return ""
-        return ', "constants": [' + ", ".join(_S(c) for c in self.constants) + "]"
 
     def seeds(self, split: str) -> SeedDeriver:
         """Per-example random streams of a split, keyed by (seed, dataset, split, index, attempt)."""
@@ -189,48 +144,14 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
     return Failure(pattern.name, reasons or Counter())
 
 
-def record(ex: Example, ctx: Context, split: str, index: int) -> dict[str, Any]:
-    return {
-        "id": record_id(ctx, split, index),
-        "split": split,
-        "pattern": ex.pattern,
-        "expert": ex.expert,
-        "experts": list(ex.experts),
-        "template_id": ex.template_id,
-        "language": ex.lang or MAIN_LANGUAGE,
-        "payload": dict(ex.payload),
-        "answer": ex.answer,
-        "prompt": [{"role": "system", "content": ctx.settings.system},
-                   {"role": "user", "content": ex.question}],
-        "completion": [{"role": "assistant", "content": ex.completion}],
-        **({"constants": list(ctx.constants)} if ctx.constants else {}),
-        **record_fields(ex),
-    }
-
-
-_S = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C string encoder
+def record(ex: Example, ctx: Context, split: str, index: int) -> Record:
+    """The record of the example at (split, index) (tasklang.record)."""
+    return record_of(ex, record_id(ctx.name, split, index), split, ctx.settings.system, ctx.constants)
 
 
 def record_line(ex: Example, ctx: Context, split: str, index: int) -> str:
-    """`json.dumps(record(...), ensure_ascii=False)`, byte for byte, assembled directly:
-    the record's shape is fixed, so only its strings need encoding (a test checks this)."""
-    payload = ", ".join(f"{_S(k)}: {_S(v)}" for k, v in ex.payload)
-    experts = ", ".join(_S(e) for e in ex.experts)
-    expert = "null" if ex.expert is None else _S(ex.expert)
-    return (
-        f'{{"id": {_S(record_id(ctx, split, index))}, "split": {_S(split)}, '
-        f'"pattern": {_S(ex.pattern)}, "expert": {expert}, "experts": [{experts}], '
-        f'"template_id": {_S(ex.template_id)}, "language": {_S(ex.lang or MAIN_LANGUAGE)}, '
-        f'"payload": {{{payload}}}, "answer": {_S(ex.answer)}, '
-        f'"prompt": [{{"role": "system", "content": {ctx.system_json}}}, '
-        f'{{"role": "user", "content": {_S(ex.question)}}}], '
-        f'"completion": [{{"role": "assistant", "content": {_S(ex.completion)}}}]'
-        f'{ctx.constants_json}{record_fields_json(ex)}}}'
-    )
-
-
-def record_id(ctx: Context, split: str, index: int) -> str:
-    return f"{ctx.name}/{split}/{index:07d}"
+    """Its JSON line: `record(...).to_line()`."""
+    return record(ex, ctx, split, index).to_line()
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,18 +233,6 @@ def first_draws(ctx: Context, split: ast.SplitDecl, workers: int, chunk: int = 2
 # ---------------------------------------------------------------- statistics
 
 
-def _percentile(values: array, q: float) -> int:  # type: ignore[type-arg]
-    if not values:
-        return 0
-    ordered = sorted(values)
-    return int(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))])
-
-
-def _length_stats(values: array) -> dict[str, int]:  # type: ignore[type-arg]
-    return {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95),
-            "max": max(values) if values else 0}
-
-
 @dataclass
 class SplitStats:
     experts: Counter[str] = field(default_factory=Counter)
@@ -395,11 +304,9 @@ def _domain_size(p: ast.Pattern, program: Program, pick_sizes: dict[str, int]) -
 
 
 def _let_domain(s: ast.Sampler, program: Program) -> int | None:
-    from .checks import _const
-
     if isinstance(s, ast.IntRange | ast.DecimalRange):
-        lo, hi = _const(s.lo), _const(s.hi)
-        step = Fraction(1) if s.step is None else _const(s.step)
+        lo, hi = constant_number(s.lo), constant_number(s.hi)
+        step = Fraction(1) if s.step is None else constant_number(s.step)
         if lo is None or hi is None or step is None or step <= 0:
             return None
         return max(0, int((hi - lo) / step) + 1)
@@ -534,20 +441,6 @@ class BuildResult:
         return self.out_dir is not None
 
 
-def _filter_picks(p: ast.Pattern, program: Program, counter: TokenCounter
-                  ) -> dict[str, list[Entry]]:
-    """Entries of `pick ... max_tokens N`, measured with the dataset's tokenizer."""
-    allowed = {}
-    for let in p.lets:
-        s = let.sampler
-        if isinstance(s, ast.Pick) and s.max_tokens is not None and s.vocab in program.vocabs:
-            entries = list(program.vocabs[s.vocab].entries)
-            lengths = counter.text_lengths([str(e) for e in entries])
-            allowed[let.name] = [e for e, n in zip(entries, lengths, strict=True)
-                                 if n <= s.max_tokens]
-    return allowed
-
-
 def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
                  counter: TokenCounter, ordered: bool = True) -> Context:
     """The generation context of a dataset; `ordered=False` leaves the splits unordered
@@ -564,7 +457,7 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
     patterns = [
         compile_pattern(program.patterns[n], program.vocabs, checked.table,
                         program.sources.get(program.patterns[n].span.file),
-                        _filter_picks(program.patterns[n], program, counter),
+                        allowed_picks(program.patterns[n], program, counter),
                         program.references[n].text if n in program.references else None,
                         limits, frozenset(constants))
         for n in names
@@ -576,7 +469,8 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
                   constants=tuple(format_number(c) for c in constants))
     if ordered:
         ctx.order_all()
-    bind_splits(ctx)
+    bind_splits((p.code for p in patterns if p.code is not None), (s.name for s in splits),
+                settings.seed, ds.name)
     return ctx
 
 
@@ -601,7 +495,8 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
     tmp.mkdir()
     try:
         result = _generate(ctx, ds, program, counter, tmp, workers, progress, diags)
-        failed = verify_references(ctx, program, tmp) if result.ok else []
+        names = [s.name for s in ctx.splits]
+        failed = verify_references(ctx.patterns, names, program, tmp) if result.ok else []
         if failed:
             result = BuildResult(ds.name, None, result.diagnostics + failed)
         if not result.ok:
@@ -724,10 +619,10 @@ def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, bud
         stats.add(prepared)
         for r in prepared.raw_floats:
             raw_floats[f"{prepared.pattern}: {r}"] += 1
-        budget.check(prepared, record_id(ctx, split.name, index))
+        budget.check(prepared, record_id(ctx.name, split.name, index))
         if prepared.overlap is not None and scan is not None:
             scan.add(prepared.overlap, split.name, prepared.pattern, prepared.template_id,
-                     record_id(ctx, split.name, index))
+                     record_id(ctx.name, split.name, index))
         fh.write(prepared.line)
         fh.write("\n")
         if tick is not None:
@@ -803,9 +698,9 @@ def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
                               "languages": dict(sorted(st.languages.items()))}
         totals = array("I", (p + c + EOS_TOKENS for p, c in
                              zip(st.prompt_tokens, st.completion_tokens, strict=True)))
-        tokens[split.name] = {"prompt": _length_stats(st.prompt_tokens),
-                              "completion": _length_stats(st.completion_tokens),
-                              "total": _length_stats(totals)}
+        tokens[split.name] = {"prompt": length_stats(st.prompt_tokens),
+                              "completion": length_stats(st.completion_tokens),
+                              "total": length_stats(totals)}
     base = Path(ds.span.file).resolve().parent
     return {
         "tool": "tasklang", "version": __version__, "dataset": ds.name,

@@ -23,9 +23,9 @@ from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
 from . import ast, constructs
-from .code_answers import check_code
+from .code_checks import check_code
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
-from .expr import FUNCTIONS, LIST_FUNCTIONS
+from .expr import FUNCTIONS, LIST_FUNCTIONS, constant_number
 from .formats import NUMBER_FORMATS, parse_template
 from .generators import GENERATORS
 from .limits import (
@@ -39,6 +39,7 @@ from .limits import (
     too_many_digits,
 )
 from .program import Program, expert_from_decl
+from .settings import SETTINGS, min_template_repeats, setting
 from .valuetypes import Ty, VarInfo
 
 
@@ -55,11 +56,6 @@ class PatternInfo:
     ok: bool = True
 
 
-SETTINGS: dict[str, str] = {
-    "seed": "int", "max_length": "int", "max_new_tokens": "int", "min_template_repeats": "int",
-    "system": "str", "tokenizer": "str", "format": "str", "max_reject_rate": "rate",
-    **{key: "int" for key in BY_SETTING},  # the limits (tasklang/limits.py)
-}
 RESERVED_NAMES = frozenset({"answer", "prev"})
 _TEMPLATED_SEGMENT = re.compile(r"\{([^{}]*)\}")
 
@@ -205,7 +201,7 @@ class _Scope:
             self.diags.append(error("bad-arity", f"{e.fn}() takes {lo}..{hi} arguments, "
                                     f"got {len(e.args)}", e.span))
         result = self._numeric(e, e.args, f"{e.fn}()")
-        places = _const(e.args[1]) if e.fn == "round" and len(e.args) == 2 else None
+        places = constant_number(e.args[1]) if e.fn == "round" and len(e.args) == 2 else None
         if places is not None and abs(places) > self.limits.max_places:
             self.diags.append(exceeded("max_places", f"round to {places} places (limit "
                                        f"{self.limits.max_places})", e.args[1].span))
@@ -295,17 +291,9 @@ def _check_where(let: ast.Let, scope: _Scope) -> None:
                                  let.where.span))
 
 
-def _const(e: ast.Expr | None) -> Fraction | None:
-    if isinstance(e, ast.Num):
-        return e.value
-    if isinstance(e, ast.Neg) and isinstance(e.operand, ast.Num):
-        return -e.operand.value
-    return None
-
-
 def _constant_range_check(lo_e: ast.Expr, hi_e: ast.Expr, step_e: ast.Expr | None,
                           diags: list[Diagnostic], integer: bool) -> None:
-    lo, hi, step = _const(lo_e), _const(hi_e), _const(step_e)
+    lo, hi, step = constant_number(lo_e), constant_number(hi_e), constant_number(step_e)
     kind = "int" if integer else "decimal"
     for value, e in ((lo, lo_e), (hi, hi_e), (step, step_e)):
         if integer and value is not None and value.denominator != 1 and e is not None:
@@ -326,7 +314,7 @@ def _choice_info(let: ast.Let, s: ast.Choice, scope: _Scope) -> VarInfo:
             scope.diags.append(error("type-error", "a labelled choice needs a number value",
                                      item.span))
     ty = types.pop() if types else Ty.UNKNOWN
-    integer = all(_const(i.value) is not None and _const(i.value).denominator == 1  # type: ignore[union-attr]
+    integer = all(constant_number(i.value) is not None and constant_number(i.value).denominator == 1  # type: ignore[union-attr]
                   for i in s.items)
     return VarInfo(let.name, ty, let.span, integer=integer)
 
@@ -372,7 +360,7 @@ def _generate_info(let: ast.Let, s: ast.Generate, scope: _Scope) -> VarInfo:
                                      help=did_you_mean(key, gen.params)))
             continue
         scope._numeric(value, (value,), key)
-        const = _const(value)
+        const = constant_number(value)
         if const is not None and not (param.lo <= const <= param.hi and const.denominator == 1):
             scope.diags.append(error("bad-range", f"{key} must be a whole number in "
                                      f"{param.lo}..{param.hi}", value.span))
@@ -828,13 +816,6 @@ def check_expert(decl: ast.ExpertDecl) -> list[Diagnostic]:
 # ---------------------------------------------------------------- datasets
 
 
-def setting(ds: ast.Dataset, key: str) -> ast.Setting | None:
-    for s in ds.settings:
-        if s.key == key:
-            return s
-    return None
-
-
 def _check_settings(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
     seen: set[str] = set()
     for s in ds.settings:
@@ -1019,10 +1000,7 @@ def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
            diags: list[Diagnostic]) -> None:
     weights = {w.pattern: w.weight for w in ds.patterns if w.pattern in infos}
     total = sum(weights.values(), Fraction(0))
-    min_rep_setting = setting(ds, "min_template_repeats")
-    min_rep = 10
-    if min_rep_setting is not None and isinstance(min_rep_setting.value, Fraction):
-        min_rep = int(min_rep_setting.value)
+    min_rep = min_template_repeats(ds)
     for w in _listed(ds):
         info = infos.get(w.pattern)
         if info is None or total == 0:

@@ -161,7 +161,8 @@ def solve(file: str, answer: str | None, expert: str | None, question: str | Non
 
 
 def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
-    from runtime import UsageError, expected_expert, grade, question_of
+    from runtime import UsageError
+    from runtime.records import judge_record
 
     try:
         record = _json_record(line)
@@ -175,47 +176,11 @@ def _grade_line(line: str, number: int, loader: str) -> dict[str, Any]:
     out: dict[str, Any] = {"line": number}
     if "id" in record:
         out["id"] = record["id"]
-    if "tests" in record:
-        return {**out, **_grade_code_line(record)}
-    expert = record.get("expert")
-    if expert is not None and not isinstance(expert, str):
-        return {**out, "status": "input_error", "error": '"expert" must be a string'}
-    experts = record.get("experts")
-    if experts is not None and not (isinstance(experts, list)
-                                    and all(isinstance(e, str) for e in experts)):
-        return {**out, "status": "input_error", "error": '"experts" must be a list of strings'}
-    expert = expected_expert(expert, experts)  # a compiled composed record: its sequence
-    # "question" (a string), else a compiled record's own prompt: inits must be grounded.
-    question = record.get("question", question_of(record.get("prompt")))
-    if question is not None and not isinstance(question, str):
-        return {**out, "status": "input_error", "error": '"question" must be a string'}
-    constants = record.get("constants") or []
-    if not isinstance(constants, list):
-        return {**out, "status": "input_error", "error": '"constants" must be a list'}
     try:
-        result = grade(record["text"], record.get("answer"), expert=expert,
-                       loader=loader, question=question,  # type: ignore[arg-type]
-                       constants=constants)
+        graded = judge_record(record["text"], record, loader=loader)  # type: ignore[arg-type]
     except UsageError as err:
-        return {**out, "status": "input_error", "error": f'"answer": {err}'}
-    except (ValueError, TypeError, ZeroDivisionError) as err:  # a constant that is no number
-        return {**out, "status": "input_error", "error": f'"constants": {err}'}
-    return {**out, **result.to_json()}
-
-
-def _grade_code_line(record: dict[str, Any]) -> dict[str, Any]:
-    """A code-answer record (`function`, `tests`) with the model's `text`: run in the sandbox."""
-    from runtime import UsageError
-    from runtime.sandbox import grade_record
-
-    try:
-        result = grade_record(record["text"], record)
-    except UsageError as err:
-        return {"status": "input_error", "error": f"code record: {err}"}
-    graded = result.grade.to_json()
-    if graded["message"] is None and not result.grade.correct:
-        graded["message"] = result.message  # the sandbox's reason: a refused import, a timeout
-    return {**graded, "cases_passed": result.passed, "cases": result.total}
+        return {**out, "status": "input_error", "error": str(err)}
+    return {**out, **graded.to_json()}
 
 
 def _finite_float(text: str) -> float:
@@ -435,14 +400,15 @@ def preview(file: str, pattern: str | None, count: int, seed: int, fmt: str, loa
 
 
 def _preview_json(item: Any) -> dict[str, Any]:
-    from .code_answers import record_fields
+    from .code_answers import tests_json
 
     ex = item.example
     if ex is None:
         return {"pattern": item.pattern, "rejected": item.rejected}
     return {"pattern": ex.pattern, "template_id": ex.template_id, "question": ex.question,
             "completion": ex.completion, "answer": ex.answer, "payload": dict(ex.payload),
-            **record_fields(ex)}
+            **({} if ex.function is None else {"function": ex.function,
+                                                "tests": tests_json(ex.tests)})}
 
 
 @main.command("compile")

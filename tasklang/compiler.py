@@ -31,6 +31,7 @@ from .expr import (
     EvalError,
     Structure,
     compile_expr,
+    constant,
     current_limits,
     field_of,
     free_names,
@@ -112,16 +113,6 @@ def _as_int(value: Any, what: str) -> int:
     return int(value)
 
 
-def _const_of(e: ast.Expr | None) -> Any:
-    """The value of a constant expression (no names), else None."""
-    if e is None or free_names(e):
-        return None
-    try:
-        return compile_expr(e)({})
-    except (EvalError, LimitError):  # sampling reports it, with the pattern's name
-        return None
-
-
 def _compile_let(let: ast.Let, vocabs: Mapping[str, Vocab], allowed: Mapping[str, list[Entry]]
                  ) -> LetFn:
     s = let.sampler
@@ -194,8 +185,8 @@ def _derived(let: ast.Let, fn: Callable[[Env], Any]) -> LetFn:
 
 
 def _int_range(s: ast.IntRange) -> LetFn:
-    lo_c, hi_c = _const_of(s.lo), _const_of(s.hi)
-    step_c = 1 if s.step is None else _const_of(s.step)
+    lo_c, hi_c = constant(s.lo), constant(s.hi)
+    step_c = 1 if s.step is None else constant(s.step)
     if type(lo_c) is int and type(hi_c) is int and type(step_c) is int and step_c > 0 \
             and lo_c <= hi_c:
         # Constant bounds (the common case): no expression evaluation per sample.

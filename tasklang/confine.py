@@ -11,6 +11,7 @@ the model hub: that needs `--allow-network` (or TASKLANG_ALLOW_NETWORK=1).
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import re
 import stat
@@ -227,9 +228,12 @@ def resolve_tokenizer(spec: str, base: Path, span: Span, confinement: Confinemen
                      f"pass --allow-network (or set {NETWORK_ENV}=1) to allow the download",
                      "or name a local tokenizer.json or saved tokenizer directory, relative "
                      "to the .task file")
-    from .budget import hub_tokenizers_available
-
     if not hub_tokenizers_available():
         return error("missing-tokenizer", f"no tokenizer file {spec!r}, and the train extra "
                      "(transformers) is not installed to load it as a model id", span)
     return TokenizerSource(spec, None)
+
+
+def hub_tokenizers_available() -> bool:
+    """Whether a tokenizer can be loaded by model id or saved directory (the train extra)."""
+    return importlib.util.find_spec("transformers") is not None

@@ -446,12 +446,29 @@ def _compile_record(e: ast.RecordExpr) -> Fn:
 
 def _folded(e: ast.Expr, fn: Fn) -> bool | None:
     """The truth of a constant test, or None (names, or a value that cannot be computed)."""
-    if free_names(e):
+    value = constant(e, fn)
+    return None if value is None else bool(value)
+
+
+def constant(e: ast.Expr | None, fn: Fn | None = None) -> Any:
+    """The value of an expression without names (`60`, `-3`, `2 * 30`), or None: it has
+    names, or its value cannot be computed (a division by zero, a limit, an unknown function
+    or arity: checks report those). The one constant folder of checks, compiler and audit;
+    `fn` is `e` already compiled."""
+    if e is None or free_names(e):
         return None
     try:
-        return bool(fn({}))
-    except (EvalError, LimitError):
+        return (fn or compile_expr(e))({})
+    except (EvalError, LimitError, KeyError, TypeError):  # KeyError, TypeError: unchecked calls
         return None
+
+
+def constant_number(e: ast.Expr | None) -> Fraction | None:
+    """`constant(e)` when it is a number (not a truth value or a text), as a Fraction."""
+    value = constant(e)
+    if isinstance(value, bool) or not isinstance(value, int | Fraction):
+        return None
+    return Fraction(value)
 
 
 def free_names(e: ast.Expr) -> list[ast.Ref]:

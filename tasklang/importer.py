@@ -9,7 +9,6 @@ temporary directory beside the target and replaces it only when complete.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,17 @@ from runtime.gsm8k import convert
 from runtime.numbers import format_number
 
 from . import __version__
-from .budget import EOS_TOKENS, ByteUpperBound
+from .budget import EOS_TOKENS, ByteUpperBound, length_stats
 from .exits import reason
 from .files import sha256_file as _sha256
 from .files import staged_output
+from .record import MAIN_LANGUAGE, Record, record_id
+from .settings import default_system
 from .splits import derive_seed, question_key
 
 PATTERN = "gsm8k_import"
 TEMPLATE = "gsm8k"
-LANGUAGE = "en"
+LANGUAGE = MAIN_LANGUAGE  # imported problems are English
 DUPLICATE = "duplicate_question"
 NOT_GRADED = "gold_completion_not_correct"  # the rendered trace does not grade 1.0 (a runtime bug)
 MAX_LINE_CHARS = 1_000_000
@@ -113,11 +114,6 @@ class ImportResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def default_system(experts: list[str]) -> str:
-    """The compiler's default system prompt for these experts."""
-    return "You are a helpful assistant with access to the following experts: " + ", ".join(experts)
-
-
 def convert_all(problems: list[RefProblem]) -> tuple[list[Imported], Counter[str],
                                                      dict[str, list[int]]]:
     """Problems whose trace reaches the gold answer (first of each question only), and the
@@ -160,22 +156,14 @@ def assign_splits(kept: list[Imported], val: int, seed: int) -> dict[str, list[I
     return splits
 
 
-def record(item: Imported, dataset: str, split: str, index: int, system: str) -> dict[str, Any]:
-    """The compiler's record shape (see tasklang.build.record)."""
-    return {
-        "id": f"{dataset}/{split}/{index:07d}",
-        "split": split,
-        "pattern": PATTERN,
-        "expert": item.expert,
-        "experts": [item.expert],
-        "template_id": TEMPLATE,
-        "language": LANGUAGE,
-        "payload": {"index": str(item.problem.index)},
-        "answer": item.answer,
-        "prompt": [{"role": "system", "content": system},
-                   {"role": "user", "content": item.problem.question}],
-        "completion": [{"role": "assistant", "content": item.completion}],
-    }
+def record(item: Imported, dataset: str, split: str, index: int, system: str) -> Record:
+    """The record of an imported problem: the compiler's Record (tasklang.record)."""
+    return Record(
+        id=record_id(dataset, split, index), split=split, pattern=PATTERN, expert=item.expert,
+        experts=(item.expert,), template_id=TEMPLATE, language=LANGUAGE,
+        payload=(("index", str(item.problem.index)),), answer=item.answer, system=system,
+        question=item.problem.question, completion=item.completion,
+    )
 
 
 def import_gsm8k(ref: str | Path, out: str | Path, split_val: int = 0, seed: int = 0,
@@ -233,7 +221,7 @@ def _write(tmp: Path, name: str, splits: dict[str, list[Imported]], system: str,
         path = tmp / f"{split}.jsonl"
         with path.open("w", encoding="utf-8", newline="\n") as fh:
             for i, item in enumerate(items):
-                fh.write(json.dumps(record(item, name, split, i, system), ensure_ascii=False))
+                fh.write(record(item, name, split, i, system).to_line())
                 fh.write("\n")
         manifest_splits[split] = {"size": len(items), "file": path.name, "sha256": _sha256(path),
                                   "templates": "shared", "leak_redraws": 0}
@@ -243,8 +231,8 @@ def _write(tmp: Path, name: str, splits: dict[str, list[Imported]], system: str,
         prompts = counter.prompt_lengths([(system, k.problem.question) for k in items])
         targets = counter.text_lengths([k.completion for k in items])
         totals = [p + c + EOS_TOKENS for p, c in zip(prompts, targets, strict=True)]
-        tokens[split] = {"prompt": _stats(prompts), "completion": _stats(targets),
-                         "total": _stats(totals)}
+        tokens[split] = {"prompt": length_stats(prompts), "completion": length_stats(targets),
+                         "total": length_stats(totals)}
     ref_path = Path(ref)
     manifest = {
         "tool": "tasklang", "version": __version__, "dataset": name,
@@ -259,15 +247,3 @@ def _write(tmp: Path, name: str, splits: dict[str, list[Imported]], system: str,
                                        encoding="utf-8")
     (tmp / "import_report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n",
                                             encoding="utf-8")
-
-
-def _stats(values: list[int]) -> dict[str, int]:
-    """p50/p95/max as the compiler's manifest computes them (nearest rank)."""
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": 0, "p95": 0, "max": 0}
-
-    def rank(q: float) -> int:
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-    return {"p50": rank(0.5), "p95": rank(0.95), "max": ordered[-1]}

@@ -15,8 +15,8 @@ from typing import Any
 
 from runtime.grade import CORRECT, PARSE_FAILURE, WRONG_ANSWER
 from runtime.numbers import format_number
+from runtime.records import grade_record
 
-from .rewards import grade_record
 from .stats import cohens_h, mcnemar_exact, small_sample_warning, wilson
 
 BREAKDOWNS = ("expert", "pattern", "template_id", "language")

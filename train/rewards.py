@@ -1,14 +1,8 @@
-"""Grading a model's completion against a compiled record, and the TRL reward function.
+"""The TRL reward function: `reward_funcs=[tasklang_reward]` in GRPOTrainer.
 
-Pure Python: no torch. One dispatch decides how a record is graded, and every consumer
-(eval, RL, the self-improvement loop, TRL's GRPOTrainer) goes through it, so the reward a
-model is trained on is the one it is measured with:
-
-- trace records (`expert` set): the runtime executes the model's trace (graded rewards
-  1.0 / 0.7 / 0.5 / 0.3 / 0.0);
-- code records (`function` and `tests` set): the function runs on the record's test cases in
-  the sandbox (`runtime.sandbox`);
-- exact-text records (`expert` null): exact match after stripping (COPY / WRAP / EXTRACT).
+Pure Python: no torch. It adapts TRL's columns to a record and grades it with the one
+dispatch on a record's kind, `runtime.records.grade_record`, which eval, RL, the loop and
+`tasklang grade` use too: the reward a model is trained on is the one it is measured with.
 """
 
 from __future__ import annotations
@@ -16,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runtime import Grade, expected_expert, grade, grade_exact, question_of
-from runtime.errors import UsageError
+from runtime.records import grade_record, record_kind
+
+__all__ = ["completion_text", "grade_record", "record_kind", "tasklang_reward"]
 
 
 def completion_text(completion: Any) -> str:
@@ -30,33 +25,6 @@ def completion_text(completion: Any) -> str:
         if isinstance(last, Mapping) and isinstance(last.get("content"), str):
             return last["content"]
     return ""
-
-
-def record_kind(record: Mapping[str, Any]) -> str:
-    """`code`, `trace` or `exact`: how a record's answers are graded."""
-    if record.get("function") and record.get("tests") is not None:
-        return "code"
-    return "trace" if record.get("expert") else "exact"
-
-
-def grade_record(text: str, record: Mapping[str, Any]) -> Grade:
-    """Grade `text` against one compiled record. Never raises on model text; a malformed
-    record (no answer) raises UsageError, which is the caller's bug, not the model's."""
-    kind = record_kind(record)
-    if kind == "code":
-        from runtime.sandbox import grade_record as grade_code_record
-
-        return grade_code_record(text, record).grade
-    answer = record.get("answer")
-    if answer is None:
-        raise UsageError(f"record {record.get('id', '?')} has no answer")
-    if kind == "exact":
-        return grade_exact(text, str(answer))
-    # The record's own prompt is the question: every init must be grounded in it; a
-    # composed record is graded against its expert sequence, not the bare `composition`.
-    return grade(text, answer, expert=expected_expert(record["expert"], record.get("experts")),
-                 question=question_of(record.get("prompt")),
-                 constants=record.get("constants") or ())
 
 
 def _column(columns: Mapping[str, Any], key: str, i: int) -> Any:

@@ -1,7 +1,7 @@
 """REINFORCE with the runtime's graded reward and a per-prompt group baseline.
 
 Each step samples k completions for each of a few prompts (left-padded, batched), grades
-them with the same dispatch as eval (train.rewards), and pushes up the log-probability of
+them with the same dispatch as eval (runtime.records), and pushes up the log-probability of
 completions that beat their own group's mean reward (the notes' 1.0/0.7/0.5/0.3/0.0 scale
 gives a signal even when no sample is right). Optional KL to the start model (k3
 estimator) keeps the policy near what SFT taught. Groups whose samples all score the same
@@ -21,12 +21,13 @@ from typing import Any
 
 import torch
 
+from runtime.records import grade_record
+
 from . import data as D
 from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
 from .generate import Generation, Sampling, generate, model_device
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
-from .rewards import grade_record
 from .runs import Run, progress
 from .sft import Validation, generation_budget, save_checkpoint, val_metrics
 

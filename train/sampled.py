@@ -16,8 +16,8 @@ from typing import Any
 
 from runtime.exact import strip_output
 from runtime.grade import CORRECT, PARSE_FAILURE, WRONG_ANSWER
+from runtime.records import record_kind
 
-from .rewards import record_kind
 from .stats import mean_pass_at_k, wilson
 
 

@@ -475,3 +475,37 @@ def test_floor_of_a_whole_init_short_circuits() -> None:
     assert run(steps).error.kind == ErrorKind.SHORT_CIRCUIT  # type: ignore[union-attr]
     steps[0] = init("x", "18.5")
     assert value_of(run(steps)) == 18
+
+
+# ---------------------------------------------------------------- the registry
+
+
+def test_registering_an_op_after_load_is_refused() -> None:
+    """The Trace union, the schema and the experts are built from the registry once: an op
+    registered later would be half known, so registration after load is refused."""
+    from typing import Literal
+
+    from runtime import UsageError
+    from runtime.ops import Step, register_compute, register_op
+
+    with pytest.raises(UsageError, match="after runtime.ops has loaded"):
+        register_compute("avg", 2, None, "mean of the args")
+
+    class AvgStep(Step):
+        op: Literal["avg"] = "avg"
+
+    with pytest.raises(UsageError, match="after runtime.ops has loaded"):
+        register_op(AvgStep)
+    assert "avg" not in COMPUTE_OPS and "avg" not in STEP_TYPES
+    with pytest.raises(TypeError):  # the registries are read-only views
+        COMPUTE_OPS["avg"] = COMPUTE_OPS["add"]  # type: ignore[index]
+
+
+def test_every_op_carries_its_facts_on_its_registration() -> None:
+    """Commutativity (the audit's shapes) and copy behaviour (the short-circuit rule) are read
+    from the registration: the ops that commute are exactly the declared ones."""
+    from runtime.analysis import commutative
+
+    assert {n for n in COMPUTE_OPS if commutative(n)} == {"add", "mul", "min", "max"}
+    assert {n for n, spec in COMPUTE_OPS.items() if spec.facts.selects} == {"min", "max"}
+    assert STEP_TYPES["percent_of"].FACTS.commutative

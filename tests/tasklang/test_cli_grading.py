@@ -87,3 +87,35 @@ def test_grade_reports_bad_lines_in_place_and_exits_one(tmp_path: Path) -> None:
                                              "input_error"]
     assert [r["line"] for r in lines] == [1, 2, 3, 4]
     assert "Traceback" not in got.output
+
+
+def test_grade_agrees_with_the_training_reward_on_every_record_kind(tmp_path: Path) -> None:
+    """Regression: `tasklang grade` once returned input_error on an exact-text record
+    (`"expert": null`) that the training reward graded correct. Both now go through
+    runtime.records, so the verdicts are the same line for line."""
+    from runtime.records import grade_record
+
+    exact = {"id": "wrap/0", "answer": "[nebula]", "expert": None, "experts": []}
+    rows = [
+        {**exact, "text": "[nebula]"},
+        {**exact, "text": "```\n[nebula]\n```"},
+        {**exact, "text": "nebula"},
+        {"id": "t", "text": JANET, "answer": "26", "expert": "entity_track"},
+    ]
+    f = tmp_path / "in.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = RUNNER.invoke(main, ["grade", str(f), "--format", "json"])
+    assert got.exit_code == 0, got.output
+    lines = [json.loads(line) for line in got.stdout.splitlines()]
+    assert [r["status"] for r in lines] == ["correct", "correct", "wrong_answer", "correct"]
+    assert [r["status"] for r in lines] == [grade_record(r["text"], r).status for r in rows]
+
+
+def test_grade_names_the_bad_field_of_an_exact_record(tmp_path: Path) -> None:
+    f = tmp_path / "in.jsonl"
+    f.write_text(json.dumps({"text": "14", "answer": 14, "expert": None}) + "\n")
+    got = RUNNER.invoke(main, ["grade", str(f), "--format", "json"])
+    assert got.exit_code == 1
+    line = json.loads(got.stdout)
+    assert line["status"] == "input_error"
+    assert line["error"].startswith('"answer": an exact-text record needs a string answer')

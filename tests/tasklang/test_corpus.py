@@ -125,8 +125,8 @@ def test_no_diagnostic_is_reported_twice() -> None:
 # ---------------------------------------------------------------- every code has a corpus file
 
 SOURCES = ["tasklang/checks.py", "tasklang/parser.py", "tasklang/program.py", "tasklang/build.py",
-           "tasklang/confine.py", "tasklang/api.py", "tasklang/code_answers.py",
-           "tasklang/decontaminate.py", "tasklang/constructs.py"]
+           "tasklang/confine.py", "tasklang/api.py", "tasklang/code_checks.py",
+           "tasklang/code_verify.py", "tasklang/decontaminate.py", "tasklang/constructs.py"]
 
 # Codes a corpus file cannot carry, with the test that covers each instead.
 ELSEWHERE = {

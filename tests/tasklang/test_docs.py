@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tasklang import api
-from tasklang.checks import SETTINGS
 from tasklang.expr import FUNCTIONS
 from tasklang.formats import FORMATS
 from tasklang.generators import GENERATORS
+from tasklang.settings import SETTINGS
 
 from .helpers import REPO
 from .test_corpus import COMPILE_CODES, emitted_codes, expectations

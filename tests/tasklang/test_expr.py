@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tasklang import ast
-from tasklang.expr import FUNCTIONS, EvalError, Structure, compile_expr, free_names
+from tasklang.expr import (
+    FUNCTIONS,
+    EvalError,
+    Structure,
+    compile_expr,
+    constant,
+    constant_number,
+    free_names,
+)
 from tasklang.parser import parse_text
 from tasklang.vocab import Entry
 
@@ -218,6 +226,25 @@ def test_evaluator_agrees_with_exact_fractions(case: tuple[str, Fraction | None]
             ev(text)
     else:
         assert ev(text) == value
+
+
+@given(expressions())
+def test_constant_folding_is_the_evaluator_on_constants(case: tuple[str, Fraction | None]) -> None:
+    """The one constant folder (checks, compiler, audit, code answers): the evaluator's value
+    of an expression without names, None where the evaluator fails."""
+    text, value = case
+    assert constant_number(parse_expr(text)) == value
+    assert constant_number(parse_expr(f"({text}) + n")) is None  # a name: not a constant
+
+
+def test_constant_folding_refuses_what_it_cannot_compute() -> None:
+    assert constant(parse_expr("2 * 30")) == 60
+    assert constant(parse_expr('"text"')) == "text"
+    assert constant_number(parse_expr('"text"')) is None
+    assert constant_number(parse_expr("1 < 2")) is None  # a truth value is no number
+    assert constant_number(parse_expr("nosuch(3)")) is None  # unchecked: checks report it
+    assert constant_number(parse_expr("abs(1, 2)")) is None  # wrong arity, unchecked
+    assert constant(None) is None
 
 
 @given(st.lists(st.integers(-5, 5), min_size=2, max_size=5),
