@@ -426,5 +426,8 @@ def compare_cmd(a: str, b: str, fmt: str) -> None:
 
 
 def register(main: click.Group) -> None:
+    from .model_cli import model_group
+
     main.add_command(train_group)
     main.add_command(eval_group)
+    main.add_command(model_group)
