@@ -54,21 +54,23 @@ def _logits(model, tokenizer, text: str = PROBE) -> torch.Tensor:
         return model(input_ids=ids).logits[0]
 
 
-def test_import_writes_a_standard_directory_with_the_gguf_models_logits(gguf_file, smollm2_dir) -> None:
+def test_import_writes_a_standard_directory(smollm2_dir) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     names = {p.name for p in smollm2_dir.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"} <= names
     config = json.loads((smollm2_dir / "config.json").read_text())
     assert "quantization_config" not in config and config["model_type"] == "llama"
-    # Plain from_pretrained, no tasklang code: a standard directory.
+    # Plain from_pretrained, no tasklang code: a standard directory. (That its logits are the
+    # GGUF loader's exactly is checked on a tiny GGUF file in test_gguf_import.py: a second
+    # 20 s load of this one would add little.)
     model = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
     assert sum(p.numel() for p in model.parameters()) == 134_515_008
-    reference = AutoModelForCausalLM.from_pretrained(
-        gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
-    )
-    assert torch.equal(_logits(model, tokenizer), _logits(reference, tokenizer))
+    assert model.config.tie_word_embeddings and tokenizer.eos_token == "<|im_end|>"
+    last = _logits(model, tokenizer, "<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n")[-1]
+    top5 = {tokenizer.decode([i]).strip() for i in last.topk(5).indices.tolist()}
+    assert "Hello" in top5, top5  # a trained model, not noise (measured: I, Hello, ", You, The)
 
 
 def test_the_models_own_chat_template_is_applied(gguf_file, smollm2_dir, short_records) -> None:
@@ -128,8 +130,8 @@ def test_a_few_steps_lower_the_loss_and_survive_save_and_reload(
     for step in range(4):
         trainer.train_step(D.pad_batch(train[(step % 2) * 4 : (step % 2) * 4 + 4], pad))
     after = val_loss(model, held_out, pad)
-    print(f"{mode}: held-out loss {before:.4f} -> {after:.4f}")
-    assert after < before - 0.05, (before, after)
+    # Measured (seed 0): lora 3.106 -> 1.249, last-n 3.106 -> 2.335.
+    assert after < before - 0.3, (before, after)
 
     save_checkpoint(model, tokenizer, tmp_path)  # LoRA merged into the saved weights
     reloaded, reloaded_tokenizer = load(str(tmp_path / "checkpoint"))
