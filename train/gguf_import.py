@@ -97,7 +97,9 @@ def load_gguf(path: Path, architecture: str) -> tuple[Any, Any]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(**where)
         loaded = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
-    except (ValueError, KeyError, OSError) as err:
+    except KeyError as err:  # the tokenizer or config converter looked up a field it lacks
+        raise ModelError(f"{path}: cannot load it: it lacks the entry {err.args[0]!r}") from None
+    except (ValueError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise ModelError(f"{path}: cannot load it: {first}") from None
     return plain_copy(loaded, config), tokenizer

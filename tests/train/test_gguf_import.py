@@ -34,8 +34,10 @@ CHATML = (
 PROBE = "<|im_start|>user\nHow many pens are left? 42<|im_end|>\n<|im_start|>assistant\n"
 
 
-def write_tiny_llama(path: Path, seed: int = 0, hidden: int = 16, ffn: int = 32, heads: int = 2) -> Path:
-    """A one-layer Llama as GGUF: what llama.cpp's converter writes, at toy size."""
+def write_tiny_llama(path: Path, seed: int = 0, hidden: int = 16, ffn: int = 32, heads: int = 2,
+                     scores: bool = True) -> Path:
+    """A one-layer Llama as GGUF: what llama.cpp's converter writes, at toy size (`scores=False`:
+    without the token scores that transformers' tokenizer converter reads)."""
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     rng = np.random.default_rng(seed)
@@ -48,10 +50,11 @@ def write_tiny_llama(path: Path, seed: int = 0, hidden: int = 16, ffn: int = 32,
                        (w.add_vocab_size, len(tokens)), (w.add_tokenizer_model, "gpt2"),
                        (w.add_tokenizer_pre, "default"), (w.add_token_list, tokens),
                        (w.add_token_types, [3] * len(SPECIALS) + [1] * (len(tokens) - len(SPECIALS))),
-                       (w.add_token_merges, []), (w.add_token_scores, [0.0] * len(tokens)),
-                       (w.add_bos_token_id, 1), (w.add_eos_token_id, 2), (w.add_unk_token_id, 0),
-                       (w.add_chat_template, CHATML)):
+                       (w.add_token_merges, []), (w.add_bos_token_id, 1), (w.add_eos_token_id, 2),
+                       (w.add_unk_token_id, 0), (w.add_chat_template, CHATML)):
         add(value)
+    if scores:
+        w.add_token_scores([0.0] * len(tokens))
 
     def weight(name: str, *shape: int) -> None:
         w.add_tensor(name, (rng.standard_normal(shape) * 0.1).astype(np.float32))
@@ -141,3 +144,12 @@ def test_a_killed_import_leaves_the_old_model_whole(tmp_path: Path) -> None:
     assert {p.name: p.read_bytes() for p in out.iterdir()} == old
     assert _import(tmp_path / "b.gguf", out).exit_code == 0  # the next run cleans up after it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gguf", "b.gguf", "tiny"]
+
+
+def test_a_gguf_file_without_what_the_loader_needs_is_one_line(tmp_path: Path) -> None:
+    source = write_tiny_llama(tmp_path / "noscores.gguf", scores=False)
+    result = _import(source, tmp_path / "out")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tasklang: error: {source}: cannot load it: it lacks the entry 'scores'")
+    assert not (tmp_path / "out").exists()
