@@ -711,5 +711,8 @@ def power_cmd(**kw: Any) -> None:
 
 
 def register(main: click.Group) -> None:
+    from .model_cli import model_group
+
     main.add_command(train_group)
     main.add_command(eval_group)
+    main.add_command(model_group)

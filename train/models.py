@@ -17,7 +17,6 @@ and digit-level tokens make copying a number one skill instead of one per number
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -135,28 +134,23 @@ def build_tiny(records: list[dict[str, Any]], spec: TinySpec = TinySpec()) -> tu
     return model, tokenizer
 
 
-def resolve(spec: str) -> str:
-    """A run directory stands for its selected checkpoint; anything else is passed through."""
-    path = Path(spec)
-    if (path / "checkpoint" / "config.json").is_file():
-        return str(path / "checkpoint")
-    return spec
-
-
 def load_pretrained(spec: str) -> tuple[Any, Any]:
-    """A hub id, a local model directory, or a run directory, with its tokenizer."""
+    """A hub id, a local model directory, or a run directory, with its tokenizer
+    (train.locate decides which, and refuses a missing path or an unreachable hub at once)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    where = resolve(spec)
-    local = Path(where).exists()
-    if not local and os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise ModelError(
-            f"cannot load model {spec!r}: not a local path, and HF_HUB_OFFLINE=1 "
-            "forbids the hub (use --model tiny offline)"
-        )
+    from .locate import LocateError, locate
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32)
+        source = locate(spec)
+    except LocateError as err:
+        raise ModelError(str(err)) from None
+    if source.kind == "tiny":
+        raise ModelError("--model tiny is built from a dataset, not loaded: use models.load")
+    where, extra = source.where, {"local_files_only": True} if source.cache_only else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, **extra)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **extra)
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"cannot load model {spec!r}: {first}") from None

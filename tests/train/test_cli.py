@@ -91,7 +91,7 @@ def test_bad_inputs_exit_1_and_bad_options_exit_2(dataset_dir, tmp_path) -> None
         "-o",
         str(tmp_path / "r"),
     )
-    assert result.exit_code == 1 and "cannot load model" in result.output
+    assert result.exit_code == 1 and "nowhere: no such file or directory" in result.output
     result = _run(
         "train",
         "sft",
