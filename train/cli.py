@@ -47,6 +47,8 @@ def _user_errors() -> Any:
         _fail(str(err))
     except (ModeError, DeviceError) as err:
         _fail(str(err), EXIT_USAGE)
+    except KeyboardInterrupt:
+        _fail("interrupted (a run directory keeps its metrics.jsonl, last/ and curve.png)", 130)
 
 
 def _quiet_transformers() -> None:
@@ -80,6 +82,74 @@ def _device_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _process_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--num-processes` and `--accelerate-config`: the command again under `accelerate launch`."""
+    options = [
+        click.option(
+            "--num-processes",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="Run in N processes under `accelerate launch` (DDP: gloo on the CPU, nccl on CUDA).",
+        ),
+        click.option(
+            "--accelerate-config",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="An `accelerate config` file passed to accelerate launch (FSDP, DeepSpeed, machines).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _relaunch_args(ctx: click.Context, drop: tuple[str, ...]) -> list[str]:
+    """The command line that gave `ctx` its parameters, less `drop`: what each process runs."""
+    names: list[str] = []
+    at: click.Context | None = ctx
+    while at is not None and at.parent is not None:
+        names.insert(0, at.info_name or "")
+        at = at.parent
+    args = list(names)
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        if name in drop or source is None or source.name == "DEFAULT":
+            continue
+        value = ctx.params[name]
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        elif isinstance(param, click.Option) and param.is_flag:
+            flag = param.opts[0] if value else (param.secondary_opts or [None])[0]
+            if flag:
+                args.append(flag)
+        elif value is not None:
+            args += [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0], str(value)]
+    return args
+
+
+def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> None:
+    """With --num-processes N (or a config), run the same command in N processes and exit
+    with their status; inside a launched process, or for one process, do nothing."""
+    from .distributed import launch, launched
+
+    if launched() or (processes == 1 and config is None):
+        return
+    try:
+        import accelerate  # noqa: F401
+    except ImportError:
+        _fail("several processes need accelerate: pip install 'tasklang[train]'")
+    sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), processes, config))
+
+
+def _one_process(command: str) -> None:
+    from .distributed import launched
+
+    if launched():
+        _fail(f"`train {command}` runs in one process; several are for `train sft` and `eval`", EXIT_USAGE)
 
 
 def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -189,8 +259,11 @@ def train_group() -> None:
 )
 @click.option("--tiny-config", default=None, help="JSON for --model tiny, e.g. '{\"num_hidden_layers\": 2}'.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
-def sft_cmd(**kw: Any) -> None:
+@_process_options
+@click.pass_context
+def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     """Supervised fine-tuning, loss on the completion only."""
+    _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     with _user_errors():
         _quiet_transformers()
         from .models import TinySpec
@@ -219,7 +292,11 @@ def sft_cmd(**kw: Any) -> None:
             device=kw["device"],
             dtype=kw["dtype"],
         )
-        _done(run_sft(cfg), kw["out"])
+        summary = run_sft(cfg)
+        from .distributed import main_process
+
+        if main_process():
+            _done(summary, kw["out"])
 
 
 _PROMPT_SPLIT = click.option(
@@ -265,6 +342,7 @@ def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
 @click.option("--normalize", is_flag=True, help="Divide advantages by the group's std.")
 def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
+    _one_process("rl")
     with _user_errors():
         _quiet_transformers()
         from .rl import RLConfig, run_rl
@@ -306,6 +384,7 @@ def rl_cmd(**kw: Any) -> None:
 @_PROMPT_SPLIT
 def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
+    _one_process("loop")
     with _user_errors():
         _quiet_transformers()
         from .loop import LoopConfig, run_loop
@@ -374,6 +453,7 @@ def _print_summary(summary: dict[str, Any], fmt: str) -> None:
 @click.option("-n", "limit", type=click.IntRange(1), default=None, help="Only the first n records.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_device_options
+@_process_options
 @click.pass_context
 def eval_group(
     ctx: click.Context,
@@ -387,6 +467,8 @@ def eval_group(
     fmt: str,
     device: str,
     dtype: str,
+    num_processes: int,
+    accelerate_config: str | None,
 ) -> None:
     """Greedy answers graded by the runtime: accuracy with a Wilson interval, breakdowns.
 
@@ -398,22 +480,26 @@ def eval_group(
     if missing:
         _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare A B`)", EXIT_USAGE)
     assert model is not None and data is not None and out is not None
+    _maybe_launch(ctx, num_processes, accelerate_config)
     with _user_errors():
         _quiet_transformers()
         from .data import read_records
         from .devices import peak_memory, place, reset_peak_memory, resolve
+        from .distributed import start
         from .evaluate import summarize
         from .models import load
         from .runs import write_json_atomic
         from .sft import evaluate_model, generation_budget
 
-        placement = resolve(device, dtype)
+        engine, placement = start(resolve(device, dtype))
         reset_peak_memory(placement)
         records = read_records(Path(data))[:limit]
         m, tok = load(model, records)
         m = place(m, placement, train=False)
         max_new = generation_budget(max_new_tokens, Path(data))
-        results = evaluate_model(m, tok, records, prompt_format, max_new, batch_size)
+        results = evaluate_model(m, tok, records, prompt_format, max_new, batch_size, engine=engine)
+        if not engine.main:  # every process has the gathered results; one writes them
+            return
         summary = {
             **summarize(results),
             "model": model,
@@ -422,6 +508,7 @@ def eval_group(
             "max_new_tokens": max_new,
             **placement.describe(),
             **peak_memory(placement),
+            "processes": engine.world,
         }
         from tasklang.files import write_text_atomic
 
