@@ -67,10 +67,7 @@ class Engine:
 
         parts: list[Any] = [None] * self.world
         dist.all_gather_object(parts, list(mine))
-        out: list[Any] = [None] * total
-        for rank, part in enumerate(parts):
-            out[rank :: self.world] = part
-        return out
+        return interleave(parts, total)
 
     def sum(self, values: Sequence[float], placement: Placement) -> list[float]:
         """Elementwise sums over processes (float64, so token counts stay exact)."""
@@ -100,6 +97,14 @@ class Engine:
 
 
 LOCAL = Engine()
+
+
+def interleave(parts: Sequence[Sequence[T]], total: int) -> list[T]:
+    """The inverse of dealing `total` items `rank::world` to len(parts) processes."""
+    out: list[Any] = [None] * total
+    for rank, part in enumerate(parts):
+        out[rank :: len(parts)] = part
+    return out
 
 
 def launched() -> bool:
