@@ -204,7 +204,8 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(0),
             default=0,
             show_default=True,
-            help="Steps between evaluations (0: about 8 per run).",
+            help="Steps (rl, loop: iterations) between evaluations "
+            "(0: about 8 per sft run, 5 per rl run, every loop iteration).",
         ),
         click.option("--seed", type=click.IntRange(0), default=0, show_default=True),
         click.option(
@@ -399,7 +400,8 @@ def loop_cmd(**kw: Any) -> None:
             passes=kw["passes"],
             prompt_split=kw["prompt_split"],
             schedule=Schedule(lr=kw["lr"], batch_size=kw["batch_size"], seed=kw["seed"]),
-            validation=Validation(n=kw["val_n"]),
+            validation=Validation(every=kw["eval_every"], n=kw["val_n"]),
+            time_limit_s=kw["time_limit"],
         )
         _done(run_loop(cfg), kw["out"])
 

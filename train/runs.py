@@ -127,8 +127,21 @@ _LEFT = (
 def plot_curve(
     events: list[dict[str, Any]], out: Path, title: str, x: str = "step", x_label: str = "step"
 ) -> Path | None:
-    """Training loss (or reward) and val accuracy against steps, as a PNG whose axes say what
-    they plot."""
+    """curve.png: the figure of `curve_figure`, written atomically (None when nothing to draw)."""
+    import matplotlib.pyplot as plt
+
+    fig = curve_figure(events, title, x, x_label)
+    if fig is None:
+        return None
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+def curve_figure(events: list[dict[str, Any]], title: str, x: str = "step", x_label: str = "step") -> Any:
+    """Training loss (or reward) and val accuracy against steps; each axis says what it plots."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,11 +175,7 @@ def plot_curve(
     left.legend(lines[0] + more[0], lines[1] + more[1], loc="center right", fontsize=8)
     left.set_title(title)
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return fig
 
 
 def progress(total: int, desc: str, unit: str = "step", show: bool = True) -> Any:
