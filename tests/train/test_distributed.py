@@ -100,3 +100,22 @@ def test_two_gloo_processes_train_and_evaluate_as_one(dataset_dir, tmp_path) -> 
     assert two.returncode == 0, two.stderr
     rows = (tmp_path / "e1.jsonl").read_text().splitlines()
     assert len(rows) == 24 and (tmp_path / "e2.jsonl").read_text().splitlines() == rows
+
+
+def test_num_processes_relaunches_the_same_command_line(monkeypatch, tmp_path) -> None:
+    import train.distributed
+
+    seen: list = []
+    monkeypatch.setattr(train.distributed, "launch", lambda *call: seen.append(call) or 0)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    given = ["--model", "tiny", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--packing",
+             "--resume", "--lr", "0.002", "--tiny-config", '{"num_hidden_layers": 2}', "--dtype", "bf16"]
+    result = CliRunner().invoke(main, ["train", "sft", *given, "--num-processes", "3"])
+    assert result.exit_code == 0, result.output
+    (args, n, config), = seen
+    assert n == 3 and config is None and args[:2] == ["train", "sft"]
+    assert sorted(args[2:]) == sorted(given)  # every option the user gave, and only those
+    result = CliRunner().invoke(main, ["eval", "--model", "m", "--data", "d", "-o", "x.jsonl", "-n", "5",
+                                       "--num-processes", "2"])
+    assert result.exit_code == 0
+    assert seen[-1][0] == ["eval", "--model", "m", "--data", "d", "--out", "x.jsonl", "-n", "5"]
