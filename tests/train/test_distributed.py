@@ -119,3 +119,11 @@ def test_num_processes_relaunches_the_same_command_line(monkeypatch, tmp_path) -
                                        "--num-processes", "2"])
     assert result.exit_code == 0
     assert seen[-1][0] == ["eval", "--model", "m", "--data", "d", "--out", "x.jsonl", "-n", "5"]
+
+
+@pytest.mark.parametrize("command", ["rl", "loop"])
+def test_rl_and_loop_refuse_several_processes_in_one_line(monkeypatch, command: str) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = CliRunner().invoke(main, ["train", command, "--model", "tiny", "--data", "d", "-o", "o"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert f"`train {command}` runs in one process" in result.output
