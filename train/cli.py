@@ -47,6 +47,8 @@ def _user_errors() -> Any:
         _fail(str(err))
     except (ModeError, DeviceError) as err:
         _fail(str(err), EXIT_USAGE)
+    except KeyboardInterrupt:
+        _fail("interrupted (a run directory keeps its metrics.jsonl, last/ and curve.png)", 130)
 
 
 def _quiet_transformers() -> None:
@@ -80,6 +82,74 @@ def _device_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _process_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--num-processes` and `--accelerate-config`: the command again under `accelerate launch`."""
+    options = [
+        click.option(
+            "--num-processes",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="Run in N processes under `accelerate launch` (DDP: gloo on the CPU, nccl on CUDA).",
+        ),
+        click.option(
+            "--accelerate-config",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="An `accelerate config` file passed to accelerate launch (FSDP, DeepSpeed, machines).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _relaunch_args(ctx: click.Context, drop: tuple[str, ...]) -> list[str]:
+    """The command line that gave `ctx` its parameters, less `drop`: what each process runs."""
+    names: list[str] = []
+    at: click.Context | None = ctx
+    while at is not None and at.parent is not None:
+        names.insert(0, at.info_name or "")
+        at = at.parent
+    args = list(names)
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        if name in drop or source is None or source.name == "DEFAULT":
+            continue
+        value = ctx.params[name]
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        elif isinstance(param, click.Option) and param.is_flag:
+            flag = param.opts[0] if value else (param.secondary_opts or [None])[0]
+            if flag:
+                args.append(flag)
+        elif value is not None:
+            args += [param.opts[-1] if param.opts[-1].startswith("--") else param.opts[0], str(value)]
+    return args
+
+
+def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> None:
+    """With --num-processes N (or a config), run the same command in N processes and exit
+    with their status; inside a launched process, or for one process, do nothing."""
+    from .distributed import launch, launched
+
+    if launched() or (processes == 1 and config is None):
+        return
+    try:
+        import accelerate  # noqa: F401
+    except ImportError:
+        _fail("several processes need accelerate: pip install 'tasklang[train]'")
+    sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), processes, config))
+
+
+def _one_process(command: str) -> None:
+    from .distributed import launched
+
+    if launched():
+        _fail(f"`train {command}` runs in one process; several are for `train sft` and `eval`", EXIT_USAGE)
 
 
 def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -134,7 +204,8 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(0),
             default=0,
             show_default=True,
-            help="Steps between evaluations (0: about 8 per run).",
+            help="Steps (rl, loop: iterations) between evaluations "
+            "(0: about 8 per sft run, 5 per rl run, every loop iteration).",
         ),
         click.option("--seed", type=click.IntRange(0), default=0, show_default=True),
         click.option(
@@ -189,8 +260,11 @@ def train_group() -> None:
 )
 @click.option("--tiny-config", default=None, help="JSON for --model tiny, e.g. '{\"num_hidden_layers\": 2}'.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last if it exists.")
-def sft_cmd(**kw: Any) -> None:
+@_process_options
+@click.pass_context
+def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     """Supervised fine-tuning, loss on the completion only."""
+    _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     with _user_errors():
         _quiet_transformers()
         from .models import TinySpec
@@ -219,7 +293,11 @@ def sft_cmd(**kw: Any) -> None:
             device=kw["device"],
             dtype=kw["dtype"],
         )
-        _done(run_sft(cfg), kw["out"])
+        summary = run_sft(cfg)
+        from .distributed import main_process
+
+        if main_process():
+            _done(summary, kw["out"])
 
 
 _PROMPT_SPLIT = click.option(
@@ -265,6 +343,7 @@ def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
 @click.option("--normalize", is_flag=True, help="Divide advantages by the group's std.")
 def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
+    _one_process("rl")
     with _user_errors():
         _quiet_transformers()
         from .rl import RLConfig, run_rl
@@ -306,6 +385,7 @@ def rl_cmd(**kw: Any) -> None:
 @_PROMPT_SPLIT
 def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
+    _one_process("loop")
     with _user_errors():
         _quiet_transformers()
         from .loop import LoopConfig, run_loop
@@ -320,7 +400,8 @@ def loop_cmd(**kw: Any) -> None:
             passes=kw["passes"],
             prompt_split=kw["prompt_split"],
             schedule=Schedule(lr=kw["lr"], batch_size=kw["batch_size"], seed=kw["seed"]),
-            validation=Validation(n=kw["val_n"]),
+            validation=Validation(every=kw["eval_every"], n=kw["val_n"]),
+            time_limit_s=kw["time_limit"],
         )
         _done(run_loop(cfg), kw["out"])
 
@@ -457,6 +538,7 @@ def _sampling_plan(samples: int | None, temperature: float | None, top_p: float 
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the samples.")
 @_FORMAT
 @_device_options
+@_process_options
 @click.pass_context
 def eval_group(ctx: click.Context, **kw: Any) -> None:
     """Greedy answers graded by the runtime: accuracy with a Wilson interval, breakdowns;
@@ -472,22 +554,26 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
                if v is None]
     if missing:
         _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare|gap|power`)", EXIT_USAGE)
+    _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     plan = _sampling_plan(kw["samples"], kw["temperature"], kw["top_p"], kw["seed"])
     with _user_errors():
         _quiet_transformers()
         from .devices import peak_memory, place, reset_peak_memory, resolve
+        from .distributed import start
         from .evaluate import summarize
         from .models import load
         from .runs import write_json_atomic
         from .sft import evaluate_model
 
         records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
-        placement = resolve(kw["device"], kw["dtype"])
+        engine, placement = start(resolve(kw["device"], kw["dtype"]))
         reset_peak_memory(placement)
         m, tok = load(kw["model"], records)
         m = place(m, placement, train=False)
         args = (m, tok, records, kw["prompt_format"], max_new.tokens)
-        results = evaluate_model(*args, kw["batch_size"])
+        results = evaluate_model(*args, kw["batch_size"], engine=engine)
+        if not engine.main:  # every process has the gathered results; one writes them
+            return
         summary = {
             **summarize(results),
             "model": kw["model"],
@@ -497,6 +583,7 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             "max_new_tokens": max_new.tokens,
             "max_new_tokens_source": max_new.source,
             **placement.describe(),
+            "processes": engine.world,
         }
         from tasklang.files import write_text_atomic
 

@@ -249,6 +249,23 @@ class Batch:
             self.real_tokens,
         )
 
+    @property
+    def label_tokens(self) -> int:
+        """Tokens the loss is taken on (labels shift by one: position 0 predicts nothing)."""
+        return int((self.labels[:, 1:] != IGNORE).sum())
+
+    def select(self, rows: Sequence[int]) -> Batch:
+        """Some of the batch's rows (a process's share of a global batch)."""
+        index = torch.tensor(list(rows), dtype=torch.long)
+
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[index]
+
+        ids, labels = self.input_ids[index], self.labels[index]
+        mask = pick(self.attention_mask)
+        real = int(mask.sum()) if mask is not None else int((labels != IGNORE).sum())
+        return Batch(ids, labels, mask, pick(self.position_ids), real)
+
     def model_inputs(self) -> dict[str, Any]:
         # No KV cache: training never reuses it, and transformers only turns packed position
         # ids into a block-diagonal mask when there is no cache.
@@ -258,6 +275,18 @@ class Batch:
         if self.position_ids is not None:
             inputs["position_ids"] = self.position_ids
         return inputs
+
+
+def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum (not mean) of the next-token cross-entropies on labelled positions, in fp32: the
+    caller divides by the global batch's token count, so shares of a batch add up exactly."""
+    shifted = logits[:, :-1].float()
+    return torch.nn.functional.cross_entropy(
+        shifted.reshape(-1, shifted.shape[-1]),
+        labels[:, 1:].reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
 
 
 def pad_batch(examples: Sequence[Example], pad_id: int) -> Batch:

@@ -5,6 +5,8 @@ iteration then samples k solutions per training problem, keeps only those the ru
 the code sandbox) verifies as correct, fine-tunes on them, and measures val again. One line
 per iteration in metrics.jsonl: problems tried, solved, examples kept, val accuracy with its
 interval. The selected checkpoint is the best val model, which may be the start model.
+`validation.every` measures val every N iterations (0: every one; the last and a stop on the
+time limit are always measured), `time_limit_s` stops after the iteration that passes it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from . import data as D
-from .devices import peak_memory, place, reset_peak_memory, resolve
+from .devices import Placement, peak_memory, place, reset_peak_memory, resolve
 from .generate import Sampling
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
 from .rl import sample_and_grade
-from .runs import Run
+from .runs import Run, progress
 from .sft import Schedule, Trainer, Validation, epoch_batches, generation_budget, save_checkpoint, val_metrics
 
 
@@ -42,6 +44,7 @@ class LoopConfig:
     validation: Validation = field(default_factory=Validation)
     seed: int = 0
     prompt_split: str = "train"  # the split whose prompts are sampled
+    time_limit_s: float | None = None  # stop after the iteration that passes it (measured, saved)
     device: str = "auto"  # train.devices.resolve
     dtype: str = "auto"
 
@@ -97,58 +100,85 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     baseline = measure()
     best = {"val_accuracy": baseline.get("val_accuracy", -1.0), "iteration": 0}
     save_checkpoint(model, tokenizer, out)
-    run.log(iteration=0, step=0, **baseline, best=True)
-    for iteration in range(1, cfg.iterations + 1):
-        pool = (
-            train_records
-            if cfg.problems is None
-            else rng.sample(train_records, min(cfg.problems, len(train_records)))
-        )
-        with placement.autocast():
-            _, gens, _, statuses = sample_and_grade(
-                model, tokenizer, pool, cfg.k, sampling, cfg.prompt_format
-            )
-        kept, solved = verified_records(pool, [g.text for g in gens], statuses, cfg.k)
-        event: dict[str, Any] = {
-            "iteration": iteration,
-            "step": iteration,
-            "problems": len(pool),
-            "solved": solved,
-            "solve_rate": solved / len(pool),
-            "kept": len(kept),
+    run.evaluation(iteration=0, step=0, **baseline, best=True)
+    every = cfg.validation.every or 1
+    iteration, stopped_early = 0, False
+    bar = progress(cfg.iterations, "loop", "iter")
+    with run.curve_on_exit(f"self-improvement loop on {data.name}", "iteration"):
+        for iteration in range(1, cfg.iterations + 1):
+            event = _iterate(model, tokenizer, train_records, cfg, sampling, rng, iteration, placement)
+            bar.update(1)
+            late = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
+            if iteration % every == 0 or iteration == cfg.iterations or late:
+                event.update(measure())
+                better = event.get("val_accuracy", -1.0) > best["val_accuracy"]
+                if better:
+                    best = {"val_accuracy": event["val_accuracy"], "iteration": iteration}
+                    save_checkpoint(model, tokenizer, out)
+                run.evaluation(**event, best=better)
+            else:
+                run.log(**event)
+            if late:
+                stopped_early = iteration < cfg.iterations
+                break
+        bar.close()
+        summary = {
+            "event": "done",
+            "iterations": iteration,
+            "stopped_early": stopped_early,
+            "best_iteration": best["iteration"],
+            "best_val_accuracy": best["val_accuracy"],
+            "baseline_val_accuracy": baseline.get("val_accuracy"),
+            "wall_s": round(time.time() - started, 1),
+            **placement.describe(),
+            **peak_memory(placement),
         }
-        if kept:
-            examples = D.encode_all(tokenizer, kept, cfg.prompt_format)
-            pad = tokenizer.pad_token_id
-            batches = epoch_batches(examples, cfg.schedule, pad, iteration * 1000)
-            steps = max(1, round(cfg.passes * len(batches)))
-            trainer = Trainer(model, tokenizer, cfg.schedule, steps, placement)
-            losses = []
-            epoch = 0
-            while trainer.step < steps:
-                if epoch:  # every epoch has as many batches as the first; only the order changes
-                    batches = epoch_batches(examples, cfg.schedule, pad, iteration * 1000 + epoch)
-                for batch in batches:
-                    losses.append(trainer.train_step(batch))
-                    if trainer.step >= steps:
-                        break
-                epoch += 1
-            event["train_loss"] = sum(losses) / len(losses)
-        event.update(measure())
-        better = event.get("val_accuracy", -1.0) > best["val_accuracy"]
-        if better:
-            best = {"val_accuracy": event["val_accuracy"], "iteration": iteration}
-            save_checkpoint(model, tokenizer, out)
-        run.log(**event, best=better)
-    summary = {
-        "event": "done",
-        "best_iteration": best["iteration"],
-        "best_val_accuracy": best["val_accuracy"],
-        "baseline_val_accuracy": baseline.get("val_accuracy"),
-        "wall_s": round(time.time() - started, 1),
-        **placement.describe(),
-        **peak_memory(placement),
-    }
-    run.log(**summary)
-    run.plot(f"self-improvement loop on {data.name}")
+        run.log(**summary)
     return summary
+
+
+def _iterate(
+    model: Any,
+    tokenizer: Any,
+    train_records: list[dict[str, Any]],
+    cfg: LoopConfig,
+    sampling: Sampling,
+    rng: random.Random,
+    iteration: int,
+    placement: Placement,
+) -> dict[str, Any]:
+    """One iteration: sample k solutions per problem, keep the verified ones, fine-tune on them."""
+    pool = (
+        train_records
+        if cfg.problems is None
+        else rng.sample(train_records, min(cfg.problems, len(train_records)))
+    )
+    with placement.autocast():
+        _, gens, _, statuses = sample_and_grade(model, tokenizer, pool, cfg.k, sampling, cfg.prompt_format)
+    kept, solved = verified_records(pool, [g.text for g in gens], statuses, cfg.k)
+    event: dict[str, Any] = {
+        "iteration": iteration,
+        "step": iteration,
+        "problems": len(pool),
+        "solved": solved,
+        "solve_rate": solved / len(pool),
+        "kept": len(kept),
+    }
+    if kept:
+        examples = D.encode_all(tokenizer, kept, cfg.prompt_format)
+        pad = tokenizer.pad_token_id
+        batches = epoch_batches(examples, cfg.schedule, pad, iteration * 1000)
+        steps = max(1, round(cfg.passes * len(batches)))
+        trainer = Trainer(model, tokenizer, cfg.schedule, steps, placement)
+        losses = []
+        epoch = 0
+        while trainer.step < steps:
+            if epoch:  # every epoch has as many batches as the first; only the order changes
+                batches = epoch_batches(examples, cfg.schedule, pad, iteration * 1000 + epoch)
+            for batch in batches:
+                losses.append(trainer.train_step(batch))
+                if trainer.step >= steps:
+                    break
+            epoch += 1
+        event["train_loss"] = sum(losses) / len(losses)
+    return event

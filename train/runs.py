@@ -3,16 +3,20 @@
 A run directory holds `config.json` (everything needed to reproduce it), `metrics.jsonl`
 (one JSON object per logged event, appended and flushed, so a crashed run keeps its
 history), `checkpoint/` (the selected model, loadable by `from_pretrained`), `last/` (the
-state a resumed run continues from) and `curve.png`.
+state a resumed run continues from) and `curve.png`, drawn whenever the run ends, stopped
+or not. In a multi-process run only the main process has a Run that writes (`enabled`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +29,21 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class Run:
-    def __init__(self, path: Path, config: dict[str, Any], resume: bool = False) -> None:
-        self.path = path
+    def __init__(
+        self, path: Path, config: dict[str, Any], resume: bool = False, enabled: bool = True
+    ) -> None:
+        self.path, self.enabled = path, enabled
+        self.started = time.time()
+        if not enabled:
+            return
         path.mkdir(parents=True, exist_ok=True)
         if not resume and (path / "metrics.jsonl").exists():
             (path / "metrics.jsonl").unlink()
         write_json_atomic(path / "config.json", {**config, "tool": "tasklang", "version": __version__})
-        self.started = time.time()
 
     def log(self, **event: Any) -> None:
+        if not self.enabled:
+            return
         event = {"time_s": round(time.time() - self.started, 2), **event}
         with (self.path / "metrics.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(event, sort_keys=True, default=float) + "\n")
@@ -41,8 +51,52 @@ class Run:
     def metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.path)
 
-    def plot(self, title: str) -> Path | None:
-        return plot_curve(self.metrics(), self.path / "curve.png", title)
+    def evaluation(self, **event: Any) -> None:
+        """An evaluation: logged, and one line on stderr (between progress bars, not through them)."""
+        self.log(**event)
+        if self.enabled:
+            from tqdm import tqdm
+
+            tqdm.write(evaluation_line(event), file=sys.stderr)
+
+    def plot(self, title: str, x_label: str = "step") -> Path | None:
+        if not self.enabled:
+            return None
+        return plot_curve(self.metrics(), self.path / "curve.png", title, x_label=x_label)
+
+    @contextmanager
+    def curve_on_exit(self, title: str, x_label: str) -> Iterator[None]:
+        """curve.png is drawn however the block ends: done, an exception, Ctrl-C, or SIGTERM
+        (turned into SystemExit so that `finally` runs; a killed run's metrics are its record)."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            yield
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            self.plot(title, x_label)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def evaluation_line(event: dict[str, Any]) -> str:
+    """`step 40: train loss 0.8123, val loss 0.9011, val accuracy 0.453 (95% CI 0.335-0.578, n=64)`."""
+    parts = []
+    named = (("train_loss", "train loss"), ("val_loss", "val loss"), ("mean_reward", "mean reward"))
+    for key, label in named:
+        if event.get(key) is not None:
+            parts.append(f"{label} {event[key]:.4f}")
+    if "val_accuracy" in event:
+        lo, hi = event.get("val_wilson95", (0.0, 1.0))
+        n = event.get("val_n", "?")
+        parts.append(f"val accuracy {event['val_accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}, n={n})")
+    where = f"iteration {event['iteration']}" if "iteration" in event else f"step {event.get('step')}"
+    best = " (best so far)" if event.get("best") else ""
+    return f"{where}: " + (", ".join(parts) or "no val split") + best
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -61,8 +115,33 @@ def _series(events: Iterable[dict[str, Any]], key: str, x: str = "step") -> tupl
     return xs, ys
 
 
-def plot_curve(events: list[dict[str, Any]], out: Path, title: str, x: str = "step") -> Path | None:
-    """Training loss (or reward) and val accuracy against steps, as a PNG."""
+# What each left-axis series is, in the words the axis label uses.
+_LEFT = (
+    ("loss", "-", "train loss (nats/token, 10-step mean)"),
+    ("train_loss", "-", "train loss (nats/token)"),
+    ("val_loss", "--", "val loss (nats/token)"),
+    ("mean_reward", "-", "mean sampled reward (0-1)"),
+)
+
+
+def plot_curve(
+    events: list[dict[str, Any]], out: Path, title: str, x: str = "step", x_label: str = "step"
+) -> Path | None:
+    """curve.png: the figure of `curve_figure`, written atomically (None when nothing to draw)."""
+    import matplotlib.pyplot as plt
+
+    fig = curve_figure(events, title, x, x_label)
+    if fig is None:
+        return None
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+def curve_figure(events: list[dict[str, Any]], title: str, x: str = "step", x_label: str = "step") -> Any:
+    """Training loss (or reward) and val accuracy against steps; each axis says what it plots."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,19 +149,23 @@ def plot_curve(events: list[dict[str, Any]], out: Path, title: str, x: str = "st
 
     fig, left = plt.subplots(figsize=(7, 4), dpi=110)
     drawn = False
-    for key, style in (("loss", "-"), ("val_loss", "--"), ("mean_reward", "-")):
+    labels = []
+    for key, style, label in _LEFT:
+        if key == "train_loss" and _series(events, "loss", x)[0]:
+            continue  # the 10-step windows already draw the training loss
         xs, ys = _series(events, key, x)
         if xs:
-            left.plot(xs, ys, style, label=key, linewidth=1.2)
+            left.plot(xs, ys, style, label=label, linewidth=1.2)
+            labels.append(label)
             drawn = True
-    left.set_xlabel(x)
-    left.set_ylabel("loss / reward")
+    left.set_xlabel(x_label)
+    left.set_ylabel("\n".join(labels) or "loss")
     right = left.twinx()
     xs, ys = _series(events, "val_accuracy", x)
     if xs:
-        right.plot(xs, ys, "o-", color="tab:green", label="val_accuracy")
+        right.plot(xs, ys, "o-", color="tab:green", label="val accuracy (exact answers)")
         right.set_ylim(0, 1)
-        right.set_ylabel("val accuracy")
+        right.set_ylabel("val accuracy (share of exact answers)")
         drawn = True
     if not drawn:
         plt.close(fig)
@@ -92,17 +175,14 @@ def plot_curve(events: list[dict[str, Any]], out: Path, title: str, x: str = "st
     left.legend(lines[0] + more[0], lines[1] + more[1], loc="center right", fontsize=8)
     left.set_title(title)
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return fig
 
 
-def progress(total: int, desc: str, unit: str = "step") -> Any:
-    """A tqdm bar on stderr; silent when stderr is not a terminal and TASKLANG_PROGRESS is unset,
-    so logs and tests stay clean."""
+def progress(total: int, desc: str, unit: str = "step", show: bool = True) -> Any:
+    """A tqdm bar with an ETA on stderr; silent when stderr is not a terminal and
+    TASKLANG_PROGRESS is unset (so logs and tests stay clean), and in every process of a
+    multi-process run but the main one (`show`)."""
     from tqdm import tqdm
 
-    show = sys.stderr.isatty() or os.environ.get("TASKLANG_PROGRESS") == "1"
-    return tqdm(total=total, desc=desc, unit=unit, disable=not show, dynamic_ncols=True, leave=False)
+    visible = show and (sys.stderr.isatty() or os.environ.get("TASKLANG_PROGRESS") == "1")
+    return tqdm(total=total, desc=desc, unit=unit, disable=not visible, dynamic_ncols=True, leave=False)

@@ -21,6 +21,7 @@ import torch
 
 from . import data as D
 from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
+from .distributed import LOCAL, Engine, start
 from .evaluate import summarize
 from .models import TinySpec, load, parameter_count, save
 from .modes import ModeSpec, apply_mode, load_trainable_state, trainable_state
@@ -88,18 +89,25 @@ def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch
 
 @torch.no_grad()
 def val_loss(
-    model: Any, examples: list[D.Example], pad_id: int, batch_size: int = 32, placement: Placement = CPU
+    model: Any,
+    examples: list[D.Example],
+    pad_id: int,
+    batch_size: int = 32,
+    placement: Placement = CPU,
+    engine: Engine = LOCAL,
 ) -> float:
+    """Mean token loss over `examples` (each process takes its share; the sums are added)."""
     model.eval()
     total, tokens = 0.0, 0
-    for start in range(0, len(examples), batch_size):
-        batch = D.pad_batch(examples[start : start + batch_size], pad_id).to(placement.torch_device())
-        n = int((batch.labels[:, 1:] != D.IGNORE).sum())
+    mine = engine.shard(examples)
+    for at in range(0, len(mine), batch_size):
+        batch = D.pad_batch(mine[at : at + batch_size], pad_id).to(placement.torch_device())
         with placement.autocast():
-            out = model(**batch.model_inputs(), labels=batch.labels)
-        total += float(out.loss) * n
-        tokens += n
-    return total / max(1, tokens)
+            logits = model(**batch.model_inputs()).logits
+        total += float(D.token_loss_sum(logits, batch.labels))
+        tokens += batch.label_tokens
+    total, all_tokens = engine.sum([total, tokens], placement)
+    return total / max(1.0, all_tokens)
 
 
 def evaluate_model(
@@ -110,18 +118,21 @@ def evaluate_model(
     max_new_tokens: int,
     batch_size: int = 32,
     desc: str = "eval",
+    engine: Engine = LOCAL,
 ) -> list[dict[str, Any]]:
-    """Greedy answers to `records`, graded by the runtime."""
+    """Greedy answers to `records`, graded by the runtime, in the records' order. With several
+    processes each answers its share and every process gets all the results."""
     from .evaluate import grade_outputs
     from .generate import Sampling, generate
 
-    prompts = [D.prompt_ids(tokenizer, r, prompt_format) for r in records]
-    bar = progress(len(records), desc, "ex")
+    mine = engine.shard(records)
+    prompts = [D.prompt_ids(tokenizer, r, prompt_format) for r in mine]
+    bar = progress(len(mine), desc, "ex", show=engine.main)
     outs = generate(
         model, tokenizer, prompts, Sampling(max_new_tokens=max_new_tokens), batch_size, on_batch=bar.update
     )
     bar.close()
-    return grade_outputs(records, [o.text for o in outs])
+    return engine.gather(grade_outputs(mine, [o.text for o in outs]), len(records))
 
 
 def val_metrics(
@@ -131,6 +142,7 @@ def val_metrics(
     validation: Validation,
     prompt_format: str,
     max_new_tokens: int,
+    engine: Engine = LOCAL,
 ) -> dict[str, Any]:
     """The `val_*` fields every run logs: greedy answers to the first `validation.n` records."""
     results = evaluate_model(
@@ -141,6 +153,7 @@ def val_metrics(
         max_new_tokens,
         validation.batch_size,
         desc="val",
+        engine=engine,
     )
     s = summarize(results)
     return {
@@ -158,9 +171,16 @@ class Trainer:
     autocast; fp16 also scales the loss (bf16 and fp32 have the range to need none)."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, sched: Schedule, total_steps: int, placement: Placement = CPU
+        self,
+        model: Any,
+        tokenizer: Any,
+        sched: Schedule,
+        total_steps: int,
+        placement: Placement = CPU,
+        engine: Engine = LOCAL,
     ) -> None:
         self.model, self.tokenizer, self.sched, self.placement = model, tokenizer, sched, placement
+        self.engine = engine
         self.scaler = torch.amp.GradScaler(placement.kind, enabled=placement.dtype == "fp16")
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
@@ -168,25 +188,42 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=sched.lr, weight_decay=sched.weight_decay)
         warmup = int(sched.warmup * total_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(total_steps, warmup))
+        # The forward pass goes through the wrapper (DDP's gradient sync); saving and
+        # generating use self.model, the same parameters unwrapped.
+        self.forward, self.stepper = engine.prepare(model, self.optimizer)
         self.step = 0
 
+    def _share(self, batch: D.Batch) -> tuple[D.Batch, float]:
+        """This process's rows of the global batch, and their weight (0 for a stand-in row
+        when the batch has fewer rows than processes: every process must join the step)."""
+        if not self.engine.distributed:
+            return batch, 1.0
+        rows = self.engine.shard(range(batch.input_ids.shape[0]))
+        return (batch.select(rows), 1.0) if rows else (batch.select([0]), 0.0)
+
     def train_step(self, batch: D.Batch) -> float:
+        """One optimizer step on `batch`; the global batch's mean token loss."""
         self.model.train()
-        batch = batch.to(self.placement.torch_device())
+        tokens = max(1, batch.label_tokens)  # the global count: every process divides by it
+        mine, weight = self._share(batch)
+        mine = mine.to(self.placement.torch_device())
         with self.placement.autocast():
-            out = self.model(**batch.model_inputs(), labels=batch.labels)
-        self.scaler.scale(out.loss).backward()
+            logits = self.forward(**mine.model_inputs()).logits
+        loss_sum = D.token_loss_sum(logits, mine.labels)
+        # DDP averages gradients over processes: times world, the average is the sum's gradient.
+        self.engine.backward(self.scaler.scale(loss_sum * (weight * self.engine.world / tokens)))
         if self.sched.grad_clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(
                 [p for p in self.model.parameters() if p.requires_grad], self.sched.grad_clip
             )
-        self.scaler.step(self.optimizer)
+        self.scaler.step(self.stepper)
         self.scaler.update()
         self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.stepper.zero_grad(set_to_none=True)
         self.step += 1
-        return float(out.loss.detach())
+        (total,) = self.engine.sum([float(loss_sum.detach()) * weight], self.placement)
+        return total / tokens
 
     def state(self) -> dict[str, Any]:
         return {
@@ -229,21 +266,33 @@ def save_last(trainer: Trainer, run_dir: Path, extra: dict[str, Any]) -> None:
     tmp.replace(last / "state.pt")
 
 
+def _start_model(
+    cfg: SFTConfig, records: list[dict[str, Any]], out: Path, resuming: bool, engine: Engine
+) -> tuple[Any, Any]:
+    """The model training starts from. `tiny` has random weights and a tokenizer trained here:
+    the main process builds them and keeps them in OUT/base, which a resume, a LoRA reload and
+    the other processes of a multi-process run load, so every process starts from one model."""
+    if cfg.model != "tiny":
+        return load(cfg.model, records)
+    base = out / "base"
+    built = None
+    if engine.main and not resuming:
+        built = load("tiny", records, cfg.tiny)
+        save(*built, base)
+    engine.barrier()
+    return built or load(str(base))
+
+
 def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     """Train; returns the final summary (also the last line of metrics.jsonl)."""
-    placement = resolve(cfg.device, cfg.dtype)  # before any loading: a bad option fails at once
+    # Resolved before any loading: a bad option fails at once.
+    engine, placement = start(resolve(cfg.device, cfg.dtype))
     reset_peak_memory(placement)
     data = Path(cfg.data)
     out = Path(cfg.out)
     train_records, val_records = D.load_splits(data)
     resuming = cfg.resume and (out / "last" / "state.pt").exists()
-    base = out / "base"
-    if resuming and cfg.model == "tiny":
-        model, tokenizer = load(str(base))
-    else:
-        model, tokenizer = load(cfg.model, train_records, cfg.tiny)
-        if cfg.model == "tiny":  # random weights: keep them, so a resume or a LoRA reload finds them
-            save(model, tokenizer, base)
+    model, tokenizer = _start_model(cfg, train_records, out, resuming, engine)
     model = place(apply_mode(model, cfg.mode), placement, train=True)
     examples = D.encode_all(tokenizer, train_records, cfg.prompt_format, cfg.max_length)
     val_examples = D.encode_all(tokenizer, val_records[:256], cfg.prompt_format) if val_records else []
@@ -251,7 +300,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     first_epoch = epoch_batches(examples, cfg.schedule, pad, 0)
     per_epoch = len(first_epoch)
     steps = total_steps(per_epoch, cfg.schedule)
-    trainer = Trainer(model, tokenizer, cfg.schedule, steps, placement)
+    trainer = Trainer(model, tokenizer, cfg.schedule, steps, placement, engine)
     best: dict[str, Any] = {"val_accuracy": -1.0, "val_loss": math.inf, "step": None}
     if resuming:
         state = torch.load(out / "last" / "state.pt", weights_only=False, map_location="cpu")
@@ -272,83 +321,100 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
             "trainable_parameters": parameter_count(model, True),
             "max_new_tokens": max_new,
             "placement": placement.describe(),
+            "processes": engine.world,
         },
         resume=resuming,
+        enabled=engine.main,
     )
-    run.log(event="start", step=trainer.step, **placement.describe())
+    run.log(event="start", step=trainer.step, processes=engine.world, **placement.describe())
     started = time.time()
 
     def validate() -> dict[str, Any]:
         event: dict[str, Any] = {"step": trainer.step}
         if val_examples:
-            event["val_loss"] = val_loss(model, val_examples, pad, placement=placement)
+            event["val_loss"] = val_loss(model, val_examples, pad, placement=placement, engine=engine)
         if val_records and cfg.validation.n:
             with placement.autocast():
                 event.update(
-                    val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
+                    val_metrics(
+                        model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new, engine
+                    )
                 )
         return event
 
-    bar = progress(steps, "sft")
+    def out_of_time() -> bool:
+        if cfg.time_limit_s is None:
+            return False
+        return engine.agree(time.time() - started > cfg.time_limit_s)
+
+    bar = progress(steps, "sft", show=engine.main)
     bar.update(trainer.step)
     window: list[float] = []
+    since_eval: list[float] = []
     tokens, window_steps, t0 = 0, 0, time.time()
     stopped_early = False
-    while trainer.step < steps:
-        epoch, offset = divmod(trainer.step, per_epoch)
-        batches = first_epoch if epoch == 0 else epoch_batches(examples, cfg.schedule, pad, epoch)
-        for batch in batches[offset:]:
-            window.append(trainer.train_step(batch))
-            tokens += batch.real_tokens
-            window_steps += 1
-            bar.update(1)
-            last_step = trainer.step >= steps
-            out_of_time = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
-            if trainer.step % 10 == 0 or last_step:
-                dt = max(1e-9, time.time() - t0)
-                run.log(
-                    step=trainer.step,
-                    epoch=round(trainer.step / per_epoch, 3),
-                    loss=sum(window) / len(window),
-                    lr=trainer.scheduler.get_last_lr()[0],
-                    tokens_per_s=tokens / dt,
-                    steps_per_s=window_steps / dt,
-                )
-                window, tokens, window_steps, t0 = [], 0, 0, time.time()
-            if trainer.step % every == 0 or last_step or out_of_time:
-                event = validate()
-                better = _better(event, best)
-                if better:
-                    best = {
-                        "val_accuracy": event.get("val_accuracy", -1.0),
-                        "val_loss": event.get("val_loss", math.inf),
-                        "step": trainer.step,
-                    }
-                    save_checkpoint(model, tokenizer, out)
-                run.log(**event, best=better)
-                save_last(trainer, out, {"best": best})
-                tokens, window_steps, t0 = 0, 0, time.time()  # speed excludes evaluation time
-            if last_step or out_of_time:
-                stopped_early = out_of_time and not last_step
+    with run.curve_on_exit(f"SFT ({cfg.mode.mode}) on {data.name}", "optimizer step"):
+        while trainer.step < steps:
+            epoch, offset = divmod(trainer.step, per_epoch)
+            batches = first_epoch if epoch == 0 else epoch_batches(examples, cfg.schedule, pad, epoch)
+            for batch in batches[offset:]:
+                window.append(trainer.train_step(batch))
+                since_eval.append(window[-1])
+                tokens += batch.real_tokens
+                window_steps += 1
+                bar.update(1)
+                last_step = trainer.step >= steps
+                late = out_of_time()
+                if trainer.step % 10 == 0 or last_step:
+                    dt = max(1e-9, time.time() - t0)
+                    run.log(
+                        step=trainer.step,
+                        epoch=round(trainer.step / per_epoch, 3),
+                        loss=sum(window) / len(window),
+                        lr=trainer.scheduler.get_last_lr()[0],
+                        tokens_per_s=tokens / dt,
+                        steps_per_s=window_steps / dt,
+                    )
+                    window, tokens, window_steps, t0 = [], 0, 0, time.time()
+                if trainer.step % every == 0 or last_step or late:
+                    event = validate()
+                    better = _better(event, best)
+                    if better:
+                        best = {
+                            "val_accuracy": event.get("val_accuracy", -1.0),
+                            "val_loss": event.get("val_loss", math.inf),
+                            "step": trainer.step,
+                        }
+                        if engine.main:
+                            save_checkpoint(model, tokenizer, out)
+                    train_loss = sum(since_eval) / len(since_eval) if since_eval else None
+                    run.evaluation(**event, train_loss=train_loss, best=better)
+                    since_eval = []
+                    if engine.main:
+                        save_last(trainer, out, {"best": best})
+                    tokens, window_steps, t0 = 0, 0, time.time()  # speed excludes evaluation time
+                if last_step or late:
+                    stopped_early = late and not last_step
+                    break
+            if stopped_early:
                 break
-        if stopped_early:
-            break
-    bar.close()
-    if not (out / "checkpoint").exists():  # no val split: the last model is the checkpoint
-        save_checkpoint(model, tokenizer, out)
-    summary = {
-        "event": "done",
-        "step": trainer.step,
-        "best_step": best["step"],
-        "best_val_accuracy": best["val_accuracy"],
-        "best_val_loss": best["val_loss"],
-        "stopped_early": stopped_early,
-        "wall_s": round(time.time() - started, 1),
-        **placement.describe(),
-        **peak_memory(placement),
-    }
-    run.log(**summary)
-    run.plot(f"SFT ({cfg.mode.mode}) on {data.name}")
+        bar.close()
+        if engine.main and not (out / "checkpoint").exists():  # no val split: the last model
+            save_checkpoint(model, tokenizer, out)
+        summary = {
+            "event": "done",
+            "step": trainer.step,
+            "best_step": best["step"],
+            "best_val_accuracy": best["val_accuracy"],
+            "best_val_loss": best["val_loss"],
+            "stopped_early": stopped_early,
+            "wall_s": round(time.time() - started, 1),
+            "processes": engine.world,
+            **placement.describe(),
+            **peak_memory(placement),
+        }
+        run.log(**summary)
+    engine.barrier()  # no process leaves while the main one still writes
     return summary
 
 
