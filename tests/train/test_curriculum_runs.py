@@ -5,7 +5,6 @@ rewards (a tiny untrained model solves nothing, so the mass moves to the easier 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,25 +12,7 @@ from click.testing import CliRunner
 from tasklang.cli import main
 from train.runs import read_metrics
 
-from .conftest import ROOT, TASK
-
-LEVELS = {"left_after": 1, "hours_pay": 2}
-
-
-@pytest.fixture(scope="module")
-def graded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tasklang.api import LoadOptions, compile_paths
-
-    text = TASK.format(experts=(ROOT / "tasks" / "gsm" / "experts.task").as_posix())
-    for name, level in LEVELS.items():
-        text = text.replace(f"pattern {name} {{\n", f"pattern {name} {{\n    difficulty {level}\n")
-    src = tmp_path_factory.mktemp("graded")
-    (src / "graded.task").write_text(text.replace("split train 96", "split train 32"))
-    out = tmp_path_factory.mktemp("build")
-    checked, _ = compile_paths([str(src / "graded.task")], out,
-                               options=LoadOptions(allow_paths=(ROOT / "tasks" / "gsm",)))
-    assert checked.ok, [str(d) for d in checked.diagnostics]
-    return out / "tiny_train"
+from .conftest import LEVELS
 
 
 def _run(*args: str):
