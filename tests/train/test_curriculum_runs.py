@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tasklang.cli import main
-from train.runs import read_metrics
+from train.runs import curve_figure, read_metrics
 
 from .conftest import LEVELS
 
@@ -47,6 +47,7 @@ def test_train_rl_logs_the_mixture_at_every_step(graded_dir, tmp_path) -> None:
     steps = [e for e in read_metrics(tmp_path / "rl") if "mean_reward" in e]
     assert [e["step"] for e in steps] == [1, 2, 3, 4]
     _check_mixture([e for e in steps if "mixture" in e])
+    assert (tmp_path / "rl" / "curve.png").stat().st_size > 0
     config = json.loads((tmp_path / "rl" / "config.json").read_text())
     assert config["curriculum"]["low"] == 0.3 and config["curriculum"]["by"] == "auto"
 
@@ -67,3 +68,12 @@ def test_a_bad_curriculum_is_one_line_and_exit_2(graded_dir, tmp_path) -> None:
     assert result.exit_code == 2
     assert "band 0.9-0.1: want 0 <= low <= high <= 1" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_curve_draws_the_mixture_below_the_reward() -> None:
+    events = [{"step": i, "mean_reward": 0.1 * i, "mixture": {"1": 1 - 0.2 * i, "2": 0.2 * i}}
+              for i in range(1, 4)]
+    fig = curve_figure(events, "t", x_label="iteration")
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert "curriculum mixture (share)" in labels and "mean sampled reward (0-1)" in labels
+    assert len(curve_figure([{"step": 1, "mean_reward": 0.5}], "t").axes) == 2  # no mixture: as before
