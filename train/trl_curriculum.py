@@ -66,7 +66,7 @@ class TRLCurriculum:
         """TRL's reward signature: the grade of each completion, observed by the curriculum."""
         rewards = self.grade(completions, **columns)
         for i, value in enumerate(rewards):
-            record = {k: columns[k][i] for k in ("pattern", "difficulty") if k in columns}
+            record: dict[str, Any] = {k: columns[k][i] for k in ("pattern", "difficulty") if k in columns}
             self.sampler.observe(record, 1.0 if value >= 1.0 else 0.0)
         return rewards
 
