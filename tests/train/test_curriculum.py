@@ -191,3 +191,19 @@ def test_draws_come_from_the_training_records(patterns, seed) -> None:
     drawn = sampler.draw(20, random.Random(seed))
     assert all(r in records for r in drawn)
     assert sum(sampler.curriculum.probabilities()) == pytest.approx(1.0)
+
+
+@settings(max_examples=40)
+@given(st.lists(st.tuples(st.integers(0, 3), st.booleans()), max_size=200),
+       st.floats(0.0, 0.5), st.integers(1, 40))
+def test_any_history_leaves_a_distribution_above_the_floor(events, floor, every) -> None:
+    """Whatever is observed, in whatever order, and however often the rule runs."""
+    buckets = [Bucket("a", 1), Bucket("b", 1), Bucket("c", 2), Bucket("d", 3)]
+    c = Curriculum(buckets, CurriculumSpec(floor=floor, min_count=2, window=8))
+    for n, (i, ok) in enumerate(events, start=1):
+        c.observe(buckets[i].key, float(ok))
+        if n % every == 0:
+            c.update()
+            probs = c.probabilities()
+            assert sum(probs) == pytest.approx(1.0)
+            assert min(probs) >= min(floor, 0.25) - 1e-12
