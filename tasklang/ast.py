@@ -352,8 +352,19 @@ class Note:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class Difficulty:
+    """`difficulty 2` or `difficulty 1..3`: how hard the pattern's items are, written into
+    each record and read by the training curriculum. Constant, or (in a family) computed from
+    the family's variable (tasklang.difficulty)."""
+
+    lo: Expr
+    hi: Expr | None  # None: `difficulty N`, the range N..N
+    span: Span
+
+
 PatternStmt: TypeAlias = (Let | Require | Template | TraceBlock | Answer | Function | Tests
-                          | Reference | Note)
+                          | Reference | Note | Difficulty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +417,10 @@ class Pattern:
     @property
     def references(self) -> tuple[Reference, ...]:
         return tuple(s for s in self.body if isinstance(s, Reference))
+
+    @property
+    def difficulties(self) -> tuple[Difficulty, ...]:
+        return tuple(s for s in self.body if isinstance(s, Difficulty))
 
 
 # ---------------------------------------------------------------- top level

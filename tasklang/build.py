@@ -33,6 +33,7 @@ from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, comp
 from .confine import Confinement, resolve_named_file
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
 from .diagnostics import Diagnostic, Span, error, warning
+from .difficulty import difficulty_json
 from .expr import constant_number
 from .files import sha256_file as _sha256
 from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
@@ -77,6 +78,8 @@ class Context:
     decontam: Index | None = None  # the benchmarks no question may share an n-gram with
     limits: Limits = DEFAULT_LIMITS
     constants: tuple[str, ...] = ()  # the dataset's `constants`, written into every record
+    # pattern -> its `difficulty` [lo, hi] (tasklang.difficulty), written into its records
+    difficulty: dict[str, tuple[int | float, int | float]] = field(default_factory=dict)
 
     @cached_property
     def language_thresholds(self) -> list[tuple[str, float]]:
@@ -146,7 +149,8 @@ def candidate(ctx: Context, split: str, index: int, attempt: int) -> Example | F
 
 def record(ex: Example, ctx: Context, split: str, index: int) -> Record:
     """The record of the example at (split, index) (tasklang.record)."""
-    return record_of(ex, record_id(ctx.name, split, index), split, ctx.settings.system, ctx.constants)
+    return record_of(ex, record_id(ctx.name, split, index), split, ctx.settings.system, ctx.constants,
+                     ctx.difficulty.get(ex.pattern))
 
 
 def record_line(ex: Example, ctx: Context, split: str, index: int) -> str:
@@ -467,6 +471,10 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
     ctx = Context(ds.name, settings, patterns, [(w.pattern, w.weight) for w in ds.patterns], splits,
                   counter, {w.pattern: w.span for w in ds.patterns}, limits=limits,
                   constants=tuple(format_number(c) for c in constants))
+    for n in names:
+        stated = difficulty_json(program.patterns[n])
+        if stated is not None:
+            ctx.difficulty[n] = stated
     if ordered:
         ctx.order_all()
     bind_splits((p.code for p in patterns if p.code is not None), (s.name for s in splits),
@@ -707,6 +715,7 @@ def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
         "source": f"{_relative(ds.span.file, base)}:{ds.span.line}",
         "settings": ctx.settings.to_json(),
         "patterns": {name: float(w) for name, w in ctx.weights},
+        **({"difficulty": {n: list(d) for n, d in ctx.difficulty.items()}} if ctx.difficulty else {}),
         "experts": sorted({e for p in ctx.patterns for e in p.experts}
                           | ({COMPOSITION} if any(len(p.experts) > 1 for p in ctx.patterns)
                              else set())),

@@ -25,6 +25,7 @@ from runtime.trace import Trace
 from . import ast, constructs
 from .code_checks import check_code
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
+from .difficulty import check_difficulty
 from .expr import FUNCTIONS, LIST_FUNCTIONS, constant_number
 from .formats import NUMBER_FORMATS, parse_template
 from .generators import GENERATORS
@@ -733,6 +734,7 @@ def check_pattern(p: ast.Pattern, program: Program, table: ExpertTable,
         named.add(t.name or "")
         shown[i] = _check_template(t, scope, diags, source=program.sources.get(p.span.file))
     _check_answer_kind(p, diags)
+    diags += check_difficulty(p)
     for a in p.answers:
         _check_template(ast.Template(None, (), None, a.text, a.span), scope, diags, "answer",
                         program.sources.get(p.span.file))

@@ -255,6 +255,9 @@ class _Builder(Transformer[Token, ast.Module]):
     def note_stmt(self, meta: Meta, c: list[Any]) -> ast.Note:
         return ast.Note(c[0].value, self._span(meta))
 
+    def difficulty_stmt(self, meta: Meta, c: list[Any]) -> ast.Difficulty:
+        return ast.Difficulty(c[0], c[1], self._span(meta))
+
     def pattern_family(self, meta: Meta, c: list[Any]) -> ast.Family:
         return ast.Family(str(c[0]), tuple(c[1:]), self._span(meta))
 

@@ -26,7 +26,7 @@ _S = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C strin
 _S_SHARED = lru_cache(maxsize=64)(_S)
 _KEYS = ("id", "split", "pattern", "expert", "experts", "template_id", "language", "payload",
          "answer", "prompt", "completion")
-_OPTIONAL = ("constants", "function", "tests")
+_OPTIONAL = ("constants", "function", "tests", "difficulty")
 
 
 class RecordError(ValueError):
@@ -55,6 +55,8 @@ class Record(NamedTuple):
     constants: tuple[str, ...] = ()  # the dataset's `constants`: numbers inits may use unstated
     function: str | None = None
     tests: tuple[tuple[str, str], ...] = ()  # (args JSON text, expected JSON text)
+    # The pattern's `difficulty lo..hi` (tasklang.difficulty); None: it states none.
+    difficulty: tuple[int | float, int | float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as written: `json.dumps(record.to_json(), ensure_ascii=False)`."""
@@ -71,6 +73,8 @@ class Record(NamedTuple):
         if self.function is not None:
             out["function"] = self.function
             out["tests"] = [{"args": a, "expected": e} for a, e in self.tests]
+        if self.difficulty is not None:
+            out["difficulty"] = list(self.difficulty)
         return out
 
     def to_line(self) -> str:
@@ -85,6 +89,8 @@ class Record(NamedTuple):
         if self.function is not None:
             tests = ", ".join(f'{{"args": {_S(a)}, "expected": {_S(e)}}}' for a, e in self.tests)
             tail += f', "function": {_S(self.function)}, "tests": [{tests}]'
+        if self.difficulty is not None:
+            tail += f', "difficulty": {json.dumps(list(self.difficulty))}'
         return (
             f'{{"id": {_S(self.id)}, "split": {_S(self.split)}, '
             f'"pattern": {_S(self.pattern)}, "expert": {expert}, "experts": [{experts}], '
@@ -120,6 +126,7 @@ class Record(NamedTuple):
             constants=_texts(data, "constants") if "constants" in data else (),
             function=None if function is None else _text(data, "function"),
             tests=_tests(data["tests"]) if "tests" in data else (),
+            difficulty=_difficulty(data["difficulty"]) if "difficulty" in data else None,
         )
 
 
@@ -129,7 +136,8 @@ def record_id(dataset: str, split: str, index: int) -> str:
 
 
 def record_of(ex: Example, rid: str, split: str, system: str,
-              constants: tuple[str, ...] = ()) -> Record:
+              constants: tuple[str, ...] = (),
+              difficulty: tuple[int | float, int | float] | None = None) -> Record:
     """The record of a compiled example (`build` writes these)."""
     tests: tuple[tuple[str, str], ...] = ()
     if ex.function is not None:
@@ -137,7 +145,7 @@ def record_of(ex: Example, rid: str, split: str, system: str,
     # Positional: the writer makes one per example, and keywords cost a third of the call.
     return Record(rid, split, ex.pattern, ex.expert, ex.experts, ex.template_id,
                   ex.lang or MAIN_LANGUAGE, ex.payload, ex.answer, system, ex.question,
-                  ex.completion, constants, ex.function, tests)
+                  ex.completion, constants, ex.function, tests, difficulty)
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -174,6 +182,15 @@ def _message(value: Any, key: str, roles: tuple[str, ...]) -> tuple[str, ...]:
 def _prompt(value: Any) -> tuple[str, str]:
     system, question = _message(value, "prompt", ("system", "user"))
     return system, question
+
+
+def _difficulty(value: Any) -> tuple[int | float, int | float]:
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+          and value[0] <= value[1])
+    if not ok:
+        raise RecordError('"difficulty": a list [lo, hi] of two numbers, lo <= hi')
+    return value[0], value[1]
 
 
 def _tests(value: Any) -> tuple[tuple[str, str], ...]:

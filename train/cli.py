@@ -308,6 +308,27 @@ _PROMPT_SPLIT = click.option(
 )
 
 
+def _curriculum(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    from .curriculum import CurriculumError, parse_spec
+
+    try:
+        return parse_spec(value)
+    except CurriculumError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+_CURRICULUM = click.option(
+    "--curriculum",
+    default=None,
+    callback=_curriculum,
+    metavar="band:LOW-HIGH[,floor:F,rate:R,window:N,min:N,by:pattern|difficulty]",
+    help="Adapt the prompt mixture to the observed successes: keep each bucket (pattern, or "
+    "difficulty level) in the band, moving up a level when it is exceeded (docs/TRAINING.md).",
+)
+
+
 def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
     """The config fields every `train` command takes the same way."""
     return {
@@ -340,6 +361,7 @@ def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
     help="Weight of the KL penalty to the start model (0: none).",
 )
 @_PROMPT_SPLIT
+@_CURRICULUM
 @click.option("--normalize", is_flag=True, help="Divide advantages by the group's std.")
 def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
@@ -359,6 +381,7 @@ def rl_cmd(**kw: Any) -> None:
             kl=kw["kl"],
             normalize=kw["normalize"],
             prompt_split=kw["prompt_split"],
+            curriculum=kw["curriculum"],
             time_limit_s=kw["time_limit"],
             validation=Validation(every=kw["eval_every"], n=kw["val_n"]),
         )
@@ -383,6 +406,7 @@ def rl_cmd(**kw: Any) -> None:
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @_PROMPT_SPLIT
+@_CURRICULUM
 def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
     _one_process("loop")
@@ -399,6 +423,7 @@ def loop_cmd(**kw: Any) -> None:
             temperature=kw["temperature"],
             passes=kw["passes"],
             prompt_split=kw["prompt_split"],
+            curriculum=kw["curriculum"],
             schedule=Schedule(lr=kw["lr"], batch_size=kw["batch_size"], seed=kw["seed"]),
             validation=Validation(every=kw["eval_every"], n=kw["val_n"]),
             time_limit_s=kw["time_limit"],

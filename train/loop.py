@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from . import data as D
+from .curriculum import CurriculumSampler, CurriculumSpec
 from .devices import Placement, peak_memory, place, reset_peak_memory, resolve
 from .generate import Sampling
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
-from .rl import sample_and_grade
+from .rl import observe_successes, sample_and_grade
 from .runs import Run, progress
 from .sft import Schedule, Trainer, Validation, epoch_batches, generation_budget, save_checkpoint, val_metrics
 
@@ -47,6 +48,7 @@ class LoopConfig:
     time_limit_s: float | None = None  # stop after the iteration that passes it (measured, saved)
     device: str = "auto"  # train.devices.resolve
     dtype: str = "auto"
+    curriculum: CurriculumSpec | None = None  # None: problems drawn uniformly from the split
 
 
 def verified_records(
@@ -90,6 +92,7 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     run.log(event="start", step=0, **placement.describe())
     rng = random.Random(cfg.seed)
     started = time.time()
+    sampler = None if cfg.curriculum is None else CurriculumSampler(train_records, cfg.curriculum)
 
     def measure() -> dict[str, Any]:
         if not val_records or not cfg.validation.n:
@@ -106,7 +109,8 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     bar = progress(cfg.iterations, "loop", "iter")
     with run.curve_on_exit(f"self-improvement loop on {data.name}", "iteration"):
         for iteration in range(1, cfg.iterations + 1):
-            event = _iterate(model, tokenizer, train_records, cfg, sampling, rng, iteration, placement)
+            event = _iterate(model, tokenizer, train_records, cfg, sampling, rng, iteration, placement,
+                             sampler)
             bar.update(1)
             late = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
             if iteration % every == 0 or iteration == cfg.iterations or late:
@@ -146,16 +150,21 @@ def _iterate(
     rng: random.Random,
     iteration: int,
     placement: Placement,
+    sampler: CurriculumSampler | None = None,
 ) -> dict[str, Any]:
-    """One iteration: sample k solutions per problem, keep the verified ones, fine-tune on them."""
-    pool = (
-        train_records
-        if cfg.problems is None
-        else rng.sample(train_records, min(cfg.problems, len(train_records)))
-    )
+    """One iteration: sample k solutions per problem, keep the verified ones, fine-tune on them.
+    With a curriculum the problems (`problems` of them, else as many as the split holds) come
+    from its mixture, which then follows their successes."""
+    if sampler is not None:
+        pool = [dict(r) for r in sampler.draw(cfg.problems or len(train_records), rng)]
+    elif cfg.problems is None:
+        pool = train_records
+    else:
+        pool = rng.sample(train_records, min(cfg.problems, len(train_records)))
     with placement.autocast():
         _, gens, _, statuses = sample_and_grade(model, tokenizer, pool, cfg.k, sampling, cfg.prompt_format)
     kept, solved = verified_records(pool, [g.text for g in gens], statuses, cfg.k)
+    mix = {} if sampler is None else observe_successes(sampler, pool, statuses, cfg.k)
     event: dict[str, Any] = {
         "iteration": iteration,
         "step": iteration,
@@ -163,6 +172,7 @@ def _iterate(
         "solved": solved,
         "solve_rate": solved / len(pool),
         "kept": len(kept),
+        **mix,
     }
     if kept:
         examples = D.encode_all(tokenizer, kept, cfg.prompt_format)

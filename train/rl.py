@@ -24,6 +24,7 @@ import torch
 from runtime.records import grade_record
 
 from . import data as D
+from .curriculum import CurriculumSampler, CurriculumSpec
 from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
 from .generate import Generation, Sampling, generate, model_device
 from .models import load, parameter_count
@@ -54,6 +55,7 @@ class RLConfig:
     prompt_split: str = "train"  # the split whose prompts are sampled
     device: str = "auto"  # train.devices.resolve
     dtype: str = "auto"
+    curriculum: CurriculumSpec | None = None  # None: prompts drawn uniformly from the split
 
 
 def advantages(rewards: Sequence[float], k: int, normalize: bool = False) -> list[float]:
@@ -187,6 +189,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     started = time.time()
+    sampler = None if cfg.curriculum is None else CurriculumSampler(train_records, cfg.curriculum)
 
     def validate(iteration: int) -> dict[str, Any]:
         with placement.autocast():
@@ -205,7 +208,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
     with run.curve_on_exit(f"REINFORCE on {data.name}", "iteration (one policy update each)"):
         for iteration in range(1, cfg.iterations + 1):
             stats = _update(
-                policy, optimizer, tokenizer, train_records, cfg, sampling, rng, reference, placement
+                policy, optimizer, tokenizer, train_records, cfg, sampling, rng, reference, placement, sampler
             )
             run.log(step=iteration, **stats)
             bar.update(1)
@@ -249,9 +252,14 @@ def _update(
     rng: random.Random,
     reference: Any,
     placement: Placement,
-) -> dict[str, float]:
-    """One iteration: sample a group per prompt, grade, and take one policy-gradient step."""
-    batch = rng.sample(train_records, min(cfg.prompts_per_step, len(train_records)))
+    sampler: CurriculumSampler | None = None,
+) -> dict[str, Any]:
+    """One iteration: sample a group per prompt, grade, and take one policy-gradient step.
+    With a curriculum the prompts come from its mixture, which then follows their rewards."""
+    if sampler is None:
+        batch = rng.sample(train_records, min(cfg.prompts_per_step, len(train_records)))
+    else:
+        batch = [dict(r) for r in sampler.draw(cfg.prompts_per_step, rng)]
     with placement.autocast():
         prompts, gens, rewards, statuses = sample_and_grade(
             policy, tokenizer, batch, cfg.k, sampling, cfg.prompt_format
@@ -270,6 +278,7 @@ def _update(
     )
     groups = len(rewards) // cfg.k
     signal = sum(1 for g in range(groups) if len(set(rewards[g * cfg.k : (g + 1) * cfg.k])) > 1)
+    mix = {} if sampler is None else observe_successes(sampler, batch, statuses, cfg.k)
     return {
         "mean_reward": sum(rewards) / len(rewards),
         "sample_accuracy": statuses.count("correct") / len(statuses),
@@ -278,4 +287,14 @@ def _update(
         "pg_loss": stats["loss"],
         "kl": stats["kl"],
         "updated": stats["updated"],
+        **mix,
     }
+
+
+def observe_successes(sampler: CurriculumSampler, records: Sequence[dict[str, Any]],
+                      statuses: Sequence[str], k: int) -> dict[str, Any]:
+    """Each sample's success (a correct answer) counts for its record's bucket; then one
+    curriculum step. The new mixture, for metrics.jsonl."""
+    for i, status in enumerate(statuses):
+        sampler.observe(records[i // k], 1.0 if status == "correct" else 0.0)
+    return sampler.step()

@@ -147,7 +147,13 @@ def curve_figure(events: list[dict[str, Any]], title: str, x: str = "step", x_la
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, left = plt.subplots(figsize=(7, 4), dpi=110)
+    mixes = [e for e in events if isinstance(e.get("mixture"), dict) and x in e]
+    if mixes:  # a curriculum run: its mixture below the curves, on the same steps
+        fig, (left, below) = plt.subplots(2, 1, figsize=(7, 6), dpi=110, sharex=True,
+                                          gridspec_kw={"height_ratios": [2, 1]})
+        _draw_mixture(below, mixes, x, x_label)
+    else:
+        fig, left = plt.subplots(figsize=(7, 4), dpi=110)
     drawn = False
     labels = []
     for key, style, label in _LEFT:
@@ -176,6 +182,17 @@ def curve_figure(events: list[dict[str, Any]], title: str, x: str = "step", x_la
     left.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _draw_mixture(ax: Any, events: list[dict[str, Any]], x: str, x_label: str) -> None:
+    """The curriculum's mixture (train/curriculum.py) as stacked shares, one band per bucket."""
+    keys = list(dict.fromkeys(k for e in events for k in e["mixture"]))
+    xs = [float(e[x]) for e in events]
+    ax.stackplot(xs, [[float(e["mixture"].get(k, 0.0)) for e in events] for k in keys], labels=keys)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("curriculum mixture (share)")
+    ax.set_xlabel(x_label)
+    ax.legend(loc="upper left", fontsize=7, ncol=min(4, len(keys)))
 
 
 def progress(total: int, desc: str, unit: str = "step", show: bool = True) -> Any:

@@ -126,7 +126,8 @@ def test_no_diagnostic_is_reported_twice() -> None:
 
 SOURCES = ["tasklang/checks.py", "tasklang/parser.py", "tasklang/program.py", "tasklang/build.py",
            "tasklang/confine.py", "tasklang/api.py", "tasklang/code_checks.py",
-           "tasklang/code_verify.py", "tasklang/decontaminate.py", "tasklang/constructs.py"]
+           "tasklang/code_verify.py", "tasklang/decontaminate.py", "tasklang/constructs.py",
+           "tasklang/difficulty.py"]
 
 # Codes a corpus file cannot carry, with the test that covers each instead.
 ELSEWHERE = {

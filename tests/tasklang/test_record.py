@@ -14,6 +14,7 @@ from tasklang.record import Record, RecordError
 GOLDEN = Path(__file__).parent / "golden"
 
 _TEXT = st.text(max_size=12)  # any text: quotes, newlines, non-ASCII and lone surrogates
+_LEVEL = st.integers(0, 1000) | st.floats(0, 1000, allow_nan=False).filter(lambda x: x != int(x))
 
 
 @st.composite
@@ -28,6 +29,7 @@ def records(draw: st.DrawFn) -> Record:
         constants=tuple(draw(st.lists(_TEXT, max_size=2))),
         function=draw(_TEXT) if code else None,
         tests=tuple(draw(st.lists(st.tuples(_TEXT, _TEXT), max_size=3))) if code else (),
+        difficulty=draw(st.none() | st.tuples(_LEVEL, _LEVEL).map(lambda t: tuple(sorted(t)))),
     )
 
 
@@ -59,6 +61,8 @@ def _golden_record() -> dict:
     ({"prompt": [{"role": "user", "content": "q"}]}, '"prompt"'),
     ({"tests": [{"args": [1], "expected": "2"}]}, '"tests"'),
     ({"extra": 1}, '"extra": not a record field'),
+    ({"difficulty": [3, 1]}, '"difficulty": a list'),
+    ({"difficulty": 2}, '"difficulty": a list'),
 ])
 def test_a_bad_record_names_its_field(change: dict, field: str) -> None:
     with pytest.raises(RecordError, match=field):

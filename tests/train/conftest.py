@@ -99,3 +99,23 @@ def tiny(records: list[dict]):
     from train.models import TinySpec, build_tiny
 
     return build_tiny(records, TinySpec(**TINY))
+
+
+LEVELS = {"left_after": 1, "hours_pay": 2}
+
+
+@pytest.fixture(scope="session")
+def graded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny dataset with `difficulty` on its patterns (LEVELS), for the curriculum."""
+    from tasklang.api import LoadOptions, compile_paths
+
+    text = TASK.format(experts=(ROOT / "tasks" / "gsm" / "experts.task").as_posix())
+    for name, level in LEVELS.items():
+        text = text.replace(f"pattern {name} {{\n", f"pattern {name} {{\n    difficulty {level}\n")
+    src = tmp_path_factory.mktemp("graded")
+    (src / "graded.task").write_text(text.replace("split train 96", "split train 32"))
+    out = tmp_path_factory.mktemp("build")
+    checked, _ = compile_paths([str(src / "graded.task")], out,
+                               options=LoadOptions(allow_paths=(ROOT / "tasks" / "gsm",)))
+    assert checked.ok, [str(d) for d in checked.diagnostics]
+    return out / "tiny_train"
