@@ -36,7 +36,7 @@ from runtime.sandbox import run_code
 from . import __version__, ast
 from .api import Checked, check, datasets_of
 from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
-from .build import DOMAIN_CAP, Context, Failure, candidate, make_context
+from .build import Context, Failure, candidate, make_context
 from .checks import PatternInfo, pattern_constants, setting
 from .compiler import CompiledPattern, DomainFn, Example, Rejected, compile_pattern, let_values
 from .confine import LoadOptions
@@ -46,6 +46,7 @@ from .expr import EvalError, compile_expr
 from .formats import parse_template
 from .importer import InputError, RefProblem, read_reference
 from .limits import LimitError
+from .preflight import DOMAIN_CAP
 from .program import Program
 from .rng import StreamRandom
 from .vocab import Entry, Vocab
