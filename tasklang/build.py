@@ -385,7 +385,7 @@ class BuildResult:
         return self.out_dir is not None
 
 
-def _filter_picks(p: ast.Pattern, program: Program, counter: TokenCounter
+def filter_picks(p: ast.Pattern, program: Program, counter: TokenCounter
                   ) -> dict[str, list[Entry]]:
     """Entries of `pick ... max_tokens N`, measured with the dataset's tokenizer."""
     allowed = {}
@@ -415,7 +415,7 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
     patterns = [
         compile_pattern(program.patterns[n], program.vocabs, checked.table,
                         program.sources.get(program.patterns[n].span.file),
-                        _filter_picks(program.patterns[n], program, counter),
+                        filter_picks(program.patterns[n], program, counter),
                         program.references[n].text if n in program.references else None,
                         limits, frozenset(constants))
         for n in names

@@ -30,6 +30,7 @@ NEVER_MIN_DRAWS = 5  # a value drawn fewer times may pass by luck on the next dr
 # `answer-stated`: the answer is one of the question's numbers in at least this share of the
 # samples (a coincidence now and then is chance, not a pattern that shows its answer).
 STATED_SHARE = 0.5
+STATED_SAMPLES = 200  # samples whose questions are scanned for numbers (a share needs no more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class Sample:
     template_id: str
     question: str
     answer: Fraction | None  # None: not a number (text answers, code)
+    answer_text: str
     intermediates: tuple[tuple[str, Fraction], ...]  # computed trace values (name, value)
     raw_floats: tuple[str, ...]
     asks_count: bool  # "how many ..." : the answer counts things
@@ -162,15 +164,15 @@ def _show(value: Any) -> str:
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
 
 
-def question_numbers(question: str) -> set[Fraction]:
-    """The numbers a question writes (`1,200` is 1200; `$3.50` is 3.5)."""
+def question_numbers(question: str) -> set[str]:
+    """The numbers a question writes, as runtime.numbers.format_number writes them
+    (`1,200` is 1200; `$3.50` is 3.5): text, which is cheaper to compare than Fractions."""
     out = set()
     for m in _NUMBER.finditer(question):
         text = m.group(0).replace(",", "")
-        try:
-            out.add(Fraction(text))
-        except ValueError:
-            continue
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        out.add(text)
     return out
 
 
@@ -280,9 +282,10 @@ def _dead_end(f: PatternFacts, let: LetFacts, accepted: dict[Any, int], drawn: d
         return None
     lo, hi = let.bounds
     width = hi - lo
-    for side, edge, beyond in (("above", max(nums), lambda x: x > max(nums)),
-                               ("below", min(nums), lambda x: x < min(nums))):
-        draws = sum(n for v, n in drawn.items() if (x := _num(v)) is not None and beyond(x))
+    top, bottom = max(nums), min(nums)
+    for side, edge in (("above", top), ("below", bottom)):
+        draws = sum(n for v, n in drawn.items() if (x := _num(v)) is not None
+                    and (x > top if side == "above" else x < bottom))
         gap = (hi - edge) if side == "above" else (edge - lo)
         if width > 0 and gap / width >= Fraction(1, 5) and draws >= 20:
             return _finding(f"{f.pattern}: values of let {let.name} {side} {_show(edge)} never "
@@ -342,8 +345,8 @@ def _where_suggestions(f: PatternFacts, let: LetFacts) -> tuple[str, ...]:
 def answer_stated(f: PatternFacts) -> Iterator[Finding]:
     if not f.traced:
         return
-    numbered = [s for s in f.samples if s.answer is not None]
-    stated = [s for s in numbered if s.answer in question_numbers(s.question)]
+    numbered = [s for s in f.samples if s.answer is not None][:STATED_SAMPLES]
+    stated = [s for s in numbered if s.answer_text in question_numbers(s.question)]
     if numbered and len(stated) >= STATED_SHARE * len(numbered):
         s = stated[0]
         yield _finding(f"{f.pattern}: the answer {_show(s.answer)} is written in the question "

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # build.Context is handed in; build imports this module
 
 PREFLIGHT = 1000  # samples per pattern to measure rejection rates
 DOMAIN_CAP = 10**30  # domain sizes count up to here: more than any dataset could ask
-INTERMEDIATES = 200  # accepted samples whose gold traces are replayed for their values
+INTERMEDIATES = 100  # accepted samples whose gold traces are replayed for their values
 MAX_LISTED = 1000  # a let's declared values are listed (for the lints) up to this many
 
 
@@ -228,16 +228,18 @@ class _Tally:
     def _sample(self, ex: Example) -> lints.Sample:
         answer: Fraction | None = None
         inter: tuple[tuple[str, Fraction], ...] = ()
+        text = ex.answer.replace(",", "")
         if ex.function is None:
             try:
-                answer = Fraction(ex.answer.replace(",", ""))
+                answer = Fraction(text)
             except (ValueError, ZeroDivisionError):
                 answer = None
         if ex.gold is not None and len(self.samples) < INTERMEDIATES:
             inter = intermediates(ex.gold())
         m = _HOW_MANY.search(ex.question)
         asks = m is not None and m.group(1).lower() not in _MEASURES
-        return lints.Sample(ex.template_id, ex.question, answer, inter, ex.raw_floats, asks)
+        return lints.Sample(ex.template_id, ex.question, answer, text, inter, ex.raw_floats,
+                            asks)
 
     def facts(self, draws: int) -> lints.PatternFacts:
         p, compiled = self.p, self.compiled
