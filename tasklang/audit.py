@@ -36,7 +36,7 @@ from . import __version__, ast, lints
 from .budget import ByteUpperBound, TokenCounter, TokenizerLoadError, make_counter
 from .build import Context, Failure, candidate, filter_picks, make_context
 from .checked import Checked, datasets_of
-from .checks import PatternInfo, pattern_constants, setting
+from .checks import PatternInfo, pattern_constants, setting, template_shares
 from .compiler import CompiledPattern, DomainFn, Example, Rejected, compile_pattern, let_values
 from .coverage import Coverage, coverage, mset_text
 from .diagnostics import Diagnostic, apply_allows
@@ -506,22 +506,18 @@ def _counter_for(ds: ast.Dataset, program: Program) -> tuple[TokenCounter, str |
         return ByteUpperBound(), f"{err}; counted UTF-8 bytes instead"
 
 
-def _template_repeats(da: DatasetAudit, ctx: Context, ds: ast.Dataset) -> None:
-    shares = ctx.settings.languages
-    main_share = 1 - sum((s for _, s in shares), Fraction(0))
-    for split in ctx.splits:
-        counts = Counter(ctx.order(split))
-        for i, pattern in enumerate(ctx.patterns):
-            for lang, share in ((None, main_share), *shares):
-                usable = [t for t in pattern.templates if t.usable(split.name, lang)]
-                if not usable:
-                    continue
-                per = counts.get(i, 0) * share / len(usable)
-                for t in usable:
-                    da.template_repeats.append({
-                        "pattern": pattern.name, "template": t.id, "split": split.name,
-                        "language": lang or "en", "per_template": round(float(per), 2),
-                        "few": per < da.min_repeats})
+def _template_repeats(da: DatasetAudit, checked: Checked, ds: ast.Dataset) -> None:
+    """One row per template, from the rule check warns by (checks.template_shares)."""
+    assert checked.result is not None
+    facts = template_shares(ds, checked.result.patterns)
+    da.min_repeats = facts.min_repeats
+    for share in facts.shares:
+        for tid in share.templates:
+            da.template_repeats.append({
+                "pattern": share.pattern, "template": tid, "split": share.split,
+                "language": share.language or "en",
+                "per_template": round(float(share.per_template), 2),
+                "few": share.per_template < facts.min_repeats})
 
 
 def _per_expert(ds: ast.Dataset, infos: Mapping[str, PatternInfo]
@@ -569,10 +565,7 @@ def audit_dataset(ds: ast.Dataset, checked: Checked, errors: list[Diagnostic]) -
     da.token_exact = counter.exact
     da.max_length, da.max_new_tokens = ctx.settings.max_length, ctx.settings.max_new_tokens
     da.sizes = {s.name: int(s.size) for s in ds.splits}
-    rep = setting(ds, "min_template_repeats")
-    if rep is not None and isinstance(rep.value, Fraction):
-        da.min_repeats = int(rep.value)
-    _template_repeats(da, ctx, ds)
+    _template_repeats(da, checked, ds)
     da.query_targets, da.step_counts = _per_expert(ds, infos)
     used = {e for p in ctx.patterns for e in p.experts}
     da.overlaps = [{"experts": [a, b], "ops": sorted(ops)}

@@ -23,7 +23,7 @@ from runtime.experts import COMPOSITION, Expert, ExpertTable
 from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
-from . import ast
+from . import ast, lints
 from .code_answers import check_code
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
 from .expr import FUNCTIONS
@@ -1004,28 +1004,40 @@ def _check_languages(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
                            "for the main language", ds.span))
 
 
-def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
-           diags: list[Diagnostic]) -> None:
+def template_shares(ds: ast.Dataset, infos: dict[str, PatternInfo]) -> lints.DatasetFacts:
+    """The examples each template of each listed pattern can expect per split and language:
+    the split's size by the pattern's weight, by the language's share, over the templates
+    usable there. The one home of the rule: check warns from it, the audit tabulates it."""
     weights = {w.pattern: w.weight for w in ds.patterns if w.pattern in infos}
     total = sum(weights.values(), Fraction(0))
     min_rep_setting = setting(ds, "min_template_repeats")
     min_rep = 10
     if min_rep_setting is not None and isinstance(min_rep_setting.value, Fraction):
         min_rep = int(min_rep_setting.value)
+    langs = [(lang.lang, lang.share) for lang in ds.languages]
+    main = 1 - sum((share for _, share in langs), Fraction(0))
+    if main <= 0 or any(not 0 < share < 1 for _, share in langs):
+        langs, main = [], Fraction(1)  # bad-share already: judge the main language alone
+    shares = []
     for w in _listed(ds):
         info = infos.get(w.pattern)
         if info is None or total == 0:
             continue
+        ids = [f"{info.name}/{t.name or i}" for i, t in enumerate(info.templates)]
         for s in ds.splits:
-            n_templates = sum(1 for t in info.templates if _usable(t, s.name) and t.lang is None)
-            if n_templates == 0:
-                continue
-            per = s.size * weights[w.pattern] / total / n_templates
-            if per < min_rep:
-                diags.append(warning("few-template-repeats", f"{w.pattern}: about {float(per):.1f} "
-                                     f"{s.name} examples per template ({n_templates} templates); "
-                                     f"fewer than {min_rep} repetitions", w.span,
-                                     "at low data volume one template per pattern learns best"))
+            for lang, share in ((None, main), *langs):
+                usable = tuple(tid for tid, t in zip(ids, info.templates, strict=True)
+                               if _usable(t, s.name) and t.lang == lang)
+                if usable:
+                    per = s.size * weights[w.pattern] / total * share / len(usable)
+                    shares.append(lints.TemplateShare(w.pattern, s.name, lang, usable, per,
+                                                      w.span))
+    return lints.DatasetFacts(ds.name, ds.span, min_rep, tuple(shares))
+
+
+def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
+           diags: list[Diagnostic]) -> None:
+    diags += lints.run_dataset(template_shares(ds, infos))
     by_expert: dict[str, list[PatternInfo]] = {}
     for info in (infos[w.pattern] for w in _listed(ds) if w.pattern in infos):
         if len(info.experts) == 1:

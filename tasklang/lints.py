@@ -370,3 +370,69 @@ def raw_float(f: PatternFacts) -> Iterator[Finding]:
                       f"{', '.join(shown)}", f.template_span(tid),
                       helps=("format them ({x:money}, {x:comma}) or constrain them to short "
                              "decimals",))
+
+
+# ---------------------------------------------------------------- dataset lints
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateShare:
+    """How many examples of a split each template of a pattern gets, in one language."""
+
+    pattern: str
+    split: str
+    language: str | None  # None: the dataset's main language
+    templates: tuple[str, ...]  # template ids
+    per_template: Fraction  # expected examples per template
+    span: Span  # the dataset line listing the pattern
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetFacts:
+    name: str
+    span: Span
+    min_repeats: int
+    shares: tuple[TemplateShare, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetLint:
+    code: str
+    severity: Severity
+    summary: str
+    check: Callable[[DatasetFacts], Iterator[Finding]]
+
+    def diagnostic(self, f: Finding) -> Diagnostic:
+        return Diagnostic(self.code, self.severity, f.message, f.span, f.notes, f.helps)
+
+
+DATASET_LINTS: dict[str, DatasetLint] = {}
+
+
+def dataset_lint(code: str, severity: Severity, summary: str
+                 ) -> Callable[[Callable[[DatasetFacts], Iterator[Finding]]],
+                               Callable[[DatasetFacts], Iterator[Finding]]]:
+    def register(fn: Callable[[DatasetFacts], Iterator[Finding]]
+                 ) -> Callable[[DatasetFacts], Iterator[Finding]]:
+        if code in DATASET_LINTS or code in LINTS:
+            raise ValueError(f"lint {code} is registered twice")
+        DATASET_LINTS[code] = DatasetLint(code, severity, summary, fn)
+        return fn
+    return register
+
+
+def run_dataset(facts: DatasetFacts) -> list[Diagnostic]:
+    return [lint.diagnostic(f) for lint in DATASET_LINTS.values() for f in lint.check(facts)]
+
+
+@dataset_lint("few-template-repeats", Severity.WARNING,
+              "a template seen fewer than min_template_repeats times in a split")
+def few_template_repeats(f: DatasetFacts) -> Iterator[Finding]:
+    for share in f.shares:
+        if share.per_template >= f.min_repeats:
+            continue
+        lang = "" if share.language is None else f" in {share.language}"
+        yield _finding(f"{share.pattern}: about {float(share.per_template):.1f} {share.split} "
+                       f"examples per template{lang} ({len(share.templates)} templates); fewer "
+                       f"than {f.min_repeats} repetitions", share.span,
+                       "at low data volume one template per pattern learns best")

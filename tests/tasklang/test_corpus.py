@@ -23,7 +23,7 @@ import pytest
 
 from tasklang import api
 from tasklang.limits import LIMITS
-from tasklang.lints import LINTS
+from tasklang.lints import DATASET_LINTS, LINTS
 
 from .helpers import BROKEN, REPO
 
@@ -160,7 +160,7 @@ def emitted_codes() -> set[str]:
                     and isinstance(node.value, pyast.Dict)):
                 found |= {v.value for v in node.value.values if isinstance(v, pyast.Constant)}
     # Emitted through limits.exceeded() and through the lint registry.
-    return found | {limit.code for limit in LIMITS} | set(LINTS)
+    return found | {limit.code for limit in LIMITS} | set(LINTS) | set(DATASET_LINTS)
 
 
 def test_code_scan_finds_the_known_codes() -> None:
