@@ -1005,19 +1005,17 @@ def _check_languages(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
 
 
 def template_shares(ds: ast.Dataset, infos: dict[str, PatternInfo]) -> lints.DatasetFacts:
-    """The examples each template of each listed pattern can expect per split and language:
-    the split's size by the pattern's weight, by the language's share, over the templates
-    usable there. The one home of the rule: check warns from it, the audit tabulates it."""
+    """The examples each main-language template of each listed pattern can expect per split:
+    the split's size by the pattern's weight, over the templates usable there. The one
+    home of the rule: check warns from it, the audit tabulates it. Language shares are
+    not taken off (as check always judged: the golden files, checked clean, mix languages
+    into splits of a few examples)."""
     weights = {w.pattern: w.weight for w in ds.patterns if w.pattern in infos}
     total = sum(weights.values(), Fraction(0))
     min_rep_setting = setting(ds, "min_template_repeats")
     min_rep = 10
     if min_rep_setting is not None and isinstance(min_rep_setting.value, Fraction):
         min_rep = int(min_rep_setting.value)
-    langs = [(lang.lang, lang.share) for lang in ds.languages]
-    main = 1 - sum((share for _, share in langs), Fraction(0))
-    if main <= 0 or any(not 0 < share < 1 for _, share in langs):
-        langs, main = [], Fraction(1)  # bad-share already: judge the main language alone
     shares = []
     for w in _listed(ds):
         info = infos.get(w.pattern)
@@ -1025,13 +1023,11 @@ def template_shares(ds: ast.Dataset, infos: dict[str, PatternInfo]) -> lints.Dat
             continue
         ids = [f"{info.name}/{t.name or i}" for i, t in enumerate(info.templates)]
         for s in ds.splits:
-            for lang, share in ((None, main), *langs):
-                usable = tuple(tid for tid, t in zip(ids, info.templates, strict=True)
-                               if _usable(t, s.name) and t.lang == lang)
-                if usable:
-                    per = s.size * weights[w.pattern] / total * share / len(usable)
-                    shares.append(lints.TemplateShare(w.pattern, s.name, lang, usable, per,
-                                                      w.span))
+            usable = tuple(tid for tid, t in zip(ids, info.templates, strict=True)
+                           if _usable(t, s.name) and t.lang is None)
+            if usable:
+                per = s.size * weights[w.pattern] / total / len(usable)
+                shares.append(lints.TemplateShare(w.pattern, s.name, None, usable, per, w.span))
     return lints.DatasetFacts(ds.name, ds.span, min_rep, tuple(shares))
 
 
