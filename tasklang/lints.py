@@ -327,17 +327,21 @@ def histogram(values: tuple[Any, ...], counts: dict[Any, int], total: int,
 
 
 def _where_suggestions(f: PatternFacts, let: LetFacts) -> tuple[str, ...]:
-    """Each `require` reading the let, moved to a `where` on the last let it reads: that let
-    is then uniform over its passing values given the lets above, and the others stay as
-    declared."""
+    """How to make the let uniform: a let is uniform over its values given the lets above
+    it, so it is drawn before the lets it is checked with, and each `require` reading it
+    becomes a `where` on the last of the others (which then redraws only that one)."""
     out = []
     for r in f.requires:
-        if let.name not in r.reads:
+        others = [n for n in r.reads if n != let.name]
+        if let.name not in r.reads or not others:
             continue
-        last = r.reads[-1]
-        out.append(f"draw it per let: `let {last} = ... where {r.text}` instead of "
+        last = others[-1]
+        first = "" if r.reads.index(let.name) < r.reads.index(last) else \
+            f"draw {let.name} above {last}, then "
+        out.append(f"{first}write `let {last} = ... where {r.text}` instead of "
                    f"`require {r.text}`")
-    return tuple(out[:3]) or (f"give let {let.name} a `where` condition instead of a `require`",)
+    return tuple(out[:3]) or (f"draw {let.name} first and give the lets after it a `where` "
+                              "condition instead of a `require`",)
 
 
 @lint("answer-stated", Severity.WARNING,
