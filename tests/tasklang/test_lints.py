@@ -97,7 +97,8 @@ NURSES = """
         let staff = int 10..99
         let share = choice 1/2, 1/4
         let on_duty = staff * share ALLOW
-        template "A ward has {staff} nurses and {on_duty} nurses are on duty. How many nurses are on the ward?"
+        template "A ward has {staff} nurses and {on_duty} nurses are on duty. "
+                 "How many nurses are on the ward?"
         trace arithmetic {
             init staff
             init on_duty
@@ -131,7 +132,8 @@ def test_skewed_let_advice_makes_it_uniform(tmp_path: Path) -> None:
         pattern shares {
             let den = choice 2, 9, 10, 11
             let total = int 10..40 where is_int(total / den)
-            template "Ann shares {total} stickers equally among {den} friends. How many stickers does each friend get?"
+            template "Ann shares {total} stickers equally among {den} friends. "
+                     "How many stickers does each friend get?"
             trace arithmetic {
                 init total
                 init den
