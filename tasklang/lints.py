@@ -65,6 +65,7 @@ class Sample:
     answer: Fraction | None  # None: not a number (text answers, code)
     answer_text: str
     intermediates: tuple[tuple[str, Fraction], ...]  # computed trace values (name, value)
+    replayed: bool  # whether the trace was replayed for them (the first preflight.INTERMEDIATES)
     raw_floats: tuple[str, ...]
     asks_count: bool  # "how many ..." : the answer counts things
 
@@ -205,9 +206,10 @@ def negative_intermediate(f: PatternFacts) -> Iterator[Finding]:
             if value < 0:
                 first.setdefault(name, (value, s))
                 times[name] = times.get(name, 0) + 1
+    replayed = sum(1 for s in f.samples if s.replayed)
     for name, (value, s) in first.items():
         yield _finding(f"{f.pattern}: trace value {name} is negative ({_show(value)}) in "
-                      f"{_count(times[name], len(f.samples))}", f.span,
+                       f"{_count(times[name], replayed)}", f.span,
                       f"e.g. {s.question[:160]}",
                       helps=(f"add a `require` that keeps {name} at 0 or more, or draw the "
                              "lets it is computed from in order (`where`)",))

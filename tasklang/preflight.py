@@ -234,12 +234,13 @@ class _Tally:
                 answer = Fraction(text)
             except (ValueError, ZeroDivisionError):
                 answer = None
+        replayed = False
         if ex.gold is not None and len(self.samples) < INTERMEDIATES:
-            inter = intermediates(ex.gold())
+            inter, replayed = intermediates(ex.gold()), True
         m = _HOW_MANY.search(ex.question)
         asks = m is not None and m.group(1).lower() not in _MEASURES
-        return lints.Sample(ex.template_id, ex.question, answer, text, inter, ex.raw_floats,
-                            asks)
+        return lints.Sample(ex.template_id, ex.question, answer, text, inter, replayed,
+                            ex.raw_floats, asks)
 
     def facts(self, draws: int) -> lints.PatternFacts:
         p, compiled = self.p, self.compiled
