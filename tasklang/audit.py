@@ -43,7 +43,7 @@ from .diagnostics import Diagnostic, apply_allows
 from .expr import EvalError
 from .importer import InputError, RefProblem, read_reference
 from .limits import DEFAULT_LIMITS, LimitError
-from .preflight import DOMAIN_CAP, Measured, measure, measure_in, preflight_rng
+from .preflight import DOMAIN_CAP, PREFLIGHT, Measured, measure, measure_in, preflight_rng
 from .program import Program
 from .rng import StreamRandom
 from .vocab import Entry, Vocab
@@ -302,11 +302,20 @@ def _observe(pa: PatternAudit, ex: Example, payloads: Counter[tuple[tuple[str, s
 
 def audit_pattern(pa: PatternAudit, p: ast.Pattern, compiled: CompiledPattern,
                   vocabs: Mapping[str, Vocab], allowed: Mapping[str, list[Entry]],
-                  table: ExpertTable, plurals: PluralChecker, n: int, seed: int) -> None:
-    """Measure (MEASURE draws), then check n samples cycling through every template."""
+                  table: ExpertTable, plurals: PluralChecker, n: int, seed: int,
+                  measured: tuple[Measured, list[Example]] | None = None) -> None:
+    """Measure (MEASURE draws, or the preflight's `measured` draws and the examples they
+    accepted: the lints' samples, not drawn twice), then check n samples cycling through
+    every template."""
     texts = _templates(p, compiled)
     rng = StreamRandom.of(seed, "audit", p.name)
     payloads: Counter[tuple[tuple[str, str], ...]] = Counter()
+    if measured is not None:
+        first, kept = measured
+        pa.attempts, pa.accepted = PREFLIGHT, first.accepted
+        pa.reasons.update(first.reasons)
+        for ex in kept:
+            _observe(pa, ex, payloads)
     while pa.attempts < MEASURE:
         ex, tries = _draw(compiled, rng, None, pa.reasons)
         pa.attempts += tries
@@ -704,6 +713,7 @@ def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
         return pa
     ds = next((d for d in datasets if d.name in in_datasets), None)
     program = checked.program
+    kept: list[Example] = []
     try:
         if ds is None:
             counter: TokenCounter = ByteUpperBound()
@@ -715,16 +725,17 @@ def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
                                        constants=pattern_constants(program).get(p.name,
                                                                                 frozenset()))
             measured = measure(compiled, p, program.vocabs, preflight_rng(seed, "audit", p.name),
-                               DEFAULT_LIMITS.max_preflight_seconds, p.span)
+                               DEFAULT_LIMITS.max_preflight_seconds, p.span, kept)
         else:
             ctx = contexts.of(ds)
             compiled = next(c for c in ctx.patterns if c.name == p.name)
             counter = ctx.counter
             w = next(w for w in ds.patterns if w.pattern == p.name)
-            measured = measure_in(ctx, compiled, program, w.span)
+            measured = measure_in(ctx, compiled, program, w.span, kept)
         _add_lints(pa, measured, checked)
         audit_pattern(pa, p, compiled, program.vocabs, filter_picks(p, program, counter),
-                      checked.result.table, plurals, n, seed)
+                      checked.result.table, plurals, n, seed,
+                      None if isinstance(measured, Diagnostic) else (measured, kept))
     except Exception as err:  # noqa: BLE001 - a generator that crashes fails its audit
         pa.add("crash", ERROR, f"sampling raised {type(err).__name__}: {err}")
     return pa
