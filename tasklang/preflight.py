@@ -25,7 +25,7 @@ from . import ast, lints
 from .compiler import CompiledPattern, Example, Rejected, let_values
 from .diagnostics import Diagnostic, Span, error
 from .expr import EvalError
-from .formats import Placeholder, parse_template
+from .formats import Labelled, Placeholder, parse_template
 from .limits import LimitError, exceeded
 from .program import Program
 from .rng import StreamRandom
@@ -157,8 +157,8 @@ def _declared(let: ast.Let, vocabs: Mapping[str, Vocab]
     return listed, bounds
 
 
-def _keepable(value: Any) -> bool:
-    return isinstance(value, int | Fraction | str) and not isinstance(value, bool)
+# The value types the lints count (numbers and text; entries and structures are not).
+_KEPT = frozenset({int, Fraction, str, Labelled})
 
 
 class _Recorder:
@@ -211,19 +211,29 @@ class _Tally:
     def __init__(self, p: ast.Pattern, compiled: CompiledPattern, vocabs: Mapping[str, Vocab]
                  ) -> None:
         self.p, self.compiled = p, compiled
-        self.drawn: dict[str, Counter[Any]] = {let.name: Counter() for let in p.lets}
-        self.accepted: dict[str, Counter[Any]] = {let.name: Counter() for let in p.lets}
+        # (the lets drawn, their values) -> draws; accepted ones in `kept` as well
+        self.draws: Counter[tuple[tuple[str, ...], tuple[Any, ...]]] = Counter()
+        self.kept: Counter[tuple[tuple[str, ...], tuple[Any, ...]]] = Counter()
         self.declared = {let.name: _declared(let, vocabs) for let in p.lets}
         self.samples: list[lints.Sample] = []
 
     def draw(self, env: Mapping[str, Any], example: Example | None) -> None:
-        for name, value in env.items():
-            if name in self.drawn and _keepable(value):
-                self.drawn[name][value] += 1
-                if example is not None:
-                    self.accepted[name][value] += 1
+        # This runs for every preflight draw: counting a tuple of the kept values per draw
+        # is cheaper than two counters per let; facts() splits them per let.
+        values = tuple(v if type(v) in _KEPT else None for v in env.values())
+        self.draws[tuple(env), values] += 1
         if example is not None:
+            self.kept[tuple(env), values] += 1
             self.samples.append(self._sample(example))
+
+    def _per_let(self, joint: Counter[tuple[tuple[str, ...], tuple[Any, ...]]]
+                 ) -> dict[str, Counter[Any]]:
+        out: dict[str, Counter[Any]] = {let.name: Counter() for let in self.p.lets}
+        for (names, values), n in joint.items():
+            for name, value in zip(names, values, strict=True):
+                if value is not None and name in out:
+                    out[name][value] += n
+        return out
 
     def _sample(self, ex: Example) -> lints.Sample:
         answer: Fraction | None = None
@@ -245,6 +255,7 @@ class _Tally:
     def facts(self, draws: int) -> lints.PatternFacts:
         p, compiled = self.p, self.compiled
         discrete = _discrete_names(p)
+        drawn, accepted = self._per_let(self.draws), self._per_let(self.kept)
         order = {let.name: i for i, let in enumerate(p.lets)}
         lets = []
         negatives = decimals = False
@@ -258,7 +269,7 @@ class _Tally:
                 v.denominator != 1 for v in nums)
             lets.append(lints.LetFacts(
                 let.name, let.span, listed, bounds,
-                tuple(self.drawn[let.name].items()), tuple(self.accepted[let.name].items()),
+                tuple(drawn[let.name].items()), tuple(accepted[let.name].items()),
                 let.name in discrete, let.where is not None))
         formats = {f for t in p.templates for ph in parse_template(t.text).placeholders
                    for f in ph.formats}
