@@ -154,6 +154,9 @@ def _num(value: Any) -> Fraction | None:
 
 
 def _show(value: Any) -> str:
+    label = getattr(value, "label", None)  # a labelled choice (`"twice" = 2`) by its label
+    if isinstance(label, str):
+        return f'"{label}"'
     v = _num(value)
     if v is None:
         return repr(value)
