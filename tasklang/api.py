@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import ast
 from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context, sampled_checks
-from .checks import CheckResult, check_program, pattern_constants, pattern_limits
+from .checked import Checked, datasets_of
+from .checks import check_program, pattern_constants, pattern_limits
 from .compiler import Example, Rejected, compile_pattern
 from .confine import LoadOptions
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all
 from .diagnostics import Diagnostic, Span, apply_allows, did_you_mean, error
 from .files import staged_output
 from .limits import DEFAULT_LIMITS, LimitError
-from .program import Program, load_program
+from .program import load_program
 from .rng import StreamRandom
 
 if TYPE_CHECKING:
     from .audit import AuditReport
     from .importer import ImportResult
-
-
-@dataclass
-class Checked:
-    program: Program
-    result: CheckResult | None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    allowed: int = 0  # warnings accepted by `# allow: code` comments on their lines
-
-    @property
-    def ok(self) -> bool:
-        return not any(d.is_error for d in self.diagnostics)
-
-    @property
-    def sources(self) -> dict[str, str]:
-        return self.program.sources
 
 
 def check(paths: list[str], options: LoadOptions | None = None, sample: bool = False
@@ -62,12 +46,6 @@ def check(paths: list[str], options: LoadOptions | None = None, sample: bool = F
                     found.append(d)
     kept, allowed = apply_allows(found, program.sources)
     return Checked(program, result, kept, allowed)
-
-
-def datasets_of(checked: Checked) -> list[ast.Dataset]:
-    """Datasets declared in the files named on the command line (not only imported)."""
-    roots = set(checked.program.roots)
-    return [ds for ds in checked.program.datasets.values() if ds.span.file in roots]
 
 
 def compile_paths(paths: list[str], out: Path, workers: int = 1,
@@ -183,10 +161,11 @@ def _preview_one(compiled, rng: StreamRandom) -> PreviewItem:  # type: ignore[no
 def audit(paths: list[str], against: str | None = None, n: int = 50, seed: int = 0,
           top: int = 50, progress: Callable[[str], None] | None = None,
           options: LoadOptions | None = None) -> AuditReport:
-    """Generator audit, lint statistics and reference coverage (see tasklang.audit)."""
+    """Generator audit, lint statistics and reference coverage (see tasklang.audit) of the
+    checked files."""
     from .audit import run_audit
 
-    return run_audit(paths, against, n, seed, top, progress, options)
+    return run_audit(check(paths, options), paths, against, n, seed, top, progress)
 
 
 def import_gsm8k(ref: str, out: Path, split_val: int = 0, seed: int = 0,

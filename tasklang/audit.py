@@ -30,11 +30,9 @@ from runtime import expected_expert
 from runtime import grade as runtime_grade
 from runtime.analysis import op_multiset, shape_of
 from runtime.experts import ExpertTable
-from runtime.numbers import NumberError, parse_answer
 from runtime.sandbox import run_code
 
-from . import __version__, ast
-from .api import Checked, check, datasets_of
+from . import __version__, ast, lints
 from .budget import (
     ByteUpperBound,
     TokenCounter,
@@ -43,19 +41,19 @@ from .budget import (
     length_stats,
     make_counter,
 )
-from .build import DOMAIN_CAP, Context, Failure, candidate, make_context
-from .checks import PatternInfo, pattern_constants
+from .build import Context, Failure, candidate, make_context
+from .checked import Checked, datasets_of
+from .checks import PatternInfo, pattern_constants, template_shares
 from .compiler import CompiledPattern, DomainFn, Example, Rejected, compile_pattern, let_values
-from .confine import LoadOptions
 from .coverage import Coverage, coverage, mset_text
-from .diagnostics import Diagnostic
-from .expr import EvalError, constant_number
-from .formats import parse_template
+from .diagnostics import Diagnostic, apply_allows
+from .expr import EvalError
 from .importer import InputError, RefProblem, read_reference
-from .limits import LimitError
+from .limits import DEFAULT_LIMITS, LimitError
+from .preflight import DOMAIN_CAP, PREFLIGHT, Measured, measure, measure_in, preflight_rng
 from .program import Program
 from .rng import StreamRandom
-from .settings import MAX_REJECT_RATE, MIN_TEMPLATE_REPEATS, min_template_repeats, setting
+from .settings import MAX_REJECT_RATE, MIN_TEMPLATE_REPEATS, setting
 from .vocab import Entry, Vocab
 
 MEASURE = 1000  # draws per pattern for the rejection rate, distinct payloads and shapes
@@ -127,6 +125,7 @@ class PatternAudit:
     shapes: Counter[str] = field(default_factory=Counter)
     multisets: Counter[tuple[tuple[str, int], ...]] = field(default_factory=Counter)
     issues: dict[str, Issue] = field(default_factory=dict)
+    lints: list[Diagnostic] = field(default_factory=list)  # the registry's, as check reports them
 
     @property
     def expert(self) -> str | None:
@@ -160,6 +159,7 @@ class PatternAudit:
             "shapes": dict(sorted(self.shapes.items())),
             "op_multisets": sorted(mset_text(m) for m in self.multisets),
             "issues": [i.to_json() for i in self.issues.values()],
+            "lints": [d.to_json() for d in self.lints],
         }
 
 
@@ -167,8 +167,6 @@ class PatternAudit:
 
 
 _PLACEHOLDER_LEFT = re.compile(r"\{[A-Za-z_][\w.]*(?:@\w+)?(?::\w+)*\}|\$\{\w*\}?")
-_LONG_DECIMAL = re.compile(r"(?<![\d.])\d+\.\d{3,}(?![\d])")
-_BARE_FRACTION = re.compile(r"(?<![\w/.])\d+/\d+(?![\w/])")
 _WORD = re.compile(r"[A-Za-z]+")
 # Plural endings English never writes: sandwichs, dishs, boxs, quizs, glasss, candys.
 _BAD_ENDING = re.compile(r"(?:sh|x|z|ss|[^aeiou]y)s$|chs$")
@@ -243,55 +241,26 @@ def leftover_placeholders(question: str, template_text: str) -> list[str]:
     return found[allowed:] if len(found) > allowed else []
 
 
-def raw_numbers(question: str, literal: str, formatted_fractions: bool) -> list[str]:
-    """Long decimals and bare fractions a template did not write itself."""
-    out = [m for m in _LONG_DECIMAL.findall(question) if m not in literal]
-    if not formatted_fractions:
-        out += [m for m in _BARE_FRACTION.findall(question) if m not in literal]
-    return out
-
-
 # ================================================================ one pattern
 
 
 @dataclass(frozen=True)
-class _PatternFacts:
-    """What the checks need to know about a pattern's declarations."""
+class _Templates:
+    """Per template id: its source text (for literal braces) and its language."""
 
-    decimals: bool  # a decimal range, a non-integer choice or money: non-integer answers are fine
-    negatives: bool  # a range or choice below zero: negative answers are fine
-    literal: dict[str, str]  # template id -> its literal text (what the author wrote)
-    raw_text: dict[str, str]  # template id -> the template source text
-    frac: dict[str, bool]  # template id -> uses the frac format
+    raw_text: dict[str, str]
     lang: dict[str, str | None]
 
 
-def _facts(p: ast.Pattern, compiled: CompiledPattern) -> _PatternFacts:
-    decimals = negatives = False
-    for let in p.lets:
-        s = let.sampler
-        if isinstance(s, ast.DecimalRange):
-            decimals = True
-        if isinstance(s, ast.Choice):
-            values = [constant_number(i.value) for i in s.items]
-            decimals = decimals or any(v is not None and v.denominator != 1 for v in values)
-        lows = [s.lo] if isinstance(s, ast.IntRange | ast.DecimalRange) else (
-            [i.value for i in s.items] if isinstance(s, ast.Choice) else [])
-        negatives = negatives or any((constant_number(e) or 0) < 0 for e in lows)
-    literal, raw_text, frac, lang = {}, {}, {}, {}
-    for t, ct in zip(p.templates, compiled.templates, strict=True):
-        parsed = parse_template(t.text)
-        literal[ct.id] = "".join(x for x in parsed.parts if isinstance(x, str))
-        raw_text[ct.id] = t.text
-        formats = {f for ph in parsed.placeholders for f in ph.formats}
-        frac[ct.id] = "frac" in formats
-        lang[ct.id] = t.lang
-        decimals = decimals or "money" in formats
-    return _PatternFacts(decimals, negatives, literal, raw_text, frac, lang)
+def _templates(p: ast.Pattern, compiled: CompiledPattern) -> _Templates:
+    pairs = list(zip(p.templates, compiled.templates, strict=True))
+    return _Templates({ct.id: t.text for t, ct in pairs}, {ct.id: t.lang for t, ct in pairs})
 
 
-def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: ExpertTable,
+def _check_example(pa: PatternAudit, ex: Example, texts: _Templates, table: ExpertTable,
                    plurals: PluralChecker, constants: frozenset[Fraction] = frozenset()) -> None:
+    """What only a rendered, graded example shows: the gold grades 1.0, nothing is left
+    unrendered, plurals are English. Numbers (negative, fractional, raw) are the lints'."""
     q = ex.question
     if ex.trace is not None:
         graded = runtime_grade(ex.completion, ex.answer, experts=table, question=ex.question,
@@ -300,7 +269,6 @@ def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: E
         if graded.reward != 1.0:
             pa.add("grade", ERROR, f"the gold completion grades {graded.status} "
                    f"(reward {graded.reward}) against its own answer {ex.answer}", q)
-        _check_answer(pa, ex, facts)
     elif ex.function is not None:
         ran = run_code(ex.completion, ex.function, ex.tests)
         if not ran.grade.correct:
@@ -308,31 +276,13 @@ def _check_example(pa: PatternAudit, ex: Example, facts: _PatternFacts, table: E
                    f"sandbox: {ran.grade.status}, {ran.message}", q)
     elif ex.completion != ex.answer:
         pa.add("grade", ERROR, "the completion is not exactly the answer", q)
-    left = leftover_placeholders(q, facts.raw_text[ex.template_id])
+    left = leftover_placeholders(q, texts.raw_text[ex.template_id])
     if left:
         pa.add("placeholder", ERROR, f"unrendered placeholder {left[0]} ({ex.template_id})", q)
-    raw = list(ex.raw_floats) + raw_numbers(q, facts.literal[ex.template_id],
-                                             facts.frac[ex.template_id])
-    if raw:
-        pa.add("raw_float", ERROR, f"raw float or bare fraction in the question: {raw[0]} "
-               f"({ex.template_id}); format it or constrain it", q)
-    if facts.lang[ex.template_id] is None:
+    if texts.lang[ex.template_id] is None:
         bad = plurals.problems(q)
         if bad:
             pa.add("plural", ERROR, f"{bad[0]} ({ex.template_id})", q)
-
-
-def _check_answer(pa: PatternAudit, ex: Example, facts: _PatternFacts) -> None:
-    try:
-        value = parse_answer(ex.answer)
-    except NumberError:
-        return
-    if value < 0 and not facts.negatives:
-        pa.add("negative_answer", ERROR, f"negative answer {ex.answer} in a story of counts and "
-               "amounts (add `require answer > 0`)", ex.question)
-    if value.denominator != 1 and not facts.decimals:
-        pa.add("non_integer_answer", WARNING, f"non-integer answer {ex.answer} but the pattern "
-               "declares no decimals (decimal range, money format)", ex.question)
 
 
 def _draw(compiled: CompiledPattern, rng: StreamRandom, template_index: int | None,
@@ -360,11 +310,20 @@ def _observe(pa: PatternAudit, ex: Example, payloads: Counter[tuple[tuple[str, s
 
 def audit_pattern(pa: PatternAudit, p: ast.Pattern, compiled: CompiledPattern,
                   vocabs: Mapping[str, Vocab], allowed: Mapping[str, list[Entry]],
-                  table: ExpertTable, plurals: PluralChecker, n: int, seed: int) -> None:
-    """Measure (MEASURE draws), then check n samples cycling through every template."""
-    facts = _facts(p, compiled)
+                  table: ExpertTable, plurals: PluralChecker, n: int, seed: int,
+                  measured: tuple[Measured, list[Example]] | None = None) -> None:
+    """Measure (MEASURE draws, or the preflight's `measured` draws and the examples they
+    accepted: the lints' samples, not drawn twice), then check n samples cycling through
+    every template."""
+    texts = _templates(p, compiled)
     rng = StreamRandom.of(seed, "audit", p.name)
     payloads: Counter[tuple[tuple[str, str], ...]] = Counter()
+    if measured is not None:
+        first, kept = measured
+        pa.attempts, pa.accepted = PREFLIGHT, first.accepted
+        pa.reasons.update(first.reasons)
+        for ex in kept:
+            _observe(pa, ex, payloads)
     while pa.attempts < MEASURE:
         ex, tries = _draw(compiled, rng, None, pa.reasons)
         pa.attempts += tries
@@ -386,13 +345,13 @@ def audit_pattern(pa: PatternAudit, p: ast.Pattern, compiled: CompiledPattern,
         pa.accepted += 1
         pa.checked += 1
         _observe(pa, ex, payloads)
-        _check_example(pa, ex, facts, table, plurals, compiled.constants)
+        _check_example(pa, ex, texts, table, plurals, compiled.constants)
     rate = pa.rejection_rate or 0.0
     if rate > REJECT_FAIL:
-        pa.add("near_unsatisfiable", ERROR, f"{rate:.1%} of draws rejected (the compiler's limit "
+        pa.add("near-unsatisfiable", ERROR, f"{rate:.1%} of draws rejected (the compiler's limit "
                f"is {REJECT_FAIL:.0%})")
     elif rate > REJECT_WARN:
-        pa.add("high_rejection", WARNING, f"{rate:.1%} of draws rejected")
+        pa.add("high-rejection", WARNING, f"{rate:.1%} of draws rejected")
     pa.distinct_seen = len(payloads)
     pa.domain = domain_size(p, compiled, vocabs, allowed, payloads, 1 - rate)
 
@@ -552,22 +511,18 @@ def _counter_for(ds: ast.Dataset, program: Program) -> tuple[TokenCounter, str |
         return ByteUpperBound(), f"{err}; counted UTF-8 bytes instead"
 
 
-def _template_repeats(da: DatasetAudit, ctx: Context, ds: ast.Dataset) -> None:
-    shares = ctx.settings.languages
-    main_share = 1 - sum((s for _, s in shares), Fraction(0))
-    for split in ctx.splits:
-        counts = Counter(ctx.order(split))
-        for i, pattern in enumerate(ctx.patterns):
-            for lang, share in ((None, main_share), *shares):
-                usable = [t for t in pattern.templates if t.usable(split.name, lang)]
-                if not usable:
-                    continue
-                per = counts.get(i, 0) * share / len(usable)
-                for t in usable:
-                    da.template_repeats.append({
-                        "pattern": pattern.name, "template": t.id, "split": split.name,
-                        "language": lang or "en", "per_template": round(float(per), 2),
-                        "few": per < da.min_repeats})
+def _template_repeats(da: DatasetAudit, checked: Checked, ds: ast.Dataset) -> None:
+    """One row per template, from the rule check warns by (checks.template_shares)."""
+    assert checked.result is not None
+    facts = template_shares(ds, checked.result.patterns)
+    da.min_repeats = facts.min_repeats
+    for share in facts.shares:
+        for tid in share.templates:
+            da.template_repeats.append({
+                "pattern": share.pattern, "template": tid, "split": share.split,
+                "language": share.language or "en",
+                "per_template": round(float(share.per_template), 2),
+                "few": share.per_template < facts.min_repeats})
 
 
 def _per_expert(ds: ast.Dataset, infos: Mapping[str, PatternInfo]
@@ -615,8 +570,7 @@ def audit_dataset(ds: ast.Dataset, checked: Checked, errors: list[Diagnostic]) -
     da.token_exact = counter.exact
     da.max_length, da.max_new_tokens = ctx.settings.max_length, ctx.settings.max_new_tokens
     da.sizes = {s.name: int(s.size) for s in ds.splits}
-    da.min_repeats = min_template_repeats(ds)
-    _template_repeats(da, ctx, ds)
+    _template_repeats(da, checked, ds)
     da.query_targets, da.step_counts = _per_expert(ds, infos)
     used = {e for p in ctx.patterns for e in p.experts}
     da.overlaps = [{"experts": [a, b], "ops": sorted(ops)}
@@ -677,10 +631,10 @@ def _selected_patterns(checked: Checked) -> list[ast.Pattern]:
     return sorted(chosen, key=lambda p: (p.span.file, p.span.line, p.name))
 
 
-def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: int = 0,
-              top: int = 50, progress: Progress | None = None,
-              options: LoadOptions | None = None) -> AuditReport:
-    """The whole audit. Raises AuditUsageError for missing paths or a bad reference file."""
+def run_audit(checked: Checked, paths: list[str], against: str | None = None, n: int = 50,
+              seed: int = 0, top: int = 50, progress: Progress | None = None) -> AuditReport:
+    """The whole audit of a checked program (`paths`: what was named, for the report).
+    Raises AuditUsageError for missing paths or a bad reference file."""
     say = progress or (lambda msg: None)
     problems: list[RefProblem] | None = None
     if against is not None:
@@ -688,7 +642,6 @@ def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: i
             problems = read_reference(against)
         except InputError as err:
             raise AuditUsageError(str(err)) from None
-    checked = check(paths, options)
     missing = [d for d in checked.diagnostics if d.code in ("missing-file", "no-task-files")]
     if missing:
         raise AuditUsageError("; ".join(d.message for d in missing))
@@ -698,18 +651,18 @@ def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: i
         return report
     program = checked.program
     datasets = datasets_of(checked)
-    counters: dict[str, TokenCounter] = {}
     listed: dict[str, list[str]] = {}
     for ds in datasets:
         for w in ds.patterns:
             listed.setdefault(w.pattern, []).append(ds.name)
     plurals = PluralChecker(program.vocabs.values())
     chosen = _selected_patterns(checked)
+    contexts = _Contexts(checked)
     say(f"auditing {len(chosen)} pattern(s), {n} checked samples each")
     for i, p in enumerate(chosen, start=1):
         say(f"[{i}/{len(chosen)}] {p.name}")
         report.patterns.append(_audit_one(p, checked, listed.get(p.name, []), datasets,
-                                          counters, plurals, n, seed))
+                                          contexts, plurals, n, seed))
     for ds in datasets:
         say(f"dataset {ds.name}: lint statistics and token lengths")
         try:
@@ -724,9 +677,28 @@ def run_audit(paths: list[str], against: str | None = None, n: int = 50, seed: i
     return report
 
 
+class _Contexts:
+    """Each dataset's generation context, made once: a listed pattern is audited as the
+    dataset compiles it (its picks filtered by the dataset's tokenizer, its limits and
+    constants), and its lints measured on the preflight's own stream."""
+
+    def __init__(self, checked: Checked) -> None:
+        self.checked = checked
+        self.made: dict[str, Context] = {}
+
+    def of(self, ds: ast.Dataset) -> Context:
+        ctx = self.made.get(ds.name)
+        if ctx is None:
+            assert self.checked.result is not None
+            counter = _counter_for(ds, self.checked.program)[0]
+            ctx = self.made[ds.name] = make_context(self.checked.program, self.checked.result,
+                                                    ds, counter, ordered=False)
+        return ctx
+
+
 def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
-               datasets: list[ast.Dataset], counters: dict[str, TokenCounter],
-               plurals: PluralChecker, n: int, seed: int) -> PatternAudit:
+               datasets: list[ast.Dataset], contexts: _Contexts, plurals: PluralChecker,
+               n: int, seed: int) -> PatternAudit:
     assert checked.result is not None
     info = checked.result.patterns.get(p.name)
     experts = tuple(b.expert for b in p.traces)
@@ -736,22 +708,46 @@ def _audit_one(p: ast.Pattern, checked: Checked, in_datasets: list[str],
         pa.add("check", ERROR, "the pattern has check errors (run `tasklang check`)")
         return pa
     ds = next((d for d in datasets if d.name in in_datasets), None)
-    if ds is None:
-        counter: TokenCounter = ByteUpperBound()
-    else:
-        if ds.name not in counters:
-            counters[ds.name] = _counter_for(ds, checked.program)[0]
-        counter = counters[ds.name]
     program = checked.program
+    kept: list[Example] = []
     try:
-        allowed = allowed_picks(p, program, counter)
-        loaded = program.references.get(p.name)
-        compiled = compile_pattern(p, program.vocabs, checked.result.table,
-                                   program.sources.get(p.span.file), allowed,
-                                   None if loaded is None else loaded.text,
-                                   constants=pattern_constants(program).get(p.name, frozenset()))
-        audit_pattern(pa, p, compiled, program.vocabs, allowed, checked.result.table,
-                      plurals, n, seed)
+        if ds is None:
+            counter: TokenCounter = ByteUpperBound()
+            loaded = program.references.get(p.name)
+            compiled = compile_pattern(p, program.vocabs, checked.result.table,
+                                       program.sources.get(p.span.file),
+                                       allowed_picks(p, program, counter),
+                                       None if loaded is None else loaded.text,
+                                       constants=pattern_constants(program).get(p.name,
+                                                                                frozenset()))
+            measured = measure(compiled, p, program.vocabs, preflight_rng(seed, "audit", p.name),
+                               DEFAULT_LIMITS.max_preflight_seconds, p.span, kept)
+        else:
+            ctx = contexts.of(ds)
+            compiled = next(c for c in ctx.patterns if c.name == p.name)
+            counter = ctx.counter
+            w = next(w for w in ds.patterns if w.pattern == p.name)
+            measured = measure_in(ctx, compiled, program, w.span, kept)
+        _add_lints(pa, measured, checked)
+        audit_pattern(pa, p, compiled, program.vocabs, allowed_picks(p, program, counter),
+                      checked.result.table, plurals, n, seed,
+                      None if isinstance(measured, Diagnostic) else (measured, kept))
     except Exception as err:  # noqa: BLE001 - a generator that crashes fails its audit
         pa.add("crash", ERROR, f"sampling raised {type(err).__name__}: {err}")
     return pa
+
+
+def _add_lints(pa: PatternAudit, measured: Measured | Diagnostic, checked: Checked) -> None:
+    """The registry's lints (lints.LINTS) as issues, measured as check and compile measure
+    them; `# allow: CODE` on the line drops a warning here as it does there."""
+    if isinstance(measured, Diagnostic):
+        diags = [measured]
+    elif measured.accepted == 0:
+        return  # the audit's own draws report it unsatisfiable
+    else:
+        diags = lints.run(measured.facts)
+    kept, _ = apply_allows(diags, checked.sources)
+    for d in kept:
+        pa.lints.append(d)
+        pa.add(d.code, str(d.severity), d.message, d.notes[0].removeprefix("e.g. ")
+               if d.notes and d.notes[0].startswith("e.g. ") else None)

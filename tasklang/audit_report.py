@@ -49,11 +49,17 @@ def render_text(report: AuditReport, top: int = 20) -> str:
                 render_all(report.diagnostics, report.sources)]
     out += ["", "Generator audit", _pattern_table(report.patterns)]
     for pa in report.patterns:
+        linted = {d.code for d in pa.lints}  # shown below, each at its line
         for issue in pa.issues.values():
+            if issue.kind in linted:
+                continue
             out.append(f"  {pa.name}: {issue.severity}[{issue.kind}] x{issue.count}: "
                        f"{issue.message}")
             if issue.example:
                 out.append(f"      e.g. {_clip(issue.example, 160)}")
+        for d in pa.lints:
+            out.append(f"  {d.headline()}")
+            out += [f"      {note[:160]}" for note in d.notes[:21]]  # a histogram: 20 lines
     for da in report.datasets:
         out += ["", *_dataset_text(da)]
     if report.coverage is not None:

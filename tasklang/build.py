@@ -11,7 +11,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +23,7 @@ from typing import Any, TextIO
 from runtime.experts import COMPOSITION
 from runtime.numbers import format_number
 
-from . import __version__, ast
+from . import __version__, ast, lints
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, allowed_picks, length_stats, make_counter
 from .checks import CheckResult, dataset_constants, dataset_limits
 from .code_answers import bind_splits
@@ -32,11 +31,11 @@ from .code_verify import verify_references
 from .compiler import CompiledPattern, CompiledTemplate, Example, Rejected, compile_pattern
 from .confine import Confinement, resolve_named_file
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, Index, Overlap, Scan, load_all
-from .diagnostics import Diagnostic, Span, error, warning
+from .diagnostics import Diagnostic, Span, error
 from .difficulty import difficulty_json
-from .expr import constant_number
 from .files import sha256_file as _sha256
-from .limits import DEFAULT_LIMITS, LimitError, Limits, exceeded
+from .limits import DEFAULT_LIMITS, LimitError, Limits
+from .preflight import preflight
 from .program import Program
 from .record import MAIN_LANGUAGE, Record, record_id, record_of
 from .rng import StreamRandom
@@ -44,7 +43,6 @@ from .settings import Settings, setting, settings_of
 from .splits import (
     LeakRegistry,
     SeedDeriver,
-    allocate,
     derive_seed,
     pattern_order,
     payload_key,
@@ -53,8 +51,6 @@ from .splits import (
 
 MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
 MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example
-PREFLIGHT = 1000  # samples per pattern to measure rejection rates
-DOMAIN_CAP = 10**30  # domain sizes count up to here: more than any dataset could ask
 Progress = Callable[[int], None]
 
 
@@ -285,150 +281,6 @@ class BudgetCheck:
         del self.offenders[5:]
 
 
-# ---------------------------------------------------------------- preflight
-
-
-def _domain_size(p: ast.Pattern, program: Program, pick_sizes: dict[str, int]) -> int | None:
-    """Distinct payloads before constraints, when every sampled let has a fixed finite domain.
-
-    Picks count the entries left after `max_tokens` filtering, not the whole vocabulary.
-    """
-    size = 1
-    for let in p.lets:
-        s = let.sampler
-        if isinstance(s, ast.Derived):
-            continue
-        if let.where is not None:  # fewer values than the sampler's: unknown in advance
-            return None
-        n = pick_sizes.get(let.name) if isinstance(s, ast.Pick) else _let_domain(s, program)
-        if n is None:
-            return None
-        size = min(size * n, DOMAIN_CAP)  # thirty lets of 10**12 values: no 10**360
-    return size
-
-
-def _let_domain(s: ast.Sampler, program: Program) -> int | None:
-    if isinstance(s, ast.IntRange | ast.DecimalRange):
-        lo, hi = constant_number(s.lo), constant_number(s.hi)
-        step = Fraction(1) if s.step is None else constant_number(s.step)
-        if lo is None or hi is None or step is None or step <= 0:
-            return None
-        return max(0, int((hi - lo) / step) + 1)
-    if isinstance(s, ast.Choice):
-        return len(s.items)
-    if isinstance(s, ast.Pick):
-        vocab = program.vocabs.get(s.vocab)
-        return None if vocab is None else len(vocab.entries)
-    return None
-
-
-def preflight(ctx: Context, program: Program, ds: ast.Dataset,
-              keep: list[Example] | None = None) -> list[Diagnostic]:
-    """Measure each pattern's rejection rate and check its domain against the request.
-
-    Runs before any split is ordered: it needs only the counts per pattern, so an
-    unsatisfiable pattern is reported before anything the size of a split is allocated.
-    A pattern rejected by one statement more than any other is reported at that statement
-    (the `require`, let or template), with the dataset line as a note. `keep` collects the
-    accepted samples (sampled_checks measures them)."""
-    diags = []
-    by_name = {w.pattern: w for w in ds.patterns}
-    totals = {name: 0 for name, _ in ctx.weights}
-    for split in ctx.splits:
-        for (name, _), n in zip(ctx.weights, allocate(int(split.size), ctx.weights), strict=True):
-            totals[name] += n
-    for pattern in ctx.patterns:
-        w = by_name[pattern.name]
-        sampled = _preflight_samples(ctx, pattern, w, keep)
-        if isinstance(sampled, Diagnostic):
-            diags.append(sampled)
-            continue
-        accepted, reasons, seen = sampled
-        never = [s for s in pattern.where_stats.values() if s.draws and not s.hits]
-        if never:  # the let named, at its condition, rather than "every sample was rejected"
-            diags += [error("unsatisfiable", f"{pattern.name}: no value of let {s.let} meets "
-                            f"`where {s.text}` (in {s.draws} draws)", s.span,
-                            "widen the let's range, or loosen the condition") for s in never]
-            continue
-        rate = 1 - accepted / PREFLIGHT
-        top = reasons.most_common(1)[0] if reasons else ("", 0)
-        span, listed = _rejection_span(pattern, top[0], ds, w)
-        if accepted == 0:
-            diags.append(error("unsatisfiable", f"{pattern.name}: every one of {PREFLIGHT} samples "
-                               f"was rejected; most by `{top[0]}` ({top[1]} times)", span,
-                               *[f"{r}: {n}" for r, n in reasons.most_common(4)], *listed))
-            continue
-        if rate > ctx.settings.max_reject_rate:
-            diags.append(error("near-unsatisfiable", f"{pattern.name}: {rate:.1%} of samples "
-                               f"rejected (limit {float(ctx.settings.max_reject_rate):.0%}); "
-                               f"most by `{top[0]}`", span,
-                               *[f"{r}: {n}" for r, n in reasons.most_common(4)], *listed,
-                               help=f"derive values that meet `{top[0]}` instead of drawing "
-                               "and rejecting them, or raise max_reject_rate"))
-        diags += _domain_check(pattern, program, ds, totals[pattern.name], 1 - rate, seen, w)
-    return diags
-
-
-def _rejection_span(pattern: CompiledPattern, reason: str, ds: ast.Dataset, w: ast.Weighted
-                    ) -> tuple[Span, tuple[str, ...]]:
-    """Where a rejection is reported: the statement that rejects most, with a note on the
-    dataset line listing the pattern; the dataset line itself when no statement is named."""
-    at = pattern.reason_span(reason) if reason else None
-    if at is None:
-        return w.span, ()
-    return at, (f"dataset {ds.name} lists {pattern.name} at {w.span.file}:{w.span.line}",)
-
-
-def _preflight_samples(ctx: Context, pattern: CompiledPattern, w: ast.Weighted,
-                       keep: list[Example] | None = None
-                       ) -> tuple[int, Counter[str], int] | Diagnostic:
-    """(accepted, rejection reasons, distinct payloads) of PREFLIGHT samples, or the
-    diagnostic of a limit: a value too large, or more than the preflight time."""
-    rng = StreamRandom.of(ctx.settings.seed, ctx.name, pattern.name, "preflight")
-    reasons: Counter[str] = Counter()
-    seen: set[tuple[tuple[str, str], ...]] = set()
-    accepted = 0
-    seconds = ctx.limits.max_preflight_seconds
-    deadline = time.monotonic() + seconds
-    for i in range(PREFLIGHT):
-        if time.monotonic() > deadline:
-            return exceeded("max_preflight_seconds", f"{pattern.name}: preflight sampling took "
-                            f"more than {seconds} s ({i} of {PREFLIGHT} samples)", w.span,
-                            "a sample this slow makes a dataset take hours: fewer test cases, "
-                            "smaller values or simpler constraints")
-        try:
-            env = pattern.sample_payload(rng)
-            example = pattern.realize(env, pattern.templates[rng.below(len(pattern.templates))])
-            accepted += 1
-            if keep is not None:
-                keep.append(example)
-            seen.add(tuple(sorted(pattern.payload(env))))  # the visible payload
-        except Rejected as r:
-            reasons[r.reason] += 1
-        except LimitError as err:
-            return err.diagnostic(pattern.name)
-    return accepted, reasons, len(seen)
-
-
-def _domain_check(pattern: CompiledPattern, program: Program, ds: ast.Dataset, asked: int,
-                  acceptance: float, seen: int, w: ast.Weighted) -> list[Diagnostic]:
-    p = program.patterns[pattern.name]
-    size = _domain_size(p, program, pattern.pick_sizes)
-    largest = max((int(s.size) for s in ds.splits), default=0)
-    need = asked if ds.unique_payloads else max(1, asked - largest + 1)
-    if size is not None:
-        estimate = int(size * Fraction(acceptance))  # exact: a domain can pass any float
-        if need > size or need > max(estimate, 1):
-            return [error("domain-too-small", f"{pattern.name} can produce "
-                          f"{'at most ' + str(size) if need > size else 'about ' + str(estimate)} "
-                          f"distinct payloads; the dataset needs {need} distinct ones", w.span,
-                          "widen ranges or vocabularies, or lower the split sizes")]
-    elif seen < PREFLIGHT * acceptance * 0.5 and need > seen * 2:
-        return [error("domain-too-small", f"{pattern.name}: only {seen} distinct payloads in "
-                      f"{PREFLIGHT} samples; the dataset needs {need}", w.span)]
-    return []
-
-
 # ---------------------------------------------------------------- the build
 
 
@@ -539,19 +391,15 @@ def sampled_checks(program: Program, checked: CheckResult, ds: ast.Dataset) -> l
     if not kept or not ctx.splits:
         return diags
     budget = BudgetCheck(ctx.settings, counter.description)
-    raw_floats: Counter[str] = Counter()
     split = ctx.splits[0].name
     for start in range(0, len(kept), 256):
         batch = list(enumerate(kept[start:start + 256], start))
         for p in prepare(ctx, split, batch):
             budget.check(p, p.template_id)  # a template names the culprit; an index would not
-            for r in p.raw_floats:
-                raw_floats[f"{p.pattern}: {r}"] += 1
     sampled = f"measured on {len(kept)} preflight samples; compile measures every example"
     if budget.violations:
         d = _budget_error(budget, ds)  # offenders are templates here: each named once
         diags.append(replace(d, notes=(*dict.fromkeys(d.notes), sampled)))
-    diags += [replace(d, notes=(*d.notes, sampled)) for d in _raw_float_warnings(raw_floats, ds)]
     return diags
 
 
@@ -585,7 +433,7 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
     registry = LeakRegistry(ctx.settings.unique)
     budget = BudgetCheck(ctx.settings, counter.description)
     stats: dict[str, SplitStats] = {}
-    raw_floats: Counter[str] = Counter()
+    raw_floats: Counter[tuple[str, str]] = Counter()  # (template id, the raw text)
     scan = None if ctx.decontam is None else Scan(ctx.decontam, ds.name)
     if scan is not None:
         scan.check_system(ctx.settings.system)
@@ -604,7 +452,7 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
                                      ds.span if system is None else system.span)
     if failures:
         return BuildResult(ds.name, None, diags + failures)
-    diags += _raw_float_warnings(raw_floats, ds)
+    diags += _raw_float_warnings(raw_floats, _template_spans(ctx, program), diags)
     manifest = _manifest(ctx, ds, program, counter, stats, tmp)
     if scan is not None:
         base = Path(ds.span.file).resolve().parent
@@ -617,7 +465,8 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
 
 def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, budget: BudgetCheck,
                  fh: TextIO, workers: int, tick: Progress | None, stats: SplitStats,
-                 raw_floats: Counter[str], scan: Scan | None = None) -> Diagnostic | None:
+                 raw_floats: Counter[tuple[str, str]], scan: Scan | None = None
+                 ) -> Diagnostic | None:
     for index, first in enumerate(first_draws(ctx, split, workers)):
         got = _accept(ctx, split.name, index, first, registry)
         if isinstance(got, Diagnostic):
@@ -626,7 +475,7 @@ def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, bud
         stats.redraws += redraws
         stats.add(prepared)
         for r in prepared.raw_floats:
-            raw_floats[f"{prepared.pattern}: {r}"] += 1
+            raw_floats[prepared.template_id, r] += 1
         budget.check(prepared, record_id(ctx.name, split.name, index))
         if prepared.overlap is not None and scan is not None:
             scan.add(prepared.overlap, split.name, prepared.pattern, prepared.template_id,
@@ -680,13 +529,22 @@ def _budget_error(budget: BudgetCheck, ds: ast.Dataset) -> Diagnostic:
                  "system prompt and templates")
 
 
-def _raw_float_warnings(raw: Counter[str], ds: ast.Dataset) -> list[Diagnostic]:
-    if not raw:
-        return []
-    shown = [f"{k} ({n}x)" for k, n in raw.most_common(5)]
-    return [warning("raw-float", f"{sum(raw.values())} questions show raw floats or bare "
-                    "fractions", ds.span, *shown,
-                    "format them ({x:money}, {x:comma}) or constrain them to short decimals")]
+def _raw_float_warnings(raw: Counter[tuple[str, str]], spans: dict[str, Span],
+                        found: list[Diagnostic]) -> list[Diagnostic]:
+    """The raw-float lint over every example written, for the templates whose preflight
+    samples showed none (those the preflight flagged are reported once, by the lint)."""
+    flagged = {d.message.partition(":")[0] for d in found if d.code == "raw-float"}
+    by_template: dict[str, Counter[str]] = {}
+    for (tid, text), n in raw.items():
+        if tid not in flagged:
+            by_template.setdefault(tid, Counter())[text] += n
+    return [lints.diagnostic("raw-float", f"{tid}: raw floats or bare fractions in "
+                             f"{sum(texts.values())} examples: "
+                             f"{', '.join(t for t, _ in texts.most_common(5))}",
+                             spans.get(tid, Span.point(tid)),
+                             helps=("format them ({x:money}, {x:comma}) or constrain them to "
+                                    "short decimals",))
+            for tid, texts in by_template.items()]
 
 
 def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCounter,

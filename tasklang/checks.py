@@ -22,7 +22,7 @@ from runtime.experts import COMPOSITION, Expert, ExpertTable
 from runtime.ops import COMPUTE_OPS, PREV_RESULT, STEP_TYPES, Step
 from runtime.trace import Trace
 
-from . import ast, constructs
+from . import ast, constructs, lints
 from .code_checks import check_code
 from .diagnostics import Diagnostic, Span, did_you_mean, error, source_lines, warning
 from .difficulty import check_difficulty
@@ -998,25 +998,33 @@ def _check_languages(ds: ast.Dataset, diags: list[Diagnostic]) -> None:
                            "for the main language", ds.span))
 
 
-def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
-           diags: list[Diagnostic]) -> None:
+def template_shares(ds: ast.Dataset, infos: dict[str, PatternInfo]) -> lints.DatasetFacts:
+    """The examples each main-language template of each listed pattern can expect per split:
+    the split's size by the pattern's weight, over the templates usable there. The one
+    home of the rule: check warns from it, the audit tabulates it. Language shares are
+    not taken off (as check always judged: the golden files, checked clean, mix languages
+    into splits of a few examples)."""
     weights = {w.pattern: w.weight for w in ds.patterns if w.pattern in infos}
     total = sum(weights.values(), Fraction(0))
     min_rep = min_template_repeats(ds)
+    shares = []
     for w in _listed(ds):
         info = infos.get(w.pattern)
         if info is None or total == 0:
             continue
+        ids = [f"{info.name}/{t.name or i}" for i, t in enumerate(info.templates)]
         for s in ds.splits:
-            n_templates = sum(1 for t in info.templates if _usable(t, s.name) and t.lang is None)
-            if n_templates == 0:
-                continue
-            per = s.size * weights[w.pattern] / total / n_templates
-            if per < min_rep:
-                diags.append(warning("few-template-repeats", f"{w.pattern}: about {float(per):.1f} "
-                                     f"{s.name} examples per template ({n_templates} templates); "
-                                     f"fewer than {min_rep} repetitions", w.span,
-                                     "at low data volume one template per pattern learns best"))
+            usable = tuple(tid for tid, t in zip(ids, info.templates, strict=True)
+                           if _usable(t, s.name) and t.lang is None)
+            if usable:
+                per = s.size * weights[w.pattern] / total / len(usable)
+                shares.append(lints.TemplateShare(w.pattern, s.name, None, usable, per, w.span))
+    return lints.DatasetFacts(ds.name, ds.span, min_rep, tuple(shares))
+
+
+def _lints(ds: ast.Dataset, infos: dict[str, PatternInfo], table: ExpertTable,
+           diags: list[Diagnostic]) -> None:
+    diags += lints.run_dataset(template_shares(ds, infos))
     by_expert: dict[str, list[PatternInfo]] = {}
     for info in (infos[w.pattern] for w in _listed(ds) if w.pattern in infos):
         if len(info.experts) == 1:

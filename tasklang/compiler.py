@@ -690,12 +690,14 @@ class CompiledPattern:
                 return values
         return [hole(env) for hole in self.holes]
 
-    def sample_payload(self, rng: StreamRandom) -> Env:
+    def sample_payload(self, rng: StreamRandom, env: Env | None = None) -> Env:
         """One assignment satisfying every answer-free constraint; raises Rejected.
 
         Each constraint is tested right after the last let it reads: a doomed sample stops
-        there. Which samples pass is what testing everything at the end gives."""
-        env: Env = {}
+        there. Which samples pass is what testing everything at the end gives. `env`: the
+        dict to fill, which after a rejection holds the values drawn so far (preflight
+        counts them to find a value that never passes)."""
+        env = {} if env is None else env
         if self.constant_requires:
             _test_all(self.constant_requires, env)
         for name, fn, checks in self.schedule:

@@ -11,8 +11,9 @@ to write next.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from runtime import render
 from runtime.analysis import op_multiset, shape_of
@@ -20,10 +21,22 @@ from runtime.gsm8k import convert
 
 from .importer import RefProblem
 
-if TYPE_CHECKING:
-    from .audit import PatternAudit
-
 Multiset = tuple[tuple[str, int], ...]
+
+
+class Covering(Protocol):
+    """What coverage reads of an audited pattern (audit.PatternAudit): its name, expert and
+    the shapes and op multisets its gold traces had. A protocol, so that coverage does not
+    import the audit that calls it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def expert(self) -> str | None: ...
+    @property
+    def shapes(self) -> Counter[str]: ...
+    @property
+    def multisets(self) -> Counter[Multiset]: ...
 
 
 @dataclass
@@ -66,7 +79,7 @@ class Coverage:
     def reasons(self) -> Counter[str]:
         return Counter(r.reason or "?" for r in self.refs if not r.ok)
 
-    def to_json(self, patterns: list[PatternAudit]) -> dict[str, Any]:
+    def to_json(self, patterns: Sequence[Covering]) -> dict[str, Any]:
         """The coverage keys of the audit's JSON report."""
         shapes, count = self.uncovered_shapes()
         return {
@@ -102,7 +115,7 @@ class Coverage:
             })
         return out, len(ranked)
 
-    def by_expert(self, patterns: list[PatternAudit]) -> dict[str, dict[str, Any]]:
+    def by_expert(self, patterns: Sequence[Covering]) -> dict[str, dict[str, Any]]:
         experts: dict[str, list[str]] = {}
         for pa in patterns:
             if pa.expert is not None:
@@ -117,7 +130,7 @@ class Coverage:
                            "loose_fraction": self.fraction(loose)}
         return out
 
-    def by_pattern(self, patterns: list[PatternAudit]) -> dict[str, dict[str, Any]]:
+    def by_pattern(self, patterns: Sequence[Covering]) -> dict[str, dict[str, Any]]:
         out = {}
         for pa in patterns:
             strict = [r for r in self.refs if pa.name in r.strict]
@@ -128,7 +141,7 @@ class Coverage:
         return out
 
 
-def coverage(path: str, problems: list[RefProblem], patterns: list[PatternAudit],
+def coverage(path: str, problems: list[RefProblem], patterns: Sequence[Covering],
              top: int) -> Coverage:
     shapes: dict[str, list[str]] = {}
     msets: dict[Multiset, list[str]] = {}

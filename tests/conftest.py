@@ -27,6 +27,7 @@ class LibraryBuild:
     out: Path  # the OUT folder: one folder per dataset, nothing else
     dirs: dict[str, Path]  # dataset name -> its folder, in the order the compiler built them
     output: str  # what the CLI printed on stdout (empty for the API build)
+    diagnostics: tuple[Any, ...] = ()  # the API build's warnings (Diagnostic records)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +50,8 @@ def compiled_library(tmp_path_factory: pytest.TempPathFactory) -> LibraryBuild:
     assert checked.ok, [d.headline() for d in checked.diagnostics if d.is_error]
     assert results and all(r.ok for r in results), [
         d.headline() for r in results for d in r.diagnostics]
-    return LibraryBuild(out, {r.dataset: out / r.dataset for r in results}, "")
+    return LibraryBuild(out, {r.dataset: out / r.dataset for r in results}, "",
+                        tuple(checked.diagnostics) + tuple(d for r in results for d in r.diagnostics))
 
 
 @pytest.fixture(scope="session")

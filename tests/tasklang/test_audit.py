@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tasklang import api
-from tasklang.audit import AuditReport, AuditUsageError, PluralChecker, leftover_placeholders, raw_numbers
+from tasklang.audit import AuditReport, AuditUsageError, PluralChecker, leftover_placeholders
 from tasklang.audit_report import render_html, render_json, render_text
 from tasklang.cli import main
 from tasklang.vocab import find_vocab, load_vocab
@@ -121,7 +121,7 @@ def test_broken_patterns_fail(report: AuditReport) -> None:
     assert report.failing == ["bad_plural", "negative"]
     by_name = {p.name: p for p in report.patterns}
     assert "plural" in by_name["bad_plural"].issues
-    assert "negative_answer" in by_name["negative"].issues
+    assert "negative-answer" in by_name["negative"].issues  # the lint registry's code
     assert by_name["rate"].ok and by_name["half_then_add"].ok
     assert by_name["rate"].checked == 12
 
@@ -253,9 +253,6 @@ def test_render_check_helpers() -> None:
     assert leftover_placeholders("Hi {name}, ok", "Hi {who}, ok") == ["{name}"]
     assert leftover_placeholders("Put {nebula} here", "Put {{{w}}} here") == []
     assert leftover_placeholders("cost ${price}", "cost ${p}") == ["${price}"]
-    assert raw_numbers("It costs 3.3333 or 2/3.", "It costs  or .", False) == ["3.3333", "2/3"]
-    assert raw_numbers("keep 1/2 of it", "keep  of it", True) == []
-    assert raw_numbers("24/7 service", "24/7 service", False) == []
 
 
 def test_cli_exit_codes_and_output(tmp_path: Path, files: tuple[Path, Path]) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from tasklang import api
 from tasklang.limits import LIMITS
+from tasklang.lints import DATASET_LINTS, LINTS
 
 from .helpers import BROKEN, REPO
 
@@ -31,7 +32,7 @@ COMPILE_CODES = frozenset({
     "unsatisfiable", "near-unsatisfiable", "domain-too-small", "domain-exhausted",
     "token-budget", "raw-float", "missing-tokenizer", "no-datasets", "reference-fails",
     "bad-benchmark", "benchmark-overlap", "benchmark-too-short",
-})
+}) | frozenset(LINTS)  # the sampled lints (tasklang/lints.py) run in the preflight
 _EXPECT = re.compile(r"#\s*((?:[EW]:\s*[a-z][a-z0-9-]*\s*;?\s*)+)$")
 _ONE = re.compile(r"([EW]):\s*([a-z][a-z0-9-]*)")
 _SEVERITY = {"E": "error", "W": "warning"}
@@ -90,7 +91,7 @@ def test_broken_file(path: Path, tmp_path: Path) -> None:
 
 # What `check` finds by sampling (build.sampled_checks): the rest needs the whole build.
 SAMPLED_CODES = frozenset({"unsatisfiable", "near-unsatisfiable", "domain-too-small",
-                           "token-budget", "raw-float", "missing-tokenizer"})
+                           "token-budget", "missing-tokenizer"}) | frozenset(LINTS)
 COMPILED = [p for p in CORPUS if {c for _, _, c in expectations(p)} & COMPILE_CODES]
 
 
@@ -127,7 +128,7 @@ def test_no_diagnostic_is_reported_twice() -> None:
 SOURCES = ["tasklang/checks.py", "tasklang/parser.py", "tasklang/program.py", "tasklang/build.py",
            "tasklang/confine.py", "tasklang/api.py", "tasklang/code_checks.py",
            "tasklang/code_verify.py", "tasklang/decontaminate.py", "tasklang/constructs.py",
-           "tasklang/difficulty.py"]
+           "tasklang/difficulty.py", "tasklang/preflight.py"]
 
 # Codes a corpus file cannot carry, with the test that covers each instead.
 ELSEWHERE = {
@@ -158,7 +159,8 @@ def emitted_codes() -> set[str]:
                     isinstance(t, pyast.Name) and t.id == "_ISSUE_CODES" for t in node.targets)
                     and isinstance(node.value, pyast.Dict)):
                 found |= {v.value for v in node.value.values if isinstance(v, pyast.Constant)}
-    return found | {limit.code for limit in LIMITS}  # emitted through limits.exceeded()
+    # Emitted through limits.exceeded() and through the lint registry.
+    return found | {limit.code for limit in LIMITS} | set(LINTS) | set(DATASET_LINTS)
 
 
 def test_code_scan_finds_the_known_codes() -> None:
