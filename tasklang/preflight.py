@@ -195,6 +195,18 @@ class _Recorder:
         self.computed.append((name, Fraction(value)))
 
 
+def _writes_negative(node: object) -> bool:
+    """Whether a trace block holds a negative constant (`init c = -3`, or `mul(x, -3)`,
+    lowered to such an init)."""
+    if isinstance(node, ast.TConst | ast.Num):
+        return node.value < 0
+    if isinstance(node, tuple | list):
+        return any(_writes_negative(x) for x in node)
+    fields = getattr(node, "__dataclass_fields__", None)
+    return fields is not None and any(
+        _writes_negative(getattr(node, f)) for f in fields if f != "span")
+
+
 def intermediates(trace: Trace | ComposedTrace) -> tuple[tuple[str, Fraction], ...]:
     """Every value the gold trace's steps compute, in order, but the answer (a gold trace
     executes; the answer has its own lints)."""
@@ -271,7 +283,8 @@ class _Tally:
         negatives = decimals = False
         for let in p.lets:
             listed, bounds = self.declared[let.name]
-            nums = [v for v in listed or () if type(v) is not str]
+            # numbers only: a choice may also list text, records (`{name: .., price: ..}`)
+            nums = [v for v in listed or () if type(v) is int or type(v) is Fraction]
             negatives = negatives or isinstance(let.sampler, ast.Generate) or any(
                 v < 0 for v in (*nums, *(bounds or ())))
             decimals = decimals or isinstance(let.sampler, ast.DecimalRange) or any(
@@ -280,6 +293,8 @@ class _Tally:
                 let.name, let.span, listed, bounds,
                 tuple(drawn[let.name].items()), tuple(accepted[let.name].items()),
                 let.name in discrete, let.where is not None))
+        # A trace that writes a negative constant (`mul(wrong, -3)`) means its negatives.
+        negatives = negatives or _writes_negative(p.traces)
         formats = {f for t in p.templates for ph in parse_template(t.text).placeholders
                    for f in ph.formats}
         decimals = decimals or "money" in formats

@@ -295,3 +295,33 @@ def test_no_import_cycle_among_the_lint_modules() -> None:
     assert not cycles, {m: sorted(graph[m]) for m in cycles}
     assert "api" not in _imports("audit") and "audit" not in _imports("coverage")
     assert "preflight" in _imports("build") and "build" not in _imports("preflight")
+
+
+_LOSS = """pattern penalty {{
+    let score = int 20..40
+    let wrong = int 2..6
+    template "Sam scored {{score}} points, then lost 3 points for each of {{wrong}} wrong answers. What is his score now?"
+    trace arithmetic {{
+        init score
+        init wrong
+        {step}
+        result = add(score, lost)
+        query result
+    }}
+}}
+
+dataset penalties {{
+    patterns penalty
+    split train 8
+    min_template_repeats 1
+}}
+"""
+
+
+def test_a_negative_constant_the_trace_writes_is_meant(tmp_path: Path) -> None:
+    """`mul(wrong, -3)` (or `init c = -3`) says the author means a negative value: no
+    negative-intermediate. The same loss computed by mistake from a subtraction still fires."""
+    meant = write(tmp_path, _LOSS.format(step="lost = mul(wrong, -3)"), "meant.task")
+    assert "negative-intermediate" not in {c for _, _, c in by_check(meant)}
+    wrong = write(tmp_path, _LOSS.format(step="lost = sub(wrong, score)"), "wrong.task")
+    assert "negative-intermediate" in {c for _, _, c in by_check(wrong)}
