@@ -300,7 +300,7 @@ def test_no_import_cycle_among_the_lint_modules() -> None:
 _LOSS = """pattern penalty {{
     let score = int 20..40
     let wrong = int 2..6
-    template "Sam scored {{score}} points, then lost 3 points for each of {{wrong}} wrong answers. What is his score now?"
+    template "Sam scored {{score}} points, then lost 3 for each of {{wrong}} wrong answers. Score now?"
     trace arithmetic {{
         init score
         init wrong
