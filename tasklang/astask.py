@@ -363,7 +363,7 @@ def _bind(problem: RefProblem, trace: Trace, found: list[Mention], narrow: bool)
             built.lets.append(let)
             built.names[step.var] = let.name
     # A constant must be grounded by what stays literal, not by a number that will change.
-    literal = Grounding.of(_template(problem.question, built.lets))
+    literal = Grounding.of(_literal_text(problem.question, built.lets))
     for step in inits:
         assert step.value is not None
         if step.var in built.names:
@@ -393,6 +393,13 @@ def _template(question: str, lets: list[Let]) -> str:
         at = let.mention.end
     out.append(question[at:].replace("{", "{{").replace("}", "}}"))
     return "".join(out)
+
+
+def _literal_text(question: str, lets: list[Let]) -> str:
+    """What every draw's question states: the question without the numbers that change."""
+    for let in sorted(lets, key=lambda x: -x.mention.start):
+        question = question[:let.mention.start] + "N" + question[let.mention.end:]
+    return question
 
 
 def _expr(op: str, args: list[str]) -> str:
@@ -469,7 +476,7 @@ def template_problem(problem: RefProblem, source: str, narrow: bool = False) -> 
     built = _bind(problem, trace, found, narrow)
     lines, hidden = _statements(trace, built)
     template = _template(problem.question, built.lets)
-    literal = Grounding.of(template)
+    literal = Grounding.of(_literal_text(problem.question, built.lets))
     constants = tuple(sorted(v for v in built.consts.values() if not literal.grounds(v)))
     renamed = _renamed(trace, built.names)
     return Pattern(f"gsm8k_line{problem.line}", source, tuple(built.lets), template,
@@ -644,8 +651,9 @@ def file_text(index: int, patterns: Sequence[Pattern], source: str) -> str:
 
 
 def import_as_task(ref: str | Path, out: str | Path, overlap: Index | None = None,
-                   per_file: int = PER_FILE) -> AsTaskResult:
-    """Template `ref` into `out/gsm8k_NNNN.task` files plus `astask_report.json`.
+                   per_file: int = PER_FILE, lines: tuple[int, int] | None = None) -> AsTaskResult:
+    """Template `ref` into `out/gsm8k_NNNN.task` files plus `astask_report.json`; with
+    `lines` (first, last; 1-based, inclusive), only the problems on those lines.
 
     Raises InputError for unreadable input; writes nothing when no problem templates.
     """
@@ -653,6 +661,8 @@ def import_as_task(ref: str | Path, out: str | Path, overlap: Index | None = Non
     if out.exists() and not out.is_dir():
         raise InputError(f"cannot write {out}: Not a directory")
     problems = read_reference(ref, need_question=True)
+    if lines is not None:
+        problems = [p for p in problems if lines[0] <= p.line <= lines[1]]
     checker: Checker | None = None
     if overlap is not None:
         index = overlap
@@ -663,6 +673,7 @@ def import_as_task(ref: str | Path, out: str | Path, overlap: Index | None = Non
 
     result = template_all(problems, Path(ref).name, checker)
     result.report = _report(ref, result)
+    result.report["lines"] = list(lines) if lines is not None else None
     if not result.patterns:
         return result
     chunks = [result.patterns[i:i + per_file] for i in range(0, len(result.patterns), per_file)]

@@ -565,9 +565,12 @@ def import_group() -> None:
                    "(repeatable).")
 @click.option("--decontaminate-ngram", type=click.IntRange(MIN_NGRAM, MAX_NGRAM),
               default=DEFAULT_NGRAM, show_default=True)
+@click.option("--lines", "lines", default=None, metavar="FIRST-LAST",
+              help="With --as-task: only the problems on these lines (1-based, inclusive), "
+                   "e.g. 1-6000 to hold out the rest.")
 def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str | None,
                      as_task: bool, decontaminate: tuple[str, ...],
-                     decontaminate_ngram: int) -> None:
+                     decontaminate_ngram: int, lines: str | None) -> None:
     """Convert a GSM8K-format JSONL file (question, answer) into train/val JSONL records,
     or, with --as-task, into .task patterns.
 
@@ -581,10 +584,10 @@ def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str 
     if as_task:
         if split_val or system is not None or seed:
             fail_usage("--split-val, --seed and --system do not apply with --as-task")
-        _import_as_task(ref, out, decontaminate, decontaminate_ngram)
+        _import_as_task(ref, out, decontaminate, decontaminate_ngram, _line_range(lines))
         return
-    if decontaminate:
-        fail_usage("--decontaminate applies with --as-task (compile checks records' sources)")
+    if decontaminate or lines is not None:
+        fail_usage("--decontaminate and --lines apply with --as-task")
 
     try:
         result = import_gsm8k(ref, Path(out), split_val, seed, system)
@@ -603,7 +606,17 @@ def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str 
     click.echo(f"import: dropped {result.total - result.kept}: {reasons}", err=True)
 
 
-def _import_as_task(ref: str, out: str, benches: tuple[str, ...], ngram: int) -> None:
+def _line_range(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    first, sep, last = text.partition("-")
+    if not (sep and first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last)):
+        fail_usage(f"--lines {text}: expected FIRST-LAST, two line numbers from 1, FIRST <= LAST")
+    return int(first), int(last)
+
+
+def _import_as_task(ref: str, out: str, benches: tuple[str, ...], ngram: int,
+                    lines: tuple[int, int] | None) -> None:
     from .api import _command_line_benchmarks
     from .astask import import_as_task
     from .decontaminate import Index
@@ -617,7 +630,7 @@ def _import_as_task(ref: str, out: str, benches: tuple[str, ...], ngram: int) ->
             raise CommandError("; ".join(bad))
         index = Index(loaded)
     try:
-        result = import_as_task(ref, Path(out), index)
+        result = import_as_task(ref, Path(out), index, lines=lines)
     except InputError as err:
         raise CommandError(str(err)) from None
     reasons = ", ".join(f"{k} {v}" for k, v in result.reasons.most_common()) or "none"
