@@ -10,6 +10,7 @@ read from the compiled records' gold completions, so what is measured is what co
 
     python bench/gsm8k_astask.py [PATH] [--hold-from 6001] [--work DIR] [--json OUT]
 
+PATH defaults to $TASKLANG_GSM8K, else ../shared/data/gsm8k_train.jsonl beside the repository.
 Prints the figures recorded in docs/IMPORT.md.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -64,7 +66,8 @@ def library_patterns(build: Path) -> list[PatternAudit]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("path", nargs="?", default=str(REPO.parent / "shared" / "data" / "gsm8k_train.jsonl"))
+    ap.add_argument("path", nargs="?", default=os.environ.get(
+        "TASKLANG_GSM8K", str(REPO.parent / "shared" / "data" / "gsm8k_train.jsonl")))
     ap.add_argument("--hold-from", type=int, default=6001, help="first held-out line (1-based)")
     ap.add_argument("--work", default=None, help="keep the output here (default: a temp dir)")
     ap.add_argument("--json", default=None, help="write the figures here")
