@@ -64,6 +64,9 @@ MIN_ACCEPT = 0.05  # the compiler refuses above 98% rejection; keep a margin
 MAX_LENGTH, MAX_NEW_TOKENS = 1024, 750  # the compiler's defaults, which the output keeps
 DIGIT_MARGIN = 4  # bytes a drawn value may add over the original (2x the value, money cents)
 SEED = 20261204
+MAX_WHERE = 4096  # a `where` let's values are listed when there are at most this many
+MAX_INLINE = 70  # a let's `where` stays this short; longer conditions are `require`s
+MIN_VALUES = 10  # values a let has at least (2000 moves by 500 over 1000..5500)
 
 # A number stated in digits, as its own word: `48`, `$2.50`, `1,200`, `25%` (the % is read
 # after). Not part of `5th`, `3:30`, `1/2` or `2.5.3`: those stay literal.
@@ -130,25 +133,40 @@ class Let:
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """A step's value as a hidden let, and what the original had that a draw could lose."""
+    """A step's value as a hidden let, and what the original had that a draw could lose.
+
+    A condition that reads one let only is written as that let's `where` (its values are
+    drawn among those that pass, LANGUAGE.md 5.1.1), the rest as a `require`."""
 
     name: str
     expr: str  # over lets, constants and earlier held values
     original: Fraction
     whole: bool  # require is_int
     sign: bool  # require > 0 (>= 0 for an original 0)
+    inline: str = ""  # the value over lets and constants only
+    where_on: str | None = None  # the one let the value reads, when `where` can hold it
 
-    def require(self) -> str | None:
-        kept = [f"is_int({self.name})"] if self.whole else []
+    def condition(self, subject: str) -> str | None:
+        kept = [f"is_int({subject})"] if self.whole else []
         if self.sign:
-            kept.append(f"{self.name} > 0" if self.original > 0 else f"{self.name} >= 0")
+            kept.append(f"{_wrap(subject)} > 0" if self.original > 0 else f"{_wrap(subject)} >= 0")
         return " and ".join(kept) or None
 
+    def require(self) -> str | None:
+        return None if self.where_on is not None else self.condition(self.name)
+
+    def where(self) -> str | None:
+        return None if self.where_on is None else self.condition(self.inline)
+
     def kept(self, value: Fraction) -> bool:
-        """The require, evaluated."""
+        """The condition, evaluated."""
         if self.whole and value.denominator != 1:
             return False
         return not self.sign or (value > 0 if self.original > 0 else value >= 0)
+
+
+def _wrap(expr: str) -> str:
+    return expr if re.fullmatch(r"[A-Za-z0-9_.]+|[a-z_]+\(.*\)", expr) else f"({expr})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +185,11 @@ class Pattern:
 
     def text(self) -> str:
         lines = [f"# source: {self.source}", f"pattern {self.name} {{"]
-        lines += [f"    let {let.name} = {let.sampler()}  # was {_num(let.value)}" for let in self.lets]
+        for let in self.lets:
+            where = " and ".join(w for h in self.hidden if h.where_on == let.name
+                                 and (w := h.where()) is not None)
+            sampler = f"{let.sampler()} where {where}" if where else let.sampler()
+            lines.append(f"    let {let.name} = {sampler}  # was {_num(let.value)}")
         needed = self.needed()
         lines += [f"    let hidden {h.name} = {h.expr}" for h in self.hidden if h.name in needed]
         lines += [f"    require {r}" for h in self.hidden if (r := h.require()) is not None]
@@ -287,7 +309,7 @@ def value_range(value: Fraction, percent: bool, narrow: bool = False) -> tuple[F
     low, high = (value * 3 / 4, value * 3 / 2) if narrow else (value / 2, value * 2)
     # A plural stays plural: `4 hours` never becomes `1 hours`.
     lo = max(step if value < 2 else max(step, Fraction(2)), math.floor(low / step) * step)
-    hi = max(math.ceil(high / step) * step, lo + 3 * step)
+    hi = max(math.ceil(high / step) * step, lo + (MIN_VALUES - 1) * step)
     if percent and value <= 100:
         hi = min(hi, Fraction(100))
     return Fraction(lo), Fraction(hi), step
@@ -420,6 +442,9 @@ def _statements(trace: Trace, built: _Built) -> tuple[list[str], list[Held]]:
     whole: dict[str, bool] = {}  # surely whole for every draw
     positive: dict[str, bool] = {}  # surely positive for every draw
     lets = {let.name: let for let in built.lets}
+    where_chars: Counter[str] = Counter()  # the length of each let's `where` so far
+    inline: dict[str, str] = {}  # over lets and constants only
+    deps: dict[str, set[str]] = {}  # the lets a value reads
     for step in trace.steps:
         if isinstance(step, InitStep):
             name = built.names[step.var]
@@ -432,6 +457,8 @@ def _statements(trace: Trace, built: _Built) -> tuple[list[str], list[Held]]:
                 lines.append(f"init {name}")
                 expr[step.var] = name
                 whole[step.var] = lets[name].integral
+            inline[step.var] = expr[step.var]
+            deps[step.var] = set() if name in built.consts else {name}
             positive[step.var] = step.value > 0
         elif isinstance(step, ComputeStep):
             args = [built.names.get(a, a) for a in step.args]
@@ -443,9 +470,18 @@ def _statements(trace: Trace, built: _Built) -> tuple[list[str], list[Held]]:
                 positive[a] for a in step.args)
             name = f"{step.var}_value"
             text = _expr(op, [expr[a] for a in step.args])
+            inline[step.var] = _expr(op, [inline[a] for a in step.args])
+            deps[step.var] = set().union(*(deps[a] for a in step.args))
+            alone = next(iter(deps[step.var])) if len(deps[step.var]) == 1 else None
+            where_on = alone if alone and lets[alone].size() <= MAX_WHERE and (
+                where_chars[alone] + len(inline[step.var]) <= MAX_INLINE) else None
+            if where_on is not None and value.denominator == 1 and not whole[step.var] \
+                    or where_on is not None and value >= 0 and not positive[step.var]:
+                where_chars[where_on] += len(inline[step.var]) + 12
             held.append(Held(name, text[1:-1] if op in _INFIX else text, value,
                              value.denominator == 1 and not whole[step.var],
-                             value >= 0 and not positive[step.var]))
+                             value >= 0 and not positive[step.var],
+                             inline[step.var][1:-1] if op in _INFIX else inline[step.var], where_on))
             expr[step.var] = name
             # What a require keeps holds for the steps after it.
             whole[step.var] = whole[step.var] or value.denominator == 1
@@ -504,13 +540,30 @@ def acceptance(p: Pattern, draws: int = DRAWS, seed: int = SEED) -> tuple[float,
     """(share of draws meeting every require, distinct accepted payloads): a quick estimate,
     with the same arithmetic, of what the compiler's preflight will measure."""
     rng = random.Random(f"{seed}:{p.name}")
+    values = {let.name: _where_values(p, let) for let in p.lets}
+    if not all(values.values()):
+        return 0.0, 0
     accepted, payloads = 0, set()
     for _ in range(draws):
-        env = {let.name: let.lo + let.step * rng.randrange(let.size()) for let in p.lets}
+        env = {name: rng.choice(vs) for name, vs in values.items()}
         if _meets(p, env):
             accepted += 1
             payloads.add(tuple(env.values()))
     return accepted / draws, len(payloads)
+
+
+def _where_values(p: Pattern, let: Let) -> list[Fraction]:
+    """The let's values that pass its `where` (all of them without one)."""
+    grid = [let.lo + let.step * i for i in range(let.size())]
+    conds = [h for h in p.hidden if h.where_on == let.name]
+    if not conds:
+        return grid
+    out = []
+    for v in grid:
+        env = {let.name: v}
+        if all((x := _evaluate(h.inline, env)) is not None and h.kept(x) for h in conds):
+            out.append(v)
+    return out
 
 
 def _meets(p: Pattern, env: dict[str, Fraction]) -> bool:

@@ -57,12 +57,13 @@ def test_a_problem_becomes_a_pattern_with_its_question_as_template() -> None:
     p = astask.template_problem(NATALIA, "ref.jsonl:1")
     text = p.text()
     assert text.startswith("# source: ref.jsonl:1\npattern gsm8k_line1 {")
-    assert "let n = int 24..96  # was 48" in text
+    # 48/2 was whole: n is drawn among the values that keep it whole (a `where`).
+    assert "let n = int 24..96 where is_int(n / 2)  # was 48" in text
     assert p.template == NATALIA.question.replace("48", "{n}")
     assert p.trace == ("init n", "init c2 = 2", "step1 = div(n, c2)", "result = add(n, step1)",
                        "query result")
-    # 48/2 was whole: the draw must keep it whole; the sum of whole numbers needs nothing.
-    assert "require is_int(step1_value)" in text and "result_value" not in text
+    # The sum of whole numbers needs nothing: no hidden let, no require.
+    assert "require" not in text and "hidden" not in text
 
 
 def test_semantic_names_come_from_the_noun_after_the_number() -> None:
@@ -112,9 +113,12 @@ def test_a_whole_value_ranges_around_itself_on_its_own_grid(value: int, percent:
     v = Fraction(value)
     lo, hi, step = astask.value_range(v, percent)
     assert lo <= v <= hi and step.denominator == 1 and (v - lo) % step == 0 and (hi - lo) % step == 0
-    assert hi <= max(2 * v, lo + 3 * step) and lo >= min(v, 2) and lo >= v / 2 - step
+    assert hi <= max(2 * v, lo + (astask.MIN_VALUES - 1) * step) and lo >= min(v, 2)
+    assert lo >= v / 2 - step
     if percent and value <= 100:
         assert hi <= 100
+    else:
+        assert (hi - lo) / step + 1 >= astask.MIN_VALUES
 
 
 @settings(max_examples=200, deadline=None)
