@@ -52,7 +52,9 @@ def library_patterns(build: Path) -> list[PatternAudit]:
     """One PatternAudit per compiled pattern, its shapes read from the gold completions."""
     found: dict[str, PatternAudit] = {}
     for path in sorted(build.glob("*/train.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            if not line:
+                continue
             record = json.loads(line)
             name = record["pattern"]
             pa = found.setdefault(name, PatternAudit(name, str(path), 0, ("arithmetic",), "trace", 1))
