@@ -218,3 +218,10 @@ def test_the_committed_example_is_what_the_importer_writes(tmp_path: Path) -> No
     ref = sample_slice(tmp_path, 1, EXAMPLE_LINES)
     result = astask.template_all(astask.read_reference(ref), SAMPLE.name)
     assert astask.file_text(1, result.patterns, SAMPLE.name) == EXAMPLE.read_text(encoding="utf-8")
+
+
+def test_the_manual_shows_the_committed_example() -> None:
+    """docs/IMPORT.md's pattern is the example file's first, verbatim."""
+    manual = (Path(__file__).resolve().parents[2] / "docs" / "IMPORT.md").read_text(encoding="utf-8")
+    shown = manual.split("```task-fragment\n", 1)[1].split("```", 1)[0]
+    assert shown in EXAMPLE.read_text(encoding="utf-8")
