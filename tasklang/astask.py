@@ -38,7 +38,8 @@ from runtime.trace import Trace
 
 from . import __version__
 from .budget import ByteUpperBound
-from .decontaminate import Index
+from .decontaminate import BenchmarkSource, Index, load_all
+from .diagnostics import Span
 from .files import staged_output
 from .importer import InputError, RefProblem, read_reference
 from .settings import default_system
@@ -701,6 +702,17 @@ def file_text(index: int, patterns: Sequence[Pattern], source: str) -> str:
         dataset.append("    constants " + ", ".join(format_number(c) for c in consts))
     dataset.append("}")
     return "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(dataset) + "\n"
+
+
+def benchmark_index(paths: Sequence[str], ngram: int) -> Index:
+    """`--decontaminate` files read as `compile --decontaminate` reads them (relative to the
+    working directory, not confined). Raises InputError for one that does not load."""
+    loaded, diags = load_all(BenchmarkSource(Path(p), p, ngram, Span.point(p), "command line")
+                             for p in paths)
+    bad = [d.message for d in diags if d.is_error]
+    if bad:
+        raise InputError("; ".join(bad))
+    return Index(loaded)
 
 
 def import_as_task(ref: str | Path, out: str | Path, overlap: Index | None = None,

@@ -617,19 +617,11 @@ def _line_range(text: str | None) -> tuple[int, int] | None:
 
 def _import_as_task(ref: str, out: str, benches: tuple[str, ...], ngram: int,
                     lines: tuple[int, int] | None) -> None:
-    from .api import _command_line_benchmarks
-    from .astask import import_as_task
-    from .decontaminate import Index
+    from .astask import benchmark_index, import_as_task
     from .importer import InputError
 
-    index = None
-    if benches:
-        loaded, diags = _command_line_benchmarks(benches, ngram)
-        bad = [d.message for d in diags if d.is_error]
-        if bad:
-            raise CommandError("; ".join(bad))
-        index = Index(loaded)
     try:
+        index = benchmark_index(benches, ngram) if benches else None
         result = import_as_task(ref, Path(out), index, lines=lines)
     except InputError as err:
         raise CommandError(str(err)) from None

@@ -225,3 +225,10 @@ def test_the_manual_shows_the_committed_example() -> None:
     manual = (Path(__file__).resolve().parents[2] / "docs" / "IMPORT.md").read_text(encoding="utf-8")
     shown = manual.split("```task-fragment\n", 1)[1].split("```", 1)[0]
     assert shown in EXAMPLE.read_text(encoding="utf-8")
+
+
+def test_a_missing_benchmark_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    r = run("import", "gsm8k", str(SAMPLE), "--as-task", "-o", str(tmp_path / "o"),
+            "--decontaminate", str(tmp_path / "none.jsonl"))
+    assert r.exit_code == 1 and "no such file" in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()
