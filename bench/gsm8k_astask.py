@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from runtime import from_data, load  # noqa: E402
+from runtime import ComposedTrace, Trace, from_data, load  # noqa: E402
 from runtime.analysis import op_multiset, shape_of  # noqa: E402
 from tasklang.audit import PatternAudit  # noqa: E402
 from tasklang.coverage import coverage  # noqa: E402
@@ -59,6 +59,8 @@ def library_patterns(build: Path) -> list[PatternAudit]:
             name = record["pattern"]
             pa = found.setdefault(name, PatternAudit(name, str(path), 0, ("arithmetic",), "trace", 1))
             trace = from_data(load(record["completion"][0]["content"]))
+            if not isinstance(trace, (Trace, ComposedTrace)):  # a compiled gold trace always is
+                raise SystemExit(f"{path}: {record['id']}: gold completion does not parse: {trace}")
             shape = shape_of(trace)
             if shape is not None:
                 pa.shapes[shape] += 1

@@ -33,7 +33,7 @@ from runtime import Grounding, render
 from runtime.analysis import shape_of
 from runtime.gsm8k import convert, question_mentions
 from runtime.numbers import format_number
-from runtime.ops import ComputeStep, InitStep, QueryStep
+from runtime.ops import ComputeStep, InitStep, QueryStep, Step
 from runtime.trace import Trace
 
 from . import __version__
@@ -523,7 +523,7 @@ def template_problem(problem: RefProblem, source: str, narrow: bool = False) -> 
 
 def _renamed(trace: Trace, names: dict[str, str]) -> Trace:
     """The gold trace with the new names, original values: what the budget is measured on."""
-    steps = []
+    steps: list[Step] = []
     for step in trace.steps:
         if isinstance(step, InitStep):
             steps.append(step.model_copy(update={"var": names[step.var]}))
