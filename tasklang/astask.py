@@ -55,6 +55,7 @@ UNSUPPORTED = "unsupported_op"
 ZERO = "zero_value"
 TIGHT = "constraints_too_tight"  # under MIN_ACCEPT of the draws meet the constraints
 SMALL = "domain_too_small"
+NOTHING = "nothing_to_vary"  # the trace reads no number the question states once in digits
 BUDGET = "token_budget"
 OVERLAP = "benchmark_overlap"
 
@@ -673,6 +674,8 @@ def template_all(problems: list[RefProblem], source_name: str, overlap: Checker 
 def _one(problem: RefProblem, source: str, system: str, counter: ByteUpperBound,
          overlap: Checker | None) -> Pattern:
     pattern = template_problem(problem, source)
+    if not pattern.lets:
+        raise Rejected(NOTHING)
     rate, distinct = acceptance(pattern)
     if rate < MIN_ACCEPT:  # narrower ranges meet divisibility more often
         pattern = template_problem(problem, source, narrow=True)
