@@ -232,3 +232,10 @@ def test_a_missing_benchmark_is_one_line_and_exit_1(tmp_path: Path) -> None:
             "--decontaminate", str(tmp_path / "none.jsonl"))
     assert r.exit_code == 1 and "no such file" in r.stderr and "Traceback" not in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_problem_with_nothing_to_vary_is_rejected() -> None:
+    """Only number words: every init stays a constant, so every draw would be the original."""
+    result = astask.template_all([problem("Ann has three bags of five apples. How many apples?",
+                                          "3*5 = <<3*5=15>>15\n#### 15")], "r")
+    assert result.rejected == [(7, astask.NOTHING)] and not result.patterns
