@@ -4,7 +4,8 @@ The question is the template; every number the converted trace reads (stated onc
 becomes a let whose range stays around the original value (same magnitude, integral where it
 was, a step that keeps its roundness, money and percent kept); the converted trace is the gold
 trace, its inits named after the noun that follows the number. Intermediates and the answer
-keep the integrality and sign they had, as `require`s over hidden lets. Numbers the trace does
+keep the integrality and sign they had (a one-let condition as that let's `where`, the rest as
+`require`s over hidden lets). Numbers the trace does
 not read stay literal, and so do the constants it reads (`half` as 2), so their meaning holds
 for every draw.
 
@@ -31,9 +32,10 @@ from typing import Any
 
 from runtime import Grounding, render
 from runtime.analysis import shape_of
+from runtime.errors import TraceError
 from runtime.gsm8k import convert, question_mentions
 from runtime.numbers import format_number
-from runtime.ops import ComputeStep, InitStep, QueryStep, Step
+from runtime.ops import COMPUTE_OPS, ComputeStep, InitStep, QueryStep, Step
 from runtime.trace import Trace
 
 from . import __version__
@@ -74,7 +76,6 @@ MIN_VALUES = 10  # values a let has at least (2000 moves by 500 over 1000..5500)
 # after). Not part of `5th`, `3:30`, `1/2` or `2.5.3`: those stay literal.
 _MENTION = re.compile(
     r"(?<![\w.,/:$])(?P<money>\$)?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?![\w/:]|[.,]\d)")
-_WORD = re.compile(r"[A-Za-z]+")
 _COMPARE = frozenset({"more", "less", "fewer", "extra"})
 _STOP = frozenset([
     "a", "an", "the", "of", "to", "for", "in", "on", "at", "by", "and", "or", "per", "each",
@@ -340,30 +341,12 @@ def _values(trace: Trace) -> dict[str, Fraction]:
 
 
 def _apply(op: str, args: Sequence[Fraction]) -> Fraction:
-    if op == "add":
-        return sum(args, Fraction(0))
-    if op == "mul":
-        return math.prod(args, start=Fraction(1))
-    if op == "sub":
-        return args[0] - args[1]
-    if op == "div":
-        return args[0] / args[1]
-    if op == "floordiv":
-        return Fraction(args[0] // args[1])
-    if op == "mod":
-        return args[0] % args[1]
-    if op == "pow":
-        return Fraction(args[0] ** int(args[1]))
-    if op in ("min", "max"):
-        return (min if op == "min" else max)(args)
-    if op in ("floor", "ceil"):
-        return Fraction((math.floor if op == "floor" else math.ceil)(args[0]))
-    if op == "round":
-        places = int(args[1]) if len(args) > 1 else 0
-        scaled = args[0] * 10 ** places
-        whole = math.floor(abs(scaled) + Fraction(1, 2)) * (1 if scaled >= 0 else -1)
-        return Fraction(whole, 10 ** places)
-    raise Rejected(UNSUPPORTED)
+    """The runtime's own arithmetic (runtime.ops): one home for what `div` or `round` mean.
+    Raises TraceError for what the runtime refuses (a division by zero)."""
+    spec = COMPUTE_OPS.get(op)
+    if spec is None:
+        raise Rejected(UNSUPPORTED)
+    return Fraction(spec.fn(list(args)))
 
 
 def _bind(problem: RefProblem, trace: Trace, found: list[Mention], narrow: bool) -> _Built:
@@ -627,7 +610,7 @@ def _evaluate(text: str, env: dict[str, Fraction]) -> Fraction | None:
 
     try:
         return binary(0)
-    except (ZeroDivisionError, KeyError, IndexError, ValueError, OverflowError):
+    except (TraceError, ZeroDivisionError, KeyError, IndexError, ValueError, OverflowError):
         return None
 
 
