@@ -1,20 +1,21 @@
 """`import gsm8k --as-task`: each convertible GSM8K problem becomes a `.task` pattern.
 
-The question is the template; every number the converted trace reads (stated once, in digits)
-becomes a let whose range stays around the original value (same magnitude, integral where it
-was, a step that keeps its roundness, money and percent kept); the converted trace is the gold
-trace, its inits named after the noun that follows the number. Intermediates and the answer
-keep the integrality and sign they had (a one-let condition as that let's `where`, the rest as
-`require`s over hidden lets). Numbers the trace does
-not read stay literal, and so do the constants it reads (`half` as 2), so their meaning holds
-for every draw.
+The question is the template; every number the converted trace reads that the question
+states in digits becomes a let whose range stays around the original value (same magnitude,
+integral where it was, a step that keeps its roundness, money and percent kept); a value
+stated twice in digits is one let shown twice, so whichever statement the trace meant, it
+reads the right number. The converted trace is the gold trace, its inits named after the
+noun that follows the number. Intermediates and the answer keep the integrality and sign
+they had (a one-let condition as that let's `where`, the rest as `require`s over hidden
+lets). Numbers the trace does not read stay literal, and so do the constants it reads
+(`half` as 2) and any 1, so their meaning holds for every draw.
 
 A problem is rejected, with a stable reason, whenever the templating could change what the
-question means: a number the trace reads that the question states twice or not in digits,
-a computed value that equals a stated number (the converter may have wired either one), a
-constant the question does not ground, constraints that almost no draw meets, a domain too
-small, a budget the longest draw could exceed, or a question that shares an n-gram with a
-benchmark. The reasons are counted in `astask_report.json`.
+question means: a value the trace reads that the question also states in words (`two
+daughters`, `2 hours`), a computed value that equals a stated number (the converter may
+have wired either one), a constant the question does not ground, constraints that almost no
+draw meets, a domain too small, a budget the longest draw could exceed, or a question that
+shares an n-gram with a benchmark. The reasons are counted in `astask_report.json`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from .splits import question_key
 
 # Stable rejection reasons (the report and the docs count them).
 DUPLICATE = "duplicate_question"
-STATED_TWICE = "number_stated_twice"  # a value the trace reads appears twice in the question
+STATED_TWICE = "number_stated_twice"  # a value the trace reads is stated again, not in digits
 SAME_VALUE = "two_inits_same_value"  # two quantities of one value: which mention is which?
 RESULT_STATED = "result_equals_stated_number"  # a step's value is also a stated number
 UNGROUNDED = "ungrounded_constant"  # a constant the question does not state: computed in the head
@@ -112,10 +113,15 @@ class Mention:
 class Let:
     name: str
     value: Fraction  # the original
-    mention: Mention
+    mention: Mention  # the first statement of the value
     lo: Fraction
     hi: Fraction
     step: Fraction
+    again: tuple[Mention, ...] = ()  # later digit statements of the same value: one let for all
+
+    @property
+    def mentions(self) -> tuple[Mention, ...]:
+        return (self.mention, *self.again)
 
     @property
     def integral(self) -> bool:
@@ -129,8 +135,8 @@ class Let:
         text = f"{kind} {_num(self.lo)}..{_num(self.hi)}"
         return text if self.integral and self.step == 1 else f"{text} step {_num(self.step)}"
 
-    def placeholder(self) -> str:
-        fmt = ":money" if self.mention.money else ":comma" if self.mention.comma else ""
+    def placeholder(self, mention: Mention) -> str:
+        fmt = ":money" if mention.money else ":comma" if mention.comma else ""
         return "{" + self.name + fmt + "}"
 
 
@@ -359,14 +365,20 @@ def _bind(problem: RefProblem, trace: Trace, found: list[Mention], narrow: bool)
     stated = question_mentions(problem.question)  # digits and words: `two daughters`, `2 hours`
     for step in sorted(inits, key=lambda s: _first_at(found, s.value)):
         assert step.value is not None
-        hits = [m for m in found if m.value == step.value]
-        if len(hits) > 1 or (hits and stated[step.value] > 1):
+        # A 1 stays literal: `1 sandwich` drawn as `5 sandwich` would break its noun.
+        hits = [m for m in found if m.value == step.value] if step.value != 1 else []
+        # Stated again in digits, the value is tied: every statement shows the same draw, so
+        # whichever one the trace meant, it reads the right number. Stated again in words
+        # (`two daughters`, `2 hours`) or in another form (`5th`), it is ambiguous.
+        if hits and (stated[step.value] != len(hits)
+                     or len({(m.money, m.percent) for m in hits}) > 1):
             raise Rejected(STATED_TWICE)
         if hits:
             if step.value <= 0:
                 raise Rejected(ZERO)
             lo, hi, by = value_range(step.value, hits[0].percent, narrow)
-            let = Let(_name(problem.question, hits[0], taken), step.value, hits[0], lo, hi, by)
+            let = Let(_name(problem.question, hits[0], taken), step.value, hits[0], lo, hi, by,
+                      tuple(hits[1:]))
             built.lets.append(let)
             built.names[step.var] = let.name
     # A constant must be grounded by what stays literal, not by a number that will change.
@@ -394,18 +406,18 @@ def _conversion(value: Fraction) -> bool:
 def _template(question: str, lets: list[Let]) -> str:
     """The question with each let's number replaced by its placeholder; braces escaped."""
     out, at = [], 0
-    for let in sorted(lets, key=lambda x: x.mention.start):
-        out.append(question[at:let.mention.start].replace("{", "{{").replace("}", "}}"))
-        out.append(let.placeholder())
-        at = let.mention.end
+    for let, m in sorted(((x, m) for x in lets for m in x.mentions), key=lambda pair: pair[1].start):
+        out.append(question[at:m.start].replace("{", "{{").replace("}", "}}"))
+        out.append(let.placeholder(m))
+        at = m.end
     out.append(question[at:].replace("{", "{{").replace("}", "}}"))
     return "".join(out)
 
 
 def _literal_text(question: str, lets: list[Let]) -> str:
     """What every draw's question states: the question without the numbers that change."""
-    for let in sorted(lets, key=lambda x: -x.mention.start):
-        question = question[:let.mention.start] + "N" + question[let.mention.end:]
+    for m in sorted((m for let in lets for m in let.mentions), key=lambda m: -m.start):
+        question = question[:m.start] + "N" + question[m.end:]
     return question
 
 

@@ -239,3 +239,22 @@ def test_a_problem_with_nothing_to_vary_is_rejected() -> None:
     result = astask.template_all([problem("Ann has three bags of five apples. How many apples?",
                                           "3*5 = <<3*5=15>>15\n#### 15")], "r")
     assert result.rejected == [(7, astask.NOTHING)] and not result.patterns
+
+
+def test_a_value_stated_twice_in_digits_is_one_let_shown_twice() -> None:
+    """Whichever 20 the trace reads, every draw shows the same number in both places."""
+    p = astask.template_problem(problem(
+        "Tom reads 20 pages a day for 3 days. His sister reads 20 pages a day too. How many "
+        "pages does Tom read?", "20*3 = <<20*3=60>>60\n#### 60"), "r:7")
+    assert p.template == ("Tom reads {pages} pages a day for {days} days. His sister reads "
+                          "{pages} pages a day too. How many pages does Tom read?")
+    assert [let.name for let in p.lets] == ["pages", "days"]
+
+
+def test_a_one_stays_literal() -> None:
+    p = astask.template_problem(problem(
+        "Sally eats 2 sandwiches on Saturday and 1 sandwich on Sunday. How many in all?",
+        "2+1 = <<2+1=3>>3\n#### 3"), "r:7")
+    assert p.template == ("Sally eats {sandwiches} sandwiches on Saturday and 1 sandwich on Sunday. "
+                          "How many in all?")
+    assert "init c1 = 1" in p.trace
