@@ -230,6 +230,8 @@ class AsTaskResult:
 
 
 class Rejected(Exception):
+    """A problem that cannot be templated safely; `reason` is one of the stable codes above."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
