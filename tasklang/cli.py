@@ -557,14 +557,37 @@ def import_group() -> None:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--system", default=None, help="System prompt (default: the compiler's, "
                                              "naming the experts).")
-def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str | None) -> None:
-    """Convert a GSM8K-format JSONL file (question, answer) into train/val JSONL records.
+@click.option("--as-task", "as_task", is_flag=True,
+              help="Write .task patterns (one per problem, its question as the template) "
+                   "instead of records; see docs/IMPORT.md.")
+@click.option("--decontaminate", "decontaminate", multiple=True, metavar="BENCH",
+              help="With --as-task: reject problems sharing an n-gram with this benchmark "
+                   "(repeatable).")
+@click.option("--decontaminate-ngram", type=click.IntRange(MIN_NGRAM, MAX_NGRAM),
+              default=DEFAULT_NGRAM, show_default=True)
+@click.option("--lines", "lines", default=None, metavar="FIRST-LAST",
+              help="With --as-task: only the problems on these lines (1-based, inclusive), "
+                   "e.g. 1-6000 to hold out the rest.")
+def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str | None,
+                     as_task: bool, decontaminate: tuple[str, ...],
+                     decontaminate_ngram: int, lines: str | None) -> None:
+    """Convert a GSM8K-format JSONL file (question, answer) into train/val JSONL records,
+    or, with --as-task, into .task patterns.
 
     Keeps the problems whose converted trace reaches the gold answer; the others are
-    counted by reason in OUT/import_report.json. Exits 1 when no problem converts.
+    counted by reason in OUT/import_report.json (OUT/astask_report.json with --as-task).
+    Exits 1 when no problem converts.
     """
     from .api import import_gsm8k
     from .importer import InputError, OptionError
+
+    if as_task:
+        if split_val or system is not None or seed:
+            fail_usage("--split-val, --seed and --system do not apply with --as-task")
+        _import_as_task(ref, out, decontaminate, decontaminate_ngram, _line_range(lines))
+        return
+    if decontaminate or lines is not None:
+        fail_usage("--decontaminate and --lines apply with --as-task")
 
     try:
         result = import_gsm8k(ref, Path(out), split_val, seed, system)
@@ -581,6 +604,36 @@ def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str 
     click.echo(f"import: kept {result.kept} of {result.total} problems ({sizes}) -> "
                f"{result.out_dir}", err=True)
     click.echo(f"import: dropped {result.total - result.kept}: {reasons}", err=True)
+
+
+def _line_range(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    first, sep, last = text.partition("-")
+    if not (sep and first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last)):
+        fail_usage(f"--lines {text}: expected FIRST-LAST, two line numbers from 1, FIRST <= LAST")
+    return int(first), int(last)
+
+
+def _import_as_task(ref: str, out: str, benches: tuple[str, ...], ngram: int,
+                    lines: tuple[int, int] | None) -> None:
+    from .astask import benchmark_index, import_as_task
+    from .importer import InputError
+
+    try:
+        index = benchmark_index(benches, ngram) if benches else None
+        result = import_as_task(ref, Path(out), index, lines=lines)
+    except InputError as err:
+        raise CommandError(str(err)) from None
+    reasons = ", ".join(f"{k} {v}" for k, v in result.reasons.most_common()) or "none"
+    if result.out_dir is None:
+        click.echo(f"import: none of {result.total} problems could be templated ({reasons}); "
+                   "nothing written", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"import: templated {len(result.patterns)} of {result.total} problems into "
+               f"{len(result.files)} file(s) -> {result.out_dir}", err=True)
+    click.echo(f"import: rejected {result.total - len(result.patterns)}: {reasons} "
+               f"(lines in {Path(result.out_dir) / 'astask_report.json'})", err=True)
 
 
 # `train` and `eval` live in train/ (the optional extra); registering them imports no torch.
