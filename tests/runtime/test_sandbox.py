@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -78,35 +80,48 @@ def evil() -> Iterator[Path]:
         path.unlink()
 
 
-def _harness_processes() -> list[str]:
+def _harness_processes(under: Path) -> list[str]:
+    """Sandbox harness processes working below `under` (this test's own temporary folder:
+    another test run on the machine has its own)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmd = (entry / "cmdline").read_bytes()
+                cwd = os.readlink(entry / "cwd")
             except OSError:
                 continue
-            if b"harness.py" in cmd:
+            if b"harness.py" in cmd and cwd.startswith(str(under)):
                 found.append(entry.name)
     return found
 
 
-def _sandbox_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("tasklang-sandbox-*")}
+@contextmanager
+def _private_tempdir() -> Iterator[Path]:
+    """tempfile's folder pointed at a fresh one for the call, so what the sandbox leaves is
+    counted there, not among the sandboxes of other runs sharing /tmp."""
+    private = Path(tempfile.mkdtemp(prefix="tasklang-hostile-"))
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(private)
+    try:
+        yield private
+    finally:
+        tempfile.tempdir = saved
 
 
 def run_hostile(text: str) -> sandbox.CodeResult:
     """Run a hostile answer: it must be stopped (refused import, error, limit), not merely
     return a wrong value, within FAST seconds, leaving no directory and no process."""
-    before = _sandbox_dirs()
-    start = time.monotonic()
-    result = run_code(text, "evaluate_rpn", CASES, limits=LIMITS)
-    assert time.monotonic() - start < FAST
-    stopped = result.grade.status.startswith("exec_error:") or result.cases[0].status.startswith("error:")
-    assert stopped, result
-    assert _sandbox_dirs() <= before, "temporary directory left behind"
-    if sys.platform.startswith("linux"):
-        assert not _harness_processes(), "sandbox process left behind"
+    with _private_tempdir() as private:
+        start = time.monotonic()
+        result = run_code(text, "evaluate_rpn", CASES, limits=LIMITS)
+        assert time.monotonic() - start < FAST
+        stopped = result.grade.status.startswith("exec_error:") or result.cases[0].status.startswith("error:")
+        assert stopped, result
+        assert not list(private.glob("tasklang-sandbox-*")), "temporary directory left behind"
+        if sys.platform.startswith("linux"):
+            assert not _harness_processes(private), "sandbox process left behind"
+    shutil.rmtree(private, ignore_errors=True)
     return result
 
 
