@@ -34,20 +34,24 @@ _KEYS = ("id", "split", "pattern", "expert", "experts", "template_id", "language
          "answer", "prompt", "completion", "constants", "function", "tests")
 _OPTIONAL: tuple[str, ...] = ()  # a key another tool adds goes here, and in FEATURES
 
-_MESSAGE = {"role": "string", "content": "string"}
-# The record schema as `datasets.Features.from_dict` reads it (the dataset card's
-# `features`, `tasklang.project`'s to_hf): one for every dataset, so any two concatenate.
+_STR = {"dtype": "string", "_type": "Value"}
+
+
+def _list(feature: dict[str, Any]) -> dict[str, Any]:
+    return {"feature": feature, "_type": "List"}
+
+
+# The record schema as `datasets.Features.from_dict` reads it (datasets >= 4; the dataset
+# card's `features`, tasklang.project's to_hf): one for every dataset, so any two concatenate.
 FEATURES: dict[str, Any] = {
-    **{k: {"dtype": "string", "_type": "Value"} for k in ("id", "split", "pattern", "expert")},
-    "experts": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
-    **{k: {"dtype": "string", "_type": "Value"} for k in ("template_id", "language", "payload",
-                                                           "answer")},
-    "prompt": [{k: {"dtype": v, "_type": "Value"} for k, v in _MESSAGE.items()}],
-    "completion": [{k: {"dtype": v, "_type": "Value"} for k, v in _MESSAGE.items()}],
-    "constants": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
-    "function": {"dtype": "string", "_type": "Value"},
-    "tests": [{"args": {"dtype": "string", "_type": "Value"},
-               "expected": {"dtype": "string", "_type": "Value"}}],
+    **{k: _STR for k in ("id", "split", "pattern", "expert")},
+    "experts": _list(_STR),
+    **{k: _STR for k in ("template_id", "language", "payload", "answer")},
+    "prompt": _list({"role": _STR, "content": _STR}),
+    "completion": _list({"role": _STR, "content": _STR}),
+    "constants": _list(_STR),
+    "function": _STR,
+    "tests": _list({"args": _STR, "expected": _STR}),
 }
 
 
@@ -58,9 +62,10 @@ class RecordError(ValueError):
 class Record(NamedTuple):
     """One example as written: its identity, labels, payload, chat prompt and completion.
     A code-answer record sets `function` and its `tests` (args and expected value of each
-    case, as JSON text, so every record has the same column types); others write null and []. Immutable and typed; a
-    NamedTuple rather than a frozen dataclass because the writer makes one per example and
-    a frozen dataclass's __init__ alone cost 2.5 us of a ~15 us example."""
+    case, as JSON text, so every record has the same column types); others write null and [].
+    Immutable and typed; a NamedTuple rather than a frozen dataclass because the writer
+    makes one per example and a frozen dataclass's __init__ alone cost 2.5 us of a ~15 us
+    example."""
 
     id: str
     split: str

@@ -10,9 +10,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from tasklang import api
 from tasklang.budget import ByteUpperBound, TokenizerJson, TokenizerLoadError, make_counter
+from tasklang.record import payload_of
 
 from .helpers import read_jsonl, write
-from tasklang.record import payload_of
 
 
 def word_tokenizer(path: Path) -> Path:

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from tasklang import api
 from tasklang.cli import main
+from tasklang.record import payload_of
 from tasklang.splits import allocate, normalise_question, payload_key
 
 from ..conftest import LibraryBuild
 from .helpers import GOLDEN, REPO, read_jsonl, tree_bytes, write
-from tasklang.record import payload_of
 
 # ---------------------------------------------------------------- shared builds
 

@@ -18,9 +18,9 @@ from tasklang.cli import main
 from tasklang.code_answers import expected_value
 from tasklang.generators import GENERATORS
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 
 from .helpers import REPO, read_jsonl, tree_bytes, write
-from tasklang.record import payload_of
 
 PROCEDURAL = REPO / "tasks" / "procedural"
 CODE = PROCEDURAL / "code"

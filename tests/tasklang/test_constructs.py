@@ -20,10 +20,10 @@ from runtime.experts import DEFAULT_EXPERTS
 from tasklang import ast
 from tasklang.compiler import WHERE_ENUMERATE, CompiledPattern, Rejected, compile_pattern
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 from tasklang.rng import StreamRandom
 
 from .helpers import check_text, compile_file, read_jsonl, write
-from tasklang.record import payload_of
 
 ALPHA = 1e-6  # seeded draws: a uniform sampler passes; a skewed one fails by orders of magnitude
 

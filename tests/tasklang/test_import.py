@@ -12,9 +12,9 @@ from runtime import grade
 from tasklang import api
 from tasklang.cli import main
 from tasklang.importer import InputError
+from tasklang.record import payload_of
 
 from .helpers import compile_file, read_jsonl, tree_bytes, write
-from tasklang.record import payload_of
 
 PROBLEMS = [
     {"question": "Natalia sold 48 clips in April and half as many in May. How many in total?",

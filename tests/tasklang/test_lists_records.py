@@ -20,12 +20,12 @@ from tasklang import api, ast
 from tasklang.compiler import Rejected, compile_pattern
 from tasklang.expr import LIST_MAX, EvalError, compile_expr
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 from tasklang.resources import vocab_dir
 from tasklang.rng import StreamRandom
 from tasklang.vocab import Entry, Record, VocabError, load_vocab
 
 from .helpers import write
-from tasklang.record import payload_of
 
 TABLE = ExpertTable(DEFAULT_EXPERTS.values())
 

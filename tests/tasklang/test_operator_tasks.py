@@ -24,9 +24,9 @@ from tokenizers import Tokenizer
 from runtime.exact import grade_exact
 from runtime.sandbox import SandboxLimits, cases_from_records, grade_code
 from tasklang import api
+from tasklang.record import payload_of
 
 from .helpers import REPO, read_jsonl
-from tasklang.record import payload_of
 
 OPERATORS = REPO / "tasks" / "operators"
 PROCEDURAL = REPO / "tasks" / "procedural"

@@ -17,10 +17,10 @@ from tasklang import api, ast
 from tasklang.compiler import CompiledPattern, Example, Rejected, compile_pattern
 from tasklang.lower import constant_name
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 from tasklang.rng import StreamRandom
 
 from .helpers import write
-from tasklang.record import payload_of
 
 PATTERNS = """
 pattern minutes {
