@@ -31,6 +31,7 @@ from .diagnostics import Diagnostic, Span, TaskError, did_you_mean, error, rende
 from .overrides import Overrides
 from .overrides import apply as apply_overrides
 from .record import FEATURES, record_id
+from .settings import SEED, setting_value
 from .splits import LeakRegistry, SeedDeriver, derive_seed, pattern_order
 
 if TYPE_CHECKING:
@@ -69,7 +70,28 @@ def load(paths: str | Path | Sequence[str | Path], *, seed: int | None = None,
         checked.diagnostics += diags
     if not checked.ok or checked.result is None:
         raise ProjectError(checked.diagnostics, checked.sources)
-    return Project(checked, Overrides(seed, dict(sizes or {})), tuple(benchmarks))
+    how = LoadArgs(tuple(names), seed, tuple(dict(sizes or {}).items()), root, tuple(allow_paths),
+                   allow_network, tuple(decontaminate))
+    return Project(checked, Overrides(seed, dict(sizes or {})), tuple(benchmarks), how)
+
+
+@dataclass(frozen=True)
+class LoadArgs:
+    """How a project was loaded: enough to load it again in another process (a `datasets`
+    IterableDataset pickles its generator's arguments, and a Program does not pickle)."""
+
+    paths: tuple[str, ...]
+    seed: int | None = None
+    sizes: tuple[tuple[str, int], ...] = ()
+    root: str | Path | None = None
+    allow_paths: tuple[str | Path, ...] = ()
+    allow_network: bool | None = None
+    decontaminate: tuple[str | Path, ...] = ()
+
+    def load(self) -> Project:
+        return load(self.paths, seed=self.seed, sizes=dict(self.sizes), root=self.root,
+                    allow_paths=self.allow_paths, allow_network=self.allow_network,
+                    decontaminate=self.decontaminate)
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,7 @@ class Project:
     checked: Checked
     overrides: Overrides
     benchmarks: tuple[Benchmark, ...] = ()
+    how: LoadArgs | None = None  # None: assembled by hand, not by `load`
 
     @property
     def names(self) -> list[str]:
@@ -112,6 +135,11 @@ class Dataset:
         return self.decl.name
 
     @property
+    def seed(self) -> int:
+        """The dataset's seed, after the project's overrides."""
+        return int(setting_value(self._decl(), "seed", SEED))
+
+    @property
     def splits(self) -> dict[str, int]:
         """Split name -> size, after the project's overrides."""
         return {s.name: int(s.size) for s in self._decl().splits}
@@ -133,17 +161,23 @@ class Dataset:
         base = self._stream_split()
         made = self._generate({s: None for s in self.splits if s != base}, None)
         return Stream(made.ctx, base, _held_keys(made.registry, base),
-                      made.ctx.settings.seed if seed is None else seed, self.project.checked.sources)
+                      made.ctx.settings.seed if seed is None else seed, self.project.checked.sources,
+                      (self.project.how, self.name, seed))
 
     def to_hf(self, split: str | Stream, n: int | None = None, seed: int | None = None
               ) -> datasets.Dataset | datasets.IterableDataset:
         """A `datasets.Dataset` of a split's records (the FEATURES schema every tasklang
-        dataset shares, so any two concatenate), or an `IterableDataset` of a Stream."""
+        dataset shares, so any two concatenate), or an `IterableDataset` of a Stream: the
+        stream's records from its first, each time it is iterated (the dataset is loaded
+        again where it is iterated: `datasets` pickles what a generator needs)."""
         hf = _datasets()
         features = hf.Features.from_dict(FEATURES)
         if isinstance(split, Stream):
-            stream = split
-            return hf.IterableDataset.from_generator(lambda: iter(stream), features=features)
+            how, name, seed = split.recipe
+            if how is None:
+                raise ValueError("to_hf of a stream needs a project made by tasklang.load")
+            return hf.IterableDataset.from_generator(_stream_rows, features=features,
+                                                     gen_kwargs={"recipe": (how, name, seed)})
         return hf.Dataset.from_list(self.records(split, n, seed), features=features,
                                     split=hf.NamedSplit(split))
 
@@ -191,12 +225,14 @@ class Stream(Iterator[dict[str, Any]]):
     is the split whose templates it uses. Deterministic: the same seed, the same records."""
 
     def __init__(self, ctx: Context, base: str, held: LeakRegistry, seed: int,
-                 sources: Mapping[str, str]) -> None:
+                 sources: Mapping[str, str],
+                 recipe: tuple[LoadArgs | None, str, int | None] = (None, "", None)) -> None:
         # A copy whose orders and seeds are the stream's: build.candidate then draws exactly
         # as compile draws a split, from chunk-sized exact mixtures.
         self._ctx = replace(ctx, orders={}, derivers={}, usable={})
         self._base, self._held, self._seed, self._sources = base, held, seed, sources
         self._records = self._draws()
+        self.recipe = recipe  # (how the project was loaded, dataset, seed): to_hf's
 
     def __iter__(self) -> Stream:
         return self
@@ -230,6 +266,11 @@ class Stream(Iterator[dict[str, Any]]):
         raise ProjectError([error("domain-exhausted", f"{name}: no payload outside the held-out splits "
                                   f"after {MAX_ATTEMPTS} draws while streaming",
                                   self._ctx.spans.get(name, Span.point(self._ctx.name)))], self._sources)
+
+
+def _stream_rows(recipe: tuple[LoadArgs, str, int | None]) -> Iterator[dict[str, Any]]:
+    how, name, seed = recipe
+    yield from how.load().dataset(name).stream(seed)
 
 
 def score(completion: Any, record: Mapping[str, Any]) -> Grade:
