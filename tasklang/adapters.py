@@ -54,7 +54,7 @@ class ReasoningGymDataset:
     def __getitem__(self, idx: int) -> dict[str, Any]:
         if not -self.size <= idx < self.size:
             raise IndexError(f"index {idx} out of range for {self.size} entries")
-        return entry_of(self._records[idx], idx)
+        return entry_of(self._records[idx], idx % self.size)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (entry_of(r, i) for i, r in enumerate(self._records))

@@ -80,7 +80,8 @@ def _overrides(manifest: dict[str, Any]) -> list[str]:
 
 def _checks(manifest: dict[str, Any]) -> list[str]:
     settings, counting = manifest["settings"], manifest["token_counting"]
-    out = ["- every answer is the executed result of its gold trace (compile writes nothing else);",
+    out = ["- every answer was computed, never copied: a trace answer by executing the gold trace, "
+           "a code answer's reference by running it on the record's test cases (sandboxed);",
            "- no payload and no normalised question is shared by two splits (leak rule);",
            f"- no example is truncated: prompt + completion within max_length "
            f"{settings['max_length']}, completion within max_new_tokens {settings['max_new_tokens']} "

@@ -180,3 +180,24 @@ def test_import_tasklang_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=REPO, env={"PYTHONPATH": str(REPO)})
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_dataset_card_header_is_the_record_schema(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    import yaml
+
+    bench = write(tmp_path, '{"question": "Who wrote the tale of the silver harbour?"}\n', "b.jsonl")
+    result = CliRunner().invoke(main, ["compile", str(GOLDEN / "code_answers.task"), "-o",
+                                       str(tmp_path / "o"), "--decontaminate", str(bench)])
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "o" / "code_answers" / "README.md").read_text(encoding="utf-8")
+    _, head, body = card.split("---\n", 2)
+    header = yaml.safe_load(head)
+    features = datasets.Features._from_yaml_list(header["dataset_info"]["features"])
+    assert features == datasets.Features.from_dict(tasklang.record.FEATURES)
+    assert header["dataset_info"]["splits"] == [{"name": "train", "num_examples": 4},
+                                               {"name": "val", "num_examples": 2}]
+    assert header["configs"][0]["data_files"][0] == {"split": "train", "path": "train.jsonl"}
+    assert header["license"] == "unknown"
+    assert "b.jsonl | " in body and "| 1 | 0 |" in body  # one item, no overlap
+    assert "## Checks passed" in body and "max_length 1024" in body
