@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .project import Dataset, Project, ProjectError, Stream, load, score
 
 _LAZY = ("Dataset", "Project", "ProjectError", "Stream", "load", "score")
-__all__ = ["__version__", *_LAZY]
+__all__ = ["Dataset", "Project", "ProjectError", "Stream", "__version__", "load", "score"]
 
 
 def __getattr__(name: str) -> Any:

@@ -83,8 +83,8 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
     built into one staging folder and each passing one is switched into place atomically
     (files.staged_output): after any kill, every dataset is its complete old or new build.
     `decontaminate` names benchmark files (relative to the working directory) that every
-    dataset is checked against, besides its own `decontaminate` statements. `overrides`: --seed/--size, applied to
-    every dataset built and recorded in its manifest (tasklang.overrides)."""
+    dataset is checked against, besides its own `decontaminate` statements. `overrides`:
+    --seed/--size, applied to every dataset built and recorded in its manifest."""
     checked = check(paths, options)
     if not checked.ok or checked.result is None:
         return checked, []
