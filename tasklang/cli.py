@@ -474,8 +474,8 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
         _report(checked, "text")
         for r in results:
             if r.ok:
-                sizes = ", ".join(f"{k} {v}" for k, v in r.counts.items())
-                click.echo(f"{r.dataset}: {sizes} -> {r.out_dir}", err=True)
+                shown = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+                click.echo(f"{r.dataset}: {shown} -> {r.out_dir}", err=True)
             else:
                 click.echo(f"{r.dataset}: not written", err=True)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
