@@ -204,7 +204,8 @@ def test_the_dataset_card_header_is_the_record_schema(tmp_path: Path) -> None:
 
 
 def test_a_dataset_s_license_setting_reaches_its_card(tmp_path: Path) -> None:
-    source = write(tmp_path, SMALL.replace("    patterns add\n", '    patterns add\n    license "cc-by-4.0"\n'))
+    licensed = SMALL.replace("    patterns add\n", '    patterns add\n    license "cc-by-4.0"\n')
+    source = write(tmp_path, licensed)
     result = CliRunner().invoke(main, ["compile", str(source), "-o", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert "\nlicense: cc-by-4.0\n" in (tmp_path / "o" / "small" / "README.md").read_text()
