@@ -33,7 +33,7 @@ from runtime.experts import ExpertTable
 from runtime.numbers import NumberError, parse_answer
 from runtime.sandbox import run_code
 
-from . import __version__, ast
+from . import ast
 from .api import Checked, check, datasets_of
 from .budget import (
     ByteUpperBound,
@@ -56,6 +56,7 @@ from .limits import LimitError
 from .program import Program
 from .rng import StreamRandom
 from .settings import MAX_REJECT_RATE, MIN_TEMPLATE_REPEATS, min_template_repeats, setting
+from .version import __version__
 from .vocab import Entry, Vocab
 
 MEASURE = 1000  # draws per pattern for the rejection rate, distinct payloads and shapes

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from runtime.experts import COMPOSITION
 from runtime.numbers import format_number
 
-from . import __version__, ast
+from . import ast
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, allowed_picks, length_stats, make_counter
 from .card import dataset_card
 from .checks import CheckResult, dataset_constants, dataset_limits
@@ -51,6 +51,7 @@ from .splits import (
     payload_key,
     question_key,
 )
+from .version import __version__
 
 MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
 MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example

@@ -11,9 +11,10 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__, exits
+from . import exits
 from .decontaminate import DEFAULT_NGRAM, MAX_NGRAM, MIN_NGRAM
 from .exits import CommandError, InputUnreadable, OutputUnwritable
+from .version import __version__
 
 # The table and its reasons live in tasklang/exits.py (and README "Exit codes").
 EXIT_OK = exits.OK
