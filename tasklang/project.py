@@ -24,7 +24,8 @@ from runtime.records import grade_record
 
 from . import ast
 from .api import Checked, check, datasets_of
-from .build import MAX_ATTEMPTS, Context, Failure, Generated, candidate, generate, prepare
+from .budget import EOS_TOKENS
+from .build import MAX_ATTEMPTS, Context, Failure, Generated, Prepared, candidate, generate, prepare
 from .confine import LoadOptions
 from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all
 from .diagnostics import Diagnostic, Span, TaskError, did_you_mean, error, render_all
@@ -251,7 +252,9 @@ class Stream(Iterator[dict[str, Any]]):
                 yield {**json.loads(line), "id": record_id(ctx.name, "stream", chunk * STREAM_CHUNK + i)}
 
     def _fresh(self, index: int) -> str:
-        """The first draw at `index` that no held-out split holds and no benchmark shares."""
+        """The first draw at `index` that no held-out split holds, no benchmark shares and
+        that fits the token budget (compile refuses a dataset with a truncated example; a
+        stream redraws one)."""
         for attempt in range(MAX_ATTEMPTS):
             got = candidate(self._ctx, self._base, index, attempt)
             if isinstance(got, Failure):
@@ -259,13 +262,20 @@ class Stream(Iterator[dict[str, Any]]):
                     "unsatisfiable", f"{got.pattern}: every draw was rejected while streaming",
                     self._ctx.spans.get(got.pattern, Span.point(self._ctx.name)))], self._sources)
             p = prepare(self._ctx, self._base, [(index, got)])[0]
-            if p.overlap is None and self._held.clash(self._base, p.pkey, p.qkey) is None:
+            if (p.overlap is None and self._fits(p)
+                    and self._held.clash(self._base, p.pkey, p.qkey) is None):
                 return p.line
         pattern = self._ctx.orders[self._base][index]
         name = self._ctx.patterns[pattern].name
         raise ProjectError([error("domain-exhausted", f"{name}: no payload outside the held-out splits "
                                   f"after {MAX_ATTEMPTS} draws while streaming",
                                   self._ctx.spans.get(name, Span.point(self._ctx.name)))], self._sources)
+
+
+    def _fits(self, p: Prepared) -> bool:
+        s = self._ctx.settings
+        return (p.prompt_tokens + p.completion_tokens + EOS_TOKENS <= s.max_length
+                and p.completion_tokens + EOS_TOKENS <= s.max_new_tokens)
 
 
 def _stream_rows(recipe: tuple[LoadArgs, str, int | None]) -> Iterator[dict[str, Any]]:
