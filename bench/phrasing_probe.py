@@ -55,7 +55,7 @@ def rephrase(records: list[dict], templates: dict[tuple[str, str], list[tuple[st
         choices = templates[key]
         tid, render = choices[turn.get(key, 0) % len(choices)]
         turn[key] = turn.get(key, 0) + 1
-        question = render(dict(r["payload"]))
+        question = render(json.loads(r["payload"]))
         prompt = [m if m["role"] != "user" else {**m, "content": question} for m in r["prompt"]]
         out.append({**r, "prompt": prompt, "template_id": tid})
     return out

@@ -3,7 +3,7 @@
 `tasklang grade`, eval, RL, the self-improvement loop and the TRL reward all call
 `grade_record`, so the reward a model is trained on is the one it is measured with:
 
-- code records (`tests` set, with `function`): the function runs on the record's own test
+- code records (`function` set, or `tests` not empty): the function runs on the record's own test
   cases in the sandbox (`runtime.sandbox`);
 - exact-text records (`expert` present and null, as compiled COPY / WRAP / RPN records
   carry it): exact match after stripping (`runtime.exact`);
@@ -50,7 +50,8 @@ class RecordGrade:
 
 def record_kind(record: Mapping[str, Any]) -> RecordKind:
     """`code`, `exact` or `trace`: how a record's answers are graded (see the module doc)."""
-    if record.get("tests") is not None:
+    # Every compiled record carries `function` and `tests` (null and [] where unused).
+    if record.get("function") is not None or record.get("tests"):
         return "code"
     # Only an explicit null means exact text: a line that leaves `expert` out is a trace
     # graded without an expert check (`tasklang grade`'s hand-written input).

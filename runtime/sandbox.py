@@ -484,8 +484,14 @@ def cases_from_records(records: Sequence[Mapping[str, Any]], arg: str = "e",
                        convert: Callable[[str], Any] = int) -> list[Case]:
     """Test cases from compiled exact-text records (tasks/procedural): the payload value
     `arg` is the one argument, `convert(answer)` the expected value. E.g. RPN records give
-    `(("3 4 + 2 *",), 14)`; for brackets pass `convert=lambda a: a == "True"`."""
-    return [((r["payload"][arg],), convert(r["answer"])) for r in records]
+    `(("3 4 + 2 *",), 14)`; for brackets pass `convert=lambda a: a == "True"`. A record's
+    `payload` is JSON text (tasklang.record); an already decoded mapping is accepted too."""
+    return [((_payload(r)[arg],), convert(r["answer"])) for r in records]
+
+
+def _payload(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    payload = record["payload"]
+    return json.loads(payload) if isinstance(payload, str) else payload
 
 
 def record_cases(record: Mapping[str, Any]) -> list[Case]:

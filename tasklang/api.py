@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import ast
 from .budget import ByteUpperBound
 from .build import BuildResult, Progress, build_dataset, make_context, sampled_checks
 from .checked import Checked, datasets_of
@@ -17,6 +18,8 @@ from .decontaminate import DEFAULT_NGRAM, Benchmark, BenchmarkSource, load_all
 from .diagnostics import Diagnostic, Span, apply_allows, did_you_mean, error
 from .files import staged_output
 from .limits import DEFAULT_LIMITS, LimitError
+from .overrides import Overrides
+from .overrides import apply as apply_overrides
 from .program import load_program
 from .rng import StreamRandom
 
@@ -51,15 +54,16 @@ def check(paths: list[str], options: LoadOptions | None = None, sample: bool = F
 def compile_paths(paths: list[str], out: Path, workers: int = 1,
                   progress: Callable[[str, int], Progress] | None = None,
                   only: list[str] | None = None, decontaminate: Sequence[str] = (),
-                  ngram: int = DEFAULT_NGRAM, options: LoadOptions | None = None
-                  ) -> tuple[Checked, list[BuildResult]]:
+                  ngram: int = DEFAULT_NGRAM, options: LoadOptions | None = None,
+                  overrides: Overrides | None = None) -> tuple[Checked, list[BuildResult]]:
     """Check, then build every dataset into `out/<dataset>/`. Nothing is built if checks fail.
 
     `out` is locked for the whole build (OutputBusy when another run holds it); datasets are
     built into one staging folder and each passing one is switched into place atomically
     (files.staged_output): after any kill, every dataset is its complete old or new build.
     `decontaminate` names benchmark files (relative to the working directory) that every
-    dataset is checked against, besides its own `decontaminate` statements."""
+    dataset is checked against, besides its own `decontaminate` statements. `overrides`:
+    --seed/--size, applied to every dataset built and recorded in its manifest."""
     checked = check(paths, options)
     if not checked.ok or checked.result is None:
         return checked, []
@@ -80,9 +84,17 @@ def compile_paths(paths: list[str], out: Path, workers: int = 1,
         checked.diagnostics.append(error("no-datasets", "no dataset declared in "
                                          + ", ".join(paths), Span.point(paths[0])))
         return checked, []
+    if overrides:
+        applied = [apply_overrides(ds, overrides) for ds in datasets]
+        checked.diagnostics += [d for d in applied if isinstance(d, Diagnostic)]
+        if not checked.ok:
+            return checked, []
+        datasets = [d for d in applied if isinstance(d, ast.Dataset)]
+    recorded = overrides.to_json() if overrides else None
     with staged_output(out) as staging:
         results = [build_dataset(checked.program, checked.result, ds, staging.dir, workers,
-                                 progress, benchmarks=benchmarks) for ds in datasets]
+                                 progress, benchmarks=benchmarks, overrides=recorded)
+                   for ds in datasets]
         staging.commit([r.dataset for r in results if r.ok])
     for r in results:
         if r.ok:

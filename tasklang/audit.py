@@ -32,7 +32,7 @@ from runtime.analysis import op_multiset, shape_of
 from runtime.experts import ExpertTable
 from runtime.sandbox import run_code
 
-from . import __version__, ast, lints
+from . import ast, lints
 from .budget import (
     ByteUpperBound,
     TokenCounter,
@@ -54,6 +54,7 @@ from .preflight import DOMAIN_CAP, PREFLIGHT, Measured, measure, measure_in, pre
 from .program import Program
 from .rng import StreamRandom
 from .settings import MAX_REJECT_RATE, MIN_TEMPLATE_REPEATS, setting
+from .version import __version__
 from .vocab import Entry, Vocab
 
 MEASURE = 1000  # draws per pattern for the rejection rate, distinct payloads and shapes

@@ -7,6 +7,7 @@ nothing behind, and a killed one leaves every dataset as it was (old or new, com
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -23,8 +24,9 @@ from typing import Any, TextIO
 from runtime.experts import COMPOSITION
 from runtime.numbers import format_number
 
-from . import __version__, ast, lints
+from . import ast, lints
 from .budget import EOS_TOKENS, TokenCounter, TokenizerLoadError, allowed_picks, length_stats, make_counter
+from .card import dataset_card
 from .checks import CheckResult, dataset_constants, dataset_limits
 from .code_answers import bind_splits
 from .code_verify import verify_references
@@ -48,6 +50,7 @@ from .splits import (
     payload_key,
     question_key,
 )
+from .version import __version__
 
 MAX_TRIES = 1000  # rejected samples tolerated for one example before giving up
 MAX_ATTEMPTS = 200  # leak-avoiding redraws for one example
@@ -76,6 +79,7 @@ class Context:
     constants: tuple[str, ...] = ()  # the dataset's `constants`, written into every record
     # pattern -> its `difficulty` [lo, hi] (tasklang.difficulty), written into its records
     difficulty: dict[str, tuple[int | float, int | float]] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)  # --seed/--size (the manifest's)
 
     @cached_property
     def language_thresholds(self) -> list[tuple[str, float]]:
@@ -209,10 +213,11 @@ def _chunk(args: tuple[str, int, int]) -> list[Prepared | Failure]:
     return _work(_WORKER_CTX, *args)
 
 
-def first_draws(ctx: Context, split: ast.SplitDecl, workers: int, chunk: int = 256
-                ) -> Iterator[Prepared | Failure]:
-    """Attempt-0 draws of a split in index order, from `workers` processes (same bytes)."""
-    n = int(split.size)
+def first_draws(ctx: Context, split: ast.SplitDecl, workers: int, chunk: int = 256,
+                stop: int | None = None) -> Iterator[Prepared | Failure]:
+    """Attempt-0 draws of a split in index order, from `workers` processes (same bytes);
+    `stop`: only the first `stop` (the order is still the whole split's)."""
+    n = int(split.size) if stop is None else min(stop, int(split.size))
     ranges = [(split.name, s, min(n, s + chunk)) for s in range(0, n, chunk)]
     if workers <= 1 or n <= chunk:
         for r in ranges:
@@ -336,21 +341,16 @@ def make_context(program: Program, checked: CheckResult, ds: ast.Dataset,
 
 def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, staging: Path,
                   workers: int = 1, progress: Callable[[str, int], Progress] | None = None,
-                  benchmarks: Sequence[Benchmark] = ()) -> BuildResult:
+                  benchmarks: Sequence[Benchmark] = (), overrides: dict[str, Any] | None = None
+                  ) -> BuildResult:
     """Build `ds` into `staging/<name>/` (out_dir of the result when it passed; the caller
-    switches it into place). A failed build removes its folder."""
-    index, bench_diags = _benchmark_index(ds, benchmarks, program.confinement)
-    if any(d.is_error for d in bench_diags):
-        return BuildResult(ds.name, None, bench_diags)
-    counter = _counter(program, ds)
-    if isinstance(counter, Diagnostic):
-        return BuildResult(ds.name, None, [counter])
-    ctx = make_context(program, checked, ds, counter, ordered=False)
-    ctx.decontam = index
-    diags = bench_diags + preflight(ctx, program, ds)
-    if any(d.is_error for d in diags):
-        return BuildResult(ds.name, None, diags)
-    ctx.order_all()  # only now, once the preflight found the constraints satisfiable
+    switches it into place). A failed build removes its folder. `overrides` (the command
+    line's --seed/--size, already applied to `ds`) are recorded in the manifest."""
+    ready = _ready(program, checked, ds, benchmarks)
+    if isinstance(ready, list):
+        return BuildResult(ds.name, None, ready)
+    ctx, counter, diags = ready
+    ctx.overrides = dict(overrides or {})
     tmp = staging / ds.name
     tmp.mkdir()
     try:
@@ -365,6 +365,75 @@ def build_dataset(program: Program, checked: CheckResult, ds: ast.Dataset, stagi
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _ready(program: Program, checked: CheckResult, ds: ast.Dataset, benchmarks: Sequence[Benchmark]
+           ) -> tuple[Context, TokenCounter, list[Diagnostic]] | list[Diagnostic]:
+    """The ordered context of a dataset whose preflight passed, or what stopped it."""
+    index, bench_diags = _benchmark_index(ds, benchmarks, program.confinement)
+    if any(d.is_error for d in bench_diags):
+        return bench_diags
+    counter = _counter(program, ds)
+    if isinstance(counter, Diagnostic):
+        return [counter]
+    ctx = make_context(program, checked, ds, counter, ordered=False)
+    ctx.decontam = index
+    diags = bench_diags + preflight(ctx, program, ds)
+    if any(d.is_error for d in diags):
+        return diags
+    ctx.order_all()  # only now, once the preflight found the constraints satisfiable
+    return ctx, counter, diags
+
+
+class _Discard:
+    """A split generated only for the payloads it takes (a later split's redraws need them)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@dataclass
+class Generated:
+    """Splits generated in memory: their JSON lines, and the leak registry after them."""
+
+    ctx: Context
+    lines: dict[str, list[str]]
+    registry: LeakRegistry
+    diagnostics: list[Diagnostic]
+
+
+def generate(program: Program, checked: CheckResult, ds: ast.Dataset, wanted: dict[str, int | None],
+             benchmarks: Sequence[Benchmark] = ()) -> Generated | list[Diagnostic]:
+    """The lines compile writes for the `wanted` splits (name -> the first n, None: all),
+    without writing anything. Splits are generated in build order up to the last one wanted,
+    because an earlier split's payloads decide a later one's redraws; the preflight, leak,
+    token-budget and decontamination rules are compile's, over the splits generated."""
+    ready = _ready(program, checked, ds, benchmarks)
+    if isinstance(ready, list):
+        return ready
+    ctx, counter, diags = ready
+    registry = LeakRegistry(ctx.settings.unique)
+    budget = BudgetCheck(ctx.settings, counter.description)
+    scan = None if ctx.decontam is None else Scan(ctx.decontam, ds.name)
+    names = [s.name for s in ctx.splits]
+    last = max((names.index(w) for w in wanted), default=-1)
+    lines: dict[str, list[str]] = {}
+    for split in ctx.splits[:last + 1]:
+        sink: Any = io.StringIO() if split.name in wanted else _Discard()
+        failure = _write_split(ctx, split, registry, budget, sink, 1, None, SplitStats(), Counter(),
+                               scan, stop=wanted.get(split.name))
+        if failure is not None:
+            return diags + [failure]
+        if isinstance(sink, io.StringIO):
+            lines[split.name] = sink.getvalue().splitlines()
+    failures = [_budget_error(budget, ds)] if budget.violations else []
+    if scan is not None and not scan.clean:
+        system = setting(ds, "system")
+        failures += scan.diagnostics(_template_spans(ctx, program),
+                                     ds.span if system is None else system.span)
+    if failures:
+        return diags + failures
+    return Generated(ctx, lines, registry, diags)
 
 
 def _counter(program: Program, ds: ast.Dataset) -> TokenCounter | Diagnostic:
@@ -459,15 +528,16 @@ def _generate(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
         manifest["decontamination"] = scan.to_json(lambda p: _relative(str(p), base))
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
                                        encoding="utf-8")
+    (tmp / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
     counts = {s: sum(st.patterns.values()) for s, st in stats.items()}
     return BuildResult(ds.name, tmp, diags, counts, manifest)
 
 
 def _write_split(ctx: Context, split: ast.SplitDecl, registry: LeakRegistry, budget: BudgetCheck,
                  fh: TextIO, workers: int, tick: Progress | None, stats: SplitStats,
-                 raw_floats: Counter[tuple[str, str]], scan: Scan | None = None
-                 ) -> Diagnostic | None:
-    for index, first in enumerate(first_draws(ctx, split, workers)):
+                 raw_floats: Counter[tuple[str, str]], scan: Scan | None = None,
+                 stop: int | None = None) -> Diagnostic | None:
+    for index, first in enumerate(first_draws(ctx, split, workers, stop=stop)):
         got = _accept(ctx, split.name, index, first, registry)
         if isinstance(got, Diagnostic):
             return got
@@ -578,6 +648,7 @@ def _manifest(ctx: Context, ds: ast.Dataset, program: Program, counter: TokenCou
                           | ({COMPOSITION} if any(len(p.experts) > 1 for p in ctx.patterns)
                              else set())),
         "token_counting": {"method": counter.description, "exact": counter.exact},
+        **({"overrides": ctx.overrides} if ctx.overrides else {}),
         "splits": splits, "counts": counts, "tokens": tokens,
         # Only what this dataset depends on, relative to its own file, so the manifest does
         # not depend on the other files compiled with it or on the working directory.

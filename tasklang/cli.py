@@ -11,9 +11,10 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__, exits
+from . import exits
 from .decontaminate import DEFAULT_NGRAM, MAX_NGRAM, MIN_NGRAM
 from .exits import CommandError, InputUnreadable, OutputUnwritable
+from .version import __version__
 
 # The table and its reasons live in tasklang/exits.py (and README "Exit codes").
 EXIT_OK = exits.OK
@@ -424,12 +425,25 @@ def _preview_json(item: Any) -> dict[str, Any]:
 @click.option("--decontaminate-ngram", "ngram", type=click.IntRange(MIN_NGRAM, MAX_NGRAM),
               default=DEFAULT_NGRAM,
               show_default=True, help="n-gram size for --decontaminate files.")
+@click.option("--seed", type=int, default=None,
+              help="Override every dataset's seed (recorded in the manifest).")
+@click.option("--size", "sizes", multiple=True, metavar="SPLIT=N",
+              help="Override a split's size, e.g. --size train=1000. Repeatable; recorded in "
+                   "the manifest.")
 @_FORMAT
 @_confined
 def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str, ...],
-                benchmarks: tuple[str, ...], ngram: int, fmt: str, load: Any) -> None:
-    """Compile .task files into verified datasets (train/val/test JSONL + manifest.json)."""
+                benchmarks: tuple[str, ...], ngram: int, seed: int | None, sizes: tuple[str, ...],
+                fmt: str, load: Any) -> None:
+    """Compile .task files into verified datasets (train/val/test JSONL, manifest.json and a
+    dataset card README.md)."""
     from .api import compile_paths
+    from .overrides import Overrides, parse_size
+
+    try:
+        overrides = Overrides(seed, dict(parse_size(s) for s in sizes))
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--size") from None
 
     bars: list[Any] = []
 
@@ -443,7 +457,7 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
 
     try:
         checked, results = compile_paths(list(paths), Path(out), workers, progress, list(only),
-                                         benchmarks, ngram, load)
+                                         benchmarks, ngram, load, overrides)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)
@@ -461,8 +475,8 @@ def compile_cmd(paths: tuple[str, ...], out: str, workers: int, only: tuple[str,
         _report(checked, "text")
         for r in results:
             if r.ok:
-                sizes = ", ".join(f"{k} {v}" for k, v in r.counts.items())
-                click.echo(f"{r.dataset}: {sizes} -> {r.out_dir}", err=True)
+                shown = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+                click.echo(f"{r.dataset}: {shown} -> {r.out_dir}", err=True)
             else:
                 click.echo(f"{r.dataset}: not written", err=True)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)

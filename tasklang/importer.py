@@ -18,7 +18,6 @@ from runtime import grade, render
 from runtime.gsm8k import convert
 from runtime.numbers import format_number
 
-from . import __version__
 from .budget import EOS_TOKENS, ByteUpperBound, length_stats
 from .exits import reason
 from .files import sha256_file as _sha256
@@ -26,6 +25,7 @@ from .files import staged_output
 from .record import MAIN_LANGUAGE, Record, record_id
 from .settings import default_system
 from .splits import derive_seed, question_key
+from .version import __version__
 
 PATTERN = "gsm8k_import"
 TEMPLATE = "gsm8k"

@@ -1,6 +1,12 @@
 """Dataset records: the one typed Record of a split file's line, shared by the compiler
 (`build`), the GSM8K importer and code answers (`code_verify` reads records back).
 
+Every record has the same keys and column types whatever its dataset (FEATURES, the
+`datasets` schema): `payload` is one JSON text (the pattern's lets, in let order) rather than
+an object, because payloads of different patterns have different keys, and a column whose
+type depends on the pattern cannot be concatenated across datasets; `constants`, `function`
+and `tests` are always present (empty, or null where they do not apply).
+
 A Record stays typed until it is written: `to_json` is the on-disk shape, `to_line` its
 JSON line (byte for byte `json.dumps(to_json(), ensure_ascii=False)`, assembled directly
 because the writer's throughput depends on it), and `from_json` reads one back, naming the
@@ -25,8 +31,30 @@ _S = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C strin
 # A dataset's records share one system prompt (and constants): encoded once, not per line.
 _S_SHARED = lru_cache(maxsize=64)(_S)
 _KEYS = ("id", "split", "pattern", "expert", "experts", "template_id", "language", "payload",
-         "answer", "prompt", "completion")
-_OPTIONAL = ("constants", "function", "tests", "difficulty")
+         "answer", "prompt", "completion", "constants", "function", "tests", "difficulty")
+_OPTIONAL: tuple[str, ...] = ()  # a key another tool adds goes here, and in FEATURES
+
+_STR = {"dtype": "string", "_type": "Value"}
+
+
+def _list(feature: dict[str, Any]) -> dict[str, Any]:
+    return {"feature": feature, "_type": "List"}
+
+
+# The record schema as `datasets.Features.from_dict` reads it (datasets >= 4; the dataset
+# card's `features`, tasklang.project's to_hf): one for every dataset, so any two concatenate.
+FEATURES: dict[str, Any] = {
+    **{k: _STR for k in ("id", "split", "pattern", "expert")},
+    "experts": _list(_STR),
+    **{k: _STR for k in ("template_id", "language", "payload", "answer")},
+    "prompt": _list({"role": _STR, "content": _STR}),
+    "completion": _list({"role": _STR, "content": _STR}),
+    "constants": _list(_STR),
+    "function": _STR,
+    "tests": _list({"args": _STR, "expected": _STR}),
+    # a pattern's stated `difficulty` [lo, hi] (tasklang.difficulty), null where none is
+    "difficulty": _list({"dtype": "float64", "_type": "Value"}),
+}
 
 
 class RecordError(ValueError):
@@ -35,10 +63,11 @@ class RecordError(ValueError):
 
 class Record(NamedTuple):
     """One example as written: its identity, labels, payload, chat prompt and completion.
-    A code-answer record adds `function` and its `tests` (args and expected value of each
-    case, as JSON text, so every record has the same column types). Immutable and typed; a
-    NamedTuple rather than a frozen dataclass because the writer makes one per example and
-    a frozen dataclass's __init__ alone cost 2.5 us of a ~15 us example."""
+    A code-answer record sets `function` and its `tests` (args and expected value of each
+    case, as JSON text, so every record has the same column types); others write null and [].
+    Immutable and typed; a NamedTuple rather than a frozen dataclass because the writer
+    makes one per example and a frozen dataclass's __init__ alone cost 2.5 us of a ~15 us
+    example."""
 
     id: str
     split: str
@@ -63,39 +92,34 @@ class Record(NamedTuple):
         out: dict[str, Any] = {
             "id": self.id, "split": self.split, "pattern": self.pattern, "expert": self.expert,
             "experts": list(self.experts), "template_id": self.template_id,
-            "language": self.language, "payload": dict(self.payload), "answer": self.answer,
+            "language": self.language, "payload": payload_text(self.payload),
+            "answer": self.answer,
             "prompt": [{"role": "system", "content": self.system},
                        {"role": "user", "content": self.question}],
             "completion": [{"role": "assistant", "content": self.completion}],
+            "constants": list(self.constants), "function": self.function,
+            "tests": [{"args": a, "expected": e} for a, e in self.tests],
+            "difficulty": None if self.difficulty is None else list(self.difficulty),
         }
-        if self.constants:
-            out["constants"] = list(self.constants)
-        if self.function is not None:
-            out["function"] = self.function
-            out["tests"] = [{"args": a, "expected": e} for a, e in self.tests]
-        if self.difficulty is not None:
-            out["difficulty"] = list(self.difficulty)
         return out
 
     def to_line(self) -> str:
         """`json.dumps(self.to_json(), ensure_ascii=False)`, assembled directly (a test
         checks they agree): the shape is fixed, so only the strings need encoding."""
-        payload = ", ".join(f"{_S(k)}: {_S(v)}" for k, v in self.payload)
+        payload = _S(payload_text(self.payload))
         experts = ", ".join(_S(e) for e in self.experts)
         expert = "null" if self.expert is None else _S(self.expert)
-        tail = ""
-        if self.constants:
-            tail += ', "constants": [' + ", ".join(_S_SHARED(c) for c in self.constants) + "]"
-        if self.function is not None:
-            tests = ", ".join(f'{{"args": {_S(a)}, "expected": {_S(e)}}}' for a, e in self.tests)
-            tail += f', "function": {_S(self.function)}, "tests": [{tests}]'
-        if self.difficulty is not None:
-            tail += f', "difficulty": {json.dumps(list(self.difficulty))}'
+        constants = ", ".join(_S_SHARED(c) for c in self.constants)
+        function = "null" if self.function is None else _S(self.function)
+        tests = ", ".join(f'{{"args": {_S(a)}, "expected": {_S(e)}}}' for a, e in self.tests)
+        tail = f', "constants": [{constants}], "function": {function}, "tests": [{tests}]'
+        difficulty = "null" if self.difficulty is None else json.dumps(list(self.difficulty))
+        tail += f', "difficulty": {difficulty}'
         return (
             f'{{"id": {_S(self.id)}, "split": {_S(self.split)}, '
             f'"pattern": {_S(self.pattern)}, "expert": {expert}, "experts": [{experts}], '
             f'"template_id": {_S(self.template_id)}, "language": {_S(self.language)}, '
-            f'"payload": {{{payload}}}, "answer": {_S(self.answer)}, '
+            f'"payload": {payload}, "answer": {_S(self.answer)}, '
             f'"prompt": [{{"role": "system", "content": {_S_SHARED(self.system)}}}, '
             f'{{"role": "user", "content": {_S(self.question)}}}], '
             f'"completion": [{{"role": "assistant", "content": {_S(self.completion)}}}]'
@@ -113,8 +137,8 @@ class Record(NamedTuple):
             raise RecordError("; ".join([*(f'"{k}": missing' for k in missing),
                                          *(f'"{k}": not a record field' for k in unknown)]))
         system, question = _prompt(data["prompt"])
-        function = data.get("function")
-        if (function is None) != ("tests" not in data):
+        function = data["function"]
+        if (function is None) != (not data["tests"]):
             raise RecordError('"function" and "tests" come together (a code-answer record)')
         return cls(
             id=_text(data, "id"), split=_text(data, "split"), pattern=_text(data, "pattern"),
@@ -123,11 +147,21 @@ class Record(NamedTuple):
             language=_text(data, "language"), payload=_payload(data["payload"]),
             answer=_text(data, "answer"), system=system, question=question,
             completion=_message(data["completion"], "completion", ("assistant",))[0],
-            constants=_texts(data, "constants") if "constants" in data else (),
+            constants=_texts(data, "constants"),
             function=None if function is None else _text(data, "function"),
-            tests=_tests(data["tests"]) if "tests" in data else (),
-            difficulty=_difficulty(data["difficulty"]) if "difficulty" in data else None,
+            tests=_tests(data["tests"]),
+            difficulty=None if data["difficulty"] is None else _difficulty(data["difficulty"]),
         )
+
+
+def payload_text(payload: tuple[tuple[str, str], ...]) -> str:
+    """A payload as the record writes it: one JSON object text, keys in let order."""
+    return json.dumps(dict(payload), ensure_ascii=False)
+
+
+def payload_of(record: Mapping[str, Any]) -> dict[str, str]:
+    """A written record's payload, decoded (the readers of `payload` call this)."""
+    return dict(_payload(record["payload"]))
 
 
 def record_id(dataset: str, split: str, index: int) -> str:
@@ -163,9 +197,13 @@ def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
 
 
 def _payload(value: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-        raise RecordError('"payload": an object of strings')
-    return tuple(value.items())
+    try:
+        decoded = json.loads(value) if isinstance(value, str) else None
+    except json.JSONDecodeError:
+        decoded = None
+    if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
+        raise RecordError('"payload": the JSON text of an object of strings')
+    return tuple(decoded.items())
 
 
 def _message(value: Any, key: str, roles: tuple[str, ...]) -> tuple[str, ...]:

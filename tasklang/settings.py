@@ -20,6 +20,7 @@ from .limits import BY_SETTING
 SETTINGS: dict[str, str] = {
     "seed": "int", "max_length": "int", "max_new_tokens": "int", "min_template_repeats": "int",
     "system": "str", "tokenizer": "str", "format": "str", "max_reject_rate": "rate",
+    "license": "str",  # the dataset card's licence (a Hugging Face licence id)
     **{key: "int" for key in BY_SETTING},  # the limits (tasklang/limits.py)
 }
 
@@ -71,12 +72,14 @@ class Settings:
     max_reject_rate: Fraction
     unique: bool
     languages: tuple[tuple[str, Fraction], ...]
+    license: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "system": self.system, "max_length": self.max_length,
                 "max_new_tokens": self.max_new_tokens, "tokenizer": self.tokenizer,
                 "max_reject_rate": float(self.max_reject_rate), "unique_payloads": self.unique,
-                "languages": {lang: float(share) for lang, share in self.languages}}
+                "languages": {lang: float(share) for lang, share in self.languages},
+                "license": self.license}
 
 
 def settings_of(ds: ast.Dataset, experts: Sequence[str]) -> Settings:
@@ -92,4 +95,5 @@ def settings_of(ds: ast.Dataset, experts: Sequence[str]) -> Settings:
         max_reject_rate=Fraction(setting_value(ds, "max_reject_rate", MAX_REJECT_RATE)),
         unique=ds.unique_payloads,
         languages=tuple((lang.lang, lang.share) for lang in ds.languages),
+        license=setting_value(ds, "license", None),
     )

@@ -15,6 +15,7 @@ from runtime import grade
 from tasklang import astask
 from tasklang.cli import main
 from tasklang.importer import RefProblem
+from tasklang.record import payload_of
 
 from ..gsm8k_files import SAMPLE
 from .helpers import read_jsonl, tree_bytes
@@ -179,7 +180,7 @@ def test_templating_keeps_the_meaning(built: tuple[Path, Result]) -> None:
                if r["pattern"] == "gsm8k_line1"]
     assert len(natalia) == astask.PER_PATTERN
     for r in natalia:
-        n = int(r["payload"]["n"])
+        n = int(payload_of(r)["n"])
         assert f"clips to {n} of her friends" in r["prompt"][1]["content"]
         assert r["answer"] == str(n + n // 2) and n % 2 == 0 and 24 <= n <= 96
 

@@ -10,6 +10,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from tasklang import api
 from tasklang.budget import ByteUpperBound, TokenizerJson, TokenizerLoadError, make_counter
+from tasklang.record import payload_of
 
 from .helpers import read_jsonl, write
 
@@ -72,7 +73,7 @@ def test_dataset_with_a_tokenizer_and_max_tokens(tmp_path: Path) -> None:
     checked, (result,) = api.compile_paths([str(src)], tmp_path / "out")
     assert result.ok, [d.headline() for d in result.diagnostics]
     recs = read_jsonl(tmp_path / "out" / "toks" / "train.jsonl")
-    assert {r["payload"]["f"] for r in recs} == {"pear"}  # the only one-token entry
+    assert {payload_of(r)["f"] for r in recs} == {"pear"}  # the only one-token entry
     manifest = json.loads((tmp_path / "out" / "toks" / "manifest.json").read_text())
     assert manifest["token_counting"]["exact"] is True
     assert manifest["tokens"]["train"]["completion"]["max"] == 2  # "pear" and the number

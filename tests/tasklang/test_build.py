@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from tasklang import api
 from tasklang.cli import main
+from tasklang.record import payload_of
 from tasklang.splits import allocate, normalise_question, payload_key
 
 from ..conftest import LibraryBuild
@@ -176,7 +177,7 @@ def test_no_split_shares_a_payload_or_a_question(builds: dict[str, Path]) -> Non
         seen_question: dict[str, str] = {}
         for split, recs in records(d).items():
             for r in recs:
-                pkey = payload_key(r["pattern"], tuple(r["payload"].items()))
+                pkey = payload_key(r["pattern"], tuple(payload_of(r).items()))
                 qkey = normalise_question(r["prompt"][1]["content"])
                 assert seen_payload.setdefault(pkey, split) == split, (name, r["id"])
                 assert seen_question.setdefault(qkey, split) == split, (name, r["id"])
@@ -187,7 +188,7 @@ def test_unique_payloads_inside_a_split(builds: dict[str, Path]) -> None:
         if name not in builds:
             continue
         for split, recs in records(builds[name]).items():
-            keys = [payload_key(r["pattern"], tuple(r["payload"].items())) for r in recs]
+            keys = [payload_key(r["pattern"], tuple(payload_of(r).items())) for r in recs]
             assert len(keys) == len(set(keys)), (name, split)
 
 
@@ -231,13 +232,16 @@ def test_record_format(builds: dict[str, Path]) -> None:
     for name, d in builds.items():
         for split, recs in records(d).items():
             for i, r in enumerate(recs):
-                code = ["function", "tests"] if "function" in r else []  # code answers
+                code = r["function"] is not None  # code answers; every record has the keys
                 assert list(r) == ["id", "split", "pattern", "expert", "experts", "template_id",
-                                   "language", "payload", "answer", "prompt", "completion", *code]
+                                   "language", "payload", "answer", "prompt", "completion",
+                                   "constants", "function", "tests"]
+                assert isinstance(r["payload"], str)  # JSON text: one column type everywhere
+                assert bool(r["tests"]) == code
                 assert r["id"] == f"{name}/{split}/{i:07d}" and r["split"] == split
                 assert [m["role"] for m in r["prompt"]] == ["system", "user"]
                 assert [m["role"] for m in r["completion"]] == ["assistant"]
-                assert all(isinstance(v, str) for v in r["payload"].values())
+                assert all(isinstance(v, str) for v in payload_of(r).values())
                 assert isinstance(r["answer"], str) and r["template_id"].startswith(r["pattern"])
                 if code:
                     assert r["completion"][0]["content"] == f"```python\n{r['answer']}```"

@@ -18,6 +18,7 @@ from tasklang.cli import main
 from tasklang.code_answers import expected_value
 from tasklang.generators import GENERATORS
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 
 from .helpers import REPO, read_jsonl, tree_bytes, write
 
@@ -109,7 +110,7 @@ def test_records_carry_function_cases_and_the_fenced_reference(tmp_path: Path) -
             assert len(cases) == 8 and all(isinstance(t["args"], str) for t in r["tests"])
             # Ranges are spread over the cases in order; a single value serves every case.
             ops = [_operators(args[0]) for args, _ in cases]
-            assert ops == [1, 2, 3, 1, 2, 3, int(r["payload"]["d"]), int(r["payload"]["d"])]
+            assert ops == [1, 2, 3, 1, 2, 3, int(payload_of(r)["d"]), int(payload_of(r)["d"])]
             for (expression,), expected in cases:
                 assert type(expected) is int
                 assert str(expected) == _rpn(expression)

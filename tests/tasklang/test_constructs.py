@@ -20,6 +20,7 @@ from runtime.experts import DEFAULT_EXPERTS
 from tasklang import ast
 from tasklang.compiler import WHERE_ENUMERATE, CompiledPattern, Rejected, compile_pattern
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 from tasklang.rng import StreamRandom
 
 from .helpers import check_text, compile_file, read_jsonl, write
@@ -195,7 +196,7 @@ def test_hidden_lets_stay_out_of_the_payload_and_its_keys(tmp_path: Path) -> Non
     checked, results = compile_file(write(tmp_path, HIDDEN.replace("SIZE", "3")), tmp_path / "o")
     assert all(r.ok for r in results), [d.headline() for r in results for d in r.diagnostics]
     records = read_jsonl(tmp_path / "o" / "d" / "train.jsonl")
-    assert sorted(json.dumps(r["payload"]) for r in records) == [
+    assert sorted(r["payload"] for r in records) == [  # JSON text
         json.dumps({"a": str(a), "b": str(a)}) for a in (1, 2, 3)]
     _, results = compile_file(write(tmp_path, HIDDEN.replace("SIZE", "4")), tmp_path / "o4")
     assert [d.code for r in results for d in r.diagnostics] == ["domain-exhausted"]
@@ -271,7 +272,7 @@ def test_a_family_is_one_pattern_per_value_with_an_exact_share(tmp_path: Path) -
     assert shares == {"fraction_of_1": 75, "fraction_of_2": 75, "fraction_of_3": 75,
                       "fraction_of_4": 75, "other": 100}  # 3/4 of 400, split four ways
     for i, value in enumerate(("0.5", "1/3", "0.25", "0.75"), start=1):
-        assert {r["payload"]["part"] for r in records if r["pattern"] == f"fraction_of_{i}"} == {value}
+        assert {payload_of(r)["part"] for r in records if r["pattern"] == f"fraction_of_{i}"} == {value}
 
 
 @settings(max_examples=40, deadline=None)

@@ -12,6 +12,7 @@ from runtime import grade
 from tasklang import api
 from tasklang.cli import main
 from tasklang.importer import InputError
+from tasklang.record import payload_of
 
 from .helpers import compile_file, read_jsonl, tree_bytes, write
 
@@ -48,14 +49,14 @@ def test_keeps_exactly_the_converted_problems(tmp_path: Path, ref: Path) -> None
     assert (result.total, result.kept) == (6, 3)
     assert dict(result.reasons) == {"no_gold": 1, "no_equations": 1, "duplicate_question": 1}
     records = read_jsonl(tmp_path / "out" / "train.jsonl")
-    assert [int(r["payload"]["index"]) + 1 for r in records] == KEPT_LINES
+    assert [int(payload_of(r)["index"]) + 1 for r in records] == KEPT_LINES
     assert [r["answer"] for r in records] == ["72", "10", "14"]
     assert [r["id"] for r in records] == ["out/train/0000000", "out/train/0000001",
                                           "out/train/0000002"]
     for r in records:
         assert r["pattern"] == "gsm8k_import" and r["template_id"] == "gsm8k"
         assert r["expert"] == "arithmetic" and r["experts"] == ["arithmetic"]
-        assert r["prompt"][1]["content"] == PROBLEMS[int(r["payload"]["index"])]["question"]
+        assert r["prompt"][1]["content"] == PROBLEMS[int(payload_of(r)["index"])]["question"]
         graded = grade(r["completion"][0]["content"], r["answer"], expert=r["expert"])
         assert graded.reward == 1.0 and graded.status == "correct"
     report = json.loads((tmp_path / "out" / "import_report.json").read_text(encoding="utf-8"))
@@ -104,9 +105,9 @@ def test_val_split_deterministic_and_output_byte_identical(tmp_path: Path, ref: 
     val = read_jsonl(tmp_path / "one" / "a" / "val.jsonl")
     assert len(train) == 2 and len(val) == 1
     assert val[0]["split"] == "val" and val[0]["id"] == "a/val/0000000"
-    indices = {r["payload"]["index"] for r in train + val}
+    indices = {payload_of(r)["index"] for r in train + val}
     assert indices == {"0", "2", "5"}
-    seeds = {read_jsonl(p / "val.jsonl")[0]["payload"]["index"]
+    seeds = {payload_of(read_jsonl(p / "val.jsonl")[0])["index"]
              for p in [tmp_path / f"s{s}" for s in range(8)]
              if api.import_gsm8k(str(ref), p, split_val=1, seed=int(p.name[1:])).kept}
     assert len(seeds) > 1  # the seed decides which problem goes to val

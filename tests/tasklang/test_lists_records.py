@@ -20,6 +20,7 @@ from tasklang import api, ast
 from tasklang.compiler import Rejected, compile_pattern
 from tasklang.expr import LIST_MAX, EvalError, compile_expr
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 from tasklang.resources import vocab_dir
 from tasklang.rng import StreamRandom
 from tasklang.vocab import Entry, Record, VocabError, load_vocab
@@ -185,12 +186,12 @@ def test_record_choices_compile_and_grade(tmp_path: Path) -> None:
         [d.headline() for d in checked.diagnostics] + [d.headline() for r in results for d in r.diagnostics]
     rows = [json.loads(line) for line in
             (tmp_path / "out" / "shop" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert {r["payload"]["item"] for r in rows} == {"name=pen, price=3, weight=2",
+    assert {payload_of(r)["item"] for r in rows} == {"name=pen, price=3, weight=2",
                                                    "name=book, price=12, weight=5"}
     for r in rows:
-        price = 3 if "pen" in r["payload"]["item"] else 12
-        assert r["answer"] == str(price * int(r["payload"]["count"]))
-        assert r["payload"]["total"] == r["answer"]
+        price = 3 if "pen" in payload_of(r)["item"] else 12
+        assert r["answer"] == str(price * int(payload_of(r)["count"]))
+        assert payload_of(r)["total"] == r["answer"]
         graded = runtime.grade(r["completion"][0]["content"], r["answer"],
                                question=r["prompt"][-1]["content"])
         assert graded.reward == 1.0, graded.status
@@ -300,7 +301,7 @@ def test_a_vocabulary_number_field_computes(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in
             (tmp_path / "out" / "basket" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     for r in rows:
-        assert Fraction(r["answer"]) == products[r["payload"]["p"]] * int(r["payload"]["n"])
+        assert Fraction(r["answer"]) == products[payload_of(r)["p"]] * int(payload_of(r)["n"])
     bad = BASKET.replace("p.price * n", "p.prize * n")
     diags = api.check([str(write(tmp_path, bad))]).diagnostics
     assert [(d.code, d.span.line) for d in diags] == [("unknown-field", 6)]

@@ -24,6 +24,7 @@ from tokenizers import Tokenizer
 from runtime.exact import grade_exact
 from runtime.sandbox import SandboxLimits, cases_from_records, grade_code
 from tasklang import api
+from tasklang.record import payload_of
 
 from .helpers import REPO, read_jsonl
 
@@ -82,11 +83,11 @@ def test_operator_splits_and_manifest(built: dict[str, dict[str, Any]]) -> None:
 
 def test_every_payload_is_unique_across_splits_and_operators(built: dict[str, dict[str, Any]]) -> None:
     splits = built["operators"]["splits"]
-    payloads = [r["payload"]["w"] for recs in splits.values() for r in recs]
+    payloads = [payload_of(r)["w"] for recs in splits.values() for r in recs]
     assert len(payloads) == 10_000
     assert len(set(payloads)) == 10_000  # once in train, a disjoint set in val, one operator each
-    train = {r["payload"]["w"] for r in splits["train"]}
-    assert not train & {r["payload"]["w"] for r in splits["val"]}
+    train = {payload_of(r)["w"] for r in splits["train"]}
+    assert not train & {payload_of(r)["w"] for r in splits["val"]}
 
 
 def test_payload_vocabularies_are_disjoint_and_used_per_operator(built: dict[str, dict[str, Any]]) -> None:
@@ -94,12 +95,12 @@ def test_payload_vocabularies_are_disjoint_and_used_per_operator(built: dict[str
     assert sum(len(v) for v in vocabs.values()) == len(set().union(*vocabs.values()))
     for recs in built["operators"]["splits"].values():
         for r in recs:
-            assert r["payload"]["w"] in vocabs[r["pattern"]]
+            assert payload_of(r)["w"] in vocabs[r["pattern"]]
 
 
 def test_payloads_have_at_most_4_tokens_and_the_filter_bites(built: dict[str, dict[str, Any]]) -> None:
     tok = _tokenizer()
-    used = [r["payload"]["w"] for recs in built["operators"]["splits"].values() for r in recs]
+    used = [payload_of(r)["w"] for recs in built["operators"]["splits"].values() for r in recs]
     lengths = [len(e.ids) for e in tok.encode_batch(used, add_special_tokens=False)]
     assert max(lengths) <= 4
     for op in NOTES:
@@ -143,7 +144,7 @@ def test_operator_answers_are_exact(built: dict[str, dict[str, Any]]) -> None:
     expected = {"copy": "{w}", "wrap": "[{w}]", "extract": "{w}"}
     for recs in built["operators"]["splits"].values():
         for r in recs:
-            w = r["payload"]["w"]
+            w = payload_of(r)["w"]
             assert r["answer"] == expected[r["pattern"]].format(w=w)
             assert r["completion"] == [{"role": "assistant", "content": r["answer"]}]
             assert r["expert"] is None
@@ -229,7 +230,7 @@ def test_procedural_splits_and_difficulty_range(built: dict[str, dict[str, Any]]
     assert {s: len(r) for s, r in splits.items()} == {"train": 3000, "val": 300, "test": 300}
     for recs in splits.values():
         for pattern in ("arithmetic", "rpn", "brackets"):
-            ds = {int(r["payload"]["d"]) for r in recs if r["pattern"] == pattern}
+            ds = {int(payload_of(r)["d"]) for r in recs if r["pattern"] == pattern}
             assert ds == {3, 4, 5, 6, 7}
     questions = [r["prompt"][1]["content"] for recs in splits.values() for r in recs]
     assert len(set(questions)) == len(questions)
@@ -240,13 +241,13 @@ def test_procedural_answers_match_independent_evaluators(built: dict[str, dict[s
              "brackets": lambda e: str(_balanced(e))}
     for recs in built["procedural"]["splits"].values():
         for r in recs:
-            e = r["payload"]["e"]
+            e = payload_of(r)["e"]
             assert e in r["prompt"][1]["content"]
             assert r["answer"] == check[r["pattern"]](e), r["id"]
             if r["pattern"] in ("arithmetic", "rpn"):
-                assert len(re.findall(r"[-+*]", e.replace("(", " "))) == int(r["payload"]["d"])
+                assert len(re.findall(r"[-+*]", e.replace("(", " "))) == int(payload_of(r)["d"])
             else:
-                assert len(e) == 2 * int(r["payload"]["d"])
+                assert len(e) == 2 * int(payload_of(r)["d"])
             assert grade_exact(r["completion"][0]["content"], r["answer"]).correct
     brackets = [r["answer"] for recs in built["procedural"]["splits"].values() for r in recs
                 if r["pattern"] == "brackets"]

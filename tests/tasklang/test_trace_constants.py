@@ -17,6 +17,7 @@ from tasklang import api, ast
 from tasklang.compiler import CompiledPattern, Example, Rejected, compile_pattern
 from tasklang.lower import constant_name
 from tasklang.parser import parse_text
+from tasklang.record import payload_of
 from tasklang.rng import StreamRandom
 
 from .helpers import write
@@ -201,7 +202,7 @@ def test_floor_of_a_nested_div_with_a_constant(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in
             (tmp_path / "out" / "d" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     for r in rows:
-        assert r["answer"] == str(int(r["payload"]["minutes"]) // 60)
+        assert r["answer"] == str(int(payload_of(r)["minutes"]) // 60)
         graded = runtime.grade(r["completion"][0]["content"], r["answer"],
                                question=r["prompt"][-1]["content"], constants=r.get("constants"))
         assert graded.reward == 1.0, graded.status
@@ -266,7 +267,7 @@ def test_a_negative_constant_is_grounded_by_its_magnitude(tmp_path: Path) -> Non
             (tmp_path / "out" / "d" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     assert rows
     for r in rows:
-        payload = r["payload"]
+        payload = payload_of(r)
         assert r["answer"] == str(int(payload["score"]) - 3 * int(payload["wrong"]))
         completion = r["completion"][0]["content"]
         assert "cneg3" in completion and "-3" in completion, completion
