@@ -235,7 +235,7 @@ def test_record_format(builds: dict[str, Path]) -> None:
                 code = r["function"] is not None  # code answers; every record has the keys
                 assert list(r) == ["id", "split", "pattern", "expert", "experts", "template_id",
                                    "language", "payload", "answer", "prompt", "completion",
-                                   "constants", "function", "tests"]
+                                   "constants", "function", "tests", "difficulty"]
                 assert isinstance(r["payload"], str)  # JSON text: one column type everywhere
                 assert bool(r["tests"]) == code
                 assert r["id"] == f"{name}/{split}/{i:07d}" and r["split"] == split

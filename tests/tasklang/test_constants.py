@@ -85,8 +85,9 @@ def test_declared_constants_are_recorded_and_grade_everywhere(tmp_path: Path) ->
 
 
 def test_records_without_constants_keep_their_shape(tmp_path: Path) -> None:
-    """Only a dataset that declares constants gets the field: others are byte-identical."""
+    """A dataset that declares no constants writes `"constants": []` (every record has the
+    field: one schema across datasets)."""
     text = PATTERN.replace("init yards_per_mile = 1760", "init yards_per_mile = 1000")
     checked, results = compile_text(tmp_path, text + dataset())
     assert checked.ok and all(r.ok for r in results)
-    assert all("constants" not in r for r in records(tmp_path))
+    assert all(r["constants"] == [] for r in records(tmp_path))

@@ -82,7 +82,7 @@ def shown(value: Fraction, question: str) -> bool:
 def check_record(r: dict[str, Any], inits_in_question: bool) -> None:
     content = r["completion"][0]["content"]
     question = r["prompt"][1]["content"]
-    if "function" in r:  # code answers: graded in the sandbox by the build and test_code_answers
+    if r["function"] is not None:  # code answers: graded in the sandbox by the build and test_code_answers
         assert content == f"```python\n{r['answer']}```" and record_cases(r), r["id"]
         return
     if r["expert"] is None:
@@ -137,7 +137,7 @@ def test_every_trace_record_of_the_library_build_grades_correct_with_its_questio
     for d in compiled_library.dirs.values():
         for path in sorted(d.glob("*.jsonl")):
             for r in read_jsonl(path):
-                if r["expert"] is None or "function" in r:
+                if r["expert"] is None or r["function"] is not None:
                     continue  # exact-text and code answers: no trace
                 g = runtime.grade(r["completion"][0]["content"], r["answer"],
                                   expert=runtime.expected_expert(r["expert"], r["experts"]),

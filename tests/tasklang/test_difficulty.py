@@ -72,7 +72,7 @@ def test_a_dataset_without_difficulty_is_unchanged(tmp_path: Path) -> None:
     checked, results = compile_file(write(tmp_path, _pattern("plain", "note \"x\"") + _dataset("plain")),
                                     tmp_path / "out")
     assert checked.ok and results
-    assert all("difficulty" not in r for r in read_jsonl(tmp_path / "out" / "d" / "train.jsonl"))
+    assert all(r["difficulty"] is None for r in read_jsonl(tmp_path / "out" / "d" / "train.jsonl"))
     assert "difficulty" not in json.loads((tmp_path / "out" / "d" / "manifest.json").read_text())
 
 
