@@ -707,6 +707,11 @@ def compare_cmd(a: str, b: str, fmt: str) -> None:
     "-o", "--out", default=None, type=click.Path(file_okay=False),
     help="Directory for each arm's per-example results (base.chat.jsonl, ...) and gap.json.",
 )
+@click.option(
+    "--base-results", default=None, type=click.Path(file_okay=False),
+    help="Reuse the base arms of an earlier `eval gap -o DIR` (same base model, records and budget) "
+    "instead of measuring the base model again.",
+)
 @_FORMAT
 @_device_options
 def gap_cmd(**kw: Any) -> None:
@@ -714,7 +719,7 @@ def gap_cmd(**kw: Any) -> None:
     with the plain `Instruction: ... Response:` cue, the other model beside it, paired."""
     if len(kw["models"]) != 2:
         _fail(f"eval gap needs --model twice (base, then other), got {len(kw['models'])}", EXIT_USAGE)
-    from .gap import Thresholds, evaluate_arms, render, report
+    from .gap import Thresholds, evaluate_arms, render, report, reused_base_arms
 
     thresholds = Thresholds(kw["base_max"], kw["other_min"], kw["alpha"], kw["min_h"])
     base, other = kw["models"]
@@ -724,8 +729,13 @@ def gap_cmd(**kw: Any) -> None:
 
         placement = resolve(kw["device"], kw["dtype"])
         records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
+        reused = None
+        if kw["base_results"]:
+            reused = reused_base_arms(
+                Path(kw["base_results"]), base, records, max_new.tokens, placement.dtype
+            )
         arms, skipped = evaluate_arms(
-            base, other, records, max_new.tokens, kw["batch_size"], kw["other_format"], placement
+            base, other, records, max_new.tokens, kw["batch_size"], kw["other_format"], placement, reused
         )
         result = {
             "base": base,
@@ -735,6 +745,7 @@ def gap_cmd(**kw: Any) -> None:
             "max_new_tokens": max_new.tokens,
             "max_new_tokens_source": max_new.source,
             **placement.describe(),
+            **({"base_results": kw["base_results"]} if kw["base_results"] else {}),
             **report(arms, skipped, thresholds, f"other.{kw['other_format']}"),
         }
         if kw["out"]:

@@ -12,8 +12,10 @@ p < 0.01, h >= 0.5.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from .evaluate import compare
@@ -133,6 +135,54 @@ def render(rep: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def reused_base_arms(
+    directory: Path, base: str, records: Sequence[Mapping[str, Any]], max_new_tokens: int, dtype: str
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """The base arms (and skipped formats) of an earlier `eval gap -o DIRECTORY`, when they
+    answer the same question: the same base model spec, the same records in the same order and
+    the same token budget and precision. Greedy decoding would give the same answers again, so measuring the
+    base model before training and comparing it after costs its arms once. Anything else
+    raises DataError, naming what differs."""
+    from .data import DataError
+
+    report_path = directory / "gap.json"
+    try:
+        before = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"--base-results {directory}: no readable gap.json ({err})") from err
+    differs = [
+        f"{what} {theirs!r} here {ours!r}"
+        for what, theirs, ours in (
+            ("base model", before.get("base"), base),
+            ("max new tokens", before.get("max_new_tokens"), max_new_tokens),
+            ("dtype", before.get("dtype"), dtype),
+        )
+        if theirs != ours
+    ]
+    if differs:
+        raise DataError(f"--base-results {directory}: measured with " + "; ".join(differs))
+    ids = [r["id"] for r in records]
+    arms: dict[str, list[dict[str, Any]]] = {}
+    for name in before.get("arms", {}):
+        if not name.startswith("base."):
+            continue
+        path = directory / f"{name}.jsonl"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            rows = [json.loads(line) for line in lines if line.strip()]
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"--base-results {directory}: cannot read {path.name} ({err})") from err
+        if [r.get("id") for r in rows] != ids:
+            raise DataError(
+                f"--base-results {directory}: {path.name} answered other records "
+                f"({len(rows)} results, {len(ids)} records here; the same data, split and -n are needed)"
+            )
+        arms[name] = rows
+    if not arms:
+        raise DataError(f"--base-results {directory}: gap.json lists no base arm")
+    return arms, dict(before.get("skipped", {}))
+
+
 def evaluate_arms(
     base: str,
     other: str,
@@ -141,10 +191,12 @@ def evaluate_arms(
     batch_size: int,
     other_format: str = "chat",
     placement: Any = None,
+    base_arms: tuple[dict[str, list[dict[str, Any]]], dict[str, str]] | None = None,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """Greedy graded results of each arm, and the base formats that could not be measured
     (a base model without a chat template has no chat format). One model in memory at a time,
-    on `placement` (a train.devices.Placement; None: where it loads, the CPU)."""
+    on `placement` (a train.devices.Placement; None: where it loads, the CPU). `base_arms`
+    (from `reused_base_arms`) stands in for measuring the base model again."""
     import gc
 
     from .devices import place
@@ -155,8 +207,14 @@ def evaluate_arms(
         model, tok = load(name, records)
         return (model if placement is None else place(model, placement, train=False)), tok
 
-    arms: dict[str, list[dict[str, Any]]] = {}
-    skipped: dict[str, str] = {}
+    if base_arms is not None:
+        arms, skipped = dict(base_arms[0]), dict(base_arms[1])
+        model, tok = loaded(other)
+        arms[f"other.{other_format}"] = evaluate_model(model, tok, records, other_format, max_new_tokens,
+                                                       batch_size, desc=f"other {other_format}")
+        return arms, skipped
+    arms = {}
+    skipped = {}
     model, tok = loaded(base)
     for fmt in BASE_FORMATS:
         if fmt == "chat" and not getattr(tok, "chat_template", None):
@@ -164,6 +222,11 @@ def evaluate_arms(
             continue
         arms[f"base.{fmt}"] = evaluate_model(model, tok, records, fmt, max_new_tokens, batch_size,
                                              desc=f"base {fmt}")
+    if other == base and f"base.{other_format}" in arms:
+        # The same model in the same format: greedy decoding gives the same answers again, so
+        # reuse them (`eval gap --model M --model M` measures M's two formats for one arm's cost).
+        arms[f"other.{other_format}"] = arms[f"base.{other_format}"]
+        return arms, skipped
     del model, tok
     gc.collect()
     model, tok = loaded(other)

@@ -164,3 +164,39 @@ def test_arms_run_on_a_placement(tiny_dir, records) -> None:
     assert list(arms) == ["base.chat", "base.plain", "other.plain"] and skipped == {}
     assert [r["id"] for r in arms["other.plain"]] == [r["id"] for r in records[:2]]
     assert [r["output"] for r in arms["base.plain"]] == [r["output"] for r in arms["other.plain"]]
+
+
+def test_eval_gap_reuses_the_base_arms_of_an_earlier_gap(dataset_dir, tiny_dir, tmp_path) -> None:
+    before, after = tmp_path / "before", tmp_path / "after"
+    common = ["--data", str(dataset_dir), "-n", "3", "--max-new-tokens", "6", "--format", "json"]
+    tiny_twice = ["--model", str(tiny_dir), "--model", str(tiny_dir)]
+    result = _run("eval", "gap", *tiny_twice, *common, "-o", str(before))
+    assert result.exit_code == 0, result.output
+    # Mark one base answer right by hand: only a report that read the file can show it.
+    rows = [json.loads(line) for line in (before / "base.plain.jsonl").read_text().splitlines()]
+    rows[0]["correct"] = not rows[0]["correct"]
+    (before / "base.plain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = _run("eval", "gap", "--model", str(tiny_dir), "--model", str(tiny_dir), *common,
+                  "--base-results", str(before), "-o", str(after))
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)
+    assert rep["base_results"] == str(before)
+    reused = [json.loads(line) for line in (after / "base.plain.jsonl").read_text().splitlines()]
+    assert [r["correct"] for r in reused] == [r["correct"] for r in rows]
+    assert rep["comparisons"]["base.plain"]["b"] + rep["comparisons"]["base.plain"]["c"] >= 1
+    assert rep["comparisons"]["base.chat"]["b"] == rep["comparisons"]["base.chat"]["c"] == 0
+    # Other records, another budget or another base model: refused, saying what differs.
+    data = ["--data", str(dataset_dir)]
+    same = ["-n", "3", "--max-new-tokens", "6"]
+    for args, message in ((["-n", "2", "--max-new-tokens", "6"], "answered other records"),
+                          (["-n", "3", "--max-new-tokens", "5"], "max new tokens 6 here 5"),
+                          ([*same, "--split", "train"], "answered other records"),
+                          ([*same, "--dtype", "bf16"], "dtype 'fp32' here 'bf16'")):
+        result = _run("eval", "gap", *tiny_twice, *data, *args, "--base-results", str(before))
+        assert result.exit_code == 1 and message in result.output, (args, result.output)
+    result = _run("eval", "gap", "--model", "tiny", "--model", str(tiny_dir), *common,
+                  "--base-results", str(before))
+    assert result.exit_code == 1 and "base model" in result.output
+    result = _run("eval", "gap", "--model", str(tiny_dir), "--model", str(tiny_dir), *common,
+                  "--base-results", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1 and "no readable gap.json" in result.output
