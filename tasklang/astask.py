@@ -80,6 +80,7 @@ MAX_LENGTH, MAX_NEW_TOKENS = 1024, 750  # the compiler's defaults, which the out
 DIGIT_MARGIN = 4  # bytes a drawn value may add over the original (2x the value, money cents)
 SEED = 20261204
 MAX_WHERE = 4096  # a `where` let's values are listed when there are at most this many
+MAX_JOINT_WHERE = 256  # the same for a `where` that reads other lets (listed per their draw)
 MAX_INLINE = 70  # a let's `where` stays this short; longer conditions are `require`s
 MIN_VALUES = 10  # values a let has at least (2000 moves by 500 over 1000..5500)
 
@@ -489,7 +490,10 @@ def _statements(trace: Trace, built: _Built) -> tuple[list[str], list[Held]]:
             # The last let the value reads holds its condition as a `where` (which may read
             # the lets above it): the lets above stay uniform, and only this one is redrawn.
             last = max(deps[step.var], key=order.__getitem__) if deps[step.var] else None
-            where_on = last if last and lets[last].size() <= MAX_WHERE and (
+            # A condition that reads other lets is listed anew for each of their draws: a
+            # long grid there (a price in cents) would make every sample slow.
+            limit = MAX_WHERE if len(deps[step.var]) == 1 else MAX_JOINT_WHERE
+            where_on = last if last and lets[last].size() <= limit and (
                 where_chars[last] + len(inline[step.var]) <= MAX_INLINE) else None
             if where_on is not None and value.denominator == 1 and not whole[step.var] \
                     or where_on is not None and value >= 0 and not positive[step.var]:

@@ -310,3 +310,17 @@ def test_a_pattern_whose_answer_the_question_states_is_rejected() -> None:
     astask.template_problem(jose, "r:7")  # templates: only the compiler's lint sees it
     result = astask.template_all([jose], "r")
     assert result.rejected == [(7, astask.ANSWER_STATED)] and not result.patterns
+
+
+def test_a_joint_condition_on_a_long_grid_stays_a_require() -> None:
+    """A `where` that reads other lets is listed anew for each of their draws: on 1,731 cents
+    every sample would be slow (the preflight's time limit), so it stays a `require`."""
+    austin = problem(
+        "Austin bought his seven friends each a robot. Each robot costs $8.75.  He was charged "
+        "$7.22 total for tax. He left with $11.53 in change. How much did Austin start with?",
+        "7 robots * $8.75 per robot = $<<7*8.75=61.25>>61.25 in total.\n$61.25 for the robots + "
+        "$7.22 for tax = $<<61.25+7.22=68.47>>68.47 total.\n$68.47 + $11.53 in change = "
+        "$<<68.47+11.53=80>>80 to start.\n#### 80")
+    p = astask.template_problem(austin, "r:7")
+    assert max(let.size() for let in p.lets) > astask.MAX_JOINT_WHERE
+    assert " where " not in p.text() and "require is_int(result_value)" in p.text()
