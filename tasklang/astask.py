@@ -15,36 +15,40 @@ question means: a value the trace reads that the question also states in words (
 daughters`, `2 hours`), a computed value that equals a stated number (the converter may
 have wired either one), a constant the question does not ground, constraints that almost no
 draw meets, a domain too small, a budget the longest draw could exceed, or a question that
-shares an n-gram with a benchmark. The reasons are counted in `astask_report.json`.
+shares an n-gram with a benchmark. Each pattern is then measured by the compiler's own
+preflight and lints (astask_preflight): a let whose values never pass, or that the constraints
+skew, is narrowed to the values that pass, and a pattern still linted (its answer a number the
+question shows, constraints that skew however narrowed) is rejected, so the output is
+lint-clean. The reasons are counted in `astask_report.json`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from runtime import Grounding, render
 from runtime.analysis import shape_of
-from runtime.errors import TraceError
 from runtime.gsm8k import convert, question_mentions
 from runtime.numbers import format_number
 from runtime.ops import COMPUTE_OPS, ComputeStep, InitStep, QueryStep, Step
 from runtime.trace import Trace
 
-from . import __version__
+from . import __version__, lints
+from .astask_preflight import preflight_pattern
 from .budget import ByteUpperBound
 from .decontaminate import BenchmarkSource, Index, load_all
 from .diagnostics import Span
 from .files import staged_output
 from .importer import InputError, RefProblem, read_reference
+from .preflight import PREFLIGHT
 from .settings import default_system
 from .splits import question_key
 
@@ -61,15 +65,22 @@ SMALL = "domain_too_small"
 NOTHING = "nothing_to_vary"  # the trace reads no number the question states once in digits
 BUDGET = "token_budget"
 OVERLAP = "benchmark_overlap"
+# What the compiler's preflight still finds after the importer's own estimate (lints.py):
+ANSWER_STATED = "answer_stated"  # the answer is a number the question shows
+SKEWED = "skewed_constraints"  # the constraints skew a let's accepted values, however narrowed
+NEVER = "never_passes"  # a let's values never pass, however narrowed
+_LINT_REASONS = {"answer-stated": ANSWER_STATED, "skewed-let": SKEWED, "never-passes": NEVER}
+_NARROWABLE = frozenset({"skewed-let", "never-passes"})
+NARROW_ROUNDS = 4  # preflights per pattern at most: the ranges, cut and narrowed
 
 PER_PATTERN = 4  # train examples per pattern in each file's dataset
 PER_FILE = 100  # patterns per output file (one dataset block each)
-DRAWS = 300  # draws used to estimate a pattern's acceptance and distinct payloads
-MIN_ACCEPT = 0.05  # the compiler refuses above 98% rejection; keep a margin
+MIN_ACCEPT = 0.05  # of the preflight's draws: the compiler refuses above 98% rejection
 MAX_LENGTH, MAX_NEW_TOKENS = 1024, 750  # the compiler's defaults, which the output keeps
 DIGIT_MARGIN = 4  # bytes a drawn value may add over the original (2x the value, money cents)
 SEED = 20261204
 MAX_WHERE = 4096  # a `where` let's values are listed when there are at most this many
+MAX_JOINT_WHERE = 256  # the same for a `where` that reads other lets (listed per their draw)
 MAX_INLINE = 70  # a let's `where` stays this short; longer conditions are `require`s
 MIN_VALUES = 10  # values a let has at least (2000 moves by 500 over 1000..5500)
 
@@ -144,8 +155,9 @@ class Let:
 class Held:
     """A step's value as a hidden let, and what the original had that a draw could lose.
 
-    A condition that reads one let only is written as that let's `where` (its values are
-    drawn among those that pass, LANGUAGE.md 5.1.1), the rest as a `require`."""
+    A condition over lets is written as a `where` on the last let it reads (its values are
+    drawn among those that pass given the lets above, LANGUAGE.md 5.1.1); one that reads a
+    hidden let, or that would make the `where` too long, as a `require`."""
 
     name: str
     expr: str  # over lets, constants and earlier held values
@@ -153,7 +165,7 @@ class Held:
     whole: bool  # require is_int
     sign: bool  # require > 0 (>= 0 for an original 0)
     inline: str = ""  # the value over lets and constants only
-    where_on: str | None = None  # the one let the value reads, when `where` can hold it
+    where_on: str | None = None  # the last let the value reads, when its `where` can hold it
 
     def condition(self, subject: str) -> str | None:
         kept = [f"is_int({subject})"] if self.whole else []
@@ -383,6 +395,9 @@ def _bind(problem: RefProblem, trace: Trace, found: list[Mention], narrow: bool)
                       tuple(hits[1:]))
             built.lets.append(let)
             built.names[step.var] = let.name
+    # The smaller domains are drawn first: a condition is a `where` on the last let it reads,
+    # and the let with the most values is the likeliest to have one that passes.
+    built.lets.sort(key=Let.size)
     # A constant must be grounded by what stays literal, not by a number that will change.
     literal = Grounding.of(_literal_text(problem.question, built.lets))
     for step in inits:
@@ -441,6 +456,7 @@ def _statements(trace: Trace, built: _Built) -> tuple[list[str], list[Held]]:
     whole: dict[str, bool] = {}  # surely whole for every draw
     positive: dict[str, bool] = {}  # surely positive for every draw
     lets = {let.name: let for let in built.lets}
+    order = {let.name: i for i, let in enumerate(built.lets)}
     where_chars: Counter[str] = Counter()  # the length of each let's `where` so far
     inline: dict[str, str] = {}  # over lets and constants only
     deps: dict[str, set[str]] = {}  # the lets a value reads
@@ -471,9 +487,14 @@ def _statements(trace: Trace, built: _Built) -> tuple[list[str], list[Held]]:
             text = _expr(op, [expr[a] for a in step.args])
             inline[step.var] = _expr(op, [inline[a] for a in step.args])
             deps[step.var] = set().union(*(deps[a] for a in step.args))
-            alone = next(iter(deps[step.var])) if len(deps[step.var]) == 1 else None
-            where_on = alone if alone and lets[alone].size() <= MAX_WHERE and (
-                where_chars[alone] + len(inline[step.var]) <= MAX_INLINE) else None
+            # The last let the value reads holds its condition as a `where` (which may read
+            # the lets above it): the lets above stay uniform, and only this one is redrawn.
+            last = max(deps[step.var], key=order.__getitem__) if deps[step.var] else None
+            # A condition that reads other lets is listed anew for each of their draws: a
+            # long grid there (a price in cents) would make every sample slow.
+            limit = MAX_WHERE if len(deps[step.var]) == 1 else MAX_JOINT_WHERE
+            where_on = last if last and lets[last].size() <= limit and (
+                where_chars[last] + len(inline[step.var]) <= MAX_INLINE) else None
             if where_on is not None and value.denominator == 1 and not whole[step.var] \
                     or where_on is not None and value >= 0 and not positive[step.var]:
                 where_chars[where_on] += len(inline[step.var]) + 12
@@ -532,100 +553,7 @@ def _renamed(trace: Trace, names: dict[str, str]) -> Trace:
     return Trace.trusted(trace.expert, tuple(steps))
 
 
-# ================================================================ measuring a pattern
-
-
-def acceptance(p: Pattern, draws: int = DRAWS, seed: int = SEED) -> tuple[float, int]:
-    """(share of draws meeting every require, distinct accepted payloads): a quick estimate,
-    with the same arithmetic, of what the compiler's preflight will measure."""
-    rng = random.Random(f"{seed}:{p.name}")
-    values = {let.name: _where_values(p, let) for let in p.lets}
-    if not all(values.values()):
-        return 0.0, 0
-    accepted, payloads = 0, set()
-    for _ in range(draws):
-        env = {name: rng.choice(vs) for name, vs in values.items()}
-        if _meets(p, env):
-            accepted += 1
-            payloads.add(tuple(env.values()))
-    return accepted / draws, len(payloads)
-
-
-def _where_values(p: Pattern, let: Let) -> list[Fraction]:
-    """The let's values that pass its `where` (all of them without one)."""
-    grid = [let.lo + let.step * i for i in range(let.size())]
-    conds = [h for h in p.hidden if h.where_on == let.name]
-    if not conds:
-        return grid
-    out = []
-    for v in grid:
-        env = {let.name: v}
-        if all((x := _evaluate(h.inline, env)) is not None and h.kept(x) for h in conds):
-            out.append(v)
-    return out
-
-
-def _meets(p: Pattern, env: dict[str, Fraction]) -> bool:
-    for h in p.hidden:
-        value = _evaluate(h.expr, env)
-        if value is None or not h.kept(value):
-            return False
-        env[h.name] = value
-    return True
-
-
-_EXPR_TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\*\*|//|[-+*/%(),]))")
-
-
-def _evaluate(text: str, env: dict[str, Fraction]) -> Fraction | None:
-    """Evaluate an expression this module wrote (numbers, names, + - * / // % **, calls).
-    A small recursive-descent reader, not eval; None when it cannot be computed."""
-    tokens = [(m.lastgroup, m.group(m.lastgroup or "op")) for m in _EXPR_TOKEN.finditer(text)]
-    pos = 0
-
-    def peek() -> str | None:
-        return tokens[pos][1] if pos < len(tokens) else None
-
-    def take() -> tuple[str | None, str]:
-        nonlocal pos
-        pos += 1
-        return tokens[pos - 1]
-
-    def atom() -> Fraction:
-        kind, tok = take()
-        if tok == "(":
-            value = binary(0)
-            take()
-            return value
-        if tok == "-":
-            return -atom()
-        if kind == "num":
-            return Fraction(tok)
-        if peek() == "(":
-            take()
-            args = [binary(0)]
-            while peek() == ",":
-                take()
-                args.append(binary(0))
-            take()
-            return _apply(tok, args)
-        return env[tok]
-
-    levels = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 3}
-    ops = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow"}
-
-    def binary(min_level: int) -> Fraction:
-        left = atom()
-        while (tok := peek()) in levels and levels[tok or ""] > min_level:
-            take()
-            left = _apply(ops[tok or ""], [left, binary(levels[tok or ""])])
-        return left
-
-    try:
-        return binary(0)
-    except (TraceError, ZeroDivisionError, KeyError, IndexError, ValueError, OverflowError):
-        return None
+# ================================================================ the token budget
 
 
 def _budget(p: Pattern, system: str, counter: ByteUpperBound) -> bool:
@@ -647,9 +575,10 @@ _PLACEHOLDER = re.compile(r"(?<!\{)\{[a-z_0-9]+(?::[a-z]+)?\}")
 Checker = Callable[[str], str | None]
 
 
-def template_all(problems: list[RefProblem], source_name: str, overlap: Checker | None = None
-                 ) -> AsTaskResult:
-    """Template every problem; the rejected ones are kept with their reason."""
+def template_all(problems: list[RefProblem], source_name: str, overlap: Checker | None = None,
+                 per_file: int = PER_FILE) -> AsTaskResult:
+    """Template every problem; the rejected ones are kept with their reason. `per_file`: the
+    patterns of each output file, whose dataset's name the preflight of a pattern needs."""
     result = AsTaskResult(None, len(problems))
     seen: set[bytes] = set()
     system = default_system(["arithmetic"])
@@ -660,8 +589,9 @@ def template_all(problems: list[RefProblem], source_name: str, overlap: Checker 
             if key in seen:
                 raise Rejected(DUPLICATE)
             seen.add(key)
+            index = len(result.patterns) // per_file + 1
             result.patterns.append(_one(problem, f"{source_name}:{problem.line}", system,
-                                        counter, overlap))
+                                        counter, overlap, index))
         except Rejected as why:
             result.reasons[why.reason] += 1
             result.rejected.append((problem.line, why.reason))
@@ -669,23 +599,63 @@ def template_all(problems: list[RefProblem], source_name: str, overlap: Checker 
 
 
 def _one(problem: RefProblem, source: str, system: str, counter: ByteUpperBound,
-         overlap: Checker | None) -> Pattern:
+         overlap: Checker | None, index: int) -> Pattern:
     pattern = template_problem(problem, source)
     if not pattern.lets:
         raise Rejected(NOTHING)
-    rate, distinct = acceptance(pattern)
-    if rate < MIN_ACCEPT:  # narrower ranges meet divisibility more often
-        pattern = template_problem(problem, source, narrow=True)
-        rate, distinct = acceptance(pattern)
-    if rate < MIN_ACCEPT:
-        raise Rejected(TIGHT)
-    if distinct < 2 * PER_PATTERN:
-        raise Rejected(SMALL)
-    if not _budget(pattern, system, counter):
+    if not _budget(pattern, system, counter):  # the ranges do not change it: checked once
         raise Rejected(BUDGET)
     if overlap is not None and overlap(problem.question) is not None:
         raise Rejected(OVERLAP)
-    return pattern
+    return _lint_clean(pattern, index, source.rsplit(":", 1)[0],
+                       lambda: template_problem(problem, source, narrow=True))
+
+
+def _lint_clean(pattern: Pattern, index: int, source: str, narrower: Callable[[], Pattern]
+                ) -> Pattern:
+    """The pattern as `check` will pass it, measured by the compiler's own preflight under
+    its file's dataset. Too few draws pass: the narrow ranges (they meet divisibility more
+    often). A lint says a let's values never pass or that the constraints skew it: its range
+    cut to the values that pass, then the narrow ranges. Rejected when a lint remains (the
+    answer stated in the question cannot be narrowed away) or the domain is too small."""
+    narrow: Callable[[], Pattern] | None = narrower
+    for _ in range(NARROW_ROUNDS):
+        found = preflight_pattern(file_text(index, [pattern], source), f"gsm8k_{index:04d}",
+                                  pattern.name)
+        codes = found.codes()
+        if found.facts is not None and found.accepted < MIN_ACCEPT * PREFLIGHT:
+            if narrow is None:
+                raise Rejected(TIGHT)
+            pattern, narrow = narrow(), None
+            continue
+        if found.facts is not None and found.distinct < 2 * PER_PATTERN:
+            raise Rejected(SMALL)
+        if not codes:
+            return pattern
+        if codes - _NARROWABLE or found.facts is None:
+            code = min(codes - _NARROWABLE or codes)
+            raise Rejected(_LINT_REASONS.get(code, "preflight_" + code.replace("-", "_")))
+        fitted = _fitted(pattern, found.facts)
+        if fitted == pattern:
+            if narrow is None:
+                break
+            fitted, narrow = narrow(), None
+        pattern = fitted
+    raise Rejected(SKEWED if "skewed-let" in codes else NEVER)
+
+
+def _fitted(pattern: Pattern, facts: lints.PatternFacts) -> Pattern:
+    """Each let's range cut to the accepted values (and the original, which always passes)."""
+    accepted = {f.name: [Fraction(v) for v, _ in f.accepted] for f in facts.lets}
+    lets = []
+    for let in pattern.lets:
+        values = accepted.get(let.name) or []
+        if not values:
+            lets.append(let)
+            continue
+        lo, hi = max(let.lo, min(*values, let.value)), min(let.hi, max(*values, let.value))
+        lets.append(replace(let, lo=lo, hi=hi) if (hi - lo) / let.step + 1 >= 2 else let)
+    return replace(pattern, lets=tuple(lets))
 
 
 def file_text(index: int, patterns: Sequence[Pattern], source: str) -> str:
@@ -736,7 +706,7 @@ def import_as_task(ref: str | Path, out: str | Path, overlap: Index | None = Non
             hit = index.first_overlap(question)
             return None if hit is None else index.where(hit)
 
-    result = template_all(problems, Path(ref).name, checker)
+    result = template_all(problems, Path(ref).name, checker, per_file)
     result.report = _report(ref, result)
     result.report["lines"] = list(lines) if lines is not None else None
     if not result.patterns:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from runtime import grade
 from tasklang import astask
+from tasklang.astask_preflight import preflight_pattern
 from tasklang.cli import main
 from tasklang.importer import RefProblem
 from tasklang.record import payload_of
@@ -259,3 +260,67 @@ def test_a_one_stays_literal() -> None:
     assert p.template == ("Sally eats {sandwiches} sandwiches on Saturday and 1 sandwich on Sunday. "
                           "How many in all?")
     assert "init c1 = 1" in p.trace
+
+
+# ---------------------------------------------------------------- the compiler's preflight and lints
+
+MIRIAM = problem(
+    "Miriam spent 30 minutes doing laundry, 15 minutes cleaning the bathroom, a certain amount of "
+    "time cleaning her room, and 40 minutes doing homework. If she spent a total of two hours on "
+    "these tasks, how long, in minutes, did she spend cleaning her room?",
+    "There are 30+15+40=<<30+15+40=85>>85 minutes accounted for.\nShe spent 2*60=<<2*60=120>>120 "
+    "minutes.\nShe spent 120-85=<<120-85=35>>35 minutes cleaning her room.\n#### 35")
+
+
+def test_a_condition_over_several_lets_is_a_where_on_the_last() -> None:
+    """The remaining time must stay positive: a `where` on the let drawn last (the one with the
+    most values), so the lets above it stay uniform; no joint `require`."""
+    text = astask.template_problem(MIRIAM, "r:7").text()
+    assert "require" not in text and "hidden" not in text
+    lets = [line.split()[1] for line in text.splitlines() if line.startswith("    let ")]
+    assert lets == ["minutes", "minutes_3", "minutes_2"]
+    assert "let minutes_2 = int 7..30 where ((2 * 60) - (minutes + minutes_2 + minutes_3)) > 0" in text
+
+
+def test_a_range_whose_top_never_passes_is_cut_to_the_values_that_pass() -> None:
+    """40 minutes ranges over 20..110, but above 90 nothing is left of two hours for the other
+    tasks: the preflight's never-passes finding cuts the range, and then nothing is linted."""
+    raw = next(let for let in astask.template_problem(MIRIAM, "r:7").lets if let.name == "minutes_3")
+    assert (raw.lo, raw.hi) == (20, 110)
+    result = astask.template_all([MIRIAM], "r")
+    [p] = result.patterns
+    cut = next(let for let in p.lets if let.name == "minutes_3")
+    assert (cut.lo, cut.hi, cut.step) == (20, 90, 10)
+    found = preflight_pattern(astask.file_text(1, [p], "r"), "gsm8k_0001", p.name)
+    assert found.facts is not None and found.diagnostics == ()
+
+
+def test_a_pattern_whose_answer_the_question_states_is_rejected() -> None:
+    """Jose keeps n bottles, adds half as many and loses a third of all: n again, for every n,
+    and the question shows it. No range makes that a computation."""
+    jose = problem(
+        "Jose is a collector of fine wines.  His private cellar currently holds 2400 bottles of "
+        "imported wine and half as many bottles of domestic wine as imported wine.  If Jose holds "
+        "a party and the guests drink one-third of all his wine, how many bottles will remain in "
+        "his cellar?",
+        "2400/2=<<2400/2=1200>>1200 bottles of domestic wine.\nIn total, he has "
+        "2400+1200=<<2400+1200=3600>>3600 bottles of wine.\nThey will have consumed "
+        "3600/3=<<3600/3=1200>>1200 bottles of wine.\nThe cellar will have "
+        "3600-1200=<<3600-1200=2400>>2400 remaining bottles of wine.\n#### 2400")
+    astask.template_problem(jose, "r:7")  # templates: only the compiler's lint sees it
+    result = astask.template_all([jose], "r")
+    assert result.rejected == [(7, astask.ANSWER_STATED)] and not result.patterns
+
+
+def test_a_joint_condition_on_a_long_grid_stays_a_require() -> None:
+    """A `where` that reads other lets is listed anew for each of their draws: on 1,731 cents
+    every sample would be slow (the preflight's time limit), so it stays a `require`."""
+    austin = problem(
+        "Austin bought his seven friends each a robot. Each robot costs $8.75.  He was charged "
+        "$7.22 total for tax. He left with $11.53 in change. How much did Austin start with?",
+        "7 robots * $8.75 per robot = $<<7*8.75=61.25>>61.25 in total.\n$61.25 for the robots + "
+        "$7.22 for tax = $<<61.25+7.22=68.47>>68.47 total.\n$68.47 + $11.53 in change = "
+        "$<<68.47+11.53=80>>80 to start.\n#### 80")
+    p = astask.template_problem(austin, "r:7")
+    assert max(let.size() for let in p.lets) > astask.MAX_JOINT_WHERE
+    assert " where " not in p.text() and "require is_int(result_value)" in p.text()
