@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import lints
-from .build import _counter, make_context
+from .build import dataset_counter, make_context
 from .checks import check_program
 from .diagnostics import Diagnostic
 from .preflight import measure_in
@@ -47,7 +47,7 @@ def preflight_pattern(text: str, dataset: str, pattern: str) -> Preflight:
         if errors:
             return Preflight(tuple(errors), None, 0, 0)
         ds = program.datasets[dataset]
-        counter = _counter(program, ds)
+        counter = dataset_counter(program, ds)
         if isinstance(counter, Diagnostic):
             return Preflight((counter,), None, 0, 0)
         ctx = make_context(program, result, ds, counter, ordered=False)

@@ -373,7 +373,7 @@ def _ready(program: Program, checked: CheckResult, ds: ast.Dataset, benchmarks: 
     index, bench_diags = _benchmark_index(ds, benchmarks, program.confinement)
     if any(d.is_error for d in bench_diags):
         return bench_diags
-    counter = _counter(program, ds)
+    counter = dataset_counter(program, ds)
     if isinstance(counter, Diagnostic):
         return [counter]
     ctx = make_context(program, checked, ds, counter, ordered=False)
@@ -436,7 +436,7 @@ def generate(program: Program, checked: CheckResult, ds: ast.Dataset, wanted: di
     return Generated(ctx, lines, registry, diags)
 
 
-def _counter(program: Program, ds: ast.Dataset) -> TokenCounter | Diagnostic:
+def dataset_counter(program: Program, ds: ast.Dataset) -> TokenCounter | Diagnostic:
     """The dataset's token counter, or the missing-tokenizer error."""
     probe = setting(ds, "tokenizer")
     try:
@@ -451,7 +451,7 @@ def sampled_checks(program: Program, checked: CheckResult, ds: ast.Dataset) -> l
     compile runs (unsatisfiable, near-unsatisfiable, domain size), then the token budget
     and raw floats over the preflight's accepted samples, by the same rules compile applies
     to every example it writes. Nothing is ordered or written."""
-    counter = _counter(program, ds)
+    counter = dataset_counter(program, ds)
     if isinstance(counter, Diagnostic):
         return [counter]
     ctx = make_context(program, checked, ds, counter, ordered=False)
