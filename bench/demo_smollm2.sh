@@ -4,8 +4,8 @@
 #   trace:      import, compile, eval gap before, SFT, eval gap after, on the trace val set
 #   gsm-before: eval gap before training on held-out GSM8K problems (needs OUT/model)
 #   gsm-after:  eval gap after training on them (needs OUT/sft and gsm-before's results)
-# The recorded run (docs/RESULTS.md) is `trace`: on a shared 2-core CPU (load 4-7) the GSM8K
-# stages did not fit in the hour beside it (two starts of gsm-before were stopped to let SFT run).
+# The recorded run (docs/RESULTS.md): `trace` in 43 minutes on a shared 2-core CPU (load 4-7);
+# `gsm-before` (176 s) and `gsm-after` (96 s) afterwards, on the idle machine.
 # Each step prints its wall time and the machine's load (uptime) to stderr. Big outputs stay
 # in OUT; the JSON reports are what docs/RESULTS.md quotes (bench/results/smollm2/).
 # Settings (environment): GGUF, GSM8K, N (trace n), N_GSM, GSM_TOKENS, STEPS.
