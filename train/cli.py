@@ -593,7 +593,7 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
         records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
         engine, placement = start(resolve(kw["device"], kw["dtype"]))
         reset_peak_memory(placement)
-        m, tok = load(kw["model"], records)
+        m, tok = load(kw["model"], records, dtype=placement.torch_dtype())
         m = place(m, placement, train=False)
         args = (m, tok, records, kw["prompt_format"], max_new.tokens)
         results = evaluate_model(*args, kw["batch_size"], engine=engine)

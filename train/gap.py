@@ -204,8 +204,10 @@ def evaluate_arms(
     from .sft import evaluate_model
 
     def loaded(name: str) -> tuple[Any, Any]:
-        model, tok = load(name, records)
-        return (model if placement is None else place(model, placement, train=False)), tok
+        if placement is None:
+            return load(name, records)
+        model, tok = load(name, records, dtype=placement.torch_dtype())
+        return place(model, placement, train=False), tok
 
     if base_arms is not None:
         arms, skipped = dict(base_arms[0]), dict(base_arms[1])

@@ -134,9 +134,11 @@ def build_tiny(records: list[dict[str, Any]], spec: TinySpec = TinySpec()) -> tu
     return model, tokenizer
 
 
-def load_pretrained(spec: str) -> tuple[Any, Any]:
+def load_pretrained(spec: str, dtype: Any = None) -> tuple[Any, Any]:
     """A hub id, a local model directory, or a run directory, with its tokenizer
-    (train.locate decides which, and refuses a missing path or an unreachable hub at once)."""
+    (train.locate decides which, and refuses a missing path or an unreachable hub at once).
+    `dtype`: the weights' torch dtype (default fp32, what training needs); evaluation loads in
+    its placement's dtype, so a bf16 eval of a 1B model never holds fp32 weights."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .locate import LocateError, locate
@@ -150,7 +152,7 @@ def load_pretrained(spec: str) -> tuple[Any, Any]:
     where, extra = source.where, {"local_files_only": True} if source.cache_only else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, **extra)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **extra)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype or torch.float32, **extra)
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"cannot load model {spec!r}: {first}") from None
@@ -173,14 +175,16 @@ def prepare_tokenizer(tokenizer: Any, model: Any) -> None:
 
 
 def load(
-    spec: str, records: list[dict[str, Any]] | None = None, tiny: TinySpec = TinySpec()
+    spec: str, records: list[dict[str, Any]] | None = None, tiny: TinySpec = TinySpec(),
+    dtype: Any = None,
 ) -> tuple[Any, Any]:
-    """`tiny` (needs the training records for its tokenizer) or anything `load_pretrained` takes."""
+    """`tiny` (needs the training records for its tokenizer) or anything `load_pretrained` takes
+    (in `dtype`; `tiny` is built in fp32 and cast by devices.place)."""
     if spec == "tiny":
         if not records:
             raise ModelError("--model tiny trains its tokenizer on the dataset: no records given")
         return build_tiny(records, tiny)
-    return load_pretrained(spec)
+    return load_pretrained(spec, dtype)
 
 
 def parameter_count(model: Any, trainable_only: bool = False) -> int:

@@ -99,3 +99,18 @@ def test_the_run_log_and_summaries_state_device_dtype_and_peak_memory(dataset_di
     assert "on cpu in bf16, peak process RSS memory" in result.output
     saved = json.loads((tmp_path / "e.jsonl.summary.json").read_text())
     assert saved["device"] == "cpu" and saved["dtype"] == "bf16" and saved["peak_rss_bytes"] > 2**20
+
+
+def test_a_saved_model_loads_in_the_dtype_asked_and_fp32_by_default(tiny, tmp_path) -> None:
+    """Evaluation loads weights in its placement's dtype (no fp32 copy of a bf16 eval's
+    model); training's default stays fp32."""
+    from train.models import load, save
+
+    model, tokenizer = tiny
+    save(model, tokenizer, tmp_path / "m")
+    bf16, _ = load(str(tmp_path / "m"), dtype=torch.bfloat16)
+    fp32, _ = load(str(tmp_path / "m"))
+    assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in fp32.parameters()} == {torch.float32}
+    for a, b in zip(bf16.parameters(), fp32.parameters(), strict=True):
+        assert torch.equal(a, b.to(torch.bfloat16))
