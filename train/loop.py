@@ -25,7 +25,7 @@ from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
 from .rl import observe_successes, sample_and_grade
 from .runs import Run, progress
-from .sft import Schedule, Trainer, Validation, epoch_batches, generation_budget, save_checkpoint, val_metrics
+from .sft import Schedule, Trainer, Validation, epoch_batches, save_checkpoint, val_metrics
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     train_records, val_records = D.load_splits(data, cfg.prompt_split)
     model, tokenizer = load(cfg.model, train_records)
     model = place(apply_mode(model, cfg.mode), placement, train=True)
-    max_new = generation_budget(cfg.max_new_tokens, data)
+    max_new = D.generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature)
     run = Run(
         out,

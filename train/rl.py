@@ -30,7 +30,7 @@ from .generate import Generation, Sampling, generate, model_device
 from .models import load, parameter_count
 from .modes import ModeSpec, apply_mode
 from .runs import Run, progress
-from .sft import Validation, generation_budget, save_checkpoint, val_metrics
+from .sft import Validation, save_checkpoint, val_metrics
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
             p.requires_grad_(False)
     policy = place(apply_mode(model, cfg.mode), placement, train=True)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
-    max_new = generation_budget(cfg.max_new_tokens, data)
+    max_new = D.generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
     every = cfg.validation.every or max(1, cfg.iterations // 5)
     run = Run(

@@ -78,10 +78,6 @@ def lr_lambda(total: int, warmup: int) -> Any:
     return f
 
 
-# The budget's one home is train.data; rl and loop import it from here.
-generation_budget = D.generation_budget
-
-
 def epoch_batches(examples: list[D.Example], sched: Schedule, pad_id: int, epoch: int) -> list[D.Batch]:
     rng = random.Random(f"{sched.seed}:{epoch}")
     return list(D.batches(examples, sched.batch_size, pad_id, rng, packing=sched.packing))
@@ -306,7 +302,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         state = torch.load(out / "last" / "state.pt", weights_only=False, map_location="cpu")
         trainer.restore(state)
         best = state.get("best", best)
-    max_new = generation_budget(cfg.validation.max_new_tokens, data)
+    max_new = D.generation_budget(cfg.validation.max_new_tokens, data)
     every = cfg.validation.every or max(1, steps // 8)
     run = Run(
         out,
