@@ -142,6 +142,14 @@ def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> Non
         import accelerate  # noqa: F401
     except ImportError:
         _fail("several processes need accelerate: pip install 'tasklang[train]'")
+    if config is not None:
+        from .distributed import EngineError, check_supported, config_env, requested_kind
+
+        try:  # before launching: accelerate's launcher answers a missing DeepSpeed with a traceback
+            env = config_env(config)
+            check_supported(requested_kind(env), env)
+        except EngineError as err:
+            _fail(str(err), EXIT_USAGE)
     sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), processes, config))
 
 
@@ -594,9 +602,14 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
         engine, placement = start(resolve(kw["device"], kw["dtype"]))
         reset_peak_memory(placement)
         m, tok = load(kw["model"], records, dtype=placement.torch_dtype())
-        m = place(m, placement, train=False)
+        m = engine.prepare_for_inference(place(m, placement, train=False))
         args = (m, tok, records, kw["prompt_format"], max_new.tokens)
         results = evaluate_model(*args, kw["batch_size"], engine=engine)
+        samples = None
+        if plan is not None:  # every process samples its share (seeded per row: the same answers)
+            from .sampled import sample_records
+
+            samples = sample_records(*args, plan, kw["batch_size"], engine=engine)
         if not engine.main:  # every process has the gathered results; one writes them
             return
         summary = {
@@ -609,14 +622,14 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             "max_new_tokens_source": max_new.source,
             **placement.describe(),
             "processes": engine.world,
+            "engine": engine.kind,
         }
         from tasklang.files import write_text_atomic
 
         path = Path(kw["out"])
-        if plan is not None:
-            from .sampled import record_votes, sample_records, summarize_samples
+        if plan is not None and samples is not None:
+            from .sampled import record_votes, summarize_samples
 
-            samples = sample_records(*args, plan, kw["batch_size"])
             votes = [record_votes(r, s) for r, s in zip(records, samples, strict=True)]
             summary["sampling"] = summarize_samples(votes, plan)
             rows = [{**v, "outputs": [s["output"] for s in ss], "statuses": [s["status"] for s in ss]}
