@@ -266,9 +266,11 @@ def start(placement: Placement) -> tuple[Engine, Placement]:
         _shard_on_cpu(accelerator)
     device = accelerator.device
     name = "cpu" if device.type == "cpu" else f"{device.type}:{device.index or 0}"
-    engine = Engine(
-        accelerator.process_index, accelerator.num_processes, accelerator, kind, _sharded(accelerator, kind)
-    )
+    asked = kind
+    kind, sharded = _engine_of(accelerator)
+    if asked == "deepspeed" and kind != "deepspeed":  # accelerate runs DeepSpeed only on accelerators
+        raise EngineError(f"the accelerate config asks for DeepSpeed, which needs CUDA: this run is on {name}")
+    engine = Engine(accelerator.process_index, accelerator.num_processes, accelerator, kind, sharded)
     return engine, Placement(name, placement.dtype)
 
 
@@ -281,15 +283,16 @@ def _shard_on_cpu(accelerator: Any) -> None:
     accelerator.state.fsdp_plugin = FullyShardedDataParallelPlugin()
 
 
-def _sharded(accelerator: Any, kind: str) -> bool:
+def _engine_of(accelerator: Any) -> tuple[str, bool]:
+    """What accelerate actually set up (what the run log records), and whether it shards."""
     from accelerate.utils import DistributedType
 
-    if kind == "fsdp":
-        return bool(accelerator.distributed_type == DistributedType.FSDP)
-    if kind == "deepspeed":
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return "fsdp", True
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
         plugin = getattr(accelerator.state, "deepspeed_plugin", None)
-        return plugin is not None and getattr(plugin, "zero_stage", 0) == 3
-    return False
+        return "deepspeed", plugin is not None and getattr(plugin, "zero_stage", 0) == 3
+    return "ddp", False
 
 
 def launch_command(module_args: Sequence[str], processes: int, config: str | None) -> list[str]:
