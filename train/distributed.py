@@ -32,8 +32,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .devices import DeviceError, Placement
@@ -216,7 +216,8 @@ def check_supported(kind: str, env: Mapping[str, str]) -> None:
         )
     if kind == "fsdp" and env.get("FSDP_VERSION", "1") != "2":
         raise EngineError(
-            "the accelerate config asks for FSDP1: tasklang runs FSDP2, set fsdp_version: 2 in its fsdp_config"
+            "the accelerate config asks for FSDP1: tasklang runs FSDP2, "
+            "set fsdp_version: 2 in its fsdp_config"
         )
 
 
@@ -269,7 +270,9 @@ def start(placement: Placement) -> tuple[Engine, Placement]:
     asked = kind
     kind, sharded = _engine_of(accelerator)
     if asked == "deepspeed" and kind != "deepspeed":  # accelerate runs DeepSpeed only on accelerators
-        raise EngineError(f"the accelerate config asks for DeepSpeed, which needs CUDA: this run is on {name}")
+        raise EngineError(
+            f"the accelerate config asks for DeepSpeed, which needs CUDA: this run is on {name}"
+        )
     engine = Engine(accelerator.process_index, accelerator.num_processes, accelerator, kind, sharded)
     return engine, Placement(name, placement.dtype)
 
