@@ -133,7 +133,8 @@ def _relaunch_args(ctx: click.Context, drop: tuple[str, ...]) -> list[str]:
 
 def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> None:
     """With --num-processes N (or a config), run the same command in N processes and exit
-    with their status; inside a launched process, or for one process, do nothing."""
+    with their status; inside a launched process, or for one process, do nothing. What the
+    config asks for is checked first: a refusal is one line here, not one per process."""
     from .distributed import launch, launched
 
     if launched() or (processes == 1 and config is None):
@@ -147,7 +148,7 @@ def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> Non
 
         try:  # before launching: accelerate's launcher answers a missing DeepSpeed with a traceback
             env = config_env(config)
-            check_supported(requested_kind(env), env)
+            check_supported(requested_kind(env), env, ctx.params.get("mode"))
         except EngineError as err:
             _fail(str(err), EXIT_USAGE)
     sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), processes, config))

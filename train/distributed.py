@@ -205,10 +205,27 @@ def requested_kind(env: Mapping[str, str]) -> str:
     return "ddp"
 
 
-def check_supported(kind: str, env: Mapping[str, str]) -> None:
+def sharded_request(env: Mapping[str, str]) -> bool:
+    """Whether the launch asks for sharded parameters: FSDP, or DeepSpeed's ZeRO stage 3."""
+    kind = requested_kind(env)
+    return kind == "fsdp" or (kind == "deepspeed" and env.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3")
+
+
+def refuse_mode(mode: str | None, sharded: bool, kind: str) -> None:
+    """LoRA does not train under sharded parameters here: the saved checkpoint is peft's merge,
+    which needs whole weights, and the adapters would be sharded with the layers they wrap."""
+    if sharded and mode == "lora":
+        raise EngineError(
+            f"--mode lora does not run under {kind} (sharded parameters): "
+            "use --mode full or last-n, or LoRA with DDP (no --accelerate-config)"
+        )
+
+
+def check_supported(kind: str, env: Mapping[str, str], mode: str | None = None) -> None:
     """Refuse, before any work, what tasklang cannot run: DeepSpeed without the package
-    (accelerate would fail with a traceback), and FSDP1, whose gradient clipping over a
-    subset of parameters (last-n) would use each process's local norm."""
+    (accelerate would fail with a traceback), FSDP1, whose gradient clipping over a subset
+    of parameters (last-n) would use each process's local norm, and LoRA when sharded."""
+    refuse_mode(mode, sharded_request(env), kind)
     if kind == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
         raise EngineError(
             "the accelerate config asks for DeepSpeed, which is not installed: "
@@ -234,11 +251,15 @@ def config_env(path: str | Path) -> dict[str, str]:
         raise EngineError(f"the accelerate config {path} is not a mapping")
     kind = str(raw.get("distributed_type", "")).upper()
     fsdp = raw.get("fsdp_config") or {}
+    deepspeed = raw.get("deepspeed_config") or {}
     return {
         "WORLD_SIZE": "2",  # what matters here is the engine, not the count
         "ACCELERATE_USE_DEEPSPEED": str(kind == "DEEPSPEED").lower(),
         "ACCELERATE_USE_FSDP": str(kind == "FSDP").lower(),
         "FSDP_VERSION": str(fsdp.get("fsdp_version", 1)) if isinstance(fsdp, dict) else "1",
+        "ACCELERATE_DEEPSPEED_ZERO_STAGE": str(deepspeed.get("zero_stage", 2))
+        if isinstance(deepspeed, dict)
+        else "2",
     }
 
 

@@ -21,7 +21,7 @@ import torch
 
 from . import data as D
 from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
-from .distributed import LOCAL, Engine, start
+from .distributed import LOCAL, Engine, refuse_mode, start
 from .evaluate import summarize
 from .models import TinySpec, load, parameter_count, save
 from .modes import ModeError, ModeSpec, apply_mode, load_trainable_state, trainable_state
@@ -302,13 +302,9 @@ def checkpoint(trainer: Trainer, run_dir: Path) -> None:
 
 
 def check_engine(cfg: SFTConfig, engine: Engine) -> None:
-    """Refuse, before any work, what a sharded engine cannot train: LoRA (peft's merge for the
-    saved checkpoint needs whole weights, and its adapters would be wrapped with the layers)."""
-    if engine.sharded and cfg.mode.mode == "lora":
-        raise ModeError(
-            f"--mode lora does not run under {engine.kind} (sharded parameters): "
-            "use --mode full or last-n, or LoRA with DDP (no --accelerate-config)"
-        )
+    """Refuse, before any work, what this engine cannot train (train.distributed.refuse_mode;
+    a launch from `--accelerate-config` was checked before starting the processes)."""
+    refuse_mode(cfg.mode.mode, engine.sharded, engine.kind)
 
 
 def _start_model(

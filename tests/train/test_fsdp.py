@@ -108,12 +108,32 @@ def test_a_deepspeed_config_without_deepspeed_is_one_line_and_exit_2(tmp_path, m
     assert "asks for DeepSpeed, which is not installed" in result.output
 
 
-def test_lora_is_refused_before_any_work_under_a_sharded_engine() -> None:
+def test_lora_is_refused_before_any_work_under_a_sharded_engine(tmp_path, monkeypatch) -> None:
     cfg = SFTConfig(model="tiny", data="d", out="o", mode=ModeSpec(mode="lora"))
-    with pytest.raises(ModeError, match="--mode lora does not run under fsdp"):
+    with pytest.raises(EngineError, match="--mode lora does not run under fsdp"):
         check_engine(cfg, Engine(0, 2, kind="fsdp", sharded=True))
     check_engine(cfg, Engine(0, 2, kind="ddp"))  # DDP trains LoRA as before
     check_engine(SFTConfig(model="tiny", data="d", out="o"), Engine(0, 2, kind="fsdp", sharded=True))
+    # From the command line: refused before the processes start, in one line.
+    import train.distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(train.distributed, "launch", lambda *call: pytest.fail("launched"))
+    (tmp_path / "fsdp.yaml").write_text(FSDP2_CONFIG.format(version=2))
+    result = CliRunner().invoke(main, ["train", "sft", "--model", "tiny", "--data", str(tmp_path), "-o", "o",
+                                       "--mode", "lora", "--accelerate-config", str(tmp_path / "fsdp.yaml")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "--mode lora does not run under fsdp" in result.output
+
+
+def test_zero3_is_sharded_and_zero2_is_not(tmp_path) -> None:
+    from train.distributed import sharded_request
+
+    (tmp_path / "ds3.yaml").write_text(DEEPSPEED_CONFIG)
+    (tmp_path / "ds2.yaml").write_text(DEEPSPEED_CONFIG.replace("zero_stage: 3", "zero_stage: 2"))
+    assert sharded_request(config_env(tmp_path / "ds3.yaml"))
+    assert not sharded_request(config_env(tmp_path / "ds2.yaml"))
+    assert not sharded_request({"WORLD_SIZE": "2"})
 
 
 def test_a_resume_under_another_engine_is_refused(tiny) -> None:
