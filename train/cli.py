@@ -98,7 +98,8 @@ def _process_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--accelerate-config",
             type=click.Path(exists=True, dir_okay=False),
             default=None,
-            help="An `accelerate config` file passed to accelerate launch (FSDP, DeepSpeed, machines).",
+            help="An `accelerate config` file passed to accelerate launch (FSDP2, DeepSpeed, machines); "
+            "FSDP2 also shards on the CPU.",
         ),
     ]
     for option in reversed(options):
