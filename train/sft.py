@@ -283,6 +283,8 @@ def save_checkpoint(
 
 def save_last(trainer: Trainer, run_dir: Path, extra: dict[str, Any]) -> None:
     """Every process calls this (a sharded state is gathered by all); the main one writes."""
+    if not (trainer.engine.main or trainer.engine.sharded):
+        return  # unsharded, the main process holds the whole state already
     state = trainer.state()
     if not trainer.engine.main:
         return
