@@ -120,11 +120,17 @@ class Engine:
         options = StateDictOptions(full_state_dict=True, strict=False)
         set_state_dict(model, optimizer, model_state_dict=trainable, optim_state_dict=optim, options=options)
 
+    def deal(self, items: Sequence[T]) -> list[T]:
+        """Every world-th item from its rank on, never padded: a training step's rows (every
+        process makes one forward pass per step whatever its share, and a stand-in row would
+        add to the gradient)."""
+        return list(items[self.rank :: self.world])
+
     def shard(self, items: Sequence[T]) -> list[T]:
-        """This process's share: every world-th item from its rank on. Sharded, every share
+        """This process's share for evaluation: every world-th item from its rank on. Sharded, every share
         has the same length (stand-ins, copies of the first item, at the end), so every process
         makes the same number of forward passes; `gather` and `real` leave the stand-ins out."""
-        mine = list(items[self.rank :: self.world])
+        mine = self.deal(items)
         if self.sharded and items:
             mine += [items[0]] * (math.ceil(len(items) / self.world) - len(mine))
         return mine

@@ -198,7 +198,7 @@ class Trainer:
         when the batch has fewer rows than processes: every process must join the step)."""
         if not self.engine.distributed:
             return batch, 1.0
-        rows = self.engine.shard(range(batch.input_ids.shape[0]))
+        rows = self.engine.deal(range(batch.input_ids.shape[0]))
         return (batch.select(rows), 1.0) if rows else (batch.select([0]), 0.0)
 
     def train_step(self, batch: D.Batch) -> float:
