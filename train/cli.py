@@ -99,7 +99,7 @@ def _process_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(exists=True, dir_okay=False),
             default=None,
             help="An `accelerate config` file passed to accelerate launch (FSDP2, DeepSpeed, machines); "
-            "FSDP2 also shards on the CPU.",
+            "its num_processes holds unless --num-processes is given. FSDP2 also shards on the CPU.",
         ),
     ]
     for option in reversed(options):
@@ -152,7 +152,11 @@ def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> Non
             check_supported(requested_kind(env), env, ctx.params.get("mode"))
         except EngineError as err:
             _fail(str(err), EXIT_USAGE)
-    sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), processes, config))
+    # A config file's num_processes holds unless --num-processes was given (its default of 1
+    # would otherwise turn an 8-process FSDP config into one process, silently unsharded).
+    given = ctx.get_parameter_source("num_processes") != click.core.ParameterSource.DEFAULT
+    count = processes if given or config is None else None
+    sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), count, config))
 
 
 def _one_process(command: str) -> None:

@@ -325,11 +325,13 @@ def _engine_of(accelerator: Any) -> tuple[str, bool]:
     return "ddp", False
 
 
-def launch_command(module_args: Sequence[str], processes: int, config: str | None) -> list[str]:
-    """`accelerate launch` of `python -m tasklang.cli ARGS` in `processes` processes. Without
-    a config file, plain DDP (gloo on the CPU, nccl on CUDA: accelerate picks the backend);
-    with one, whatever it says (FSDP, DeepSpeed, several machines)."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
+def launch_command(module_args: Sequence[str], processes: int | None, config: str | None) -> list[str]:
+    """`accelerate launch` of `python -m tasklang.cli ARGS` in `processes` processes (None: as
+    many as the config file says). Without a config file, plain DDP (gloo on the CPU, nccl on
+    CUDA: accelerate picks the backend); with one, whatever it says (FSDP, DeepSpeed, machines)."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    if processes is not None:
+        cmd += ["--num_processes", str(processes)]
     if config:
         cmd += ["--config_file", config]
     else:
@@ -337,7 +339,7 @@ def launch_command(module_args: Sequence[str], processes: int, config: str | Non
     return [*cmd, "-m", "tasklang.cli", *module_args]
 
 
-def launch(module_args: Sequence[str], processes: int, config: str | None) -> int:
+def launch(module_args: Sequence[str], processes: int | None, config: str | None) -> int:
     """Run the command in several processes; their exit status (0 when every one succeeded)."""
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.call(launch_command(module_args, processes, config), env=env)

@@ -109,6 +109,21 @@ def test_a_deepspeed_config_without_deepspeed_is_one_line_and_exit_2(tmp_path, m
     assert "asks for DeepSpeed, which is not installed" in result.output
 
 
+def test_a_config_files_process_count_holds_unless_num_processes_is_given(tmp_path, monkeypatch) -> None:
+    import train.distributed
+
+    assert "--num_processes" not in train.distributed.launch_command(["eval"], None, "fsdp.yaml")
+    seen: list = []
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(train.distributed, "launch", lambda *call: seen.append(call) or 0)
+    (tmp_path / "fsdp.yaml").write_text(FSDP2_CONFIG.format(version=2))
+    base = ["train", "sft", "--model", "tiny", "--data", str(tmp_path), "-o", "o",
+            "--accelerate-config", str(tmp_path / "fsdp.yaml")]
+    for extra, count in (([], None), (["--num-processes", "1"], 1), (["--num-processes", "4"], 4)):
+        assert CliRunner().invoke(main, [*base, *extra]).exit_code == 0
+        assert seen[-1][1] == count
+
+
 def test_lora_is_refused_before_any_work_under_a_sharded_engine(tmp_path, monkeypatch) -> None:
     cfg = SFTConfig(model="tiny", data="d", out="o", mode=ModeSpec(mode="lora"))
     with pytest.raises(EngineError, match="--mode lora does not run under fsdp"):
