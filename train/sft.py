@@ -238,13 +238,15 @@ class Trainer:
             "optimizer": optimizer,
             "scheduler": self.scheduler.state_dict(),
             "sharded": self.engine.sharded,
+            "engine": self.engine.kind,
             "processes": self.engine.world,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         was = bool(state.get("sharded", False))
         if was != self.engine.sharded:
-            wrote = "a sharded (FSDP) run" if was else "an unsharded run (one process or DDP)"
+            kind = state.get("engine", "fsdp")
+            wrote = f"a sharded ({kind}) run" if was else "an unsharded run (one process or DDP)"
             now = "a sharded engine" if self.engine.sharded else "no sharding"
             raise ModeError(
                 f"--resume: last/ was written by {wrote} of {state.get('processes', 1)} process(es) "

@@ -200,11 +200,13 @@ def test_fsdp2_on_two_gloo_processes_trains_resumes_and_evaluates_as_one(dataset
     assert torch.allclose(_logits(two / "checkpoint", ids), _logits(one / "checkpoint", ids), atol=1e-4)
 
     # 23 prompts: shares of 12 and 11, so one process answers a stand-in that must be dropped.
+    # Sampled answers too (46 of them: shares of 23), seeded per row, so the same as one process's.
     ev = ["eval", "--model", str(two), "--data", str(dataset_dir), "--split", "val", "-n", "23",
-          "--max-new-tokens", "12", "--device", "cpu"]
+          "--max-new-tokens", "12", "--device", "cpu", "--samples", "2", "--temperature", "0.8"]
     _in_process(*ev, "-o", str(tmp_path / "e1.jsonl"))
     run = _cli(*ev, "-o", str(tmp_path / "e2.jsonl"), *fsdp)
     assert run.returncode == 0, run.stderr
-    rows = (tmp_path / "e1.jsonl").read_text().splitlines()
-    assert len(rows) == 23 and (tmp_path / "e2.jsonl").read_text().splitlines() == rows
+    for suffix in (".jsonl", ".jsonl.samples.jsonl"):
+        rows = (tmp_path / f"e1{suffix}").read_text().splitlines()
+        assert len(rows) == 23 and (tmp_path / f"e2{suffix}").read_text().splitlines() == rows
     assert json.loads((tmp_path / "e2.jsonl.summary.json").read_text())["engine"] == "fsdp"
