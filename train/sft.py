@@ -92,8 +92,22 @@ def val_loss(
     placement: Placement = CPU,
     engine: Engine = LOCAL,
 ) -> float:
-    """Mean token loss over `examples` (each process takes its share; the sums are added).
-    A sharded engine's stand-in rows join the forward passes but not the sums."""
+    """Mean token loss over `examples` (each process takes its share; the sums are added)."""
+    total, tokens = engine.sum(loss_sums(model, examples, pad_id, batch_size, placement, engine), placement)
+    return total / max(1.0, tokens)
+
+
+@torch.no_grad()
+def loss_sums(
+    model: Any,
+    examples: list[D.Example],
+    pad_id: int,
+    batch_size: int = 32,
+    placement: Placement = CPU,
+    engine: Engine = LOCAL,
+) -> list[float]:
+    """This process's [token loss sum, token count] over its share of `examples`. A sharded
+    engine's stand-in rows join the forward passes but not the sums."""
     model.eval()
     total, tokens = 0.0, 0
     mine, real = engine.shard(examples), engine.real(len(examples))
@@ -105,8 +119,7 @@ def val_loss(
         if keep > 0:
             total += float(D.token_loss_sum(logits[:keep], batch.labels[:keep]))
             tokens += batch.select(range(keep)).label_tokens
-    total, all_tokens = engine.sum([total, tokens], placement)
-    return total / max(1.0, all_tokens)
+    return [total, float(tokens)]
 
 
 def evaluate_model(

@@ -59,6 +59,20 @@ def test_sharded_shares_are_equal_and_gather_drops_the_stand_ins(items: list[int
     assert interleave(parts, len(items)) == items
 
 
+@pytest.mark.parametrize("world", [2, 3])
+def test_val_loss_shares_with_stand_ins_add_up_to_the_whole(tiny, records, world: int) -> None:
+    from train import data as D
+    from train.sft import loss_sums
+
+    model, tok = tiny
+    examples = D.encode_all(tok, records[:7])  # 7 over 2 or 3 processes: stand-ins on some
+    whole = loss_sums(model, examples, tok.pad_token_id, batch_size=2)
+    engines = [Engine(r, world, kind="fsdp", sharded=True) for r in range(world)]
+    shares = [loss_sums(model, examples, tok.pad_token_id, 2, engine=e) for e in engines]
+    assert sum(s[1] for s in shares) == whole[1]  # token counts exact: no stand-in counted
+    assert sum(s[0] for s in shares) == pytest.approx(whole[0], rel=1e-6)
+
+
 @pytest.mark.parametrize(
     ("env", "kind"),
     [
