@@ -85,13 +85,21 @@ class Engine:
         if not self.sharded:
             return None
         if self.kind == "deepspeed":  # ZeRO-3 gathers through its engine
-            return _owned(self.accelerator.get_state_dict(wrapped))
+            return self._owned(self.accelerator.get_state_dict(wrapped))
         # torch's own full state dict: accelerate 1.16's get_state_dict hands back DTensor
         # slices on the CPU, which safetensors cannot write.
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        return _owned(get_model_state_dict(self.accelerator.unwrap_model(wrapped), options=options))
+        return self._owned(get_model_state_dict(self.accelerator.unwrap_model(wrapped), options=options))
+
+    def _owned(self, weights: Mapping[str, Any]) -> dict[str, Any]:
+        """Gathered tensors that stay valid. On the CPU "offloading" them to the CPU copies
+        nothing, and FSDP frees the gathered storage at the next reshard (safetensors then
+        reads freed memory), so they are copied; from an accelerator they are copies already."""
+        if self.accelerator is None or self.accelerator.device.type != "cpu":
+            return dict(weights)
+        return {name: t.detach().clone() for name, t in weights.items()}
 
     def backward(self, loss: Any) -> None:
         if self.distributed:
@@ -108,7 +116,7 @@ class Engine:
         names = [name for name, p in model.named_parameters() if p.requires_grad]
         options = StateDictOptions(full_state_dict=True, cpu_offload=True)
         weights, optim = get_state_dict(model, optimizer, options=options)
-        return _owned({name: weights[name] for name in names if name in weights}), dict(optim)
+        return self._owned({name: weights[name] for name in names if name in weights}), dict(optim)
 
     def load_full_training_state(
         self, model: Any, optimizer: Any, trainable: dict[str, Any], optim: dict[str, Any]
@@ -177,12 +185,6 @@ class Engine:
 
 
 LOCAL = Engine()
-
-
-def _owned(weights: Mapping[str, Any]) -> dict[str, Any]:
-    """Copies of gathered tensors. On the CPU "offloading" them to the CPU is no copy, and
-    FSDP frees the gathered storage after the next reshard (safetensors then reads freed memory)."""
-    return {name: t.detach().clone() for name, t in weights.items()}
 
 
 def interleave(parts: Sequence[Sequence[T]], total: int) -> list[T]:
