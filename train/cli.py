@@ -98,7 +98,8 @@ def _process_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--accelerate-config",
             type=click.Path(exists=True, dir_okay=False),
             default=None,
-            help="An `accelerate config` file passed to accelerate launch (FSDP, DeepSpeed, machines).",
+            help="An `accelerate config` file passed to accelerate launch (FSDP2, DeepSpeed, machines); "
+            "its num_processes holds unless --num-processes is given. FSDP2 also shards on the CPU.",
         ),
     ]
     for option in reversed(options):
@@ -133,7 +134,8 @@ def _relaunch_args(ctx: click.Context, drop: tuple[str, ...]) -> list[str]:
 
 def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> None:
     """With --num-processes N (or a config), run the same command in N processes and exit
-    with their status; inside a launched process, or for one process, do nothing."""
+    with their status; inside a launched process, or for one process, do nothing. What the
+    config asks for is checked first: a refusal is one line here, not one per process."""
     from .distributed import launch, launched
 
     if launched() or (processes == 1 and config is None):
@@ -142,7 +144,19 @@ def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> Non
         import accelerate  # noqa: F401
     except ImportError:
         _fail("several processes need accelerate: pip install 'tasklang[train]'")
-    sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), processes, config))
+    if config is not None:
+        from .distributed import EngineError, check_supported, config_env, requested_kind
+
+        try:  # before launching: accelerate's launcher answers a missing DeepSpeed with a traceback
+            env = config_env(config)
+            check_supported(requested_kind(env), env, ctx.params.get("mode"))
+        except EngineError as err:
+            _fail(str(err), EXIT_USAGE)
+    # A config file's num_processes holds unless --num-processes was given (its default of 1
+    # would otherwise turn an 8-process FSDP config into one process, silently unsharded).
+    given = ctx.get_parameter_source("num_processes") != click.core.ParameterSource.DEFAULT
+    count = processes if given or config is None else None
+    sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), count, config))
 
 
 def _one_process(command: str) -> None:
@@ -594,9 +608,14 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
         engine, placement = start(resolve(kw["device"], kw["dtype"]))
         reset_peak_memory(placement)
         m, tok = load(kw["model"], records, dtype=placement.torch_dtype())
-        m = place(m, placement, train=False)
+        m = engine.prepare_for_inference(place(m, placement, train=False))
         args = (m, tok, records, kw["prompt_format"], max_new.tokens)
         results = evaluate_model(*args, kw["batch_size"], engine=engine)
+        samples = None
+        if plan is not None:  # every process samples its share (seeded per row: the same answers)
+            from .sampled import sample_records
+
+            samples = sample_records(*args, plan, kw["batch_size"], engine=engine)
         if not engine.main:  # every process has the gathered results; one writes them
             return
         summary = {
@@ -609,14 +628,14 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             "max_new_tokens_source": max_new.source,
             **placement.describe(),
             "processes": engine.world,
+            "engine": engine.kind,
         }
         from tasklang.files import write_text_atomic
 
         path = Path(kw["out"])
-        if plan is not None:
-            from .sampled import record_votes, sample_records, summarize_samples
+        if plan is not None and samples is not None:
+            from .sampled import record_votes, summarize_samples
 
-            samples = sample_records(*args, plan, kw["batch_size"])
             votes = [record_votes(r, s) for r, s in zip(records, samples, strict=True)]
             summary["sampling"] = summarize_samples(votes, plan)
             rows = [{**v, "outputs": [s["output"] for s in ss], "statuses": [s["status"] for s in ss]}

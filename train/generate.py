@@ -66,9 +66,12 @@ def generate(
     batch_size: int = 32,
     on_batch: Callable[[int], None] | None = None,
     seeds: Sequence[int] | None = None,
+    synced: bool = False,
 ) -> list[Generation]:
     """One generation per prompt (token ids), in the prompts' order. With `seeds` (one per
-    prompt) and `sampling.do_sample`, each row samples from its own seeded generator."""
+    prompt) and `sampling.do_sample`, each row samples from its own seeded generator.
+    `synced`: the model is sharded over processes (every forward pass a collective), so a
+    process whose rows have all ended keeps stepping until every process's have."""
     if seeds is not None and len(seeds) != len(prompts):
         raise ValueError(f"generate: {len(seeds)} seeds for {len(prompts)} prompts")
     model.eval()
@@ -86,6 +89,8 @@ def generate(
             "eos_token_id": eos,
             "do_sample": sampling.do_sample,
         }
+        if synced:
+            kwargs["synced_gpus"] = True
         if sampling.do_sample and seeds is not None:
             sampler = SeededSampler([seeds[i] for i in rows], sampling.temperature, sampling.top_p)
             kwargs.update(do_sample=False, logits_processor=LogitsProcessorList([sampler]))

@@ -191,10 +191,15 @@ def parameter_count(model: Any, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def save(model: Any, tokenizer: Any, where: Path) -> None:
+def save(model: Any, tokenizer: Any, where: Path, weights: dict[str, Any] | None = None) -> None:
     """A checkpoint any `from_pretrained` can load (LoRA weights merged; the adapter alone
-    is saved beside it by the trainer)."""
+    is saved beside it by the trainer). `weights`: the full state dict gathered from a model
+    sharded over processes (its own parameters are only this process's slices)."""
     where.mkdir(parents=True, exist_ok=True)
+    if weights is not None:
+        whole_model(model.config, weights).save_pretrained(where)
+        tokenizer.save_pretrained(where)
+        return
     to_save = model
     if hasattr(model, "merge_and_unload"):
         import copy
@@ -202,3 +207,16 @@ def save(model: Any, tokenizer: Any, where: Path) -> None:
         to_save = copy.deepcopy(model).merge_and_unload()
     to_save.save_pretrained(where)
     tokenizer.save_pretrained(where)
+
+
+def whole_model(config: Any, weights: dict[str, Any]) -> Any:
+    """An ordinary model holding `weights` (no copy: built on the meta device, then given the
+    tensors). save_pretrained on the sharded model itself, even with state_dict=, reads its
+    DTensor slices."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(weights, strict=True, assign=True)
+    model.tie_weights()
+    return model

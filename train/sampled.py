@@ -110,8 +110,10 @@ def sample_records(
     max_new_tokens: int,
     plan: SamplingPlan,
     batch_size: int = 32,
+    engine: Any = None,
 ) -> list[list[dict[str, Any]]]:
-    """K graded samples per record, in the records' order."""
+    """K graded samples per record, in the records' order. With several processes (`engine`,
+    a train.distributed.Engine) each samples its share of the answers and all get them all."""
     from . import data as D
     from .evaluate import grade_outputs
     from .generate import Sampling, generate, row_seed
@@ -126,8 +128,13 @@ def sample_records(
             seeds.append(row_seed(plan.seed, key, j))
             owners.append(record)
     sampling = Sampling(max_new_tokens, do_sample=True, temperature=plan.temperature, top_p=plan.top_p)
-    bar = progress(len(prompts), "samples", "ans")
-    outs = generate(model, tokenizer, prompts, sampling, batch_size, on_batch=bar.update, seeds=seeds)
+    from .distributed import LOCAL
+
+    engine = engine or LOCAL
+    mine = engine.shard(range(len(prompts)))
+    bar = progress(len(mine), "samples", "ans", show=engine.main)
+    outs = generate(model, tokenizer, [prompts[i] for i in mine], sampling, batch_size, on_batch=bar.update,
+                    seeds=[seeds[i] for i in mine], synced=engine.sharded)
     bar.close()
-    graded = grade_outputs(owners, [o.text for o in outs])
+    graded = engine.gather(grade_outputs([owners[i] for i in mine], [o.text for o in outs]), len(prompts))
     return [graded[i * plan.k : (i + 1) * plan.k] for i in range(len(records))]

@@ -21,10 +21,10 @@ import torch
 
 from . import data as D
 from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
-from .distributed import LOCAL, Engine, start
+from .distributed import LOCAL, Engine, refuse_mode, start
 from .evaluate import summarize
 from .models import TinySpec, load, parameter_count, save
-from .modes import ModeSpec, apply_mode, load_trainable_state, trainable_state
+from .modes import ModeError, ModeSpec, apply_mode, load_trainable_state, trainable_state
 from .runs import Run, progress
 
 
@@ -93,17 +93,33 @@ def val_loss(
     engine: Engine = LOCAL,
 ) -> float:
     """Mean token loss over `examples` (each process takes its share; the sums are added)."""
+    total, tokens = engine.sum(loss_sums(model, examples, pad_id, batch_size, placement, engine), placement)
+    return total / max(1.0, tokens)
+
+
+@torch.no_grad()
+def loss_sums(
+    model: Any,
+    examples: list[D.Example],
+    pad_id: int,
+    batch_size: int = 32,
+    placement: Placement = CPU,
+    engine: Engine = LOCAL,
+) -> list[float]:
+    """This process's [token loss sum, token count] over its share of `examples`. A sharded
+    engine's stand-in rows join the forward passes but not the sums."""
     model.eval()
     total, tokens = 0.0, 0
-    mine = engine.shard(examples)
+    mine, real = engine.shard(examples), engine.real(len(examples))
     for at in range(0, len(mine), batch_size):
         batch = D.pad_batch(mine[at : at + batch_size], pad_id).to(placement.torch_device())
         with placement.autocast():
             logits = model(**batch.model_inputs()).logits
-        total += float(D.token_loss_sum(logits, batch.labels))
-        tokens += batch.label_tokens
-    total, all_tokens = engine.sum([total, tokens], placement)
-    return total / max(1.0, all_tokens)
+        keep = min(batch.input_ids.shape[0], real - at)
+        if keep > 0:
+            total += float(D.token_loss_sum(logits[:keep], batch.labels[:keep]))
+            tokens += batch.select(range(keep)).label_tokens
+    return [total, float(tokens)]
 
 
 def evaluate_model(
@@ -125,7 +141,8 @@ def evaluate_model(
     prompts = [D.prompt_ids(tokenizer, r, prompt_format) for r in mine]
     bar = progress(len(mine), desc, "ex", show=engine.main)
     outs = generate(
-        model, tokenizer, prompts, Sampling(max_new_tokens=max_new_tokens), batch_size, on_batch=bar.update
+        model, tokenizer, prompts, Sampling(max_new_tokens=max_new_tokens), batch_size, on_batch=bar.update,
+        synced=engine.sharded,
     )
     bar.close()
     return engine.gather(grade_outputs(mine, [o.text for o in outs]), len(records))
@@ -194,7 +211,7 @@ class Trainer:
         when the batch has fewer rows than processes: every process must join the step)."""
         if not self.engine.distributed:
             return batch, 1.0
-        rows = self.engine.shard(range(batch.input_ids.shape[0]))
+        rows = self.engine.deal(range(batch.input_ids.shape[0]))
         return (batch.select(rows), 1.0) if rows else (batch.select([0]), 0.0)
 
     def train_step(self, batch: D.Batch) -> float:
@@ -222,16 +239,38 @@ class Trainer:
         return total / tokens
 
     def state(self) -> dict[str, Any]:
+        """What `last/state.pt` keeps. Sharded, the weights and the optimizer state are gathered
+        whole (every process calls this; rank 0 holds the result and writes it)."""
+        if self.engine.sharded:
+            trainable, optimizer = self.engine.full_training_state(self.model, self.optimizer)
+        else:
+            trainable, optimizer = trainable_state(self.model), self.optimizer.state_dict()
         return {
             "step": self.step,
-            "trainable": trainable_state(self.model),
-            "optimizer": self.optimizer.state_dict(),
+            "trainable": trainable,
+            "optimizer": optimizer,
             "scheduler": self.scheduler.state_dict(),
+            "sharded": self.engine.sharded,
+            "engine": self.engine.kind,
+            "processes": self.engine.world,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        load_trainable_state(self.model, state["trainable"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        was = bool(state.get("sharded", False))
+        if was != self.engine.sharded:
+            kind = state.get("engine", "fsdp")
+            wrote = f"a sharded ({kind}) run" if was else "an unsharded run (one process or DDP)"
+            now = "a sharded engine" if self.engine.sharded else "no sharding"
+            raise ModeError(
+                f"--resume: last/ was written by {wrote} of {state.get('processes', 1)} process(es) "
+                f"and this run has {now}; resume under the engine that wrote it"
+            )
+        if self.engine.sharded:
+            self.engine.load_full_training_state(self.model, self.optimizer, state["trainable"],
+                                                 state["optimizer"])
+        else:
+            load_trainable_state(self.model, state["trainable"])
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
 
@@ -242,24 +281,47 @@ def total_steps(n_batches_per_epoch: int, sched: Schedule) -> int:
     return max(1, math.ceil((sched.coverage or 1.0) * n_batches_per_epoch))
 
 
-def save_checkpoint(model: Any, tokenizer: Any, run_dir: Path, name: str = "checkpoint") -> None:
-    """Write to a temporary directory, then swap: a crash never leaves half a checkpoint."""
+def save_checkpoint(
+    model: Any, tokenizer: Any, run_dir: Path, name: str = "checkpoint", weights: dict[str, Any] | None = None
+) -> None:
+    """Write to a temporary directory, then swap: a crash never leaves half a checkpoint.
+    `weights`: the full state dict a sharded engine gathered (Engine.full_weights)."""
     from tasklang.files import swap_into_place
 
     tmp = run_dir / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    save(model, tokenizer, tmp)
+    save(model, tokenizer, tmp, weights)
     if hasattr(model, "peft_config"):
         model.save_pretrained(tmp / "adapter")
     swap_into_place(tmp, run_dir / name)
 
 
 def save_last(trainer: Trainer, run_dir: Path, extra: dict[str, Any]) -> None:
+    """Every process calls this (a sharded state is gathered by all); the main one writes."""
+    if not (trainer.engine.main or trainer.engine.sharded):
+        return  # unsharded, the main process holds the whole state already
+    state = trainer.state()
+    if not trainer.engine.main:
+        return
     last = run_dir / "last"
     last.mkdir(exist_ok=True)
     tmp = last / ".state.pt.tmp"
-    torch.save({**trainer.state(), **extra}, tmp)
+    torch.save({**state, **extra}, tmp)
     tmp.replace(last / "state.pt")
+
+
+def checkpoint(trainer: Trainer, run_dir: Path) -> None:
+    """The selected model into run_dir/checkpoint: gathered by every process when sharded,
+    written by the main one."""
+    weights = trainer.engine.full_weights(trainer.forward)
+    if trainer.engine.main:
+        save_checkpoint(trainer.model, trainer.tokenizer, run_dir, weights=weights)
+
+
+def check_engine(cfg: SFTConfig, engine: Engine) -> None:
+    """Refuse, before any work, what this engine cannot train (train.distributed.refuse_mode;
+    a launch from `--accelerate-config` was checked before starting the processes)."""
+    refuse_mode(cfg.mode.mode, engine.sharded, engine.kind)
 
 
 def _start_model(
@@ -283,6 +345,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     """Train; returns the final summary (also the last line of metrics.jsonl)."""
     # Resolved before any loading: a bad option fails at once.
     engine, placement = start(resolve(cfg.device, cfg.dtype))
+    check_engine(cfg, engine)
     reset_peak_memory(placement)
     data = Path(cfg.data)
     out = Path(cfg.out)
@@ -318,11 +381,13 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
             "max_new_tokens": max_new,
             "placement": placement.describe(),
             "processes": engine.world,
+            "engine": engine.kind,
         },
         resume=resuming,
         enabled=engine.main,
     )
-    run.log(event="start", step=trainer.step, processes=engine.world, **placement.describe())
+    run.log(event="start", step=trainer.step, processes=engine.world, engine=engine.kind,
+            **placement.describe())
     started = time.time()
 
     def validate() -> dict[str, Any]:
@@ -381,13 +446,11 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
                             "val_loss": event.get("val_loss", math.inf),
                             "step": trainer.step,
                         }
-                        if engine.main:
-                            save_checkpoint(model, tokenizer, out)
+                        checkpoint(trainer, out)
                     train_loss = sum(since_eval) / len(since_eval) if since_eval else None
                     run.evaluation(**event, train_loss=train_loss, best=better)
                     since_eval = []
-                    if engine.main:
-                        save_last(trainer, out, {"best": best})
+                    save_last(trainer, out, {"best": best})
                     tokens, window_steps, t0 = 0, 0, time.time()  # speed excludes evaluation time
                 if last_step or late:
                     stopped_early = late and not last_step
@@ -395,8 +458,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
             if stopped_early:
                 break
         bar.close()
-        if engine.main and not (out / "checkpoint").exists():  # no val split: the last model
-            save_checkpoint(model, tokenizer, out)
+        if not engine.agree((out / "checkpoint").exists()):  # no val split: the last model
+            checkpoint(trainer, out)
         summary = {
             "event": "done",
             "step": trainer.step,
