@@ -166,7 +166,7 @@ def allowed_codes(line: str) -> frozenset[str]:
 def apply_allows(diags: Iterable[Diagnostic], sources: dict[str, str]
                  ) -> tuple[list[Diagnostic], int]:
     """(diagnostics left, warnings allowed): a warning goes when its own line allows its code."""
-    lines: dict[str, list[str]] = {}
+    lines: dict[str, tuple[str, ...]] = {}
     kept, allowed = [], 0
     for d in diags:
         if not d.is_error and d.span.file in sources:
