@@ -27,6 +27,27 @@ def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     sys.exit(code)
 
 
+def _check_out(folder: str | Path, shown: str | Path | None = None) -> None:
+    """An -o that cannot be written is one line (exit 1) before any model loads or generates,
+    not after the work (tasklang.files.check_writable)."""
+    from tasklang.files import check_writable
+
+    check_writable(Path(folder), None if shown is None else Path(shown))
+
+
+def _write_out(path: Path, text: str) -> None:
+    """`text` to `path` (its folder made if needed); a failure names `path`, not the
+    temporary file beside it."""
+    from tasklang.exits import OutputUnwritable
+    from tasklang.files import write_text_atomic
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    except OSError as err:
+        raise OutputUnwritable(path, err) from None
+
+
 @contextmanager
 def _user_errors() -> Any:
     """Known failures become one line: bad data or an unloadable model exit 1, a mode the
@@ -264,6 +285,7 @@ def train_group() -> None:
 @click.pass_context
 def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     """Supervised fine-tuning, loss on the completion only."""
+    _check_out(kw["out"])
     _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     with _user_errors():
         _quiet_transformers()
@@ -366,6 +388,7 @@ def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
 def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
     _one_process("rl")
+    _check_out(kw["out"])
     with _user_errors():
         _quiet_transformers()
         from .rl import RLConfig, run_rl
@@ -410,6 +433,7 @@ def rl_cmd(**kw: Any) -> None:
 def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
     _one_process("loop")
+    _check_out(kw["out"])
     with _user_errors():
         _quiet_transformers()
         from .loop import LoopConfig, run_loop
@@ -579,6 +603,7 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
                if v is None]
     if missing:
         _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare|gap|power`)", EXIT_USAGE)
+    _check_out(Path(kw["out"]).parent, kw["out"])
     _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     plan = _sampling_plan(kw["samples"], kw["temperature"], kw["top_p"], kw["seed"])
     with _user_errors():
@@ -587,7 +612,7 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
         from .distributed import start
         from .evaluate import summarize
         from .models import load
-        from .runs import write_json_atomic
+        from .runs import json_text
         from .sft import evaluate_model
 
         records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
@@ -610,8 +635,6 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             **placement.describe(),
             "processes": engine.world,
         }
-        from tasklang.files import write_text_atomic
-
         path = Path(kw["out"])
         if plan is not None:
             from .sampled import record_votes, sample_records, summarize_samples
@@ -621,10 +644,10 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             summary["sampling"] = summarize_samples(votes, plan)
             rows = [{**v, "outputs": [s["output"] for s in ss], "statuses": [s["status"] for s in ss]}
                     for v, ss in zip(votes, samples, strict=True)]
-            write_text_atomic(path.with_name(path.name + ".samples.jsonl"), _jsonl(rows))
+            _write_out(path.with_name(path.name + ".samples.jsonl"), _jsonl(rows))
         summary.update(peak_memory(placement))
-        write_text_atomic(path, _jsonl(results))
-        write_json_atomic(path.with_name(path.name + ".summary.json"), summary)
+        _write_out(path, _jsonl(results))
+        _write_out(path.with_name(path.name + ".summary.json"), json_text(summary))
         _print_summary(summary, kw["fmt"])
 
 
@@ -723,6 +746,8 @@ def gap_cmd(**kw: Any) -> None:
 
     thresholds = Thresholds(kw["base_max"], kw["other_min"], kw["alpha"], kw["min_h"])
     base, other = kw["models"]
+    if kw["out"]:
+        _check_out(kw["out"])
     with _user_errors():
         _quiet_transformers()
         from .devices import resolve
@@ -749,15 +774,12 @@ def gap_cmd(**kw: Any) -> None:
             **report(arms, skipped, thresholds, f"other.{kw['other_format']}"),
         }
         if kw["out"]:
-            from tasklang.files import write_text_atomic
-
-            from .runs import write_json_atomic
+            from .runs import json_text
 
             out = Path(kw["out"])
-            out.mkdir(parents=True, exist_ok=True)
             for name, results in arms.items():
-                write_text_atomic(out / f"{name}.jsonl", _jsonl(results))
-            write_json_atomic(out / "gap.json", result)
+                _write_out(out / f"{name}.jsonl", _jsonl(results))
+            _write_out(out / "gap.json", json_text(result))
     if kw["fmt"] == "json":
         click.echo(json.dumps(result, sort_keys=True))
         return

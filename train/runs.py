@@ -24,8 +24,13 @@ from tasklang import __version__
 from tasklang.files import write_text_atomic
 
 
+def json_text(data: Any) -> str:
+    """How run files (config.json, summaries, gap.json) hold JSON: indented, keys sorted."""
+    return json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    write_text_atomic(path, json_text(data))
 
 
 class Run:

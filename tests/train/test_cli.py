@@ -116,3 +116,36 @@ def test_bad_inputs_exit_1_and_bad_options_exit_2(dataset_dir, tmp_path) -> None
     assert result.exit_code == 1 and "not JSON" in result.output
     result = _run("eval", "--model", "tiny")
     assert result.exit_code == 2 and "needs --data, -o" in result.output
+
+
+def test_an_unwritable_out_is_one_line_before_any_model_loads(dataset_dir, tmp_path) -> None:
+    # -o under a file; the model is missing too, so an error about -o proves it came first
+    # (before: eval generated every answer and then failed naming its temporary file)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    missing = str(tmp_path / "no-model")
+    data = str(dataset_dir)
+    commands = {
+        "eval": ["eval", "--model", missing, "--data", data, "-o", str(blocker / "sub" / "o.jsonl")],
+        "gap": ["eval", "gap", "--model", missing, "--model", missing, "--data", data,
+                "-o", str(blocker / "g")],
+        "sft": ["train", "sft", "--model", missing, "--data", data, "-o", str(blocker / "r")],
+        "rl": ["train", "rl", "--model", missing, "--data", data, "-o", str(blocker / "r")],
+        "loop": ["train", "loop", "--model", missing, "--data", data, "-o", str(blocker / "r")],
+    }
+    for name, args in commands.items():
+        result = _run(*args)
+        out = args[args.index("-o") + 1]
+        assert result.exit_code == 1, (name, result.output)
+        assert result.output == f"tasklang: error: cannot write {out}: Not a directory\n", name
+
+
+def test_eval_makes_the_folder_of_its_output(dataset_dir, tiny, tmp_path) -> None:
+    from train.models import save
+
+    save(*tiny, tmp_path / "model")
+    out = tmp_path / "new" / "deeper" / "o.jsonl"
+    result = _run("eval", "--model", str(tmp_path / "model"), "--data", str(dataset_dir), "-o", str(out),
+                  "-n", "2", "--max-new-tokens", "2")
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 2 and (out.parent / "o.jsonl.summary.json").exists()
