@@ -750,9 +750,10 @@ def gap_cmd(**kw: Any) -> None:
         _check_out(kw["out"])
     with _user_errors():
         _quiet_transformers()
-        from .devices import resolve
+        from .devices import peak_memory, reset_peak_memory, resolve
 
         placement = resolve(kw["device"], kw["dtype"])
+        reset_peak_memory(placement)
         records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
         reused = None
         if kw["base_results"]:
@@ -772,6 +773,7 @@ def gap_cmd(**kw: Any) -> None:
             **placement.describe(),
             **({"base_results": kw["base_results"]} if kw["base_results"] else {}),
             **report(arms, skipped, thresholds, f"other.{kw['other_format']}"),
+            **peak_memory(placement),
         }
         if kw["out"]:
             from .runs import json_text
@@ -784,7 +786,7 @@ def gap_cmd(**kw: Any) -> None:
         click.echo(json.dumps(result, sort_keys=True))
         return
     click.echo(f"gap: base {base} vs other {other} on {kw['data']}{_split_text(result)}, n={len(records)}")
-    click.echo(f"max new tokens {max_new.tokens} (from {max_new.source})")
+    click.echo(f"max new tokens {max_new.tokens} (from {max_new.source}); on {_where(result)}")
     for line in render(result):
         click.echo(line)
     if "warning" in result:
