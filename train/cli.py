@@ -241,6 +241,16 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return _device_options(f)
 
 
+def _tiny_spec(text: str | None) -> Any:
+    """--tiny-config as a TinySpec; a bad one is a bad option (exit 2)."""
+    from .models import ModelError, TinySpec
+
+    try:
+        return TinySpec.from_json(text)
+    except ModelError as err:
+        _fail(str(err), EXIT_USAGE)
+
+
 def _mode(kw: dict[str, Any]) -> Any:
     from .modes import ModeSpec
 
@@ -289,7 +299,6 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     with _user_errors():
         _quiet_transformers()
-        from .models import TinySpec
         from .sft import Schedule, SFTConfig, Validation, run_sft
 
         cfg = SFTConfig(
@@ -310,7 +319,7 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
             prompt_format=kw["prompt_format"],
             max_length=kw["max_length"],
             time_limit_s=kw["time_limit"],
-            tiny=TinySpec.from_json(kw["tiny_config"]),
+            tiny=_tiny_spec(kw["tiny_config"]),
             resume=kw["resume"],
             device=kw["device"],
             dtype=kw["dtype"],

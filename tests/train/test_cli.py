@@ -6,6 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasklang.cli import main
 
@@ -149,3 +151,30 @@ def test_eval_makes_the_folder_of_its_output(dataset_dir, tiny, tmp_path) -> Non
                   "-n", "2", "--max-new-tokens", "2")
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 2 and (out.parent / "o.jsonl.summary.json").exists()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers(-3, 3000) | st.floats(allow_nan=False)
+                    | st.text(max_size=4),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["num_hidden_layers", "seed", "hidden_size", "nope"]),
+                                      inner, max_size=3),
+                    max_leaves=6))
+def test_tiny_config_is_a_spec_or_one_line_about_the_option(value) -> None:
+    from train.models import ModelError, TinySpec
+
+    try:
+        spec = TinySpec.from_json(json.dumps(value))
+    except ModelError as err:
+        assert str(err).startswith("--tiny-config: ") and "\n" not in str(err)
+        assert "__init__" not in str(err)  # was: "TinySpec.__init__() got an unexpected keyword"
+        return
+    assert isinstance(value, dict) and all(getattr(spec, k) == v for k, v in value.items())
+
+
+def test_a_bad_tiny_config_is_a_bad_option(dataset_dir, tmp_path) -> None:
+    for text in ('{bad', '{"nope": 1}', '[2]', '{"num_hidden_layers": 0}', '{"seed": "x"}'):
+        result = _run("train", "sft", "--model", "tiny", "--data", str(dataset_dir),
+                      "-o", str(tmp_path / "r"), "--tiny-config", text)
+        assert result.exit_code == 2, (text, result.output)
+        assert result.output.startswith("tasklang: error: --tiny-config: ") and result.output.count("\n") == 1
