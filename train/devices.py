@@ -141,7 +141,7 @@ def peak_memory(placement: Placement) -> dict[str, int]:
 def place(model: Any, placement: Placement, train: bool) -> Any:
     """The model moved to the placement: fp32 weights for training (autocast computes in the
     placement's dtype), the placement's dtype for inference, where nothing is updated."""
-    model.to(placement.torch_device())
-    if not train:
+    if not train:  # cast before the move: a bf16 copy on the GPU, never an fp32 one first
         model.to(placement.torch_dtype())
+    model.to(placement.torch_device())
     return model
