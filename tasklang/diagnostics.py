@@ -152,7 +152,7 @@ class TaskError(Exception):
 
 
 # `# allow: few-template-repeats, raw-float` at the end of a line: the author has seen those
-# warnings for what that line declares and accepts them (like `# noqa: E501`). Errors can
+# warnings for what that line declares and accepts them (as ruff's noqa comments accept a lint). Errors can
 # never be allowed: they stand for a dataset that would leak, truncate or lie.
 _ALLOW = re.compile(r"#.*?\ballow:\s*([a-z0-9\-]+(?:\s*,\s*[a-z0-9\-]+)*)")
 
