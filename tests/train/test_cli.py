@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tasklang.cli import main
 
-from .conftest import TINY
+from .conftest import ROOT, TINY
 
 
 def _run(*args: str):
@@ -178,3 +178,16 @@ def test_a_bad_tiny_config_is_a_bad_option(dataset_dir, tmp_path) -> None:
                       "-o", str(tmp_path / "r"), "--tiny-config", text)
         assert result.exit_code == 2, (text, result.output)
         assert result.output.startswith("tasklang: error: --tiny-config: ") and result.output.count("\n") == 1
+
+
+def test_an_import_without_a_val_split_trains_like_its_train_file(tmp_path) -> None:
+    # was: "no val.jsonl (is this a `tasklang compile` output directory?)" for the very
+    # directory `tasklang import gsm8k REF -o DIR` writes by default
+    data = tmp_path / "gsm"
+    assert _run("import", "gsm8k", str(ROOT / "tests" / "data" / "gsm8k_train_sample.jsonl"),
+                "-o", str(data)).exit_code == 0
+    assert not (data / "val.jsonl").exists()
+    result = _run("train", "sft", "--model", "tiny", "--data", str(data), "-o", str(tmp_path / "r"),
+                  "--steps", "1", "--batch-size", "2", "--tiny-config", json.dumps(TINY))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 1
