@@ -185,7 +185,8 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--data",
             required=True,
             type=click.Path(),  # a missing one is DataError: exit 1, as in every command
-            help="A `tasklang compile` dataset directory (train.jsonl, val.jsonl) or a JSONL file.",
+            help="A `tasklang compile` or `import` dataset directory (train.jsonl; val.jsonl, where "
+            "there is one, chooses the checkpoint) or a JSONL file of training records.",
         ),
         click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Run directory."),
         click.option(
