@@ -191,3 +191,15 @@ def test_an_import_without_a_val_split_trains_like_its_train_file(tmp_path) -> N
                   "--steps", "1", "--batch-size", "2", "--tiny-config", json.dumps(TINY))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 1
+
+
+def test_bad_eval_options_are_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
+    common = ["eval", "--model", "tiny", "--data", str(dataset_dir), "-o", str(tmp_path / "o.jsonl")]
+    for bad, words in ((["--samples", "0"], "'--samples': 0 is not in the range x>=1"),
+                       (["--temperature", "-1"], "'--temperature': -1.0 is not in the range x>0"),
+                       (["--top-p", "0"], "'--top-p'"),
+                       (["-n", "0"], "'-n'")):
+        result = _run(*common, *bad)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, (bad, result.output)
+        assert result.output.startswith("tasklang: error: Invalid value for ") and words in result.output
+        assert result.output.rstrip().endswith("(see `tasklang eval --help`)")
