@@ -363,10 +363,11 @@ def round_half_up(x: Value, places: int = 0) -> Value:
 
 
 def _places(value: Value) -> int:
-    if Fraction(value).denominator != 1 or abs(value) > MAX_ROUND_PLACES:
+    exact = Fraction(value)
+    if exact.denominator != 1 or abs(exact) > MAX_ROUND_PLACES:
         raise TraceError(ErrorKind.LIMITS_EXCEEDED,
                          f"round needs a whole number of places of at most {MAX_ROUND_PLACES}")
-    return int(value)
+    return int(exact)
 
 
 # floor(x), ceil(x) and round(x, n) give x back when x is already whole (or has at most n

@@ -46,7 +46,7 @@ from .astask_preflight import preflight_pattern
 from .budget import ByteUpperBound
 from .decontaminate import BenchmarkSource, Index, load_all
 from .diagnostics import Span
-from .files import staged_output
+from .files import check_writable, staged_output
 from .importer import InputError, RefProblem, read_reference
 from .preflight import PREFLIGHT
 from .settings import default_system
@@ -695,6 +695,7 @@ def import_as_task(ref: str | Path, out: str | Path, overlap: Index | None = Non
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"cannot write {out}: Not a directory")
+    check_writable(out.parent, shown=out)  # before templating: the patterns are staged beside OUT
     problems = read_reference(ref, need_question=True)
     if lines is not None:
         problems = [p for p in problems if lines[0] <= p.line <= lines[1]]

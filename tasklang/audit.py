@@ -323,8 +323,8 @@ def audit_pattern(pa: PatternAudit, p: ast.Pattern, compiled: CompiledPattern,
         first, kept = measured
         pa.attempts, pa.accepted = PREFLIGHT, first.accepted
         pa.reasons.update(first.reasons)
-        for ex in kept:
-            _observe(pa, ex, payloads)
+        for seen in kept:
+            _observe(pa, seen, payloads)
     while pa.attempts < MEASURE:
         ex, tries = _draw(compiled, rng, None, pa.reasons)
         pa.attempts += tries

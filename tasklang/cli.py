@@ -42,10 +42,39 @@ def _quiet_broken_pipe() -> NoReturn:
     sys.exit(exits.BROKEN_PIPE)
 
 
+# click >= 8.2 answers a group called without a command with its help, as a usage error
+_HELP_FOR_NO_ARGS: tuple[type[Exception], ...] = tuple(
+    t for t in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if t is not None)
+
+
+def _usage_line(err: click.UsageError) -> NoReturn:
+    """click's usage errors (an unknown or missing option, a value out of range) in the
+    house form: one line naming the command's --help, exit 2, instead of click's three."""
+    if isinstance(err, _HELP_FOR_NO_ARGS):
+        raise err  # the help text itself, as click shows it
+    names: list[str] = []
+    at = err.ctx
+    while at is not None and at.parent is not None:
+        names.insert(0, at.info_name or "")
+        at = at.parent
+    command = " ".join(["tasklang", *names])
+    message = " ".join(err.format_message().split()).rstrip(".")
+    _say(f"tasklang: error: {message} (see `{command} --help`)")
+    sys.exit(err.exit_code)
+
+
 class _Group(click.Group):
     """The one place where failures become exit codes (tasklang/exits.py has the table):
-    a CommandError or any OSError is one line and exit 1, a broken pipe is quiet, anything
-    else is an internal error in one line instead of a traceback."""
+    a CommandError or any OSError is one line and exit 1, a bad option one line and exit 2,
+    a broken pipe is quiet, anything else is an internal error in one line instead of a
+    traceback."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:  # `tasklang --bogus`: parsed here, before any subcommand runs
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            _usage_line(err)
 
     def invoke(self, ctx: click.Context) -> Any:
         import errno
@@ -53,6 +82,8 @@ class _Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # a subcommand's options, parsed inside this invoke
+            _usage_line(err)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except KeyboardInterrupt:

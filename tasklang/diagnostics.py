@@ -152,7 +152,7 @@ class TaskError(Exception):
 
 
 # `# allow: few-template-repeats, raw-float` at the end of a line: the author has seen those
-# warnings for what that line declares and accepts them (like `# noqa: E501`). Errors can
+# warnings for what that line declares and accepts them (as ruff's noqa comments accept a lint). Errors can
 # never be allowed: they stand for a dataset that would leak, truncate or lie.
 _ALLOW = re.compile(r"#.*?\ballow:\s*([a-z0-9\-]+(?:\s*,\s*[a-z0-9\-]+)*)")
 
@@ -166,7 +166,7 @@ def allowed_codes(line: str) -> frozenset[str]:
 def apply_allows(diags: Iterable[Diagnostic], sources: dict[str, str]
                  ) -> tuple[list[Diagnostic], int]:
     """(diagnostics left, warnings allowed): a warning goes when its own line allows its code."""
-    lines: dict[str, list[str]] = {}
+    lines: dict[str, tuple[str, ...]] = {}
     kept, allowed = [], 0
     for d in diags:
         if not d.is_error and d.span.file in sources:

@@ -4,7 +4,8 @@
     1    the command ran and found problems (diagnostics, bad input lines, failing checks),
          or could not read an input or write an output (missing file, not a directory,
          read-only, disk full, name too long, permission denied, OUT locked by another run)
-    2    usage: bad options (click's own code for a bad option is 2 as well)
+    2    usage: bad options (click's own code for a bad option is 2 as well; cli._usage_line
+         puts click's three-line message on one line)
     3    internal error: a bug in tasklang (one line; TASKLANG_DEBUG=1 shows the traceback)
     130  interrupted (Ctrl-C)
     141  stdout was closed early (`tasklang preview | head`): quiet, like a tool killed by

@@ -41,6 +41,25 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 
+def check_writable(folder: Path, shown: Path | None = None) -> None:
+    """Raise OutputUnwritable(shown or folder) unless entries can be made in `folder` or, where
+    it does not exist yet, in its nearest existing ancestor (which must be a folder). Commands
+    call it before their work, so that an unwritable -o is found in a moment, not after minutes
+    of converting or generating. It makes and removes one empty folder: a read-only mount, a
+    permission or a pseudo-filesystem (/proc) only shows itself when a write is tried."""
+    from .exits import OutputUnwritable
+
+    at = folder
+    while not at.exists() and at != at.parent:
+        at = at.parent
+    try:
+        if not at.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(at))
+        probe = at / f".tasklang-probe-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as err:
+        raise OutputUnwritable(shown or folder, err) from None
 
 
 # ---------------------------------------------------------------- atomic, locked output folders

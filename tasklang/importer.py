@@ -20,8 +20,8 @@ from runtime.numbers import format_number
 
 from .budget import EOS_TOKENS, ByteUpperBound, length_stats
 from .exits import reason
+from .files import check_writable, staged_output
 from .files import sha256_file as _sha256
-from .files import staged_output
 from .record import MAIN_LANGUAGE, Record, record_id
 from .settings import default_system
 from .splits import derive_seed, question_key
@@ -176,6 +176,7 @@ def import_gsm8k(ref: str | Path, out: str | Path, split_val: int = 0, seed: int
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"cannot write {out}: Not a directory")
+    check_writable(out.parent, shown=out)  # before converting: the dataset is staged beside OUT
     problems = read_reference(ref, need_question=True)
     kept, reasons, lines = convert_all(problems)
     result = ImportResult(None, len(problems), len(kept), reasons=reasons)

@@ -27,6 +27,27 @@ def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     sys.exit(code)
 
 
+def _check_out(folder: str | Path, shown: str | Path | None = None) -> None:
+    """An -o that cannot be written is one line (exit 1) before any model loads or generates,
+    not after the work (tasklang.files.check_writable)."""
+    from tasklang.files import check_writable
+
+    check_writable(Path(folder), None if shown is None else Path(shown))
+
+
+def _write_out(path: Path, text: str) -> None:
+    """`text` to `path` (its folder made if needed); a failure names `path`, not the
+    temporary file beside it."""
+    from tasklang.exits import OutputUnwritable
+    from tasklang.files import write_text_atomic
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    except OSError as err:
+        raise OutputUnwritable(path, err) from None
+
+
 @contextmanager
 def _user_errors() -> Any:
     """Known failures become one line: bad data or an unloadable model exit 1, a mode the
@@ -178,7 +199,8 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--data",
             required=True,
             type=click.Path(),  # a missing one is DataError: exit 1, as in every command
-            help="A `tasklang compile` dataset directory (train.jsonl, val.jsonl) or a JSONL file.",
+            help="A `tasklang compile` or `import` dataset directory (train.jsonl; val.jsonl, where "
+            "there is one, chooses the checkpoint) or a JSONL file of training records.",
         ),
         click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Run directory."),
         click.option(
@@ -234,6 +256,16 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return _device_options(f)
 
 
+def _tiny_spec(text: str | None) -> Any:
+    """--tiny-config as a TinySpec; a bad one is a bad option (exit 2)."""
+    from .models import ModelError, TinySpec
+
+    try:
+        return TinySpec.from_json(text)
+    except ModelError as err:
+        _fail(str(err), EXIT_USAGE)
+
+
 def _mode(kw: dict[str, Any]) -> Any:
     from .modes import ModeSpec
 
@@ -278,10 +310,10 @@ def train_group() -> None:
 @click.pass_context
 def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     """Supervised fine-tuning, loss on the completion only."""
+    _check_out(kw["out"])
     _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     with _user_errors():
         _quiet_transformers()
-        from .models import TinySpec
         from .sft import Schedule, SFTConfig, Validation, run_sft
 
         cfg = SFTConfig(
@@ -302,7 +334,7 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
             prompt_format=kw["prompt_format"],
             max_length=kw["max_length"],
             time_limit_s=kw["time_limit"],
-            tiny=TinySpec.from_json(kw["tiny_config"]),
+            tiny=_tiny_spec(kw["tiny_config"]),
             resume=kw["resume"],
             device=kw["device"],
             dtype=kw["dtype"],
@@ -380,6 +412,7 @@ def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
 def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
     _one_process("rl")
+    _check_out(kw["out"])
     with _user_errors():
         _quiet_transformers()
         from .rl import RLConfig, run_rl
@@ -424,6 +457,7 @@ def rl_cmd(**kw: Any) -> None:
 def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
     _one_process("loop")
+    _check_out(kw["out"])
     with _user_errors():
         _quiet_transformers()
         from .loop import LoopConfig, run_loop
@@ -593,6 +627,7 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
                if v is None]
     if missing:
         _fail(f"eval needs {', '.join(missing)} (or use `tasklang eval compare|gap|power`)", EXIT_USAGE)
+    _check_out(Path(kw["out"]).parent, kw["out"])
     _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     plan = _sampling_plan(kw["samples"], kw["temperature"], kw["top_p"], kw["seed"])
     with _user_errors():
@@ -601,7 +636,7 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
         from .distributed import start
         from .evaluate import summarize
         from .models import load
-        from .runs import write_json_atomic
+        from .runs import json_text
         from .sft import evaluate_model
 
         records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
@@ -630,8 +665,6 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             "processes": engine.world,
             "engine": engine.kind,
         }
-        from tasklang.files import write_text_atomic
-
         path = Path(kw["out"])
         if plan is not None and samples is not None:
             from .sampled import record_votes, summarize_samples
@@ -640,10 +673,10 @@ def eval_group(ctx: click.Context, **kw: Any) -> None:
             summary["sampling"] = summarize_samples(votes, plan)
             rows = [{**v, "outputs": [s["output"] for s in ss], "statuses": [s["status"] for s in ss]}
                     for v, ss in zip(votes, samples, strict=True)]
-            write_text_atomic(path.with_name(path.name + ".samples.jsonl"), _jsonl(rows))
+            _write_out(path.with_name(path.name + ".samples.jsonl"), _jsonl(rows))
         summary.update(peak_memory(placement))
-        write_text_atomic(path, _jsonl(results))
-        write_json_atomic(path.with_name(path.name + ".summary.json"), summary)
+        _write_out(path, _jsonl(results))
+        _write_out(path.with_name(path.name + ".summary.json"), json_text(summary))
         _print_summary(summary, kw["fmt"])
 
 
@@ -742,11 +775,14 @@ def gap_cmd(**kw: Any) -> None:
 
     thresholds = Thresholds(kw["base_max"], kw["other_min"], kw["alpha"], kw["min_h"])
     base, other = kw["models"]
+    if kw["out"]:
+        _check_out(kw["out"])
     with _user_errors():
         _quiet_transformers()
-        from .devices import resolve
+        from .devices import peak_memory, reset_peak_memory, resolve
 
         placement = resolve(kw["device"], kw["dtype"])
+        reset_peak_memory(placement)
         records, split, max_new = _eval_records(kw["data"], kw["split"], kw["limit"], kw["max_new_tokens"])
         reused = None
         if kw["base_results"]:
@@ -766,22 +802,20 @@ def gap_cmd(**kw: Any) -> None:
             **placement.describe(),
             **({"base_results": kw["base_results"]} if kw["base_results"] else {}),
             **report(arms, skipped, thresholds, f"other.{kw['other_format']}"),
+            **peak_memory(placement),
         }
         if kw["out"]:
-            from tasklang.files import write_text_atomic
-
-            from .runs import write_json_atomic
+            from .runs import json_text
 
             out = Path(kw["out"])
-            out.mkdir(parents=True, exist_ok=True)
             for name, results in arms.items():
-                write_text_atomic(out / f"{name}.jsonl", _jsonl(results))
-            write_json_atomic(out / "gap.json", result)
+                _write_out(out / f"{name}.jsonl", _jsonl(results))
+            _write_out(out / "gap.json", json_text(result))
     if kw["fmt"] == "json":
         click.echo(json.dumps(result, sort_keys=True))
         return
     click.echo(f"gap: base {base} vs other {other} on {kw['data']}{_split_text(result)}, n={len(records)}")
-    click.echo(f"max new tokens {max_new.tokens} (from {max_new.source})")
+    click.echo(f"max new tokens {max_new.tokens} (from {max_new.source}); on {_where(result)}")
     for line in render(result):
         click.echo(line)
     if "warning" in result:

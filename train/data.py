@@ -151,7 +151,10 @@ def load_splits(data: Path, train_split: str = "train") -> tuple[list[dict[str, 
             "make val accuracy meaningless; declare another split (`split rl N`)"
         )
     train = read_records(split_file(data, train_split))
-    val = read_records(split_file(data, "val")) if data.is_dir() else []
+    # A directory without val (`tasklang import gsm8k` without --split-val) trains as its
+    # train.jsonl alone would: no val loss, no checkpoint choice on val accuracy.
+    has_val = data.is_dir() and (data / "val.jsonl").is_file()
+    val = read_records(split_file(data, "val")) if has_val else []
     return train, val
 
 

@@ -9,6 +9,7 @@ so the click layer can offer the choices without the train extra.
 
 from __future__ import annotations
 
+import re
 import resource
 import sys
 from contextlib import nullcontext
@@ -18,6 +19,7 @@ from typing import Any
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+_DEVICE = re.compile(r"auto|cpu|cuda|mps|cuda:\d+")
 
 
 class DeviceError(Exception):
@@ -51,6 +53,14 @@ class Placement:
 
         return torch.autocast(device_type=self.kind, dtype=self.torch_dtype())
 
+    def grad_scaler(self) -> Any:
+        """The loss scaler a training loop keeps: fp16's narrow range flushes small gradients
+        to zero, so fp16 scales the loss up and the gradients back down before clipping and
+        stepping; bf16 and fp32 have the range, and get a disabled scaler (a no-op)."""
+        import torch
+
+        return torch.amp.GradScaler(self.kind, enabled=self.dtype == "fp16")
+
     def describe(self) -> dict[str, Any]:
         """What the run log states: the device (with its name on CUDA) and the dtype."""
         out: dict[str, Any] = {"device": self.device, "dtype": self.dtype}
@@ -81,7 +91,7 @@ def resolve(device: str = "auto", dtype: str = "auto") -> Placement:
     """The placement `--device` and `--dtype` ask for, or DeviceError when this machine lacks it."""
     import torch
 
-    if device not in DEVICES and not device.startswith("cuda:"):
+    if not _DEVICE.fullmatch(device):  # before torch sees it: "cuda:x" must not be a traceback
         raise DeviceError(f"--device {device!r}: expected one of {', '.join(DEVICES)} (or cuda:N)")
     if dtype not in DTYPES:
         raise DeviceError(f"--dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
@@ -131,7 +141,7 @@ def peak_memory(placement: Placement) -> dict[str, int]:
 def place(model: Any, placement: Placement, train: bool) -> Any:
     """The model moved to the placement: fp32 weights for training (autocast computes in the
     placement's dtype), the placement's dtype for inference, where nothing is updated."""
-    model.to(placement.torch_device())
-    if not train:
+    if not train:  # cast before the move: a bf16 copy on the GPU, never an fp32 one first
         model.to(placement.torch_dtype())
+    model.to(placement.torch_device())
     return model

@@ -149,7 +149,7 @@ def reused_base_arms(
     try:
         before = json.loads(report_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"--base-results {directory}: no readable gap.json ({err})") from err
+        raise DataError(f"--base-results {directory}: no readable gap.json ({_why(err)})") from err
     differs = [
         f"{what} {theirs!r} here {ours!r}"
         for what, theirs, ours in (
@@ -171,7 +171,7 @@ def reused_base_arms(
             lines = path.read_text(encoding="utf-8").splitlines()
             rows = [json.loads(line) for line in lines if line.strip()]
         except (OSError, json.JSONDecodeError) as err:
-            raise DataError(f"--base-results {directory}: cannot read {path.name} ({err})") from err
+            raise DataError(f"--base-results {directory}: cannot read {path.name} ({_why(err)})") from err
         if [r.get("id") for r in rows] != ids:
             raise DataError(
                 f"--base-results {directory}: {path.name} answered other records "
@@ -181,6 +181,15 @@ def reused_base_arms(
     if not arms:
         raise DataError(f"--base-results {directory}: gap.json lists no base arm")
     return arms, dict(before.get("skipped", {}))
+
+
+def _why(err: OSError | json.JSONDecodeError) -> str:
+    """The reason alone: the path is in the message already ("[Errno 2] ...: '/x/gap.json'" is not)."""
+    if isinstance(err, json.JSONDecodeError):
+        return f"not JSON: {err.msg}, line {err.lineno}"
+    from tasklang.exits import reason
+
+    return reason(err)
 
 
 def evaluate_arms(

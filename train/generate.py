@@ -97,8 +97,9 @@ def generate(
         elif sampling.do_sample:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
         sequences = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        generated = sequences[:, ids.shape[1] :].tolist()  # one copy from the device per batch
         for row, i in enumerate(rows):
-            tokens = _trim(sequences[row, ids.shape[1] :].tolist(), eos, pad)
+            tokens = _trim(generated[row], eos, pad)
             out[i] = Generation(tokenizer.decode(tokens, skip_special_tokens=True), tuple(tokens))
         if on_batch is not None:
             on_batch(len(rows))

@@ -65,11 +65,15 @@ def gguf_architecture(path: Path) -> str:
 
 
 def check_out(out: Path) -> None:
-    """Replace only what this command wrote: an existing OUT must be empty or an import."""
+    """Replace only what this command wrote: an existing OUT must be empty or an import, and
+    its folder writable (OUT is staged beside it), known before the minute of dequantising."""
+    from tasklang.files import check_writable
+
     if out.exists() and not out.is_dir():
         raise ModelError(f"-o {out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / PROVENANCE).is_file():
         raise ModelError(f"-o {out}: a directory that import-gguf did not write; remove it or choose another")
+    check_writable(out.parent, shown=out)
 
 
 def _unsupported(path: Path, architecture: str) -> ModelError:

@@ -29,8 +29,10 @@ def import_gguf_cmd(source: str, out: str) -> None:
     to float32."""
     with _user_errors():
         _quiet_transformers()
-        from .gguf_import import import_gguf
+        from .gguf_import import check_out, check_source, import_gguf
 
+        check_source(Path(source))  # a mistake is one line, not "importing ..." and then one
+        check_out(Path(out))
         click.echo(f"importing {source} (dequantising; about 20 s per 100M parameters)", err=True)
         result = import_gguf(Path(source), Path(out))
         click.echo(json.dumps(result.to_json(), sort_keys=True))

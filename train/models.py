@@ -58,15 +58,27 @@ class TinySpec:
 
     @classmethod
     def from_json(cls, text: str | None) -> TinySpec:
+        """The spec `--tiny-config` gives: a JSON object of some of the fields, each a whole
+        number (at least 1; the seed at least 0). Anything else is ModelError, in one line."""
         if not text:
             return cls()
+        fields = ", ".join(sorted(asdict(cls())))
         try:
-            fields = json.loads(text)
-            return cls(**fields)
-        except (json.JSONDecodeError, TypeError) as err:
-            raise ModelError(
-                f"--tiny-config must be a JSON object of {sorted(asdict(cls()))}: {err}"
-            ) from None
+            given = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as err:
+            why = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+            example = '{"num_hidden_layers": 2}'
+            raise ModelError(f"--tiny-config: not JSON ({why}); e.g. '{example}'") from None
+        if not isinstance(given, dict):
+            raise ModelError(f"--tiny-config: a JSON object of some of {fields}, not {text!r}")
+        unknown = ", ".join(sorted(set(given) - set(asdict(cls()))))
+        if unknown:
+            raise ModelError(f"--tiny-config: no field {unknown}; the fields are {fields}")
+        bad = ", ".join(sorted(k for k, v in given.items() if isinstance(v, bool)
+                               or not isinstance(v, int) or v < (0 if k == "seed" else 1)))
+        if bad:
+            raise ModelError(f"--tiny-config: {bad}: a whole number of at least 1 (seed: 0) is needed")
+        return cls(**given)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> Any:

@@ -101,9 +101,11 @@ def reinforce_step(
     reference: Any = None,
     kl: float = 0.0,
     placement: Placement = CPU,
+    scaler: Any = None,
 ) -> dict[str, float]:
     """One policy-gradient update on sampled outputs with given advantages. Rows with zero
-    advantage (and empty outputs) are dropped before the forward pass."""
+    advantage (and empty outputs) are dropped before the forward pass. `scaler` is the run's
+    loss scaler (Placement.grad_scaler; fp16 needs one that lives across steps)."""
     keep = [i for i, a in enumerate(advantage) if a != 0 and len(outputs[i]) > 0]
     if not keep:
         return {"loss": 0.0, "kl": 0.0, "updated": 0.0}
@@ -124,9 +126,12 @@ def reinforce_step(
         kl_tok = torch.exp(delta) - delta - 1  # k3: unbiased, always >= 0
         kl_value = ((kl_tok * mask).sum(-1) / lengths).mean()
         loss = loss + kl * kl_value
-    loss.backward()
+    scaler = scaler if scaler is not None else placement.grad_scaler()
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
     torch.nn.utils.clip_grad_norm_([p for p in policy.parameters() if p.requires_grad], 1.0)
-    optimizer.step()
+    scaler.step(optimizer)  # skipped when fp16 overflowed; the scale then shrinks
+    scaler.update()
     optimizer.zero_grad(set_to_none=True)
     return {"loss": float(loss.detach()), "kl": float(kl_value.detach()), "updated": float(len(keep))}
 
@@ -171,6 +176,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
             p.requires_grad_(False)
     policy = place(apply_mode(model, cfg.mode), placement, train=True)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
+    scaler = placement.grad_scaler()
     max_new = D.generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
     every = cfg.validation.every or max(1, cfg.iterations // 5)
@@ -208,7 +214,8 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
     with run.curve_on_exit(f"REINFORCE on {data.name}", "iteration (one policy update each)"):
         for iteration in range(1, cfg.iterations + 1):
             stats = _update(
-                policy, optimizer, tokenizer, train_records, cfg, sampling, rng, reference, placement, sampler
+                policy, optimizer, tokenizer, train_records, cfg, sampling, rng, reference, placement,
+                sampler, scaler,
             )
             run.log(step=iteration, **stats)
             bar.update(1)
@@ -253,6 +260,7 @@ def _update(
     reference: Any,
     placement: Placement,
     sampler: CurriculumSampler | None = None,
+    scaler: Any = None,
 ) -> dict[str, Any]:
     """One iteration: sample a group per prompt, grade, and take one policy-gradient step.
     With a curriculum the prompts come from its mixture, which then follows their rewards."""
@@ -275,6 +283,7 @@ def _update(
         reference,
         cfg.kl,
         placement,
+        scaler,
     )
     groups = len(rewards) // cfg.k
     signal = sum(1 for g in range(groups) if len(set(rewards[g * cfg.k : (g + 1) * cfg.k])) > 1)

@@ -24,8 +24,13 @@ from tasklang import __version__
 from tasklang.files import write_text_atomic
 
 
+def json_text(data: Any) -> str:
+    """How run files (config.json, summaries, gap.json) hold JSON: indented, keys sorted."""
+    return json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    write_text_atomic(path, json_text(data))
 
 
 class Run:
@@ -146,6 +151,7 @@ def curve_figure(events: list[dict[str, Any]], title: str, x: str = "step", x_la
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     mixes = [e for e in events if isinstance(e.get("mixture"), dict) and x in e]
     if mixes:  # a curriculum run: its mixture below the curves, on the same steps
@@ -165,7 +171,10 @@ def curve_figure(events: list[dict[str, Any]], title: str, x: str = "step", x_la
             labels.append(label)
             drawn = True
     left.set_xlabel(x_label)
-    left.set_ylabel("\n".join(labels) or "loss")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps and iterations are whole
+    left.set_ylabel("\n".join(labels))
+    if not labels:  # only val accuracy (a loop whose iterations kept nothing): no empty loss axis
+        left.set_yticks([])
     right = left.twinx()
     xs, ys = _series(events, "val_accuracy", x)
     if xs:

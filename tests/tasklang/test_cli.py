@@ -143,3 +143,24 @@ def test_compile_failure_exit_code(tmp_path: Path) -> None:
 def test_compile_needs_an_output_directory() -> None:
     r = run("compile", str(TASKS))
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--bogus"], ["No such option '--bogus'", "`tasklang --help`"]),
+    (["nosuch"], ["No such command 'nosuch'", "`tasklang --help`"]),
+    (["preview", "--bogus", "x.task"], ["No such option '--bogus'", "`tasklang preview --help`"]),
+    (["compile"], ["Missing argument 'PATHS...'", "`tasklang compile --help`"]),
+    (["preview", "x.task", "-n", "zero"], ["Invalid value for '-n'", "`tasklang preview --help`"]),
+    (["import", "gsm8k", "ref.jsonl"], ["Missing option '-o'", "`tasklang import gsm8k --help`"]),
+])
+def test_a_bad_option_is_one_line_and_exit_2(args: list[str], words: list[str]) -> None:
+    # click's own form is three lines ("Usage: ...", "Try ...", "Error: ..."); ours is one
+    r = run(*args)
+    assert r.exit_code == 2
+    assert r.output.startswith("tasklang: error: ") and r.output.count("\n") == 1, r.output
+    assert all(w in r.output for w in words), r.output
+
+
+def test_a_group_without_a_command_still_shows_its_help() -> None:
+    r = run("import")
+    assert r.output.startswith("Usage: ") and "gsm8k" in r.output

@@ -132,6 +132,19 @@ def test_errors(tmp_path: Path, ref: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
+def test_an_unwritable_out_is_refused_before_the_input_is_converted(tmp_path: Path, ref: Path) -> None:
+    # OUT is checked first: with an input that is missing as well, the error is about OUT, so
+    # nothing was read or converted (with the full GSM8K file that is seconds saved, not lost)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for args in ((), ("--as-task",)):
+        r = run("import", "gsm8k", str(tmp_path / "missing.jsonl"), "-o", str(blocker / "out"), *args)
+        assert r.exit_code == 1, r.output
+        assert r.stderr == f"tasklang: error: cannot write {blocker / 'out'}: Not a directory\n"
+    r = run("import", "gsm8k", str(ref), "-o", str(blocker / "out"))
+    assert r.exit_code == 1 and "cannot write" in r.stderr and blocker.read_text() == "x"
+
+
 def test_cli(tmp_path: Path, ref: Path) -> None:
     r = run("import", "gsm8k", str(ref), "-o", str(tmp_path / "out"), "--split-val", "1")
     assert r.exit_code == 0, r.output

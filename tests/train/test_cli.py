@@ -6,10 +6,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasklang.cli import main
 
-from .conftest import TINY
+from .conftest import ROOT, TINY
 
 
 def _run(*args: str):
@@ -116,3 +118,88 @@ def test_bad_inputs_exit_1_and_bad_options_exit_2(dataset_dir, tmp_path) -> None
     assert result.exit_code == 1 and "not JSON" in result.output
     result = _run("eval", "--model", "tiny")
     assert result.exit_code == 2 and "needs --data, -o" in result.output
+
+
+def test_an_unwritable_out_is_one_line_before_any_model_loads(dataset_dir, tmp_path) -> None:
+    # -o under a file; the model is missing too, so an error about -o proves it came first
+    # (before: eval generated every answer and then failed naming its temporary file)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    missing = str(tmp_path / "no-model")
+    data = str(dataset_dir)
+    commands = {
+        "eval": ["eval", "--model", missing, "--data", data, "-o", str(blocker / "sub" / "o.jsonl")],
+        "gap": ["eval", "gap", "--model", missing, "--model", missing, "--data", data,
+                "-o", str(blocker / "g")],
+        "sft": ["train", "sft", "--model", missing, "--data", data, "-o", str(blocker / "r")],
+        "rl": ["train", "rl", "--model", missing, "--data", data, "-o", str(blocker / "r")],
+        "loop": ["train", "loop", "--model", missing, "--data", data, "-o", str(blocker / "r")],
+    }
+    for name, args in commands.items():
+        result = _run(*args)
+        out = args[args.index("-o") + 1]
+        assert result.exit_code == 1, (name, result.output)
+        assert result.output == f"tasklang: error: cannot write {out}: Not a directory\n", name
+
+
+def test_eval_makes_the_folder_of_its_output(dataset_dir, tiny, tmp_path) -> None:
+    from train.models import save
+
+    save(*tiny, tmp_path / "model")
+    out = tmp_path / "new" / "deeper" / "o.jsonl"
+    result = _run("eval", "--model", str(tmp_path / "model"), "--data", str(dataset_dir), "-o", str(out),
+                  "-n", "2", "--max-new-tokens", "2")
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 2 and (out.parent / "o.jsonl.summary.json").exists()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers(-3, 3000) | st.floats(allow_nan=False)
+                    | st.text(max_size=4),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["num_hidden_layers", "seed", "hidden_size", "nope"]),
+                                      inner, max_size=3),
+                    max_leaves=6))
+def test_tiny_config_is_a_spec_or_one_line_about_the_option(value) -> None:
+    from train.models import ModelError, TinySpec
+
+    try:
+        spec = TinySpec.from_json(json.dumps(value))
+    except ModelError as err:
+        assert str(err).startswith("--tiny-config: ") and "\n" not in str(err)
+        assert "__init__" not in str(err)  # was: "TinySpec.__init__() got an unexpected keyword"
+        return
+    assert isinstance(value, dict) and all(getattr(spec, k) == v for k, v in value.items())
+
+
+def test_a_bad_tiny_config_is_a_bad_option(dataset_dir, tmp_path) -> None:
+    for text in ('{bad', '{"nope": 1}', '[2]', '{"num_hidden_layers": 0}', '{"seed": "x"}'):
+        result = _run("train", "sft", "--model", "tiny", "--data", str(dataset_dir),
+                      "-o", str(tmp_path / "r"), "--tiny-config", text)
+        assert result.exit_code == 2, (text, result.output)
+        assert result.output.startswith("tasklang: error: --tiny-config: ") and result.output.count("\n") == 1
+
+
+def test_an_import_without_a_val_split_trains_like_its_train_file(tmp_path) -> None:
+    # was: "no val.jsonl (is this a `tasklang compile` output directory?)" for the very
+    # directory `tasklang import gsm8k REF -o DIR` writes by default
+    data = tmp_path / "gsm"
+    assert _run("import", "gsm8k", str(ROOT / "tests" / "data" / "gsm8k_train_sample.jsonl"),
+                "-o", str(data)).exit_code == 0
+    assert not (data / "val.jsonl").exists()
+    result = _run("train", "sft", "--model", "tiny", "--data", str(data), "-o", str(tmp_path / "r"),
+                  "--steps", "1", "--batch-size", "2", "--tiny-config", json.dumps(TINY))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 1
+
+
+def test_bad_eval_options_are_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
+    common = ["eval", "--model", "tiny", "--data", str(dataset_dir), "-o", str(tmp_path / "o.jsonl")]
+    for bad, words in ((["--samples", "0"], "'--samples': 0 is not in the range x>=1"),
+                       (["--temperature", "-1"], "'--temperature': -1.0 is not in the range x>0"),
+                       (["--top-p", "0"], "'--top-p'"),
+                       (["-n", "0"], "'-n'")):
+        result = _run(*common, *bad)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, (bad, result.output)
+        assert result.output.startswith("tasklang: error: Invalid value for ") and words in result.output
+        assert result.output.rstrip().endswith("(see `tasklang eval --help`)")

@@ -121,6 +121,12 @@ def test_training_prompts_may_come_from_another_split_but_never_val(tmp_path) ->
         load_splits(tmp_path, "val")
     with pytest.raises(DataError, match="no test.jsonl"):
         load_splits(tmp_path, "test")
+    (tmp_path / "val.jsonl").unlink()  # an import without --split-val: train.jsonl alone
+    train, val = load_splits(tmp_path)
+    assert [r["id"] for r in train] == ["t1", "t2"] and val == []
+    (tmp_path / "train.jsonl").unlink()  # not a dataset directory at all: still refused
+    with pytest.raises(DataError, match="no train.jsonl"):
+        load_splits(tmp_path)
 
 
 def test_budget_comes_from_the_user_the_manifest_or_the_default(dataset_dir, tmp_path) -> None:

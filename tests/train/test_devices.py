@@ -48,6 +48,20 @@ def test_auto_on_the_cpu_is_fp32_and_fp16_is_refused_there() -> None:
         resolve("cpu", "fp16")
 
 
+def test_a_malformed_device_is_named_before_torch_sees_it() -> None:
+    # "cuda:x" used to pass the check and reach int() on a machine with a GPU: a traceback
+    for bad in ("cuda:x", "cuda:", "cuda:-1", "cuda:0:1", "CPU", " cpu", "mps:0"):
+        with pytest.raises(DeviceError, match=r"^--device '.*': expected one of auto, cpu, cuda, mps"):
+            resolve(bad)
+
+
+def test_the_loss_scaler_is_on_for_fp16_only() -> None:
+    assert not Placement("cpu", "fp32").grad_scaler().is_enabled()
+    assert not Placement("cpu", "bf16").grad_scaler().is_enabled()
+    scaler = Placement("cpu", "fp16").grad_scaler()  # the CPU has fp16 autocast kernels too
+    assert scaler.is_enabled() and scaler.get_scale() > 1
+
+
 @pytest.mark.skipif(not NO_CUDA, reason="this machine has a GPU")
 def test_cuda_without_a_gpu_is_one_line_and_exit_2(dataset_dir, tmp_path) -> None:
     with pytest.raises(DeviceError, match="use --device cpu"):

@@ -172,6 +172,8 @@ def test_eval_gap_reuses_the_base_arms_of_an_earlier_gap(dataset_dir, tiny_dir, 
     tiny_twice = ["--model", str(tiny_dir), "--model", str(tiny_dir)]
     result = _run("eval", "gap", *tiny_twice, *common, "-o", str(before))
     assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)  # where it ran and its peak memory, as eval states them
+    assert report["device"] == "cpu" and report["dtype"] == "fp32" and report["peak_rss_bytes"] > 2**20
     # Mark one base answer right by hand: only a report that read the file can show it.
     rows = [json.loads(line) for line in (before / "base.plain.jsonl").read_text().splitlines()]
     rows[0]["correct"] = not rows[0]["correct"]
@@ -199,4 +201,11 @@ def test_eval_gap_reuses_the_base_arms_of_an_earlier_gap(dataset_dir, tiny_dir, 
     assert result.exit_code == 1 and "base model" in result.output
     result = _run("eval", "gap", "--model", str(tiny_dir), "--model", str(tiny_dir), *common,
                   "--base-results", str(tmp_path / "nowhere"))
-    assert result.exit_code == 1 and "no readable gap.json" in result.output
+    assert result.exit_code == 1 and result.output == (
+        f"tasklang: error: --base-results {tmp_path / 'nowhere'}: no readable gap.json "
+        "(No such file or directory)\n")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "gap.json").write_text("{")
+    result = _run("eval", "gap", "--model", str(tiny_dir), "--model", str(tiny_dir), *common,
+                  "--base-results", str(tmp_path / "broken"))
+    assert result.exit_code == 1 and "no readable gap.json (not JSON: " in result.output

@@ -153,3 +153,16 @@ def test_a_gguf_file_without_what_the_loader_needs_is_one_line(tmp_path: Path) -
     assert result.stderr.strip().splitlines()[-1] == (
         f"tasklang: error: {source}: cannot load it: it lacks the entry 'scores'")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mistake_is_found_before_the_import_starts(tmp_path: Path) -> None:
+    source = write_tiny_llama(tmp_path / "tiny.gguf")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for src, out, message in (
+        (tmp_path / "missing.gguf", tmp_path / "o", f"{tmp_path / 'missing.gguf'}: no such file"),
+        (source, blocker / "model", f"cannot write {blocker / 'model'}: Not a directory"),
+    ):
+        result = _import(src, out)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"tasklang: error: {message}\n"  # no "importing ..." line first

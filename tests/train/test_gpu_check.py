@@ -42,3 +42,15 @@ def test_gpu_check_refuses_a_missing_device_before_spending_time(tmp_path, capsy
     rc = _script().main(["--device", "cpu", "--dtypes", "fp16", "--out", str(tmp_path / "f.json")])
     assert rc == 2 and "fp16 needs an accelerator" in capsys.readouterr().err
     assert not (tmp_path / "f.json").exists()
+
+
+def test_a_short_run_judges_its_loss_on_its_evaluations(tmp_path) -> None:
+    # 5 steps log one 10-step window: first and last window loss are the same number, which
+    # made a CPU dry run report that the loss did not go down (and exit 1)
+    events = [{"event": "start", "step": 0}]
+    events += [{"step": s, "train_loss": 3.0 - 0.5 * s, "val_accuracy": 0.0} for s in range(1, 6)]
+    events.append({"step": 5, "loss": 2.0, "steps_per_s": 9.0, "tokens_per_s": 900.0})
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    figures = _script().train_figures(tmp_path, {"step": 5, "wall_s": 1.0, "best_val_accuracy": 0.0})
+    assert figures["first_loss"] == 2.5 and figures["final_loss"] == 0.5 and figures["loss_went_down"]
+    assert figures["train_steps_per_s"] == 9.0 and figures["loss_curve"] == [[5, 2.0]]

@@ -105,3 +105,9 @@ def test_the_curve_axes_say_what_they_plot() -> None:
     assert right.get_ylabel().startswith("val accuracy")
     reward = curve_figure([{"step": 1, "mean_reward": 0.5}], "t", x_label="iteration")
     assert reward.axes[0].get_ylabel() == "mean sampled reward (0-1)"
+    # a loop whose iterations kept no solution logs val accuracy alone: no axis claims a loss
+    only_val = curve_figure([{"step": i, "val_accuracy": 0.0} for i in range(3)], "t", x_label="iteration")
+    left, right = only_val.axes
+    assert left.get_ylabel() == "" and list(left.get_yticks()) == [] and right.get_ylabel()
+    only_val.canvas.draw()
+    assert all(float(t).is_integer() for t in left.get_xticks())  # iterations, not 0.25 of one

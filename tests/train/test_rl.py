@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from train import data as D
@@ -90,3 +92,25 @@ def test_loop_keeps_only_verified_distinct_solutions(records) -> None:
     )
     assert solved == 1 and len(kept) == 1
     assert kept[0]["completion"][0]["content"] == gold and kept[0]["id"] == records[0]["id"]
+
+
+def test_a_loss_scaler_leaves_the_update_exact(tiny, records) -> None:
+    """fp16 training scales the loss (Placement.grad_scaler). The same step with a scaler
+    (power-of-two scale, fp32 on the CPU: exact) must give bit-identical weights: the gradients
+    are unscaled before clipping and stepping, not clipped while still scaled."""
+    model, tok = tiny
+    prompts = [D.prompt_ids(tok, r, "chat") for r in records[:3]]
+    outputs = [[5, 6, tok.eos_token_id], [7, tok.eos_token_id], [8, 9, 10, tok.eos_token_id]]
+    adv = [1.0, -0.5, 2.0]
+
+    def stepped(scaler) -> list[torch.Tensor]:
+        policy = copy.deepcopy(model)
+        optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-2)
+        reinforce_step(policy, optimizer, prompts, outputs, adv, tok.pad_token_id, scaler=scaler)
+        return [p.detach().clone() for p in policy.parameters()]
+
+    plain = stepped(None)
+    scaled = stepped(torch.amp.GradScaler("cpu", init_scale=2.0**12))
+    assert not all(torch.equal(a, b) for a, b in zip(plain, [p.detach() for p in model.parameters()],
+                                                       strict=True))  # the step moved something
+    assert all(torch.equal(a, b) for a, b in zip(plain, scaled, strict=True))
