@@ -239,6 +239,15 @@ def check_supported(kind: str, env: Mapping[str, str], mode: str | None = None) 
             "the accelerate config asks for DeepSpeed, which is not installed: "
             "pip install deepspeed, or use an FSDP (fsdp_version: 2) config"
         )
+    precision = env.get("ACCELERATE_MIXED_PRECISION", "no").lower()
+    if kind != "local" and precision != "no":
+        # accelerate's own autocast and fp16 loss scaler would run on top of tasklang's (the
+        # loss scaled twice); one home decides precision: --dtype (train/devices.py).
+        raise EngineError(
+            f"the accelerate config sets mixed_precision: {precision}: tasklang sets precision with "
+            f"--dtype (fp32 weights, autocast in the dtype); set mixed_precision: 'no' and pass "
+            f"--dtype {precision if precision in ('bf16', 'fp16') else 'bf16'}"
+        )
     if kind == "fsdp" and env.get("FSDP_VERSION", "1") != "2":
         raise EngineError(
             "the accelerate config asks for FSDP1: tasklang runs FSDP2, "
@@ -264,6 +273,7 @@ def config_env(path: str | Path) -> dict[str, str]:
         "WORLD_SIZE": "2",  # what matters here is the engine, not the count
         "ACCELERATE_USE_DEEPSPEED": str(kind == "DEEPSPEED").lower(),
         "ACCELERATE_USE_FSDP": str(kind == "FSDP").lower(),
+        "ACCELERATE_MIXED_PRECISION": str(raw.get("mixed_precision") or "no"),
         "FSDP_VERSION": str(fsdp.get("fsdp_version", 1)) if isinstance(fsdp, dict) else "1",
         "ACCELERATE_DEEPSPEED_ZERO_STAGE": str(deepspeed.get("zero_stage", 2))
         if isinstance(deepspeed, dict)

@@ -194,7 +194,7 @@ class Trainer:
     ) -> None:
         self.model, self.tokenizer, self.sched, self.placement = model, tokenizer, sched, placement
         self.engine = engine
-        self.scaler = torch.amp.GradScaler(placement.kind, enabled=placement.dtype == "fp16")
+        self.scaler = placement.grad_scaler()
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("nothing to train: every parameter is frozen")
@@ -226,7 +226,11 @@ class Trainer:
         # DDP averages gradients over processes: times world, the average is the sum's gradient.
         self.engine.backward(self.scaler.scale(loss_sum * (weight * self.engine.world / tokens)))
         if self.sched.grad_clip:
-            self.scaler.unscale_(self.optimizer)
+            # The object stepped, not the raw optimizer: the scaler keys its "already
+            # unscaled" state by optimizer, and under accelerate `stepper` is a wrapper (an
+            # unscale of the inner one would be followed by a second in step: fp16 gradients
+            # 65,536 times too small).
+            self.scaler.unscale_(self.stepper)
             torch.nn.utils.clip_grad_norm_(
                 [p for p in self.model.parameters() if p.requires_grad], self.sched.grad_clip
             )

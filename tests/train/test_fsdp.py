@@ -108,6 +108,28 @@ def test_fsdp1_is_refused_and_fsdp2_and_ddp_pass() -> None:
     check_supported("ddp", {})
 
 
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_accelerates_own_mixed_precision_is_refused_before_launching(tmp_path, monkeypatch,
+                                                                      precision) -> None:
+    """accelerate's autocast and fp16 scaler would run on top of tasklang's --dtype (the loss
+    scaled twice): a config that asks for them is one line, exit 2, before anything starts."""
+    import train.distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(train.distributed, "launch", lambda *call: pytest.fail("launched"))
+    config = FSDP2_CONFIG.format(version=2).replace("mixed_precision: 'no'", f"mixed_precision: {precision}")
+    assert f"mixed_precision: {precision}" in config
+    (tmp_path / "mp.yaml").write_text(config)
+    args = ["train", "sft", "--model", "tiny", "-o", str(tmp_path / "o"), "--data", str(tmp_path),
+            "--accelerate-config", str(tmp_path / "mp.yaml")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert f"mixed_precision: {precision}" in result.output and f"--dtype {precision}" in result.output
+    check_supported("ddp", {"ACCELERATE_MIXED_PRECISION": "no"})
+    with pytest.raises(EngineError, match="set mixed_precision: 'no'"):
+        check_supported("ddp", {"ACCELERATE_MIXED_PRECISION": precision})
+
+
 @pytest.mark.skipif(importlib.util.find_spec("deepspeed") is not None, reason="deepspeed is installed")
 @pytest.mark.parametrize("command", [["train", "sft", "--model", "tiny", "-o", "o"], ["eval", "--model", "m",
                                                                                       "-o", "x.jsonl"]])

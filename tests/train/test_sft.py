@@ -152,3 +152,40 @@ def test_seeded_batches_are_reproducible(tiny, records) -> None:
     a = [b.input_ids.tolist() for b in D.batches(examples, 4, tok.pad_token_id, random.Random(5))]
     b = [b.input_ids.tolist() for b in D.batches(examples, 4, tok.pad_token_id, random.Random(5))]
     assert a == b
+
+
+def _grads_at_step(trainer: Trainer, batch: D.Batch) -> list[torch.Tensor]:
+    """The gradients the optimizer steps with (after the scaler's unscale), one train step."""
+    seen: list[torch.Tensor] = []
+    hook = trainer.optimizer.register_step_pre_hook(
+        lambda opt, *_: seen.extend(p.grad.detach().clone() for g in opt.param_groups for p in g["params"])
+    )
+    trainer.train_step(batch)
+    hook.remove()
+    return seen
+
+
+def test_fp16_loss_scaling_unscales_once_when_accelerate_wraps_the_optimizer(records) -> None:
+    """Regression: under several processes the stepped object is accelerate's optimizer wrapper;
+    unscaling the inner optimizer and then stepping the wrapper divided fp16 gradients twice."""
+    from accelerate import Accelerator
+    from accelerate.optimizer import AcceleratedOptimizer
+    from accelerate.state import AcceleratorState
+
+    from train.devices import Placement
+    from train.models import TinySpec, build_tiny
+
+    grads = {}
+    Accelerator(cpu=True)  # the wrapper needs accelerate's state; reset below for later tests
+    try:
+        for dtype in ("fp32", "fp16"):
+            model, tok = build_tiny(records, TinySpec(**TINY))
+            batch = D.pad_batch(D.encode_all(tok, records[:8]), tok.pad_token_id)
+            trainer = Trainer(model, tok, Schedule(lr=1e-3, warmup=0.0), 4, Placement("cpu", dtype))
+            trainer.stepper = AcceleratedOptimizer(trainer.optimizer, device_placement=False)
+            grads[dtype] = torch.cat([g.flatten() for g in _grads_at_step(trainer, batch)])
+    finally:
+        AcceleratorState._reset_state(True)
+    assert trainer.scaler.is_enabled() and trainer.scaler.get_scale() > 1
+    ratio = float(grads["fp16"].norm() / grads["fp32"].norm())
+    assert ratio == pytest.approx(1.0, rel=0.05)  # measured 1.00; the double unscale gave 1.5e-5
