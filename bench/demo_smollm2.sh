@@ -41,7 +41,7 @@ if [[ $STAGE == all || $STAGE == trace ]]; then
       --max-new-tokens 128 "${EVAL[@]}" -o "$OUT/gap.trace.before" --format json > "$OUT/gap.trace.before.json"
   # SFT: the last 4 of 30 decoder layers and the (untied) head, on train.jsonl alone: with no
   # val split beside it the run skips per-evaluation val loss (256 records, about 5 minutes here).
-  t $TL train sft --model "$MODEL" --data "$DATA/train.jsonl" -o "$OUT/sft" --mode last-n --last-n 4 \
+  t $TL train sft --model "$MODEL" --data "$DATA/train.jsonl" -o "$OUT/sft" --overwrite --mode last-n --last-n 4 \
       --lr 1e-4 --steps "$STEPS" --batch-size 8 --val-n 0 --eval-every "$STEPS" --max-new-tokens 128
   # AFTER: the base arms are reused from BEFORE (same records, same budget), the SFT model measured.
   t $TL eval gap --model "$MODEL" --model "$OUT/sft" --data "$DATA" --split val -n "$N" \

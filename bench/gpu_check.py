@@ -127,6 +127,10 @@ def eval_figures(run_dir: Path, data: Path, device: str, dtype: str, sizes: Size
     }
 
 
+def _shown(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3f}"  # None: no val accuracy was measured
+
+
 def check_dtype(data: Path, work: Path, device: str, dtype: str, sizes: Sizes) -> dict[str, Any]:
     from train.models import TinySpec
     from train.sft import Schedule, SFTConfig, Validation, run_sft
@@ -143,6 +147,7 @@ def check_dtype(data: Path, work: Path, device: str, dtype: str, sizes: Sizes) -
         tiny=TinySpec.from_json(sizes.tiny_config),
         device=device,
         dtype=dtype,
+        overwrite=True,  # --work is scratch: a rerun in the same one replaces its runs
     )
     say(f"{dtype}: train sft, {sizes.steps} steps of batch {sizes.batch_size} on {device}")
     summary = run_sft(cfg)
@@ -150,7 +155,7 @@ def check_dtype(data: Path, work: Path, device: str, dtype: str, sizes: Sizes) -
     say(
         f"{dtype}: {figures['train_steps_per_s']:.1f} steps/s, {figures['train_tokens_per_s']:.0f} tokens/s, "
         f"loss {figures['first_loss']:.3f} -> {figures['final_loss']:.3f}, "
-        f"best val accuracy {figures['best_val_accuracy']:.3f}, peak device bytes "
+        f"best val accuracy {_shown(figures['best_val_accuracy'])}, peak device bytes "
         f"{figures['train_peak_device_bytes']}"
     )
     figures.update(eval_figures(run_dir, data, device, dtype, sizes))

@@ -43,7 +43,7 @@ check=${PIPESTATUS[0]}
 data=/tmp/gc/data/demo_rate_arith
 {
     echo "== tasklang train sft --device auto"
-    timeout 150 python3 -m tasklang.cli train sft --model tiny --data "$data" -o /tmp/cli-run \
+    timeout 150 python3 -m tasklang.cli train sft --model tiny --data "$data" -o /tmp/cli-run --overwrite \
         --device auto "${cli_train[@]}" 2>&1 | tail -25
     echo "rc=${PIPESTATUS[0]}"
     echo "== tasklang eval --device auto"

@@ -180,6 +180,17 @@ def _maybe_launch(ctx: click.Context, processes: int, config: str | None) -> Non
     sys.exit(launch(_relaunch_args(ctx, ("num_processes", "accelerate_config")), count, config))
 
 
+def _check_run(command: str, kw: dict[str, Any]) -> None:
+    """An -o that holds a run, with neither --resume nor --overwrite: one line, exit 2, before
+    any model loads or any process starts. In a launched process the trainer asks instead,
+    and the main process's answer holds for all (train.runs.check_run_dir)."""
+    from .distributed import launched
+    from .runs import check_run_dir
+
+    if not launched():
+        check_run_dir(Path(kw["out"]), command, kw.get("resume", False), kw["overwrite"])
+
+
 def _one_process(command: str) -> None:
     from .distributed import launched
 
@@ -203,6 +214,11 @@ def _model_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "there is one, chooses the checkpoint) or a JSONL file of training records.",
         ),
         click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Run directory."),
+        click.option(
+            "--overwrite",
+            is_flag=True,
+            help="Replace the run already in OUT (kept until the new run has a checkpoint).",
+        ),
         click.option(
             "--mode", type=click.Choice(["full", "lora", "last-n"]), default="full", show_default=True
         ),
@@ -311,6 +327,7 @@ def train_group() -> None:
 def sft_cmd(ctx: click.Context, **kw: Any) -> None:
     """Supervised fine-tuning, loss on the completion only."""
     _check_out(kw["out"])
+    _check_run("sft", kw)
     _maybe_launch(ctx, kw["num_processes"], kw["accelerate_config"])
     with _user_errors():
         _quiet_transformers()
@@ -336,6 +353,7 @@ def sft_cmd(ctx: click.Context, **kw: Any) -> None:
             time_limit_s=kw["time_limit"],
             tiny=_tiny_spec(kw["tiny_config"]),
             resume=kw["resume"],
+            overwrite=kw["overwrite"],
             device=kw["device"],
             dtype=kw["dtype"],
         )
@@ -387,6 +405,7 @@ def _run_args(kw: dict[str, Any]) -> dict[str, Any]:
         "seed": kw["seed"],
         "device": kw["device"],
         "dtype": kw["dtype"],
+        "overwrite": kw["overwrite"],
     }
 
 
@@ -413,6 +432,7 @@ def rl_cmd(**kw: Any) -> None:
     """REINFORCE with the runtime's graded reward and a per-prompt group baseline."""
     _one_process("rl")
     _check_out(kw["out"])
+    _check_run("rl", kw)
     with _user_errors():
         _quiet_transformers()
         from .rl import RLConfig, run_rl
@@ -458,6 +478,7 @@ def loop_cmd(**kw: Any) -> None:
     """Self-improvement: sample, keep what the runtime verifies, fine-tune, measure; repeat."""
     _one_process("loop")
     _check_out(kw["out"])
+    _check_run("loop", kw)
     with _user_errors():
         _quiet_transformers()
         from .loop import LoopConfig, run_loop

@@ -109,15 +109,35 @@ def resolve(device: str = "auto", dtype: str = "auto") -> Placement:
             raise DeviceError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
     if kind == "mps" and not _mps_available():
         raise DeviceError("--device mps: this machine has no MPS backend; use --device cpu")
+    bf16, name = False, device
+    if kind == "cuda":
+        # Asked of device N itself: torch.cuda.is_bf16_supported() asks about the current
+        # device (cuda:0 unless set), and by default counts slow emulation as support.
+        index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
+        major, minor = torch.cuda.get_device_capability(index)
+        bf16 = bf16_native(major, torch.version.hip is not None)
+        name = f"{device} ({torch.cuda.get_device_name(index)}, compute capability {major}.{minor})"
+    return Placement(device, pick_dtype(dtype, kind, bf16, name))
+
+
+def bf16_native(major: int, rocm: bool = False) -> bool:
+    """Whether a CUDA device of compute capability `major`.x computes in bf16 natively: Ampere
+    (8.0) and later; every ROCm GPU torch runs on (torch's own rule)."""
+    return rocm or major >= 8
+
+
+def pick_dtype(dtype: str, kind: str, bf16: bool, name: str = "") -> str:
+    """The precision `--dtype` resolves to on a device of `kind` whose bf16 support is `bf16`
+    (only CUDA's is asked; `name` says which device a refusal is about)."""
     if dtype == "auto":
-        dtype = "bf16" if kind == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if kind == "cuda" and bf16 else "fp32"
     if dtype == "fp16" and kind == "cpu":
         raise DeviceError(
             "--dtype fp16 needs an accelerator (CPU kernels are fp32 or bf16); use bf16 or fp32"
         )
-    if dtype == "bf16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
-        raise DeviceError(f"--dtype bf16: {torch.cuda.get_device_name()} has no bf16; use fp16 or fp32")
-    return Placement(device, dtype)
+    if dtype == "bf16" and kind == "cuda" and not bf16:
+        raise DeviceError(f"--dtype bf16: {name} has no native bf16 (8.0 and later); use fp16 or fp32")
+    return dtype
 
 
 def reset_peak_memory(placement: Placement) -> None:

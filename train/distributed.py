@@ -171,13 +171,17 @@ class Engine:
     def agree(self, flag: bool) -> bool:
         """The main process's decision, on every process (a time limit read by each process's
         own clock would stop them at different steps, and a collective would hang)."""
+        return bool(self.decided(flag))
+
+    def decided(self, value: T) -> T:
+        """The main process's `value` (any picklable one), on every process."""
         if not self.distributed:
-            return flag
+            return value
         import torch.distributed as dist
 
-        box = [flag]
+        box = [value]
         dist.broadcast_object_list(box, src=0)
-        return bool(box[0])
+        return box[0]
 
     def barrier(self) -> None:
         if self.distributed:

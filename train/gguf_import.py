@@ -14,7 +14,10 @@ always means the package.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -87,8 +90,34 @@ def _unsupported(path: Path, architecture: str) -> ModelError:
     )
 
 
+@contextmanager
+def loader_bar_on_terminals_only() -> Iterator[None]:
+    """transformers' GGUF loader draws its own tqdm bar ("Converting and de-quantizing GGUF
+    tensors..."), from tqdm itself, which transformers' switch for its progress bars does not
+    reach: in a log or a pipe it is a run of carriage returns. It is drawn where tasklang's
+    own bars are (train.runs.bars_visible); tasklang's "importing ..." line always is."""
+    import transformers.modeling_gguf_pytorch_utils as loader
+
+    from .runs import bars_visible
+
+    if bars_visible():
+        yield
+        return
+    bar = loader.tqdm
+    loader.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        loader.tqdm = bar
+
+
 def load_gguf(path: Path, architecture: str) -> tuple[Any, Any]:
     """The dequantised float32 model, rebuilt without its quantisation config, and the tokenizer."""
+    with loader_bar_on_terminals_only():
+        return _load_gguf(path, architecture)
+
+
+def _load_gguf(path: Path, architecture: str) -> tuple[Any, Any]:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     where = {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}

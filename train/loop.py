@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ from . import data as D
 from .curriculum import CurriculumSampler, CurriculumSpec
 from .devices import Placement, peak_memory, place, reset_peak_memory, resolve
 from .generate import Sampling
-from .models import load, parameter_count
+from .models import load
 from .modes import ModeSpec, apply_mode
 from .rl import observe_successes, sample_and_grade
-from .runs import Run, progress
+from .runs import better, check_run_dir, progress, replacing, start_run
 from .sft import Schedule, Trainer, Validation, epoch_batches, save_checkpoint, val_metrics
 
 
@@ -46,6 +46,7 @@ class LoopConfig:
     seed: int = 0
     prompt_split: str = "train"  # the split whose prompts are sampled
     time_limit_s: float | None = None  # stop after the iteration that passes it (measured, saved)
+    overwrite: bool = False  # replace a run already in `out` (train.runs.replacing)
     device: str = "auto"  # train.devices.resolve
     dtype: str = "auto"
     curriculum: CurriculumSpec | None = None  # None: problems drawn uniformly from the split
@@ -71,25 +72,21 @@ def verified_records(
 
 def run_loop(cfg: LoopConfig) -> dict[str, Any]:
     placement = resolve(cfg.device, cfg.dtype)
+    out = Path(cfg.out)
+    check_run_dir(out, "loop", overwrite=cfg.overwrite)  # before any loading
+    with replacing(out, cfg.overwrite):
+        return _run(cfg, placement, out)
+
+
+def _run(cfg: LoopConfig, placement: Placement, out: Path) -> dict[str, Any]:
     reset_peak_memory(placement)
-    data, out = Path(cfg.data), Path(cfg.out)
+    data = Path(cfg.data)
     train_records, val_records = D.load_splits(data, cfg.prompt_split)
     model, tokenizer = load(cfg.model, train_records)
     model = place(apply_mode(model, cfg.mode), placement, train=True)
     max_new = D.generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature)
-    run = Run(
-        out,
-        {
-            "command": "loop",
-            **asdict(cfg),
-            "parameters": parameter_count(model),
-            "trainable_parameters": parameter_count(model, True),
-            "max_new_tokens": max_new,
-            "placement": placement.describe(),
-        },
-    )
-    run.log(event="start", step=0, **placement.describe())
+    run = start_run(out, "loop", cfg, model, max_new, placement)
     rng = random.Random(cfg.seed)
     started = time.time()
     sampler = None if cfg.curriculum is None else CurriculumSampler(train_records, cfg.curriculum)
@@ -101,7 +98,7 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
             return val_metrics(model, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
 
     baseline = measure()
-    best = {"val_accuracy": baseline.get("val_accuracy", -1.0), "iteration": 0}
+    best = {"val_accuracy": baseline.get("val_accuracy"), "iteration": 0}  # None: not measured
     save_checkpoint(model, tokenizer, out)
     run.evaluation(iteration=0, step=0, **baseline, best=True)
     every = cfg.validation.every or 1
@@ -115,11 +112,11 @@ def run_loop(cfg: LoopConfig) -> dict[str, Any]:
             late = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
             if iteration % every == 0 or iteration == cfg.iterations or late:
                 event.update(measure())
-                better = event.get("val_accuracy", -1.0) > best["val_accuracy"]
-                if better:
+                improved = better(event, best)
+                if improved:
                     best = {"val_accuracy": event["val_accuracy"], "iteration": iteration}
                     save_checkpoint(model, tokenizer, out)
-                run.evaluation(**event, best=better)
+                run.evaluation(**event, best=improved)
             else:
                 run.log(**event)
             if late:

@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,9 @@ from . import data as D
 from .curriculum import CurriculumSampler, CurriculumSpec
 from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
 from .generate import Generation, Sampling, generate, model_device
-from .models import load, parameter_count
+from .models import load
 from .modes import ModeSpec, apply_mode
-from .runs import Run, progress
+from .runs import better, check_run_dir, progress, replacing, start_run
 from .sft import Validation, save_checkpoint, val_metrics
 
 
@@ -52,6 +52,7 @@ class RLConfig:
     validation: Validation = field(default_factory=Validation)
     seed: int = 0
     time_limit_s: float | None = None
+    overwrite: bool = False  # replace a run already in `out` (train.runs.replacing)
     prompt_split: str = "train"  # the split whose prompts are sampled
     device: str = "auto"  # train.devices.resolve
     dtype: str = "auto"
@@ -86,6 +87,8 @@ def sequence_logprobs(
         target_mask[i, len(p) : len(r)] = True
     device = model_device(model)
     ids, attn, target_mask = ids.to(device), attn.to(device), target_mask.to(device)
+    # log_softmax in fp32 whatever the autocast dtype (as TRL does): bf16 logits keep 8 bits of
+    # mantissa, and a bf16 log_softmax is off by up to ~0.05 nats, more than a KL term measures.
     logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
     logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
     return logp, target_mask[:, 1:]
@@ -164,8 +167,15 @@ def sample_and_grade(
 
 def run_rl(cfg: RLConfig) -> dict[str, Any]:
     placement = resolve(cfg.device, cfg.dtype)
+    out = Path(cfg.out)
+    check_run_dir(out, "rl", overwrite=cfg.overwrite)  # before any loading
+    with replacing(out, cfg.overwrite):
+        return _run(cfg, placement, out)
+
+
+def _run(cfg: RLConfig, placement: Placement, out: Path) -> dict[str, Any]:
     reset_peak_memory(placement)
-    data, out = Path(cfg.data), Path(cfg.out)
+    data = Path(cfg.data)
     train_records, val_records = D.load_splits(data, cfg.prompt_split)
     model, tokenizer = load(cfg.model, train_records)
     reference = None
@@ -180,18 +190,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
     max_new = D.generation_budget(cfg.max_new_tokens, data)
     sampling = Sampling(max_new_tokens=max_new, do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
     every = cfg.validation.every or max(1, cfg.iterations // 5)
-    run = Run(
-        out,
-        {
-            "command": "rl",
-            **asdict(cfg),
-            "parameters": parameter_count(policy),
-            "trainable_parameters": parameter_count(policy, True),
-            "max_new_tokens": max_new,
-            "placement": placement.describe(),
-        },
-    )
-    run.log(event="start", step=0, **placement.describe())
+    run = start_run(out, "rl", cfg, policy, max_new, placement)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     started = time.time()
@@ -202,7 +201,7 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
             metrics = val_metrics(policy, tokenizer, val_records, cfg.validation, cfg.prompt_format, max_new)
         return {"step": iteration, **metrics}
 
-    best = {"val_accuracy": -1.0, "step": None}
+    best: dict[str, Any] = {"val_accuracy": None, "step": None}  # None: not measured
     if val_records and cfg.validation.n:
         # The start model is a candidate too: RL that makes things worse must not win.
         event = validate(0)
@@ -226,11 +225,11 @@ def run_rl(cfg: RLConfig) -> dict[str, Any]:
                 and (iteration % every == 0 or iteration == cfg.iterations or out_of_time)
             ):
                 event = validate(iteration)
-                better = event["val_accuracy"] > best["val_accuracy"]
-                if better:
+                improved = better(event, best)
+                if improved:
                     best = {"val_accuracy": event["val_accuracy"], "step": iteration}
                     save_checkpoint(policy, tokenizer, out)
-                run.evaluation(**event, mean_reward=stats["mean_reward"], best=better)
+                run.evaluation(**event, mean_reward=stats["mean_reward"], best=improved)
             if out_of_time:
                 break
         bar.close()

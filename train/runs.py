@@ -10,18 +10,101 @@ or not. In a multi-process run only the main process has a Run that writes (`ena
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tasklang import __version__
-from tasklang.files import write_text_atomic
+from tasklang.exits import USAGE, CommandError
+from tasklang.files import remove_entry, write_text_atomic
+
+# What a run writes first or keeps longest: any of them in -o means a run lives there.
+RUN_ENTRIES = ("config.json", "metrics.jsonl", "checkpoint", "last")
+
+
+class RunDirTaken(CommandError):
+    """-o holds a run and neither --resume nor --overwrite says what to do with it (exit 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, USAGE)
+
+
+def run_entries(out: Path) -> list[str]:
+    """The entries of RUN_ENTRIES that `out` holds (none when it is missing or not a folder)."""
+    if not out.is_dir():
+        return []
+    return [name for name in RUN_ENTRIES if os.path.lexists(out / name)]
+
+
+def run_dir_refusal(out: Path, command: str, resume: bool, overwrite: bool) -> str | None:
+    """Why `train COMMAND -o OUT` must not start, or None. Only `train sft` can resume (rl and
+    loop have no last/ to continue from), so only its message offers --resume as a way on."""
+    if resume and overwrite:
+        return "--resume continues the run in -o and --overwrite replaces it: pass one, not both"
+    found = run_entries(out)
+    if not found or resume or overwrite:
+        return None
+    held = ", ".join(name + ("/" if (out / name).is_dir() else "") for name in found)
+    ways = "--resume to continue it or --overwrite to replace it"
+    if command != "sft":
+        ways = f"--overwrite to replace it (train {command} has no --resume; train sft has)"
+    return f"-o {out} already holds a run ({held}); pass {ways}, or choose another -o"
+
+
+def check_run_dir(
+    out: Path,
+    command: str,
+    resume: bool = False,
+    overwrite: bool = False,
+    decided: Callable[[str | None], str | None] = lambda message: message,
+) -> None:
+    """RunDirTaken when `run_dir_refusal` says no. `decided` hands every process the main
+    process's answer (Engine.decided): one process may already be writing -o while another
+    looks, and processes that disagreed would hang at the first collective."""
+    message = decided(run_dir_refusal(out, command, resume, overwrite))
+    if message is not None:
+        raise RunDirTaken(message)
+
+
+def aside_path(out: Path) -> Path:
+    """Where --overwrite keeps the old run until the new one has a checkpoint: beside -o
+    (the same filesystem, so moving it is one rename), hidden, named by this process."""
+    return out.parent / f".{out.name}.replaced-{os.getpid()}"
+
+
+@contextmanager
+def replacing(out: Path, overwrite: bool, enabled: bool = True) -> Iterator[None]:
+    """--overwrite: the old run is moved aside (one rename) before the new one writes, and
+    removed once the new run has a checkpoint of its own; a run that fails or is stopped
+    before it has one puts the old run back. Moving aside, rather than building the new run
+    elsewhere and swapping at the end, keeps -o the live run directory (metrics.jsonl is
+    followed there, and every process of a multi-process run writes by that path). Only the
+    main process moves anything (`enabled`)."""
+    if not (overwrite and enabled and run_entries(out)):
+        yield
+        return
+    aside = aside_path(out)
+    remove_entry(aside)
+    out.rename(aside)
+    restored = False
+    try:
+        yield
+    except BaseException:
+        if not (out / "checkpoint").exists():  # nothing to put in its place: the old run stays
+            remove_entry(out)
+            aside.rename(out)
+            restored = True
+        raise
+    finally:
+        if not restored:
+            remove_entry(aside)
 
 
 def json_text(data: Any) -> str:
@@ -31,6 +114,51 @@ def json_text(data: Any) -> str:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json_text(data))
+
+
+def better(event: dict[str, Any], best: dict[str, Any]) -> bool:
+    """Checkpoint selection, for every trainer: a higher val accuracy wins, and at equal
+    accuracy a lower val loss. A missing value (None, or absent: no val split, no evaluation
+    yet) ranks below every real one, so an event without either is never better."""
+
+    def rank(e: dict[str, Any]) -> tuple[float, float]:
+        acc, loss = e.get("val_accuracy"), e.get("val_loss")
+        return (-1.0 if acc is None else acc, -math.inf if loss is None else -loss)
+
+    return rank(event) > rank(best)
+
+
+def start_run(
+    out: Path,
+    command: str,
+    cfg: Any,
+    model: Any,
+    max_new_tokens: int,
+    placement: Any,
+    header: dict[str, Any] | None = None,
+    start: dict[str, Any] | None = None,
+    step: int = 0,
+    resume: bool = False,
+    enabled: bool = True,
+) -> Run:
+    """The Run of `train COMMAND`: config.json (the config, the model's size, the budget, the
+    placement, and `header`) and the `start` event (the placement and `start`)."""
+    from dataclasses import asdict
+
+    from .models import parameter_count
+
+    config = {
+        "command": command,
+        **asdict(cfg),
+        **(header or {}),
+        "parameters": parameter_count(model),
+        "trainable_parameters": parameter_count(model, True),
+        "max_new_tokens": max_new_tokens,
+        "placement": placement.describe(),
+    }
+    run = Run(out, config, resume=resume, enabled=enabled)
+    run.log(event="start", step=step, **(start or {}), **placement.describe())
+    return run
 
 
 class Run:
@@ -210,5 +338,10 @@ def progress(total: int, desc: str, unit: str = "step", show: bool = True) -> An
     multi-process run but the main one (`show`)."""
     from tqdm import tqdm
 
-    visible = show and (sys.stderr.isatty() or os.environ.get("TASKLANG_PROGRESS") == "1")
+    visible = show and bars_visible()
     return tqdm(total=total, desc=desc, unit=unit, disable=not visible, dynamic_ncols=True, leave=False)
+
+
+def bars_visible() -> bool:
+    """Progress bars are drawn on a terminal, or anywhere with TASKLANG_PROGRESS=1."""
+    return sys.stderr.isatty() or os.environ.get("TASKLANG_PROGRESS") == "1"

@@ -13,7 +13,7 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,9 @@ from . import data as D
 from .devices import CPU, Placement, peak_memory, place, reset_peak_memory, resolve
 from .distributed import LOCAL, Engine, refuse_mode, start
 from .evaluate import summarize
-from .models import TinySpec, load, parameter_count, save
+from .models import TinySpec, load, save
 from .modes import ModeError, ModeSpec, apply_mode, load_trainable_state, trainable_state
-from .runs import Run, progress
+from .runs import better, check_run_dir, progress, replacing, start_run
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class SFTConfig:
     time_limit_s: float | None = None  # stop early (after an eval and a save) past this
     tiny: TinySpec = field(default_factory=TinySpec)
     resume: bool = False
+    overwrite: bool = False  # replace a run already in `out` (train.runs.replacing)
     device: str = "auto"  # train.devices.resolve: auto|cpu|cuda|cuda:N|mps
     dtype: str = "auto"  # auto|bf16|fp16|fp32 (autocast; trainable weights stay fp32)
 
@@ -347,12 +348,18 @@ def _start_model(
 
 def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     """Train; returns the final summary (also the last line of metrics.jsonl)."""
-    # Resolved before any loading: a bad option fails at once.
+    # Resolved before any loading: a bad option, or an -o holding a run, fails at once.
     engine, placement = start(resolve(cfg.device, cfg.dtype))
     check_engine(cfg, engine)
+    out = Path(cfg.out)
+    check_run_dir(out, "sft", cfg.resume, cfg.overwrite, engine.decided)
+    with replacing(out, cfg.overwrite, engine.main):
+        return _train(cfg, engine, placement, out)
+
+
+def _train(cfg: SFTConfig, engine: Engine, placement: Placement, out: Path) -> dict[str, Any]:
     reset_peak_memory(placement)
     data = Path(cfg.data)
-    out = Path(cfg.out)
     train_records, val_records = D.load_splits(data)
     resuming = cfg.resume and (out / "last" / "state.pt").exists()
     model, tokenizer = _start_model(cfg, train_records, out, resuming, engine)
@@ -364,34 +371,22 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     per_epoch = len(first_epoch)
     steps = total_steps(per_epoch, cfg.schedule)
     trainer = Trainer(model, tokenizer, cfg.schedule, steps, placement, engine)
-    best: dict[str, Any] = {"val_accuracy": -1.0, "val_loss": math.inf, "step": None}
+    best: dict[str, Any] = {"val_accuracy": None, "val_loss": None, "step": None}  # None: not measured
     if resuming:
         state = torch.load(out / "last" / "state.pt", weights_only=False, map_location="cpu")
         trainer.restore(state)
-        best = state.get("best", best)
+        best = _measured(state.get("best", best))
     max_new = D.generation_budget(cfg.validation.max_new_tokens, data)
     every = cfg.validation.every or max(1, steps // 8)
-    run = Run(
-        out,
-        {
-            "command": "sft",
-            **asdict(cfg),
-            "total_steps": steps,
-            "batches_per_epoch": per_epoch,
-            "train_examples": len(examples),
-            "val_examples": len(val_records),
-            "parameters": parameter_count(model),
-            "trainable_parameters": parameter_count(model, True),
-            "max_new_tokens": max_new,
-            "placement": placement.describe(),
-            "processes": engine.world,
-            "engine": engine.kind,
-        },
-        resume=resuming,
-        enabled=engine.main,
-    )
-    run.log(event="start", step=trainer.step, processes=engine.world, engine=engine.kind,
-            **placement.describe())
+    header = {
+        "total_steps": steps,
+        "batches_per_epoch": per_epoch,
+        "train_examples": len(examples),
+        "val_examples": len(val_records),
+    }
+    who = {"processes": engine.world, "engine": engine.kind}
+    run = start_run(out, "sft", cfg, model, max_new, placement, {**header, **who}, who,
+                    step=trainer.step, resume=resuming, enabled=engine.main)
     started = time.time()
 
     def validate() -> dict[str, Any]:
@@ -443,16 +438,16 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
                     window, tokens, window_steps, t0 = [], 0, 0, time.time()
                 if trainer.step % every == 0 or last_step or late:
                     event = validate()
-                    better = _better(event, best)
-                    if better:
+                    improved = better(event, best)
+                    if improved:
                         best = {
-                            "val_accuracy": event.get("val_accuracy", -1.0),
-                            "val_loss": event.get("val_loss", math.inf),
+                            "val_accuracy": event.get("val_accuracy"),
+                            "val_loss": event.get("val_loss"),
                             "step": trainer.step,
                         }
                         checkpoint(trainer, out)
                     train_loss = sum(since_eval) / len(since_eval) if since_eval else None
-                    run.evaluation(**event, train_loss=train_loss, best=better)
+                    run.evaluation(**event, train_loss=train_loss, best=improved)
                     since_eval = []
                     save_last(trainer, out, {"best": best})
                     tokens, window_steps, t0 = 0, 0, time.time()  # speed excludes evaluation time
@@ -481,8 +476,11 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     return summary
 
 
-def _better(event: dict[str, Any], best: dict[str, Any]) -> bool:
-    acc, loss = event.get("val_accuracy", -1.0), event.get("val_loss", math.inf)
-    if acc != best["val_accuracy"]:
-        return acc > best["val_accuracy"]
-    return loss < best["val_loss"]
+def _measured(best: dict[str, Any]) -> dict[str, Any]:
+    """A `best` from a last/ written before "not measured" was None (-1.0 and inf stood for it)."""
+    acc, loss = best.get("val_accuracy"), best.get("val_loss")
+    return {
+        **best,
+        "val_accuracy": None if acc is None or acc < 0 else acc,
+        "val_loss": None if loss is None or math.isinf(loss) else loss,
+    }

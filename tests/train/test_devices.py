@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tasklang.cli import main
 from train import data as D
-from train.devices import DEVICES, DTYPES, DeviceError, Placement, resolve
+from train.devices import DEVICES, DTYPES, DeviceError, Placement, bf16_native, pick_dtype, resolve
 from train.models import TinySpec
 from train.sft import Schedule, SFTConfig, Trainer, Validation, run_sft
 
@@ -46,6 +46,44 @@ def test_auto_on_the_cpu_is_fp32_and_fp16_is_refused_there() -> None:
         assert resolve("auto", "auto").kind in ("cpu", "mps")
     with pytest.raises(DeviceError, match="fp16 needs an accelerator"):
         resolve("cpu", "fp16")
+
+
+def test_bf16_is_native_from_ampere_and_on_rocm() -> None:
+    assert [bf16_native(major) for major in (6, 7, 8, 9, 10)] == [False, False, True, True, True]
+    assert bf16_native(7, rocm=True)
+
+
+@given(st.sampled_from(DTYPES), st.sampled_from(("cpu", "cuda", "mps")), st.booleans())
+def test_the_dtype_follows_the_device_and_its_own_bf16(dtype: str, kind: str, bf16: bool) -> None:
+    try:
+        chosen = pick_dtype(dtype, kind, bf16, "cuda:1 (a GPU)")
+    except DeviceError as err:
+        assert (dtype, kind) == ("fp16", "cpu") or (dtype, kind, bf16) == ("bf16", "cuda", False)
+        assert "\n" not in str(err) and ("cuda:1 (a GPU) has no native bf16" in str(err)) == (kind == "cuda")
+        return
+    if dtype != "auto":
+        assert chosen == dtype
+    else:  # auto: bf16 exactly where CUDA has it natively, fp32 everywhere else
+        assert chosen == ("bf16" if kind == "cuda" and bf16 else "fp32")
+
+
+def test_resolve_asks_the_device_it_was_given_not_the_current_one(monkeypatch) -> None:
+    """Two GPUs, cuda:0 a Turing (7.5) and cuda:1 a Hopper (9.0), cuda:0 current: cuda:1 gets
+    bf16 and cuda:0 does not (torch.cuda.is_bf16_supported() would answer for cuda:0 both times).
+    No GPU here, so torch's device queries answer for the two; resolve's own code runs."""
+    capability = {0: (7, 5), 1: (9, 0)}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: capability[i])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: ["T4", "H100"][i])
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert resolve("cuda:1") == Placement("cuda:1", "bf16")
+    assert resolve("cuda") == Placement("cuda", "fp32") and resolve("cuda:0") == Placement("cuda:0", "fp32")
+    with pytest.raises(DeviceError, match=r"cuda:0 \(T4, compute capability 7\.5\) has no native bf16"):
+        resolve("cuda:0", "bf16")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)  # torch.cuda.set_device(1)
+    assert resolve("cuda") == Placement("cuda", "bf16")
 
 
 def test_a_malformed_device_is_named_before_torch_sees_it() -> None:

@@ -166,3 +166,21 @@ def test_a_mistake_is_found_before_the_import_starts(tmp_path: Path) -> None:
         result = _import(src, out)
         assert result.exit_code == 1, result.output
         assert result.stderr == f"tasklang: error: {message}\n"  # no "importing ..." line first
+
+
+def test_the_loaders_own_bar_stays_out_of_logs(tmp_path: Path, monkeypatch) -> None:
+    # transformers' GGUF loader draws a tqdm bar of its own; with stderr not a terminal (here,
+    # CliRunner's) it used to fill logs with carriage returns. tasklang's own line stays.
+    source = write_tiny_llama(tmp_path / "tiny.gguf")
+    monkeypatch.delenv("TASKLANG_PROGRESS", raising=False)
+    result = _import(source, tmp_path / "quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"importing {source}") and "\r" not in result.stderr
+    assert "Converting and de-quantizing" not in result.stderr
+    monkeypatch.setenv("TASKLANG_PROGRESS", "1")  # where tasklang's bars are drawn, the loader's is too
+    result = _import(source, tmp_path / "shown")
+    assert result.exit_code == 0 and "Converting and de-quantizing GGUF tensors" in result.stderr
+    import transformers.modeling_gguf_pytorch_utils as loader
+    from tqdm.auto import tqdm
+
+    assert loader.tqdm is tqdm  # put back after each import

@@ -114,3 +114,28 @@ def test_a_loss_scaler_leaves_the_update_exact(tiny, records) -> None:
     assert not all(torch.equal(a, b) for a, b in zip(plain, [p.detach() for p in model.parameters()],
                                                        strict=True))  # the step moved something
     assert all(torch.equal(a, b) for a, b in zip(plain, scaled, strict=True))
+
+
+def test_under_bf16_the_log_probs_are_taken_in_fp32(tiny, records) -> None:
+    """Under bf16 autocast the logits are bf16; RL's log-probabilities (and so its KL) are the
+    log_softmax of those logits in fp32 (`logits.float()`, as TRL does). A bf16 log_softmax
+    would be off by about 1e-2 nats on this model: bf16 keeps 8 bits of mantissa."""
+    from train.devices import Placement
+
+    model, tok = tiny
+    model.eval()
+    prompts = [D.prompt_ids(tok, r, "chat") for r in records[:3]]
+    outputs = [[5, 6, 7], [8], [9, 10]]
+    with torch.no_grad(), Placement("cpu", "bf16").autocast():
+        logp, mask = sequence_logprobs(model, prompts, outputs, tok.pad_token_id)
+        rows = [list(p) + list(o) for p, o in zip(prompts, outputs, strict=True)]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])
+        attn = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]
+        assert logits.dtype == torch.bfloat16
+        fp32 = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        bf16 = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    assert logp.dtype == torch.float32
+    assert torch.allclose(logp[mask], fp32[mask], rtol=0, atol=1e-6)
+    assert (bf16.float()[mask] - fp32[mask]).abs().max() > 1e-3
