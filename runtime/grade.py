@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import ErrorKind, ExecError, ParseFailure, UsageError
-from .execute import Outcome, execute
+from .execute import Outcome, execute, ignored_inputs
 from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert
 from .extract import LoaderChoice, extract
 from .grounding import Grounding, ungrounded
@@ -244,8 +244,9 @@ def grade_trace(
         if unstated is not None:
             return _exec_error(unstated, weights, names, trace)
     outcome: Outcome = execute(trace, experts, limits)
-    if outcome.error is not None:
-        return _exec_error(outcome.error, weights, names, trace)
+    error = outcome.error or ignored_inputs(trace, outcome, limits)
+    if error is not None:
+        return _exec_error(error, weights, names, trace)
     if target is None:
         return Grade(VALID, None, outcome.value, experts=names, trace=trace)
     if outcome.value == target:
