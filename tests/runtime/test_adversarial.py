@@ -543,7 +543,7 @@ def test_composition_is_graded_against_its_sequence() -> None:
         grade(HOUSE_TEXT, 70000, expert="composition")
 
 
-# ---------------------------------------------------------------- redteam: the answer must depend on the inputs
+# ---------------------------------------------------------------- redteam: answers depend on inputs
 #
 # Grounding cannot refuse `init x = answer` when the question states the answer (or it is
 # a unit constant); the identity facts see one step. What is left: the answer must move
