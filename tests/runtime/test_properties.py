@@ -263,6 +263,11 @@ HOSTILE: dict[str, tuple[str, set[str]]] = {
                       "- {op: compute, compute_op: pow, args: [a, b], var: r}\n"
                       "- {op: query, var: r}\n", {"exec_error:not_a_number"}),
     "nul-bytes": ("\x00" * 50_000, PARSE),
+    # redteam: each trace start used to split the rest of the text (quadratic: 1.5 s for
+    # 100 KB at the default limits, minutes at the huge ones); 0.1 s now.
+    "many-trace-starts": ("expert:\n" * 12_400, PARSE),
+    "many-expert-lines": ("expert: a\n" * 9_900, PARSE),
+    "many-expert-trace-pairs": ("expert: a\ntrace:\n" * 5_800, PARSE | {"exec_error:invalid_step"}),
 }
 
 
