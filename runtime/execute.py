@@ -290,11 +290,13 @@ def _unmoved(answer: Value, runs: list[Value | None]) -> bool:
     return bool(done) and all(r == answer for r in done)
 
 
-def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_LIMITS
-                   ) -> ExecError | None:
+def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_LIMITS,
+                   stated: Callable[[Value], bool] | None = None) -> ExecError | None:
     """For a trace that executed to `outcome`: SHORT_CIRCUIT when its answer ignores every
-    init that does not hold it; for a composed trace, DEAD_SUBTRACE when a later sub-trace's
-    answer ignores the previous result it reads (`prev - prev + ...`: the requested
+    init that does not hold it, or (with `stated`, the question's test for the numbers it
+    states) ignores every init of a stated number (unit constants alone); for a composed
+    trace, DEAD_SUBTRACE when a later sub-trace's answer ignores the previous
+    result it reads (`prev - prev + ...`: the requested
     expert's work is unused). Grading asks this of model traces (runtime.grade); `execute`
     does not, so gold traces, their skeletons and converted GSM8K references keep their
     meaning (the GSM8K converter gives one variable to a number stated twice, and `10 / 3 *
@@ -305,17 +307,23 @@ def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_L
     parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
     results, max_digits = outcome.results, limits.max_digits
     answer = results[-1]
-    shifted = [step for part in parts for step in part.steps
-               if type(step) is InitStep and step.value is not None and step.value != answer]
-    if shifted:
-        runs = [_rerun(parts, _shifter(shifted, t), max_digits * 2) for t in range(_TRIALS)]
-        if _unmoved(answer, runs):
-            last = len(parts) - 1
+    inits = [step for part in parts for step in part.steps
+             if type(step) is InitStep and step.value is not None]
+    where = (len(parts) - 1 if composed else None), len(parts[-1].steps) - 1
+    others = [step for step in inits if step.value != answer]
+    if others and _unmoved(answer, [_rerun(parts, _shifter(others, t), max_digits * 2)
+                                    for t in range(_TRIALS)]):
+        return ExecError(
+            ErrorKind.SHORT_CIRCUIT,
+            "the answer stays the same when the question's numbers change (like x + (k - k) or "
+            "x * (k / k)): it must be computed from them", *where)
+    if stated is not None:
+        said = [step for step in inits if stated(step.value)]  # type: ignore[arg-type]
+        if not said or _unmoved(answer, [_rerun(parts, _shifter(said, t), max_digits * 2)
+                                         for t in range(_TRIALS)]):
             return ExecError(
-                ErrorKind.SHORT_CIRCUIT,
-                "the answer stays the same when the question's numbers change (like x + (k - k) "
-                "or x * (k / k)): it must be computed from them",
-                last if composed else None, len(parts[-1].steps) - 1)
+                ErrorKind.SHORT_CIRCUIT, "the answer depends on no number the question states "
+                "(it is made of unit constants, like 12 + 7 - 1)", *where)
     for p in range(1, len(parts)):
         prev, own = results[p - 1], results[p]
         runs = [_rerun(parts[p:p + 1], _same, max_digits * 2, prev + _SHIFTS[t][0])

@@ -237,14 +237,19 @@ def grade_trace(
 ) -> Grade:
     """Grade an already-typed trace (the compiler uses this on gold traces)."""
     names = trace.experts
+    grounding = None
     if question is not None:
         if not isinstance(question, str):
             raise UsageError(f"question must be a string, got {type(question).__name__}")
-        unstated = ungrounded(trace, Grounding.of(question, constants))
+        grounding = Grounding.of(question, constants)
+        unstated = ungrounded(trace, grounding)
         if unstated is not None:
             return _exec_error(unstated, weights, names, trace)
     outcome: Outcome = execute(trace, experts, limits)
-    error = outcome.error or ignored_inputs(trace, outcome, limits)
+    # With the question, the answer must move with a number it states: one made of unit
+    # constants alone (12 + 7 - 1 for 18) reads nothing of the question.
+    error = outcome.error or ignored_inputs(trace, outcome, limits,
+                                            None if grounding is None else grounding.states)
     if error is not None:
         return _exec_error(error, weights, names, trace)
     if target is None:

@@ -629,3 +629,33 @@ def test_no_laundering_chain_earns_full_reward_on_a_stated_answer(answer: int, k
     q = f"Numbers: {answer}, {k} and {j}."
     g = grade(calc(*lines), answer, question=q)
     assert (g.status, g.reward) == (SC, 0.5), (chain, g.error)
+
+
+def test_an_answer_made_of_unit_constants_alone_reads_nothing_of_the_question() -> None:
+    """12 + 7 - 1 is 18 for Janet's eggs: every init a unit constant, so every init grounded,
+    and no number of the question used (902 of the arithmetic val records had an answer this
+    search could write so, and graded 1.0). With the question, refused; with a stated number in
+    the mix, the answer must move with it."""
+    text = calc("{op: init, var: a, value: 12}", "{op: init, var: b, value: 7}",
+                "{op: compute, compute_op: add, args: [a, b], var: s}",
+                "{op: init, var: c, value: 1}",
+                "{op: compute, compute_op: sub, args: [s, c], var: result}")
+    g = grade(text, GOLD, question=QUESTION)
+    assert (g.status, g.reward) == (SC, 0.5), g.error
+    assert "no number the question states" in str(g.error)
+    assert grade(text, GOLD).status == "correct"  # without the question nothing says what it states
+    # The honest control: a stated number times a unit constant (2 hours of 60 minutes).
+    honest = next(h for h in HONEST if h.id == "sixty-minutes")
+    assert grade(honest.text, honest.answer, question=honest.question).correct
+
+
+def test_known_residual_a_stated_answer_times_a_unit_identity() -> None:
+    """The known residual, pinned so a change is seen: x * 60 / 2 / 30 with x the stated answer
+    is a relation among unit constants, not an identity step; every init moves the answer."""
+    q = "Numbers: 18 and 16."
+    text = calc("{op: init, var: x, value: 18}", "{op: init, var: a, value: 60}",
+                "{op: init, var: b, value: 2}", "{op: init, var: c, value: 30}",
+                "{op: compute, compute_op: mul, args: [x, a], var: p}",
+                "{op: compute, compute_op: div, args: [p, b], var: h}",
+                "{op: compute, compute_op: div, args: [h, c], var: result}")
+    assert grade(text, GOLD, question=q).status == "correct"
