@@ -310,13 +310,22 @@ def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_L
     inits = [step for part in parts for step in part.steps
              if type(step) is InitStep and step.value is not None]
     where = (len(parts) - 1 if composed else None), len(parts[-1].steps) - 1
+    copied = ("the answer stays the same when the question's numbers change (like x + (k - k) "
+              "or x * (k / k)): it must be computed from them")
+    # Each sub-trace on its own first (its previous result held): a requested expert that
+    # only copies a stated number through `x * (k / k)` leaves its work to the next one.
+    for p, part in enumerate(parts):
+        own = [step for step in part.steps if type(step) is InitStep
+               and step.value is not None and step.value != results[p]]
+        prev = results[p - 1] if p else None
+        if own and _unmoved(results[p], [_rerun((part,), _shifter(own, t), max_digits * 2,
+                                                prev) for t in range(_TRIALS)]):
+            return ExecError(ErrorKind.SHORT_CIRCUIT, copied, p if composed else None,
+                             len(part.steps) - 1)
     others = [step for step in inits if step.value != answer]
-    if others and _unmoved(answer, [_rerun(parts, _shifter(others, t), max_digits * 2)
-                                    for t in range(_TRIALS)]):
-        return ExecError(
-            ErrorKind.SHORT_CIRCUIT,
-            "the answer stays the same when the question's numbers change (like x + (k - k) or "
-            "x * (k / k)): it must be computed from them", *where)
+    if composed and others and _unmoved(answer, [
+            _rerun(parts, _shifter(others, t), max_digits * 2) for t in range(_TRIALS)]):
+        return ExecError(ErrorKind.SHORT_CIRCUIT, copied, *where)
     if stated is not None:
         said = [step for step in inits if stated(step.value)]  # type: ignore[arg-type]
         if not said or _unmoved(answer, [_rerun(parts, _shifter(said, t), max_digits * 2)
@@ -325,10 +334,9 @@ def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_L
                 ErrorKind.SHORT_CIRCUIT, "the answer depends on no number the question states "
                 "(it is made of unit constants, like 12 + 7 - 1)", *where)
     for p in range(1, len(parts)):
-        prev, own = results[p - 1], results[p]
-        runs = [_rerun(parts[p:p + 1], _same, max_digits * 2, prev + _SHIFTS[t][0])
+        runs = [_rerun(parts[p:p + 1], _same, max_digits * 2, results[p - 1] + _SHIFTS[t][0])
                 for t in range(_TRIALS)]
-        if _unmoved(own, runs):
+        if _unmoved(results[p], runs):
             return ExecError(
                 ErrorKind.DEAD_SUBTRACE,
                 f"sub-trace {p + 1} reads the previous result but its answer does not depend "

@@ -429,16 +429,25 @@ def _unmoved(answer: Fraction, runs: list[Fraction | None]) -> bool:
 
 
 def ignores_its_inputs(gt: GenTrace) -> ErrorKind | None:
-    """SHORT_CIRCUIT when the answer stays put with every other init shifted, DEAD_SUBTRACE
-    when a later sub-trace's answer stays put with its previous result shifted."""
+    """SHORT_CIRCUIT when a sub-trace's answer (its previous result held), or the whole
+    answer, stays put with every other init shifted; DEAD_SUBTRACE when a later sub-trace's
+    answer stays put with its previous result shifted."""
     from runtime.execute import _SHIFTS
 
     steps_of = [p.steps for p in gt.parts]
+    for p, part in enumerate(gt.parts):  # each sub-trace alone, its previous result held
+        own = [step["value"] for step in part.steps if step["op"] == "init" and "value" in step]
+        mine = {i: k for k, i in enumerate(i for i, v in enumerate(own) if v != part.value)}
+        prev = gt.parts[p - 1].value if p else None
+        runs = [replay([part.steps], lambda n, v, t=t, mine=mine: v + _SHIFTS[t][mine[n] % 256]
+                       if n in mine else v, prev) for t in range(len(_SHIFTS))]
+        if mine and _unmoved(part.value, runs):
+            return ErrorKind.SHORT_CIRCUIT
     answer = gt.value
     values = [step["value"] for steps in steps_of for step in steps
               if step["op"] == "init" and "source" not in step]
     moved = [i for i, v in enumerate(values) if v != answer]
-    if moved:
+    if gt.composed and moved:
         slot = {i: k for k, i in enumerate(moved)}
         runs = [replay(steps_of, lambda n, v, t=t: v + _SHIFTS[t][slot[n] % 256] if n in slot
                        else v) for t in range(len(_SHIFTS))]

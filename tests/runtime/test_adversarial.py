@@ -659,3 +659,33 @@ def test_known_residual_a_stated_answer_times_a_unit_identity() -> None:
                 "{op: compute, compute_op: div, args: [p, b], var: h}",
                 "{op: compute, compute_op: div, args: [h, c], var: result}")
     assert grade(text, GOLD, question=q).status == "correct"
+
+
+def test_a_requested_expert_that_only_copies_leaves_no_full_reward() -> None:
+    """rate_equation+arithmetic (46 train records): the rate_equation part copies the stated
+    distance through `d * (k / k)` and the arithmetic part does the rate's work itself. Each
+    sub-trace must move with its own numbers (its previous result held)."""
+    q = "A van drives 120 miles at 40 miles an hour, then waits 2 hours. How many hours in all?"
+    honest = composed(
+        ("rate_equation", ["{op: init, var: d, value: 120}", "{op: init, var: v, value: 40}",
+                           "{op: compute, compute_op: div, args: [d, v], var: result}",
+                           "{op: query, var: result}"]),
+        ("arithmetic", ["{op: init, var: t, source: prev.result}",
+                        "{op: init, var: w, value: 2}",
+                        "{op: compute, compute_op: add, args: [t, w], var: result}",
+                        "{op: query, var: result}"]))
+    assert grade(honest, 5, expert="rate_equation+arithmetic", question=q).correct
+    lazy = composed(
+        ("rate_equation", ["{op: init, var: d, value: 120}", "{op: init, var: k, value: 40}",
+                           "{op: compute, compute_op: div, args: [k, k], var: one}",
+                           "{op: compute, compute_op: mul, args: [d, one], var: result}",
+                           "{op: query, var: result}"]),
+        ("arithmetic", ["{op: init, var: d, source: prev.result}",
+                        "{op: init, var: v, value: 40}",
+                        "{op: compute, compute_op: div, args: [d, v], var: t}",
+                        "{op: init, var: w, value: 2}",
+                        "{op: compute, compute_op: add, args: [t, w], var: result}",
+                        "{op: query, var: result}"]))
+    g = grade(lazy, 5, expert="rate_equation+arithmetic", question=q)
+    assert (g.status, g.reward) == (SC, 0.5), g.error
+    assert g.error is not None and g.error.part == 0
