@@ -34,16 +34,34 @@ DENIED_EVENTS = (
 )
 
 
-def make_hook(denied: tuple[str, ...]) -> Any:
+def make_hook(denied: tuple[str, ...], compilers: frozenset[str] | None = None) -> Any:
     """The audit hook. It is kept nowhere the model code can reach, its only state is its
-    defaults, and it calls nothing the model code could monkeypatch (no module globals)."""
+    defaults, and it calls nothing the model code could monkeypatch (no module globals).
+
+    With `compilers` (files of the standard library), text is compiled only when those
+    files ask for it, from inside themselves: `@dataclass` and `namedtuple` build their
+    methods from source, but `eval`, `exec` or `compile` of a string written or chosen by
+    the model code (directly, or through typing's string annotations) is refused. A task
+    that asks for a parser "without eval" is otherwise solved by `return eval(expression)`."""
 
     def hook(event: str, args: tuple[Any, ...], _denied: tuple[str, ...] = denied,
-             _startswith: Any = str.startswith, _refuse: type[Exception] = PermissionError) -> None:
+             _startswith: Any = str.startswith, _refuse: type[Exception] = PermissionError,
+             _compilers: frozenset[str] | None = compilers, _frame: Any = sys._getframe) -> None:
         if _startswith(event, _denied):
             raise _refuse("sandbox: " + event + " refused")
+        if event == "compile" and _compilers is not None:
+            # The caller, and for a private function its caller too (a direct call of
+            # dataclasses' `_create_fn` from the model code is not `@dataclass`).
+            caller = _frame(1)
+            outer = caller.f_back if _startswith(caller.f_code.co_name, "_") else caller
+            if caller.f_code.co_filename not in _compilers or outer is None \
+                    or outer.f_code.co_filename not in _compilers:
+                raise _refuse("sandbox: compiling text at run time (eval, exec, compile) refused")
 
     return hook
+
+
+COMPILING_MODULES = ("dataclasses", "collections")  # build methods from source text
 
 
 def encode(value: Any, depth: int = 0) -> Any:
@@ -158,6 +176,14 @@ class Harness:
         cases = [tuple(decode(a)) for a in self.job["cases"]]
         namespace = self.namespace()
         sink = Sink(self.job["output_bytes"])
+        compilers = None
+        if not self.job.get("allow_eval", False):
+            compilers = frozenset(getattr(sys.modules.get(m), "__file__", None) or "?"
+                                  for m in COMPILING_MODULES)
+        try:  # before the hook: it refuses compiling text, and this is the harness's own
+            code: Any = compile(self.job["source"], "<solution>", "exec")
+        except BaseException as err:
+            code = err
 
         def on_alarm(signum: int, frame: Any) -> None:
             raise CaseTimeout()
@@ -166,9 +192,10 @@ class Harness:
         sys.stdout = sys.stderr = sink  # type: ignore[assignment]
         sys.stdin = None  # type: ignore[assignment]
         sys.setrecursionlimit(2000)
-        sys.addaudithook(make_hook(DENIED_EVENTS))  # kept nowhere the model code can reach
+        sys.addaudithook(make_hook(DENIED_EVENTS, compilers))  # kept nowhere the code can reach
         try:
-            code = compile(self.job["source"], "<solution>", "exec")
+            if isinstance(code, BaseException):
+                raise code
             self.timed(exec, code, namespace)
             fn = namespace.get(self.job["function"])
             if not callable(fn):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -225,3 +226,119 @@ def execute(
                                            p if composed else None), tuple(results))
         results.append(Fraction(prev))
     return Outcome(results[-1], None, tuple(results))
+
+
+# ---------------------------------------------------------------- dependence on the inputs
+#
+# The identity facts and the value check above see one step, or inputs that all hold the
+# answer. A chain can build an identity operand from any stated number: `x + (k - k)`,
+# `x * (k / k)`, `((k + j) - k) - j`. On a grounded answer (one the question states, or a
+# unit constant like 12) that is full reward for copying it. What every such chain shares:
+# the answer does not move when the question's numbers do. So the trace is run again with
+# every init shifted, except those holding the answer's value, and an answer that stays
+# put in every run is a short circuit. Each init is shifted on its own: a question may
+# state one number twice for two things (raised $118, each student gave $6, the trip costs
+# $6 a student: 118 + 6*20 - 6*20 is honest), so two inits of one value are two inputs.
+
+_TRIALS = 3
+# Shifts per (trial, init): whole numbers, so whole inputs stay whole (pow's
+# exponent, round's places), irregular, so no honest sum of shifts cancels out.
+_SHIFTS = tuple(tuple(random.Random(f"tasklang-shift-{t}").sample(range(2, 2000), 256))
+                for t in range(_TRIALS))
+
+
+Shift = Callable[[InitStep], Value]
+
+
+def _shifter(steps: list[InitStep], trial: int) -> Shift:
+    """Trial `trial`'s value for each init: its own shift for those in `steps`, else its value."""
+    offsets = {id(step): _SHIFTS[trial][i % 256] for i, step in enumerate(steps)}
+
+    def shift(step: InitStep) -> Value:
+        assert step.value is not None
+        return step.value + offsets.get(id(step), 0)
+
+    return shift
+
+
+def _same(step: InitStep) -> Value:
+    assert step.value is not None
+    return step.value
+
+
+def _rerun(parts: tuple[Trace, ...], shift: Shift, max_digits: int,
+           prev: Value | None = None) -> Value | None:
+    """The answer of `parts` with every written init value given by `shift`; None when
+    that run fails (a shifted divisor hit 0, a value grew past the bound)."""
+    try:
+        for part in parts:
+            env = TraceEnv(prev, max_digits)
+            for step in part.steps:
+                if type(step) is InitStep and step.value is not None:
+                    env.define(step.var, shift(step), init_only=True)
+                else:
+                    step.apply(env)
+            prev = env.values[part.steps[-1].var]  # type: ignore[attr-defined]
+    except (TraceError, ArithmeticError, ValueError, OverflowError):
+        return None
+    return prev
+
+
+def _unmoved(answer: Value, runs: list[Value | None]) -> bool:
+    """Whether the runs that finished all gave `answer` (and at least one finished)."""
+    done = [r for r in runs if r is not None]
+    return bool(done) and all(r == answer for r in done)
+
+
+def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_LIMITS,
+                   stated: Callable[[Value], bool] | None = None) -> ExecError | None:
+    """For a trace that executed to `outcome`: SHORT_CIRCUIT when its answer ignores every
+    init that does not hold it, or (with `stated`, the question's test for the numbers it
+    states) ignores every init of a stated number (unit constants alone); for a composed
+    trace, DEAD_SUBTRACE when a later sub-trace's answer ignores the previous
+    result it reads (`prev - prev + ...`: the requested
+    expert's work is unused). Grading asks this of model traces (runtime.grade); `execute`
+    does not, so gold traces, their skeletons and converted GSM8K references keep their
+    meaning (the GSM8K converter gives one variable to a number stated twice, and `10 / 3 *
+    3` of one 3 gives back 10 whatever 3 is)."""
+    if outcome.error is not None or not outcome.results:
+        return None
+    composed = isinstance(trace, ComposedTrace)
+    parts = trace.parts if isinstance(trace, ComposedTrace) else (trace,)
+    results, max_digits = outcome.results, limits.max_digits
+    answer = results[-1]
+    inits = [step for part in parts for step in part.steps
+             if type(step) is InitStep and step.value is not None]
+    where = (len(parts) - 1 if composed else None), len(parts[-1].steps) - 1
+    copied = ("the answer stays the same when the question's numbers change (like x + (k - k) "
+              "or x * (k / k)): it must be computed from them")
+    # Each sub-trace on its own first (its previous result held): a requested expert that
+    # only copies a stated number through `x * (k / k)` leaves its work to the next one.
+    for p, part in enumerate(parts):
+        own = [step for step in part.steps if type(step) is InitStep
+               and step.value is not None and step.value != results[p]]
+        prev = results[p - 1] if p else None
+        if own and _unmoved(results[p], [_rerun((part,), _shifter(own, t), max_digits * 2,
+                                                prev) for t in range(_TRIALS)]):
+            return ExecError(ErrorKind.SHORT_CIRCUIT, copied, p if composed else None,
+                             len(part.steps) - 1)
+    others = [step for step in inits if step.value != answer]
+    if composed and others and _unmoved(answer, [
+            _rerun(parts, _shifter(others, t), max_digits * 2) for t in range(_TRIALS)]):
+        return ExecError(ErrorKind.SHORT_CIRCUIT, copied, *where)
+    if stated is not None:
+        said = [step for step in inits if stated(step.value)]  # type: ignore[arg-type]
+        if not said or _unmoved(answer, [_rerun(parts, _shifter(said, t), max_digits * 2)
+                                         for t in range(_TRIALS)]):
+            return ExecError(
+                ErrorKind.SHORT_CIRCUIT, "the answer depends on no number the question states "
+                "(it is made of unit constants, like 12 + 7 - 1)", *where)
+    for p in range(1, len(parts)):
+        runs = [_rerun(parts[p:p + 1], _same, max_digits * 2, results[p - 1] + _SHIFTS[t][0])
+                for t in range(_TRIALS)]
+        if _unmoved(results[p], runs):
+            return ExecError(
+                ErrorKind.DEAD_SUBTRACE,
+                f"sub-trace {p + 1} reads the previous result but its answer does not depend "
+                f"on it: the work of sub-trace {p} is unused", p - 1)
+    return None

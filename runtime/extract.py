@@ -97,20 +97,26 @@ def _traces_in(text: str) -> list[str]:
     """Every trace-shaped region of a stretch of text, first to last."""
     regions: list[str] = []
     pos = 0
+    size = len(text)
     while True:
         start = _TRACE_START.search(text, pos)
         if start is None:
             return regions
-        lines = text[start.start() :].split("\n")
-        composed = lines[0].lstrip().startswith("-")
-        kept = [lines[0]]
-        for line in lines[1:]:
-            if not _continues(line, composed):
+        begin = start.start()
+        # Line by line from the start, never splitting the rest of the text: a reply of
+        # 12,000 `expert:` lines made that quadratic (1.5 s for 100 KB).
+        end = text.find("\n", begin)
+        end = size if end < 0 else end
+        composed = text[begin:end].lstrip().startswith("-")
+        while end < size:  # text[end] is the newline ending the last kept line
+            nxt = text.find("\n", end + 1)
+            nxt = size if nxt < 0 else nxt
+            if not _continues(text[end + 1 : nxt], composed):
                 break
-            kept.append(line)
-        region = "\n".join(kept).rstrip()
+            end = nxt
+        region = text[begin:end].rstrip()
         regions.append(region)
-        pos = start.start() + max(1, len(region))
+        pos = begin + max(1, len(region))
 
 
 def candidates(text: str) -> list[str]:

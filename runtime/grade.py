@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import ErrorKind, ExecError, ParseFailure, UsageError
-from .execute import Outcome, execute
+from .execute import Outcome, execute, ignored_inputs
 from .experts import COMPOSITION, DEFAULT_EXPERTS, Expert
 from .extract import LoaderChoice, extract
 from .grounding import Grounding, ungrounded
@@ -237,15 +237,21 @@ def grade_trace(
 ) -> Grade:
     """Grade an already-typed trace (the compiler uses this on gold traces)."""
     names = trace.experts
+    grounding = None
     if question is not None:
         if not isinstance(question, str):
             raise UsageError(f"question must be a string, got {type(question).__name__}")
-        unstated = ungrounded(trace, Grounding.of(question, constants))
+        grounding = Grounding.of(question, constants)
+        unstated = ungrounded(trace, grounding)
         if unstated is not None:
             return _exec_error(unstated, weights, names, trace)
     outcome: Outcome = execute(trace, experts, limits)
-    if outcome.error is not None:
-        return _exec_error(outcome.error, weights, names, trace)
+    # With the question, the answer must move with a number it states: one made of unit
+    # constants alone (12 + 7 - 1 for 18) reads nothing of the question.
+    error = outcome.error or ignored_inputs(trace, outcome, limits,
+                                            None if grounding is None else grounding.states)
+    if error is not None:
+        return _exec_error(error, weights, names, trace)
     if target is None:
         return Grade(VALID, None, outcome.value, experts=names, trace=trace)
     if outcome.value == target:

@@ -211,6 +211,9 @@ class Grounding:
     """The values an init may take for one question: what it states, plus constants."""
 
     values: frozenset[Fraction | int]
+    # What the question itself states, without the unit table and the dataset's constants:
+    # an answer must depend on one of these (runtime.execute.ignored_inputs).
+    stated: frozenset[Fraction | int] = frozenset()
 
     @staticmethod
     def of(question: str, constants: Iterable[Fraction | int | str] = ()) -> Grounding:
@@ -224,11 +227,15 @@ class Grounding:
     def grounds(self, value: Fraction | int) -> bool:
         return value in self.values or -value in self.values
 
+    def states(self, value: Fraction | int) -> bool:
+        """Whether the question itself states `value` (or its negation), not only a constant."""
+        return value in self.stated or -value in self.stated
+
 
 @lru_cache(maxsize=4096)  # RL grades many samples of one prompt: extract once per question
 def _grounding(question: str, constants: tuple[Fraction, ...]) -> Grounding:
-    values = _digits(question) | _words(question) | UNIT_CONSTANTS | set(constants)
-    return Grounding(frozenset(values))
+    stated = _digits(question) | _words(question)
+    return Grounding(frozenset(stated | UNIT_CONSTANTS | set(constants)), frozenset(stated))
 
 
 def states_integer(question: str, n: int) -> bool:

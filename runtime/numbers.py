@@ -9,8 +9,9 @@ from fractions import Fraction
 # Hex, octal, sexagesimal and inf/nan are deliberately not numbers: a model that
 # writes them has not written a quantity from the question.
 _DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
-# Thousands separators as written in GSM8K answers and questions: 80,000 or 1,234.5
-_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
+# Thousands separators as written in GSM8K answers and questions: 80,000 or 1,234.5 (not
+# `0,016`: a leading zero group is no grouping, and in a German reply it is 0.016)
+_GROUPED = re.compile(r"[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 _FRACTION = re.compile(r"[-+]?\d+/\d+", re.ASCII)
 
 MAX_LITERAL_CHARS = 40  # longest numeric literal accepted from untrusted text

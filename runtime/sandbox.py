@@ -27,7 +27,10 @@ Interpreter side (the harness, before any model code runs):
 - `audit-hook`: a `sys.addaudithook` hook refuses process creation (os.system, fork,
   exec, spawn, subprocess), sockets, ctypes, mmap, signals to other processes, file
   system changes, directory listings, every `open` (the model code needs no file), and
-  importing any module that is not already loaded. Audit hooks cannot be removed, and
+  importing any module that is not already loaded, and (unless `allow_eval`) compiling text
+  at run time: `eval`/`exec`/`compile` of a string, or typing's string annotations, which
+  would solve "parse this expression without eval" with `eval` (only `@dataclass` and
+  `namedtuple` may, from inside their own modules). Audit hooks cannot be removed, and
   this one keeps no state the model code could reach; still, PEP 578 hooks are not a
   security boundary on their own (object introspection reaches `os`, whose calls the
   hook then refuses one by one): the kernel layers are the boundary where they exist;
@@ -112,6 +115,9 @@ class SandboxLimits:
     result_bytes: int = 2**20  # what may come back from the child, all cases together
     max_code_chars: int = 50_000
     allowed_imports: frozenset[str] = ALLOWED_IMPORTS
+    # Whether the model code may compile text at run time (eval, exec, compile of a string).
+    # Off: an answer must compute, not hand the problem to Python's own evaluator.
+    allow_eval: bool = False
     drop_privileges: bool = True  # as root: run under a fresh random uid
     python: str | None = None  # the interpreter; None: this one, or a same-version one others can run
 
@@ -542,7 +548,8 @@ def _run(source: str, function: str, job_cases: list[Any], expected: list[Any], 
         uid = (1 << 20) + secrets.randbelow(1 << 29)  # unique: RLIMIT_NPROC counts per uid
     job = {"source": source, "function": function, "cases": job_cases,
            "allowed_imports": sorted(limits.allowed_imports), "output_bytes": limits.output_bytes,
-           "case_timeout_s": limits.case_timeout_s, "max_value_chars": limits.result_bytes // 4}
+           "case_timeout_s": limits.case_timeout_s, "max_value_chars": limits.result_bytes // 4,
+           "allow_eval": limits.allow_eval}
     Path(workdir, "job.json").write_text(json.dumps(job), encoding="utf-8")
     shutil.copyfile(_HARNESS, Path(workdir, "harness.py"))
     if uid is not None:

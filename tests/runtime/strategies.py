@@ -354,9 +354,121 @@ def parts(draw: st.DrawFn, expert_name: str, prev: Fraction | None = None,
 experts = st.sampled_from(GENERATIVE_EXPERTS)
 
 
+# ---------------------------------------------------------------- dependence on the inputs
+#
+# The runtime refuses an answer that does not move when the inits do (`x + (k - k)`): it
+# reruns the trace with each init not holding the answer shifted by its own whole offset
+# from a fixed table (runtime.execute._SHIFTS, reused here so both sides shift alike), and
+# a later sub-trace with its previous result shifted. The oracle replays the plain data on
+# its own arithmetic; a rerun that fails (a zero divisor, a value past twice the runtime's
+# digit bound, a pow or round out of range) proves nothing, on both sides.
+
+RERUN_DIGITS = 120  # the runtime reruns with twice its 60-digit bound
+
+
+class _Fails(Exception):
+    pass
+
+
+def _checked(value: Fraction) -> Fraction:
+    if not magnitude_ok(value, RERUN_DIGITS):
+        raise _Fails
+    return value
+
+
+def _oracle_compute(op: str, xs: list[Fraction]) -> Fraction:
+    if op in DIVIDES and xs[1] == 0:
+        raise _Fails
+    if op == "pow" and (xs[1].denominator != 1 or abs(xs[1]) > 64 or (xs[0] == 0 and xs[1] < 0)):
+        raise _Fails
+    if op == "round" and len(xs) > 1 and (xs[1].denominator != 1 or abs(xs[1]) > 64):
+        raise _Fails
+    if op in ("add", "mul") and not all(magnitude_ok(x, RERUN_DIGITS) for x in xs):
+        raise _Fails
+    return ORACLE[op](xs)
+
+
+def replay(steps_of: Sequence[Sequence[dict[str, Any]]], inits: Callable[[int, Fraction], Fraction],
+           prev: Fraction | None = None) -> Fraction | None:
+    """The answer of the sub-traces `steps_of` with the n-th written init (counted over
+    all of them) given the value `inits(n, value)`; None when the run fails."""
+    n = 0
+    try:
+        for steps in steps_of:
+            env: dict[str, Fraction] = {}
+            for step in steps:
+                op = step["op"]
+                if op == "init":
+                    if "source" in step:
+                        assert prev is not None
+                        env[step["var"]] = prev
+                    else:
+                        env[step["var"]] = _checked(inits(n, step["value"]))
+                        n += 1
+                elif op == "compute":
+                    env[step["var"]] = _checked(_oracle_compute(
+                        step["compute_op"], [env[a] for a in step["args"]]))
+                elif op in PERCENT:
+                    env[step["var"]] = _checked(PERCENT[op](env[step["base"]], env[step["rate"]]))
+                elif op == "consume":
+                    env[step["entity"]] = _checked(env[step["entity"]] - env[step["amount"]])
+                elif op == "transfer":
+                    moved = env[step["amount"]]
+                    env[step["from"]] = _checked(env[step["from"]] - moved)
+                    env[step["to"]] = _checked(env[step["to"]] + moved)
+                else:
+                    prev = env[step["var"]]
+    except _Fails:
+        return None
+    return prev
+
+
+def _unmoved(answer: Fraction, runs: list[Fraction | None]) -> bool:
+    done = [r for r in runs if r is not None]
+    return bool(done) and all(r == answer for r in done)
+
+
+def ignores_its_inputs(gt: GenTrace) -> ErrorKind | None:
+    """SHORT_CIRCUIT when a sub-trace's answer (its previous result held), or the whole
+    answer, stays put with every other init shifted; DEAD_SUBTRACE when a later sub-trace's
+    answer stays put with its previous result shifted."""
+    from runtime.execute import _SHIFTS
+
+    steps_of = [p.steps for p in gt.parts]
+    for p, part in enumerate(gt.parts):  # each sub-trace alone, its previous result held
+        own = [step["value"] for step in part.steps if step["op"] == "init" and "value" in step]
+        mine = {i: k for k, i in enumerate(i for i, v in enumerate(own) if v != part.value)}
+        prev = gt.parts[p - 1].value if p else None
+        runs = [replay([part.steps], lambda n, v, t=t, mine=mine: v + _SHIFTS[t][mine[n] % 256]
+                       if n in mine else v, prev) for t in range(len(_SHIFTS))]
+        if mine and _unmoved(part.value, runs):
+            return ErrorKind.SHORT_CIRCUIT
+    answer = gt.value
+    values = [step["value"] for steps in steps_of for step in steps
+              if step["op"] == "init" and "source" not in step]
+    moved = [i for i, v in enumerate(values) if v != answer]
+    if gt.composed and moved:
+        slot = {i: k for k, i in enumerate(moved)}
+        runs = [replay(steps_of, lambda n, v, t=t: v + _SHIFTS[t][slot[n] % 256] if n in slot
+                       else v) for t in range(len(_SHIFTS))]
+        if _unmoved(answer, runs):
+            return ErrorKind.SHORT_CIRCUIT
+    for p in range(1, len(gt.parts)):
+        prev = gt.parts[p - 1].value
+        runs = [replay([steps_of[p]], lambda n, v: v, prev + table[0]) for table in _SHIFTS]
+        if _unmoved(gt.parts[p].value, runs):
+            return ErrorKind.DEAD_SUBTRACE
+    return None
+
+
+def _dependent(gt: GenTrace) -> GenTrace:
+    assume(ignores_its_inputs(gt) is None)
+    return gt
+
+
 @st.composite
 def single_traces(draw: st.DrawFn) -> GenTrace:
-    return GenTrace((draw(parts(draw(experts))),))
+    return _dependent(GenTrace((draw(parts(draw(experts))),)))
 
 
 @st.composite
@@ -367,7 +479,7 @@ def composed_traces(draw: st.DrawFn, min_parts: int = 2, max_parts: int = 4) -> 
         part = draw(parts(draw(experts), prev, out[-1].sources if out else ()))
         out.append(part)
         prev = part.value
-    return GenTrace(tuple(out))
+    return _dependent(GenTrace(tuple(out)))
 
 
 traces = st.one_of(single_traces(), composed_traces())

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime import UsageError, grade
 
@@ -323,7 +325,7 @@ TRICKS = [
           launder("arithmetic", "{op: init, var: one, value: 1}",
                   "{op: compute, compute_op: sub, args: [x, one], var: y}",
                   "{op: compute, compute_op: add, args: [y, one], var: result}",
-                  "{op: query, var: result}"), "correct"),
+                  "{op: query, var: result}"), SC),  # (x - 1) + 1 stays x whatever 1 is
     Trick("half-plus-half",
           launder("arithmetic", "{op: init, var: two, value: 2}",
                   "{op: compute, compute_op: div, args: [x, two], var: h}",
@@ -333,7 +335,38 @@ TRICKS = [
           launder("arithmetic", "{op: init, var: q, value: 16}",
                   "{op: compute, compute_op: add, args: [x, q], var: y}",
                   "{op: compute, compute_op: sub, args: [y, q], var: result}",
-                  "{op: query, var: result}"), "correct"),
+                  "{op: query, var: result}"), SC),
+    # -- redteam: an identity operand built from a stated number. Full reward on every record
+    # whose answer is grounded (the question states it, or a unit constant like 12): 148 of
+    # the 1,900 trace records of the shipped val splits before the dependence rule.
+    Trick("plus-k-minus-k",
+          launder("arithmetic", "{op: init, var: k, value: 16}",
+                  "{op: compute, compute_op: sub, args: [k, k], var: z}",
+                  "{op: compute, compute_op: add, args: [x, z], var: result}",
+                  "{op: query, var: result}"), SC),
+    Trick("times-k-over-k",
+          launder("rate_equation", "{op: init, var: k, value: 16}",
+                  "{op: compute, compute_op: div, args: [k, k], var: one}",
+                  "{op: compute, compute_op: mul, args: [x, one], var: result}",
+                  "{op: query, var: result}"), SC, "rate_equation"),
+    Trick("plus-a-cancelling-chain",  # ((k + j) - k) - j is 0 with no step reading one name twice
+          launder("arithmetic", "{op: init, var: k, value: 16}", "{op: init, var: j, value: 5}",
+                  "{op: compute, compute_op: add, args: [k, j], var: s}",
+                  "{op: compute, compute_op: sub, args: [s, k], var: t}",
+                  "{op: compute, compute_op: sub, args: [t, j], var: z}",
+                  "{op: compute, compute_op: add, args: [x, z], var: result}",
+                  "{op: query, var: result}"), SC),
+    Trick("mod-of-a-multiple",  # x + (k*j mod k): 0 for every k and j
+          launder("arithmetic", "{op: init, var: k, value: 16}", "{op: init, var: j, value: 5}",
+                  "{op: compute, compute_op: mul, args: [k, j], var: m}",
+                  "{op: compute, compute_op: mod, args: [m, k], var: z}",
+                  "{op: compute, compute_op: add, args: [x, z], var: result}",
+                  "{op: query, var: result}"), SC),
+    Trick("consume-k-minus-k",
+          launder("entity_track", "{op: init, var: k, value: 16}",
+                  "{op: compute, compute_op: sub, args: [k, k], var: z}",
+                  "{op: consume, entity: x, amount: z}", "{op: query, var: x}"),
+          SC, "entity_track"),
     Trick("a-plus-a-minus-a",  # every input is the answer: refused on values alone
           launder("arithmetic", "{op: init, var: y, value: 18}",
                   "{op: compute, compute_op: add, args: [x, y], var: s}",
@@ -508,3 +541,151 @@ def test_composition_is_graded_against_its_sequence() -> None:
     assert grade(HOUSE_TEXT, 70000, expert="arithmetic+percentage").status == "wrong_expert"
     with pytest.raises(UsageError):
         grade(HOUSE_TEXT, 70000, expert="composition")
+
+
+# ---------------------------------------------------------------- redteam: answers depend on inputs
+#
+# Grounding cannot refuse `init x = answer` when the question states the answer (or it is
+# a unit constant); the identity facts see one step. What is left: the answer must move
+# when the question's numbers do (runtime.execute.ignored_inputs).
+
+TIMES_MORE = {  # a gsm_core record: 4 * 2 - 4 = 4, the answer is the stated base
+    "expert": "comparison", "experts": ["comparison"], "answer": "4", "constants": [],
+    "function": None, "tests": [],
+    "prompt": [{"role": "user", "content": "John owns 4 bracelets, and Olivia owns 2 times as "
+                "many. By how many bracelets does Olivia's count exceed John's?"}]}
+
+
+def test_a_copied_stated_answer_laundered_through_k_minus_k_earns_no_full_reward() -> None:
+    from runtime.records import grade_record
+
+    honest = calc("{op: init, var: base, value: 4}", "{op: init, var: factor, value: 2}",
+                  "{op: compute, compute_op: mul, args: [base, factor], var: more}",
+                  "{op: compute, compute_op: sub, args: [more, base], var: result}",
+                  expert="comparison")
+    assert grade_record(honest, TIMES_MORE).status == "correct"
+    for k in ("k", "factor"):
+        laundered = calc("{op: init, var: x, value: 4}", "{op: init, var: factor, value: 2}",
+                         f"{{op: compute, compute_op: sub, args: [factor, {k}], var: z}}"
+                         if k == "factor" else "{op: init, var: k, value: 2}",
+                         *(["{op: compute, compute_op: sub, args: [k, k], var: z}"] if k == "k"
+                           else []),
+                         "{op: compute, compute_op: add, args: [x, z], var: result}",
+                         expert="comparison")
+        g = grade_record(laundered, TIMES_MORE)
+        assert (g.status, g.reward) == (SC, 0.5), (k, g.error)
+
+
+def test_two_inits_of_one_stated_value_are_two_inputs() -> None:
+    """The honest control of the dependence rule: a number the question states twice (gsm_library
+    val: $6 given per student, $6 of trip cost per student) may be two inits, and
+    118 + 6*20 - 6*20 gives back the stated 118 honestly."""
+    q = ("Joy's class raised $118 for a field trip. Besides that, each of the 20 students gave "
+         "$6. If the trip costs $6 per student, how much money is left after paying for the trip?")
+    text = calc("{op: init, var: give, value: 6}", "{op: init, var: students, value: 20}",
+                "{op: compute, compute_op: mul, args: [give, students], var: step1}",
+                "{op: init, var: raised, value: 118}",
+                "{op: compute, compute_op: add, args: [step1, raised], var: step2}",
+                "{op: init, var: cost, value: 6}",
+                "{op: compute, compute_op: mul, args: [cost, students], var: step3}",
+                "{op: compute, compute_op: sub, args: [step2, step3], var: result}")
+    assert grade(text, 118, expert="arithmetic", question=q).status == "correct"
+
+
+HOUSE_Q = ("A house bought for $80,000 rises 150% in value; repairs cost $130,000. What is the "
+           "profit?")
+
+
+def test_a_later_sub_trace_must_use_the_previous_result_not_just_read_it() -> None:
+    """`prev - prev` reads the previous result and throws it away: the requested first expert's
+    work is unused, and the arithmetic part does it all."""
+    text = HOUSE_TEXT.replace(
+        "  - {op: compute, compute_op: sub, args: [up, cost], var: result}\n",
+        "  - {op: compute, compute_op: sub, args: [up, up], var: zero}\n"
+        "  - {op: init, var: price, value: 80000}\n  - {op: init, var: rate, value: 2.5}\n"
+        "  - {op: compute, compute_op: mul, args: [price, rate], var: grown}\n"
+        "  - {op: compute, compute_op: add, args: [grown, zero], var: sold}\n"
+        "  - {op: compute, compute_op: sub, args: [sold, cost], var: result}\n")
+    g = grade(text, 70000, expert="percentage+arithmetic")
+    assert (g.status, g.reward) == ("exec_error:dead_subtrace", 0.5), g.error
+    assert grade(HOUSE_TEXT, 70000, expert="percentage+arithmetic", question=HOUSE_Q).correct
+
+
+@settings(max_examples=150, deadline=None)
+@given(answer=st.integers(-50, 400), k=st.integers(1, 400), j=st.integers(1, 400),
+       chain=st.sampled_from(["k-k", "k/k", "(k+j)-k-j", "k*j mod k", "(x-k)+k", "(x*k)/k"]))
+def test_no_laundering_chain_earns_full_reward_on_a_stated_answer(answer: int, k: int, j: int,
+                                                                  chain: str) -> None:
+    """Property: copying a stated answer through any cancelling chain of stated numbers never
+    earns the full reward, whatever the numbers."""
+    steps = {"k-k": ["sub k k z", "add x z result"], "k/k": ["div k k z", "mul x z result"],
+             "(k+j)-k-j": ["add k j s", "sub s k t", "sub t j z", "add x z result"],
+             "k*j mod k": ["mul k j m", "mod m k z", "add x z result"],
+             "(x-k)+k": ["sub x k y", "add y k result"], "(x*k)/k": ["mul x k y", "div y k result"]}
+    lines = [f"{{op: init, var: x, value: {answer}}}", f"{{op: init, var: k, value: {k}}}",
+             f"{{op: init, var: j, value: {j}}}"]
+    for op, *args, out in (s.split() for s in steps[chain]):
+        lines.append(f"{{op: compute, compute_op: {op}, args: [{', '.join(args)}], var: {out}}}")
+    q = f"Numbers: {answer}, {k} and {j}."
+    g = grade(calc(*lines), answer, question=q)
+    assert (g.status, g.reward) == (SC, 0.5), (chain, g.error)
+
+
+def test_an_answer_made_of_unit_constants_alone_reads_nothing_of_the_question() -> None:
+    """12 + 7 - 1 is 18 for Janet's eggs: every init a unit constant, so every init grounded,
+    and no number of the question used (902 of the arithmetic val records had an answer this
+    search could write so, and graded 1.0). With the question, refused; with a stated number in
+    the mix, the answer must move with it."""
+    text = calc("{op: init, var: a, value: 12}", "{op: init, var: b, value: 7}",
+                "{op: compute, compute_op: add, args: [a, b], var: s}",
+                "{op: init, var: c, value: 1}",
+                "{op: compute, compute_op: sub, args: [s, c], var: result}")
+    g = grade(text, GOLD, question=QUESTION)
+    assert (g.status, g.reward) == (SC, 0.5), g.error
+    assert "no number the question states" in str(g.error)
+    assert grade(text, GOLD).status == "correct"  # without the question nothing says what it states
+    # The honest control: a stated number times a unit constant (2 hours of 60 minutes).
+    honest = next(h for h in HONEST if h.id == "sixty-minutes")
+    assert grade(honest.text, honest.answer, question=honest.question).correct
+
+
+def test_known_residual_a_stated_answer_times_a_unit_identity() -> None:
+    """The known residual, pinned so a change is seen: x * 60 / 2 / 30 with x the stated answer
+    is a relation among unit constants, not an identity step; every init moves the answer."""
+    q = "Numbers: 18 and 16."
+    text = calc("{op: init, var: x, value: 18}", "{op: init, var: a, value: 60}",
+                "{op: init, var: b, value: 2}", "{op: init, var: c, value: 30}",
+                "{op: compute, compute_op: mul, args: [x, a], var: p}",
+                "{op: compute, compute_op: div, args: [p, b], var: h}",
+                "{op: compute, compute_op: div, args: [h, c], var: result}")
+    assert grade(text, GOLD, question=q).status == "correct"
+
+
+def test_a_requested_expert_that_only_copies_leaves_no_full_reward() -> None:
+    """rate_equation+arithmetic (46 train records): the rate_equation part copies the stated
+    distance through `d * (k / k)` and the arithmetic part does the rate's work itself. Each
+    sub-trace must move with its own numbers (its previous result held)."""
+    q = "A van drives 120 miles at 40 miles an hour, then waits 2 hours. How many hours in all?"
+    honest = composed(
+        ("rate_equation", ["{op: init, var: d, value: 120}", "{op: init, var: v, value: 40}",
+                           "{op: compute, compute_op: div, args: [d, v], var: result}",
+                           "{op: query, var: result}"]),
+        ("arithmetic", ["{op: init, var: t, source: prev.result}",
+                        "{op: init, var: w, value: 2}",
+                        "{op: compute, compute_op: add, args: [t, w], var: result}",
+                        "{op: query, var: result}"]))
+    assert grade(honest, 5, expert="rate_equation+arithmetic", question=q).correct
+    lazy = composed(
+        ("rate_equation", ["{op: init, var: d, value: 120}", "{op: init, var: k, value: 40}",
+                           "{op: compute, compute_op: div, args: [k, k], var: one}",
+                           "{op: compute, compute_op: mul, args: [d, one], var: result}",
+                           "{op: query, var: result}"]),
+        ("arithmetic", ["{op: init, var: d, source: prev.result}",
+                        "{op: init, var: v, value: 40}",
+                        "{op: compute, compute_op: div, args: [d, v], var: t}",
+                        "{op: init, var: w, value: 2}",
+                        "{op: compute, compute_op: add, args: [t, w], var: result}",
+                        "{op: query, var: result}"]))
+    g = grade(lazy, 5, expert="rate_equation+arithmetic", question=q)
+    assert (g.status, g.reward) == (SC, 0.5), g.error
+    assert g.error is not None and g.error.part == 0

@@ -358,3 +358,18 @@ def test_node_bound_really_bounds_canonical_documents(gt: gen.GenTrace) -> None:
     text = render(from_data(gt.data()))  # type: ignore[arg-type]
     events = [e for e in yaml.parse(text) if isinstance(e, yaml.NodeEvent)]
     assert len(events) <= _node_bound(text)
+
+
+def test_many_trace_starts_cost_linear_time() -> None:
+    """redteam: each `expert:` line used to split the whole rest of the text, so 100 KB of them
+    took 1.5 s (quadratic: a quarter of the lines took a sixteenth of the time). Now four
+    times the lines cost about four times as much; the bound leaves room for a loaded machine."""
+    def best(lines: int) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            assert isinstance(extract("expert:\n" * lines), ParseFailure)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    assert best(12_400) < 9 * best(3_100)

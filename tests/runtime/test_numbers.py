@@ -136,3 +136,12 @@ def test_magnitude_bound_on_numerator_and_denominator() -> None:
     assert not magnitude_ok(Fraction(-(10**60)), 60)
     assert magnitude_ok(Fraction(1, 10**59), 60)
     assert not magnitude_ok(Fraction(1, 10**60), 60)
+
+
+@pytest.mark.parametrize("text", ["0,016", "-0,500", "00,100", "0,000,001"])
+def test_a_leading_zero_group_is_no_thousands_separator(text: str) -> None:
+    """redteam: `0,016` was read as 16 (a trace value); it is no well-formed grouping."""
+    from runtime.numbers import parse_trace_number
+
+    assert parse_trace_number(text) is None
+    assert parse_trace_number("1,016") == 1016 and parse_trace_number("-10,500") == -10500

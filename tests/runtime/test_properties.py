@@ -263,6 +263,11 @@ HOSTILE: dict[str, tuple[str, set[str]]] = {
                       "- {op: compute, compute_op: pow, args: [a, b], var: r}\n"
                       "- {op: query, var: r}\n", {"exec_error:not_a_number"}),
     "nul-bytes": ("\x00" * 50_000, PARSE),
+    # redteam: each trace start used to split the rest of the text (quadratic: 1.5 s for
+    # 100 KB at the default limits, minutes at the huge ones); 0.1 s now.
+    "many-trace-starts": ("expert:\n" * 12_400, PARSE),
+    "many-expert-lines": ("expert: a\n" * 9_900, PARSE),
+    "many-expert-trace-pairs": ("expert: a\ntrace:\n" * 5_800, PARSE | {"exec_error:invalid_step"}),
 }
 
 
@@ -353,3 +358,20 @@ def test_the_answer_laundered_through_any_registered_op_never_earns_full_reward(
     text = _laundered(op, format_number(gt.value), format_number(operand), twice)
     g = timed_grade(text, gt.value, question=question)
     assert g.reward is not None and g.reward < 1.0, (g.status, text)
+
+
+@PROPERTY
+@given(gen.traces, st.data())
+def test_the_question_only_ever_takes_reward_away(gt: gen.GenTrace, data: st.DataObject) -> None:
+    """redteam: grading with the question adds refusals (ungrounded inits, an answer that
+    depends on no stated number), never reward: for any trace, any answer and a question
+    stating any subset of its numbers, the reward with the question is at most the one
+    without."""
+    values = [format_number(s["value"]) for p in gt.parts for s in p.steps if "value" in s]
+    stated = data.draw(st.lists(st.sampled_from(values), max_size=len(values)), label="stated")
+    question = "The numbers are " + ", ".join(stated) + "."
+    answer = data.draw(st.sampled_from([gt.value, gt.value + 1]), label="answer")
+    text = render(typed(gt))
+    with_q, without = grade(text, answer, question=question), grade(text, answer)
+    assert with_q.reward is not None and without.reward is not None
+    assert with_q.reward <= without.reward, (with_q.status, without.status)

@@ -277,6 +277,46 @@ def test_hostile_writes_have_no_effect(name: str, evil: Path) -> None:
     assert not evil.exists()
 
 
+# -- redteam: Python's own evaluator. `return eval(expression)` was full reward on every
+# arithmetic_code record ("without eval", says its prompt); the RPN one evals each operator.
+EVAL_BODY = ("stack: list[int] = []\nfor token in expression.split():\n"
+             "    if token in ('+', '-', '*'):\n        b, a = stack.pop(), stack.pop()\n"
+             "        stack.append({call})\n    else:\n        stack.append(int(token))\n"
+             "return stack[0]")
+EVALUATORS = {
+    "eval": EVAL_BODY.format(call="eval(f'{a}{token}{b}')"),
+    "eval from __builtins__": EVAL_BODY.format(call="__builtins__['eval'](f'{a}{token}{b}')"),
+    "exec": EVAL_BODY.format(call="(ns := {}, exec(f'r = {a}{token}{b}', ns), ns['r'])[2]"),
+    "compile then eval": EVAL_BODY.format(call="eval(compile(f'{a}{token}{b}', 's', 'eval'))"),
+    "eval reached by introspection": EVAL_BODY.format(
+        call=OS + "['__builtins__']['eval'](f'{a}{token}{b}')"),
+    "typing's string annotations": "import typing\n" + EVAL_BODY.format(
+        call="typing.get_type_hints(type('T', (), {'__annotations__': "
+             "{'r': f'lambda: {a}{token}{b}'}}))['r']()"),
+    "dataclasses' private _create_fn": "import dataclasses\n" + EVAL_BODY.format(
+        call="dataclasses._create_fn('f', [], [f'return {a}{token}{b}'])()"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EVALUATORS))
+def test_compiling_text_at_run_time_is_refused(name: str) -> None:
+    r = run_code(answer(EVALUATORS[name]), "evaluate_rpn", CASES, limits=LIMITS)
+    assert (r.grade.status, r.grade.reward) == ("exec_error:refused", 0.0), (name, r.message)
+    assert "compiling text" in r.message or r.cases[0].status == "refused", r
+
+
+def test_dataclasses_and_namedtuples_still_work_and_eval_can_be_allowed() -> None:
+    """The honest controls: @dataclass and namedtuple build methods from source inside their
+    own modules, which is allowed; `allow_eval=True` gives eval back."""
+    prelude = ("from collections import namedtuple\nfrom dataclasses import dataclass\n"
+               "Pair = namedtuple('Pair', 'a b')\n@dataclass\nclass Box:\n    n: int\n")
+    body = RPN_BODY.replace("stack.append(int(token))", "stack.append(Box(int(token)).n)") \
+        .replace("b, a = stack.pop(), stack.pop()", "b, a = Pair(stack.pop(), stack.pop())")
+    assert grade_code(answer(body, prelude), "evaluate_rpn", CASES, limits=LIMITS).correct
+    allowed = SandboxLimits(case_timeout_s=1.0, timeout_s=4.0, allow_eval=True)
+    assert grade_code(answer(EVALUATORS["eval"]), "evaluate_rpn", CASES, limits=allowed).correct
+
+
 def test_printing_is_capped_per_run() -> None:
     r = run_hostile(HOSTILE["printing megabytes"])
     assert r.grade.status == "exec_error:output_limit"
