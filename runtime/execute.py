@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -284,10 +284,18 @@ def _rerun(parts: tuple[Trace, ...], shift: Shift, max_digits: int,
     return prev
 
 
-def _unmoved(answer: Value, runs: list[Value | None]) -> bool:
-    """Whether the runs that finished all gave `answer` (and at least one finished)."""
-    done = [r for r in runs if r is not None]
-    return bool(done) and all(r == answer for r in done)
+def _unmoved(answer: Value, runs: Iterable[Value | None]) -> bool:
+    """Whether the runs that finished all gave `answer` (and at least one finished). `runs`
+    is lazy and read only until one moves: an honest trace, the common case, costs one rerun
+    per check instead of _TRIALS."""
+    finished = False
+    for r in runs:
+        if r is None:
+            continue
+        if r != answer:
+            return False
+        finished = True
+    return finished
 
 
 def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_LIMITS,
@@ -318,24 +326,24 @@ def ignored_inputs(trace: AnyTrace, outcome: Outcome, limits: Limits = DEFAULT_L
         own = [step for step in part.steps if type(step) is InitStep
                and step.value is not None and step.value != results[p]]
         prev = results[p - 1] if p else None
-        if own and _unmoved(results[p], [_rerun((part,), _shifter(own, t), max_digits * 2,
-                                                prev) for t in range(_TRIALS)]):
+        if own and _unmoved(results[p], (_rerun((part,), _shifter(own, t), max_digits * 2,
+                                                prev) for t in range(_TRIALS))):
             return ExecError(ErrorKind.SHORT_CIRCUIT, copied, p if composed else None,
                              len(part.steps) - 1)
     others = [step for step in inits if step.value != answer]
-    if composed and others and _unmoved(answer, [
-            _rerun(parts, _shifter(others, t), max_digits * 2) for t in range(_TRIALS)]):
+    if composed and others and _unmoved(answer, (
+            _rerun(parts, _shifter(others, t), max_digits * 2) for t in range(_TRIALS))):
         return ExecError(ErrorKind.SHORT_CIRCUIT, copied, *where)
     if stated is not None:
         said = [step for step in inits if stated(step.value)]  # type: ignore[arg-type]
-        if not said or _unmoved(answer, [_rerun(parts, _shifter(said, t), max_digits * 2)
-                                         for t in range(_TRIALS)]):
+        if not said or _unmoved(answer, (_rerun(parts, _shifter(said, t), max_digits * 2)
+                                         for t in range(_TRIALS))):
             return ExecError(
                 ErrorKind.SHORT_CIRCUIT, "the answer depends on no number the question states "
                 "(it is made of unit constants, like 12 + 7 - 1)", *where)
     for p in range(1, len(parts)):
-        runs = [_rerun(parts[p:p + 1], _same, max_digits * 2, results[p - 1] + _SHIFTS[t][0])
-                for t in range(_TRIALS)]
+        runs = (_rerun(parts[p:p + 1], _same, max_digits * 2, results[p - 1] + _SHIFTS[t][0])
+                for t in range(_TRIALS))
         if _unmoved(results[p], runs):
             return ExecError(
                 ErrorKind.DEAD_SUBTRACE,
