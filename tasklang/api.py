@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from .files import staged_output
 from .limits import DEFAULT_LIMITS, LimitError
 from .overrides import Overrides
 from .overrides import apply as apply_overrides
-from .program import load_program
+from .program import Program, load_program
 from .rng import StreamRandom
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def check(paths: list[str], options: LoadOptions | None = None, sample: bool = F
     if any(d.code in ("missing-file", "no-task-files") for d in diags):
         return Checked(program, None, diags)
     result = check_program(program)
-    found = diags + result.diagnostics
+    found = _after_unread_imports(program, diags, result.diagnostics)
     if sample and not any(d.is_error for d in found):
         seen: set[tuple[Span, str, str]] = set()
         for ds in [ds for ds in program.datasets.values() if ds.span.file in set(program.roots)]:
@@ -49,6 +50,29 @@ def check(paths: list[str], options: LoadOptions | None = None, sample: bool = F
                     found.append(d)
     kept, allowed = apply_allows(found, program.sources)
     return Checked(program, result, kept, allowed)
+
+
+# Names an import declares: undefined after an import that could not be read, they are no news.
+_IMPORTED_NAMES = ("undefined-vocab", "undefined-expert", "undefined-pattern")
+
+
+def _after_unread_imports(program: Program, loaded: list[Diagnostic], checked: list[Diagnostic]
+                          ) -> list[Diagnostic]:
+    """The loader's and the checker's diagnostics, without the cascade of an unread import: one
+    refused `import "../gsm/experts.task"` made seven "no vocab named people" errors that
+    buried the one saying how to fix it. The loader's error stands (so the check still fails)
+    and says, in a note, what it hid."""
+    hidden = [d for d in checked if d.code in _IMPORTED_NAMES] if program.unread_imports else []
+    first = next((i for i, d in enumerate(loaded) if d.is_error), None)
+    if not hidden or first is None:
+        return loaded + checked
+    names = sorted({d.message.rsplit(" ", 1)[-1] for d in hidden})
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    note = (f"{len(hidden)} later error(s) about undefined names ({shown}) are not shown: "
+            "the file this import names may declare them")
+    loaded = list(loaded)
+    loaded[first] = dataclasses.replace(loaded[first], notes=(*loaded[first].notes, note))
+    return loaded + [d for d in checked if d.code not in _IMPORTED_NAMES]
 
 
 def compile_paths(paths: list[str], out: Path, workers: int = 1,

@@ -51,6 +51,9 @@ class Program:
     families: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # What the files may name (None only for a Program not made by load_program).
     confinement: Confinement | None = None
+    # `import` statements whose file was not loaded (refused, unreadable, a syntax error): what
+    # it declares is unknown, so "no vocab named ..." after it is no news (api.check).
+    unread_imports: list[Span] = field(default_factory=list)
 
     def expert_table(self) -> ExpertTable:
         """The runtime's default experts, overridden and extended by `expert` declarations."""
@@ -123,13 +126,14 @@ class _Loader:
             return
         self.load_file(path, root=True)
 
-    def load_file(self, path: Path, root: bool) -> None:
-        """`path` has passed the confinement: a .task file inside the allowed directories."""
+    def load_file(self, path: Path, root: bool) -> bool:
+        """`path` has passed the confinement: a .task file inside the allowed directories.
+        Whether its declarations were read (or had been already)."""
         resolved = real_path(path)
         if resolved in self.seen:
             if root and self.seen[resolved] not in self.program.roots:
                 self.program.roots.append(self.seen[resolved])
-            return
+            return True
         shown = display_path(path)
         self.seen[resolved] = shown
         try:
@@ -137,7 +141,7 @@ class _Loader:
             text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
             self.diags.append(error("unreadable", f"cannot read {shown}: {err}", Span.point(shown)))
-            return
+            return False
         self.program.sources[shown] = text
         self.program.file_hashes[shown] = hashlib.sha256(data).hexdigest()
         if root:
@@ -145,10 +149,11 @@ class _Loader:
         module, diags = parse_text(text, shown)
         self.diags += diags
         if module is None:
-            return
+            return False
         self.program.modules.append(module)
         for item in module.items:
             self._declare(item, resolved.parent)
+        return True
 
     def _resolve(self, raw: str, base: Path, kind: str, span: Span,
                  search: list[Path] | None = None) -> Path | None:
@@ -161,8 +166,8 @@ class _Loader:
     def _declare(self, item: ast.Item, base: Path) -> None:
         if isinstance(item, ast.Import):
             target = self._resolve(item.path, base, "import", item.span)
-            if target is not None:
-                self.load_file(target, root=False)
+            if target is None or not self.load_file(target, root=False):
+                self.program.unread_imports.append(item.span)
         elif isinstance(item, ast.ExpertDecl):
             self._unique(self.program.experts, item.name, item, "expert")
         elif isinstance(item, ast.VocabDecl):

@@ -319,3 +319,49 @@ def test_resolve_named_file_for_other_statements(layout: tuple[Path, Path]) -> N
     widened = Confinement.for_files([proj / "t.task"], LoadOptions(allow_paths=(outside,)))
     assert resolve_named_file(str(outside / "environ"), proj, "decontaminate", span,
                               widened) == (outside / "environ").resolve()
+
+
+SHARED = """
+vocab people from "people"
+"""
+USES = """
+import "../shared.task"
+
+pattern p {
+    let who = pick people
+    let other = pick people distinct from who
+    let a = int 1..9
+    template "{who} and {other} have {a} apples"
+    answer "{a}"
+}
+
+dataset d {
+    patterns p
+    split train 20
+    seed 1
+}
+"""
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_an_unread_import_is_one_error_not_a_cascade(tmp_path: Path, broken: bool) -> None:
+    """A file compiled alone whose import lies above it (or does not parse): the import's own
+    error, with a note counting the undefined names it hid, not one error per use of them."""
+    write(tmp_path, "vocab people from {" if broken else SHARED, "shared.task")
+    write(tmp_path, USES, "sub/uses.task")
+    root = LoadOptions(root=tmp_path) if broken else None
+    checked = api.check([str(tmp_path / "sub")], root)
+    errors = [d for d in checked.diagnostics if d.is_error]
+    assert len(errors) == 1 and not checked.ok
+    assert "undefined-vocab" not in {d.code for d in checked.diagnostics}
+    assert errors[0].notes[-1] == ("2 later error(s) about undefined names (people) are not shown: "
+                                   "the file this import names may declare them")
+    if not broken:  # the fix the error suggests works, and then nothing was hidden
+        widened = api.check([str(tmp_path / "sub")], LoadOptions(root=tmp_path))
+        assert widened.ok, [d.message for d in widened.diagnostics]
+
+
+def test_undefined_names_without_an_unread_import_are_still_reported(tmp_path: Path) -> None:
+    write(tmp_path, USES.replace('import "../shared.task"\n', ""), "uses.task")
+    codes = [d.code for d in api.check([str(tmp_path)]).diagnostics if d.is_error]
+    assert codes == ["undefined-vocab", "undefined-vocab"]
