@@ -640,15 +640,23 @@ def import_gsm8k_cmd(ref: str, out: str, split_val: int, seed: int, system: str 
         fail_usage(str(err))
     except InputError as err:  # unreadable input or a bad line: exit 1
         raise CommandError(str(err)) from None
-    reasons = ", ".join(f"{k} {v}" for k, v in result.reasons.most_common()) or "none"
+    reasons = _reasons(result.reasons)
     if result.out_dir is None:
-        click.echo(f"import: none of {result.total} problems converted ({reasons}); "
-                   "nothing written", err=True)
-        sys.exit(EXIT_FAILED)
+        _nothing_written(result.total, "converted", reasons)
     sizes = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     click.echo(f"import: kept {result.kept} of {result.total} problems ({sizes}) -> "
                f"{result.out_dir}", err=True)
     click.echo(f"import: dropped {result.total - result.kept}: {reasons}", err=True)
+
+
+def _reasons(reasons: Counter[str]) -> str:
+    """An importer's reasons for dropping problems, most common first, as one text."""
+    return ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "none"
+
+
+def _nothing_written(total: int, verb: str, reasons: str) -> NoReturn:
+    click.echo(f"import: none of {total} problems {verb} ({reasons}); nothing written", err=True)
+    sys.exit(EXIT_FAILED)
 
 
 def _line_range(text: str | None) -> tuple[int, int] | None:
@@ -670,11 +678,9 @@ def _import_as_task(ref: str, out: str, benches: tuple[str, ...], ngram: int,
         result = import_as_task(ref, Path(out), index, lines=lines)
     except InputError as err:
         raise CommandError(str(err)) from None
-    reasons = ", ".join(f"{k} {v}" for k, v in result.reasons.most_common()) or "none"
+    reasons = _reasons(result.reasons)
     if result.out_dir is None:
-        click.echo(f"import: none of {result.total} problems could be templated ({reasons}); "
-                   "nothing written", err=True)
-        sys.exit(EXIT_FAILED)
+        _nothing_written(result.total, "could be templated", reasons)
     click.echo(f"import: templated {len(result.patterns)} of {result.total} problems into "
                f"{len(result.files)} file(s) -> {result.out_dir}", err=True)
     click.echo(f"import: rejected {result.total - len(result.patterns)}: {reasons} "

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from .diagnostics import Diagnostic, Severity, Span
 
@@ -97,31 +97,40 @@ class Finding:
     helps: tuple[str, ...] = ()
 
 
+F = TypeVar("F")  # the facts a lint reads: PatternFacts, or DatasetFacts
+
+
 @dataclass(frozen=True, slots=True)
-class Lint:
+class Lint(Generic[F]):
     code: str
     severity: Severity
     summary: str  # one line, for docs and `tasklang check --help`-style listings
-    check: Callable[[PatternFacts], Iterator[Finding]]
+    check: Callable[[F], Iterator[Finding]]
 
     def diagnostic(self, f: Finding) -> Diagnostic:
         return Diagnostic(self.code, self.severity, f.message, f.span, f.notes, f.helps)
 
 
-LINTS: dict[str, Lint] = {}
+LINTS: dict[str, Lint[PatternFacts]] = {}
+DATASET_LINTS: dict[str, Lint[DatasetFacts]] = {}
+
+
+def _registrar(table: dict[str, Lint[F]], code: str, severity: Severity, summary: str
+               ) -> Callable[[Callable[[F], Iterator[Finding]]], Callable[[F], Iterator[Finding]]]:
+    """Register a lint under its code in `table`; a code is registered once over both tables."""
+    def register(fn: Callable[[F], Iterator[Finding]]) -> Callable[[F], Iterator[Finding]]:
+        if code in LINTS or code in DATASET_LINTS:
+            raise ValueError(f"lint {code} is registered twice")
+        table[code] = Lint(code, severity, summary, fn)
+        return fn
+    return register
 
 
 def lint(code: str, severity: Severity, summary: str
          ) -> Callable[[Callable[[PatternFacts], Iterator[Finding]]],
                        Callable[[PatternFacts], Iterator[Finding]]]:
-    """Register a lint under its code (a code is registered once)."""
-    def register(fn: Callable[[PatternFacts], Iterator[Finding]]
-                 ) -> Callable[[PatternFacts], Iterator[Finding]]:
-        if code in LINTS:
-            raise ValueError(f"lint {code} is registered twice")
-        LINTS[code] = Lint(code, severity, summary, fn)
-        return fn
-    return register
+    """Register a lint over one pattern's facts."""
+    return _registrar(LINTS, code, severity, summary)
 
 
 def run(facts: PatternFacts) -> list[Diagnostic]:
@@ -404,30 +413,11 @@ class DatasetFacts:
     shares: tuple[TemplateShare, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DatasetLint:
-    code: str
-    severity: Severity
-    summary: str
-    check: Callable[[DatasetFacts], Iterator[Finding]]
-
-    def diagnostic(self, f: Finding) -> Diagnostic:
-        return Diagnostic(self.code, self.severity, f.message, f.span, f.notes, f.helps)
-
-
-DATASET_LINTS: dict[str, DatasetLint] = {}
-
-
 def dataset_lint(code: str, severity: Severity, summary: str
                  ) -> Callable[[Callable[[DatasetFacts], Iterator[Finding]]],
                                Callable[[DatasetFacts], Iterator[Finding]]]:
-    def register(fn: Callable[[DatasetFacts], Iterator[Finding]]
-                 ) -> Callable[[DatasetFacts], Iterator[Finding]]:
-        if code in DATASET_LINTS or code in LINTS:
-            raise ValueError(f"lint {code} is registered twice")
-        DATASET_LINTS[code] = DatasetLint(code, severity, summary, fn)
-        return fn
-    return register
+    """Register a lint over one dataset's facts."""
+    return _registrar(DATASET_LINTS, code, severity, summary)
 
 
 def run_dataset(facts: DatasetFacts) -> list[Diagnostic]:

@@ -18,6 +18,7 @@ from runtime.exact import strip_output
 from runtime.grade import CORRECT, PARSE_FAILURE, WRONG_ANSWER
 from runtime.records import record_kind
 
+from .distributed import LOCAL, Engine
 from .stats import mean_pass_at_k, wilson
 
 
@@ -110,7 +111,7 @@ def sample_records(
     max_new_tokens: int,
     plan: SamplingPlan,
     batch_size: int = 32,
-    engine: Any = None,
+    engine: Engine = LOCAL,
 ) -> list[list[dict[str, Any]]]:
     """K graded samples per record, in the records' order. With several processes (`engine`,
     a train.distributed.Engine) each samples its share of the answers and all get them all."""
@@ -128,9 +129,6 @@ def sample_records(
             seeds.append(row_seed(plan.seed, key, j))
             owners.append(record)
     sampling = Sampling(max_new_tokens, do_sample=True, temperature=plan.temperature, top_p=plan.top_p)
-    from .distributed import LOCAL
-
-    engine = engine or LOCAL
     mine = engine.shard(range(len(prompts)))
     bar = progress(len(mine), "samples", "ans", show=engine.main)
     outs = generate(model, tokenizer, [prompts[i] for i in mine], sampling, batch_size, on_batch=bar.update,
